@@ -1,0 +1,255 @@
+//! One profile of the configuration file (SPEC §2): every key, its type, and the merge
+//! that gives flags precedence over the environment over the file.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+use super::secret_source::SecretSource;
+
+/// How a profile authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthKind {
+    /// No credential.
+    None,
+    /// HTTP Basic with `username` and `password`.
+    Basic,
+    /// A static bearer `token`.
+    Bearer,
+    /// A static `token` in the `api_key_header` header.
+    ApiKey,
+    /// Basic credentials from the netrc file, per host.
+    Netrc,
+    /// A TLS client certificate (`cert` + `key`, or a proxy file).
+    X509,
+    /// Grid token and certificate discovery (SciTokens, WLCG bearer token files, X.509).
+    Discover,
+    /// OAuth 2.0 client credentials grant.
+    ClientCredentials,
+    /// OAuth 2.0 resource owner password grant.
+    Password,
+    /// OpenID Connect authorization code + PKCE in a browser.
+    Oidc,
+    /// OAuth 2.0 device authorization grant (RFC 8628).
+    Device,
+}
+
+impl AuthKind {
+    /// All kinds, as written in the file.
+    pub const NAMES: &'static [&'static str] = &[
+        "none",
+        "basic",
+        "bearer",
+        "api-key",
+        "netrc",
+        "x509",
+        "discover",
+        "client-credentials",
+        "password",
+        "oidc",
+        "device",
+    ];
+
+    /// The name as written in the file.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AuthKind::None => "none",
+            AuthKind::Basic => "basic",
+            AuthKind::Bearer => "bearer",
+            AuthKind::ApiKey => "api-key",
+            AuthKind::Netrc => "netrc",
+            AuthKind::X509 => "x509",
+            AuthKind::Discover => "discover",
+            AuthKind::ClientCredentials => "client-credentials",
+            AuthKind::Password => "password",
+            AuthKind::Oidc => "oidc",
+            AuthKind::Device => "device",
+        }
+    }
+
+    /// Whether this kind obtains tokens from an OAuth provider.
+    pub fn is_oauth(&self) -> bool {
+        matches!(self, AuthKind::ClientCredentials | AuthKind::Password | AuthKind::Oidc | AuthKind::Device)
+    }
+}
+
+impl FromStr for AuthKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let v = toml::Value::String(s.to_string());
+        AuthKind::deserialize(v).map_err(|_| {
+            let hint = super::did_you_mean(s, Self::NAMES).map(|h| format!(" (did you mean `{h}`?)")).unwrap_or_default();
+            format!("unknown auth kind `{s}`{hint}; one of: {}", Self::NAMES.join(", "))
+        })
+    }
+}
+
+impl std::fmt::Display for AuthKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A string or a list of strings (`audience = "x"` or `audience = ["x", "y"]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One value.
+    One(String),
+    /// Several values.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// The values as a list.
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// A port or a list of ports for the loopback redirect.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Ports {
+    /// One port (0 = any free port).
+    One(u16),
+    /// Ports to try in order.
+    Many(Vec<u16>),
+}
+
+macro_rules! profile {
+    ($( $(#[doc = $doc:literal])* $field:ident : $ty:ty => $kind:ident ),* $(,)?) => {
+        /// A profile: every key optional; [`Profile::merge`] layers flags over environment
+        /// over file.
+        #[derive(Debug, Clone, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct Profile {
+            $( $(#[doc = $doc])* pub $field: Option<$ty>, )*
+        }
+
+        impl Profile {
+            /// Every key a profile accepts, as written in the file.
+            pub const KEYS: &'static [&'static str] = &[ $( stringify!($field) ),* ];
+
+            /// `self` with every key set in `over` replaced by `over`'s value.
+            pub fn merge(mut self, over: Profile) -> Profile {
+                $( if over.$field.is_some() { self.$field = over.$field; } )*
+                self
+            }
+
+            /// How each key is read from a `SESAME_<KEY>` environment variable.
+            pub(crate) fn env_kind(key: &str) -> Option<EnvKind> {
+                match key {
+                    $( stringify!($field) => Some(EnvKind::$kind), )*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+/// How an environment variable's text becomes a TOML value.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum EnvKind {
+    Str,
+    List,
+    Bool,
+    Int,
+    Float,
+    Secret,
+    Ports,
+}
+
+profile! {
+    /// Relative request URLs join here; credentials are sent only to this origin and path.
+    base_url: String => Str,
+    /// How to authenticate.
+    auth: AuthKind => Str,
+    /// The OAuth/OIDC issuer; found by WebFinger on `base_url` when omitted.
+    issuer: String => Str,
+    /// Path prefix for WebFinger (ASAM ODS convention).
+    webfinger_prefix: String => Str,
+    /// Explicit authorization endpoint (skips discovery).
+    authorization_endpoint: String => Str,
+    /// Explicit token endpoint (skips discovery).
+    token_endpoint: String => Str,
+    /// Explicit device authorization endpoint.
+    device_authorization_endpoint: String => Str,
+    /// Explicit revocation endpoint (RFC 7009).
+    revocation_endpoint: String => Str,
+    /// Explicit introspection endpoint (RFC 7662).
+    introspection_endpoint: String => Str,
+    /// Explicit userinfo endpoint.
+    userinfo_endpoint: String => Str,
+    /// Explicit end-session endpoint.
+    end_session_endpoint: String => Str,
+    /// Explicit JWKS URI.
+    jwks_uri: String => Str,
+    /// OAuth client id.
+    client_id: String => Str,
+    /// OAuth client secret.
+    client_secret: SecretSource => Secret,
+    /// Client authentication: basic, post, none, private-key-jwt.
+    client_auth: String => Str,
+    /// PEM private key for `client_auth = "private-key-jwt"`.
+    client_key: PathBuf => Str,
+    /// Scopes to request.
+    scopes: Vec<String> => List,
+    /// Audience(s) to request.
+    audience: OneOrMany => List,
+    /// Also send the audience as RFC 8707 `resource`.
+    resource: bool => Bool,
+    /// Loopback redirect URI for the browser flow.
+    redirect_uri: String => Str,
+    /// Ports to try for the loopback redirect.
+    redirect_ports: Ports => Ports,
+    /// Seconds to wait for the browser or the device.
+    login_timeout: u64 => Int,
+    /// Renew when fewer seconds than this remain.
+    renew_before: u64 => Int,
+    /// Username (basic, password grant).
+    username: String => Str,
+    /// Password (basic, password grant).
+    password: SecretSource => Secret,
+    /// Static token (bearer, api-key).
+    token: SecretSource => Secret,
+    /// Header for `auth = "api-key"` (default X-API-Key).
+    api_key_header: String => Str,
+    /// Netrc file (default $NETRC, else ~/.netrc).
+    netrc: PathBuf => Str,
+    /// Client certificate (or proxy) PEM file.
+    cert: PathBuf => Str,
+    /// Client key PEM file.
+    key: PathBuf => Str,
+    /// Extra CA bundle, added to the system roots.
+    ca_bundle: PathBuf => Str,
+    /// Disable TLS verification for this profile (loudly).
+    insecure: bool => Bool,
+    /// Request timeout, seconds.
+    timeout: f64 => Float,
+    /// Connect timeout, seconds.
+    connect_timeout: f64 => Float,
+    /// Retries for idempotent requests.
+    retries: u32 => Int,
+    /// Redirect policy: none, same-origin, all.
+    redirects: String => Str,
+    /// Token cache: file, keyring, memory.
+    cache: String => Str,
+    /// RFC 9111 response cache for GET.
+    http_cache: bool => Bool,
+    /// Seconds a token must still be valid to be used.
+    min_valid: u64 => Int,
+    /// Fail before sending when no credential is found (discover).
+    fail_if_noauth: bool => Bool,
+    /// Send no credential at all (discover).
+    force_noauth: bool => Bool,
+    /// HTML template for the login success page.
+    success_page: PathBuf => Str,
+    /// HTML template for the login failure page.
+    failure_page: PathBuf => Str,
+}

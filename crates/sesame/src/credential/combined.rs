@@ -1,0 +1,67 @@
+//! Several credentials at once: a token header plus an X.509 client certificate, as grid
+//! services expect (SPEC §5 `discover`).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use reqwest::header::HeaderMap;
+
+use super::{Attachment, AuthRequest, Credential, CredentialInfo, Rejection};
+use crate::Result;
+
+/// Attaches each of its parts in order. The TLS identity is the first part's that has one;
+/// a 401 is passed to every part and retried if any of them renewed itself.
+#[derive(Debug, Clone)]
+pub struct Combined {
+    parts: Vec<Arc<dyn Credential>>,
+}
+
+impl Combined {
+    /// Combines credentials.
+    pub fn new(parts: Vec<Arc<dyn Credential>>) -> Self {
+        Combined { parts }
+    }
+}
+
+#[async_trait]
+impl Credential for Combined {
+    async fn attach(&self, req: &AuthRequest<'_>, headers: &mut HeaderMap) -> Result<Attachment> {
+        let mut first = Attachment::default();
+        for (i, p) in self.parts.iter().enumerate() {
+            let a = p.attach(req, headers).await?;
+            if i == 0 {
+                first = a;
+            }
+        }
+        Ok(first)
+    }
+
+    async fn rejected(&self, req: &AuthRequest<'_>, attachment: &Attachment, challenge: Option<&str>) -> Result<Rejection> {
+        let mut decision = Rejection::GiveUp;
+        for (i, p) in self.parts.iter().enumerate() {
+            let a = if i == 0 { attachment.clone() } else { Attachment::default() };
+            if p.rejected(req, &a, challenge).await? == Rejection::Retry {
+                decision = Rejection::Retry;
+            }
+        }
+        Ok(decision)
+    }
+
+    fn tls_identity(&self) -> Result<Option<reqwest::Identity>> {
+        for p in &self.parts {
+            if let Some(id) = p.tls_identity()? {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
+    }
+
+    fn info(&self) -> CredentialInfo {
+        let kinds: Vec<String> = self.parts.iter().map(|p| p.info().kind).collect();
+        let mut info = CredentialInfo::new(kinds.join("+"));
+        for p in &self.parts {
+            info.details.extend(p.info().details);
+        }
+        info
+    }
+}

@@ -1,0 +1,174 @@
+//! An X.509 client certificate presented in the TLS handshake (mutual TLS).
+//!
+//! Either a certificate file and a key file, or one PEM file holding a certificate chain
+//! and its key — the layout of an RFC 3820 proxy (`/tmp/x509up_u<uid>`: proxy certificate,
+//! its key, then the issuing chain). A certificate with fewer than
+//! [`MIN_REMAINING`] left is refused with a clear error (SPEC §5), and so is a key file
+//! that other users can read or write.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use reqwest::header::HeaderMap;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use super::{Attachment, AuthRequest, Credential, CredentialInfo};
+use crate::Result;
+use crate::error::CredentialError;
+
+/// A certificate with less than this left is refused.
+pub const MIN_REMAINING: Duration = Duration::from_secs(600);
+
+/// What sesame read from the certificate (no key material).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct X509Info {
+    /// Subject of the first certificate (the proxy or end-entity certificate).
+    pub subject: String,
+    /// Its issuer.
+    pub issuer: String,
+    /// The earliest `notAfter` in the chain, Unix seconds.
+    pub not_after: i64,
+    /// Certificates in the chain.
+    pub chain_len: usize,
+    /// Where the certificate came from.
+    pub cert_path: PathBuf,
+}
+
+/// A TLS client identity.
+#[derive(Clone)]
+pub struct X509 {
+    pem: Vec<u8>,
+    info: X509Info,
+}
+
+impl X509 {
+    /// A certificate (chain) file and its key file.
+    pub fn from_files(cert: impl AsRef<Path>, key: impl AsRef<Path>) -> Result<Self> {
+        let cert = cert.as_ref();
+        let key = key.as_ref();
+        let cert_pem = read(cert, "client certificate")?;
+        super::permissions::check_private(key, "private key")?;
+        let key_pem = read(key, "private key")?;
+        Self::from_pem_parts(&cert_pem, &key_pem, cert, key)
+    }
+
+    /// One PEM file with the certificate chain and the key (an RFC 3820 proxy file).
+    pub fn from_proxy_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        super::permissions::check_private(path, "proxy file")?;
+        let pem = read(path, "proxy file")?;
+        Self::from_pem_parts(&pem, &pem, path, path)
+    }
+
+    fn from_pem_parts(cert_pem: &[u8], key_pem: &[u8], cert_path: &Path, key_path: &Path) -> Result<Self> {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
+            .collect::<Result<_, _>>()
+            .map_err(|e| file_err("client certificate", cert_path, format!("not valid PEM: {e}")))?;
+        if certs.is_empty() {
+            return Err(file_err("client certificate", cert_path, "no CERTIFICATE block found".into()).into());
+        }
+        // Parse the key only to check that one is there and is of a known type; the
+        // error text never includes key material.
+        PrivateKeyDer::from_pem_slice(key_pem)
+            .map_err(|_| file_err("private key", key_path, "no usable PRIVATE KEY block (PKCS#8, PKCS#1 or SEC1 PEM expected; decrypt an encrypted key first)".into()))?;
+
+        let mut min_not_after = i64::MAX;
+        let mut subject = String::new();
+        let mut issuer = String::new();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        for (i, der) in certs.iter().enumerate() {
+            let (_, parsed) = x509_parser::parse_x509_certificate(der.as_ref())
+                .map_err(|e| file_err("client certificate", cert_path, format!("certificate {} is not valid X.509: {e}", i + 1)))?;
+            let validity = parsed.validity();
+            min_not_after = min_not_after.min(validity.not_after.timestamp());
+            if i == 0 {
+                subject = parsed.subject().to_string();
+                issuer = parsed.issuer().to_string();
+                if validity.not_before.timestamp() > now + 300 {
+                    return Err(CredentialError::Expired(format!(
+                        "client certificate {} ({subject}) is not valid before {}; check the system clock",
+                        cert_path.display(),
+                        validity.not_before
+                    ))
+                    .into());
+                }
+            }
+        }
+        let left = min_not_after - now;
+        if left < MIN_REMAINING.as_secs() as i64 {
+            let when = if left <= 0 { "expired".to_string() } else { format!("expires in {left} s") };
+            return Err(CredentialError::Expired(format!(
+                "client certificate {} ({subject}) {when}; at least {} s are required. Renew it (e.g. `voms-proxy-init` or `grid-proxy-init` for a proxy)",
+                cert_path.display(),
+                MIN_REMAINING.as_secs()
+            ))
+            .into());
+        }
+
+        // reqwest wants the key and the chain in one PEM buffer.
+        let mut pem = Vec::with_capacity(cert_pem.len() + key_pem.len() + 1);
+        pem.extend_from_slice(key_pem);
+        pem.push(b'\n');
+        if cert_path != key_path {
+            pem.extend_from_slice(cert_pem);
+        }
+        // Validate now, so that a bad identity is a credential error at build time.
+        reqwest::Identity::from_pem(&pem).map_err(|e| file_err("client certificate", cert_path, format!("cannot use certificate and key together: {}", e.without_url())))?;
+        Ok(X509 {
+            pem,
+            info: X509Info {
+                subject,
+                issuer,
+                not_after: min_not_after,
+                chain_len: certs.len(),
+                cert_path: cert_path.to_path_buf(),
+            },
+        })
+    }
+
+    /// What the certificate says.
+    pub fn info(&self) -> &X509Info {
+        &self.info
+    }
+}
+
+fn read(path: &Path, what: &'static str) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| file_err(what, path, e.to_string()).into())
+}
+
+fn file_err(what: &'static str, path: &Path, message: String) -> CredentialError {
+    CredentialError::File {
+        what,
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
+impl std::fmt::Debug for X509 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("X509").field("info", &self.info).field("key", &"[redacted]").finish()
+    }
+}
+
+#[async_trait]
+impl Credential for X509 {
+    async fn attach(&self, _req: &AuthRequest<'_>, _headers: &mut HeaderMap) -> Result<Attachment> {
+        Ok(Attachment::default())
+    }
+
+    fn tls_identity(&self) -> Result<Option<reqwest::Identity>> {
+        let id = reqwest::Identity::from_pem(&self.pem)
+            .map_err(|e| CredentialError::Other(format!("client certificate: {}", e.without_url())))?;
+        Ok(Some(id))
+    }
+
+    fn info(&self) -> CredentialInfo {
+        CredentialInfo::new("x509")
+            .with("subject", &self.info.subject)
+            .with("issuer", &self.info.issuer)
+            .with("not_after", self.info.not_after.to_string())
+            .with("cert", self.info.cert_path.display().to_string())
+    }
+}

@@ -1,0 +1,457 @@
+//! The one public error type, [`Error`], over one `thiserror` enum per layer.
+//!
+//! Callers match on [`Error::kind`] or the `is_*` predicates (as with reqwest); the layer
+//! enums ([`ConfigError`], [`CredentialError`], [`HttpError`]) are there for those who want
+//! the detail. No variant carries a secret: URLs are stored with their query redacted and
+//! server messages are summaries of the body, never request headers.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use reqwest::StatusCode;
+
+use crate::redact::redact_url;
+
+/// `Result<T, sesame::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, in the broad classes a caller acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The configuration file, a profile key, a flag or a builder argument is invalid.
+    Config,
+    /// A credential could not be loaded or applied (unreadable file, unsafe permissions,
+    /// expired certificate, missing secret).
+    Credential,
+    /// The server answered with a status ≥ 400 (see [`Error::status`]).
+    Http,
+    /// The request could not be sent or the response not read (DNS, connection, TLS).
+    Transport,
+    /// A connect, request or login timeout elapsed.
+    Timeout,
+    /// A response body could not be decoded (bad JSON, too large).
+    Decode,
+    /// An OAuth 2.0 / OpenID Connect provider refused (`invalid_grant`, …) or misbehaved.
+    OAuth,
+    /// No valid credential, and getting one needs a person (`sesame login`).
+    LoginRequired,
+    /// A local file or cache operation failed.
+    Io,
+    /// The operation was interrupted (Ctrl-C).
+    Interrupted,
+}
+
+/// The error type of sesame. Cheap to move (one box), `Send + Sync`, and free of secrets.
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: ErrorKind,
+    repr: Repr,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Repr {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error("{message}")]
+    Transport {
+        message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    /// The broad class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// The HTTP status, for [`ErrorKind::Http`] errors.
+    pub fn status(&self) -> Option<StatusCode> {
+        match &self.inner.repr {
+            Repr::Http(h) => Some(h.status),
+            _ => None,
+        }
+    }
+
+    /// The HTTP error detail (status, method, URL, server message), if this is one.
+    pub fn as_http(&self) -> Option<&HttpError> {
+        match &self.inner.repr {
+            Repr::Http(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// The configuration error detail, if this is one.
+    pub fn as_config(&self) -> Option<&ConfigError> {
+        match &self.inner.repr {
+            Repr::Config(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The credential error detail, if this is one.
+    pub fn as_credential(&self) -> Option<&CredentialError> {
+        match &self.inner.repr {
+            Repr::Credential(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// A configuration, flag or argument problem.
+    pub fn is_config(&self) -> bool {
+        self.kind() == ErrorKind::Config
+    }
+    /// A credential could not be loaded or applied.
+    pub fn is_credential(&self) -> bool {
+        self.kind() == ErrorKind::Credential
+    }
+    /// The server answered with a status ≥ 400.
+    pub fn is_http(&self) -> bool {
+        self.kind() == ErrorKind::Http
+    }
+    /// A connection, DNS or TLS failure.
+    pub fn is_transport(&self) -> bool {
+        self.kind() == ErrorKind::Transport
+    }
+    /// A timeout elapsed.
+    pub fn is_timeout(&self) -> bool {
+        self.kind() == ErrorKind::Timeout
+    }
+    /// A body could not be decoded.
+    pub fn is_decode(&self) -> bool {
+        self.kind() == ErrorKind::Decode
+    }
+    /// The OAuth provider refused or misbehaved.
+    pub fn is_oauth(&self) -> bool {
+        self.kind() == ErrorKind::OAuth
+    }
+    /// A person must log in (`sesame login`).
+    pub fn is_login_required(&self) -> bool {
+        self.kind() == ErrorKind::LoginRequired
+    }
+    /// A local I/O problem.
+    pub fn is_io(&self) -> bool {
+        self.kind() == ErrorKind::Io
+    }
+    /// 400 Bad Request.
+    pub fn is_bad_request(&self) -> bool {
+        self.status() == Some(StatusCode::BAD_REQUEST)
+    }
+    /// 401 Unauthorized.
+    pub fn is_unauthorized(&self) -> bool {
+        self.status() == Some(StatusCode::UNAUTHORIZED)
+    }
+    /// 403 Forbidden.
+    pub fn is_forbidden(&self) -> bool {
+        self.status() == Some(StatusCode::FORBIDDEN)
+    }
+    /// 404 Not Found.
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(StatusCode::NOT_FOUND)
+    }
+    /// 409 Conflict.
+    pub fn is_conflict(&self) -> bool {
+        self.status() == Some(StatusCode::CONFLICT)
+    }
+    /// 413 Content Too Large.
+    pub fn is_payload_too_large(&self) -> bool {
+        self.status() == Some(StatusCode::PAYLOAD_TOO_LARGE)
+    }
+    /// 415 Unsupported Media Type.
+    pub fn is_unsupported_media_type(&self) -> bool {
+        self.status() == Some(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+    }
+    /// 429 Too Many Requests.
+    pub fn is_rate_limited(&self) -> bool {
+        self.status() == Some(StatusCode::TOO_MANY_REQUESTS)
+    }
+    /// Any 5xx status.
+    pub fn is_server_error(&self) -> bool {
+        self.status().is_some_and(|s| s.is_server_error())
+    }
+
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                repr: Repr::Other(message.into()),
+            }),
+        }
+    }
+
+    /// A configuration error with a free-form message (builder arguments, flags).
+    pub fn config(message: impl Into<String>) -> Self {
+        ConfigError::Invalid(message.into()).into()
+    }
+
+    /// A [`ErrorKind::LoginRequired`] error with advice.
+    pub fn login_required(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::LoginRequired, message)
+    }
+
+    /// An I/O error with context (never the contents of a secret file).
+    pub fn io(context: impl fmt::Display, err: std::io::Error) -> Self {
+        Self::new(ErrorKind::Io, format!("{context}: {err}"))
+    }
+
+    pub(crate) fn decode(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Decode, message)
+    }
+
+    /// Converts a reqwest error without its URL (which may carry secrets in the query),
+    /// adding `url` with its query redacted.
+    pub(crate) fn from_reqwest(err: reqwest::Error, method: &str, url: &url::Url) -> Self {
+        let kind = if err.is_timeout() {
+            ErrorKind::Timeout
+        } else if err.is_decode() || err.is_body() && !err.is_connect() {
+            ErrorKind::Decode
+        } else {
+            ErrorKind::Transport
+        };
+        let err = err.without_url();
+        let mut message = format!("{method} {}: ", redact_url(url));
+        if kind == ErrorKind::Timeout {
+            message.push_str("timed out");
+        } else {
+            message.push_str(&err.to_string());
+        }
+        // reqwest's Display stops at the top error; the TLS or IO cause is what helps.
+        let mut cause = std::error::Error::source(&err);
+        let mut depth = 0;
+        while let Some(c) = cause {
+            let text = c.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            cause = c.source();
+            depth += 1;
+            if depth > 6 {
+                break;
+            }
+        }
+        if kind == ErrorKind::Timeout {
+            message.push_str(" (raise `timeout`/`connect_timeout` in the profile, or check that the server is up)");
+        } else if message.contains("certificate") || message.contains("UnknownIssuer") {
+            message.push_str(" (if the server uses a private CA, set `ca_bundle` in the profile or pass --ca-bundle)");
+        }
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                repr: Repr::Transport {
+                    message,
+                    source: Some(Box::new(err)),
+                },
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.inner.kind)
+            .field("message", &self.to_string())
+            .finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.inner.repr, f)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.inner.repr)
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error {
+            inner: Box::new(Inner {
+                kind: ErrorKind::Config,
+                repr: Repr::Config(e),
+            }),
+        }
+    }
+}
+
+impl From<CredentialError> for Error {
+    fn from(e: CredentialError) -> Self {
+        let kind = match &e {
+            CredentialError::Config(_) => ErrorKind::Config,
+            CredentialError::Missing { .. } => ErrorKind::LoginRequired,
+            _ => ErrorKind::Credential,
+        };
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                repr: Repr::Credential(e),
+            }),
+        }
+    }
+}
+
+impl From<HttpError> for Error {
+    fn from(e: HttpError) -> Self {
+        Error {
+            inner: Box::new(Inner {
+                kind: ErrorKind::Http,
+                repr: Repr::Http(e),
+            }),
+        }
+    }
+}
+
+/// A problem with the configuration file, a profile key, a flag or a builder argument.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file exists but could not be read.
+    #[error("cannot read config file {}: {source} (check the path in $SESAME_CONFIG or --config)", path.display())]
+    Read {
+        /// The configuration file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has a bad key or value.
+    #[error("{}{}: {message}{}", path.display(), line.map(|l| format!(", line {l}")).unwrap_or_default(), key.as_deref().map(|k| format!(" (key `{k}`)")).unwrap_or_default())]
+    Parse {
+        /// The configuration file.
+        path: PathBuf,
+        /// 1-based line number, where known.
+        line: Option<usize>,
+        /// The offending key, where known.
+        key: Option<String>,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// The requested profile does not exist.
+    #[error("no profile `{name}` in {} (profiles there: {}); add a [profiles.{name}] table or pick another with --profile", path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "the configuration (no config file found)".into()), if available.is_empty() { "none".to_string() } else { available.join(", ") })]
+    UnknownProfile {
+        /// The name asked for.
+        name: String,
+        /// The configuration file, if one was found.
+        path: Option<PathBuf>,
+        /// The profiles that exist.
+        available: Vec<String>,
+    },
+    /// A value is invalid (a bad URL, an unknown auth kind, a missing required key).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A credential could not be loaded or applied.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CredentialError {
+    /// A file holding a secret is readable or writable by others.
+    #[error("{} is accessible by other users (mode {mode:04o}); refusing to use it. Fix: chmod 600 {}", path.display(), path.display())]
+    UnsafePermissions {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A file could not be read or parsed.
+    #[error("cannot use {what} {}: {message}", path.display())]
+    File {
+        /// What the file is (`netrc file`, `client certificate`, …).
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What went wrong (never the file's contents).
+        message: String,
+    },
+    /// A secret's source (environment variable, file) is empty or missing.
+    #[error("{0}")]
+    Config(String),
+    /// No credential was found where one was required.
+    #[error("{0}")]
+    Missing(String),
+    /// A certificate is expired or about to expire.
+    #[error("{0}")]
+    Expired(String),
+    /// Anything else, described.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The server answered with a status ≥ 400.
+///
+/// Carries the status, method, URL (query redacted) and a readable summary of the body:
+/// JSON pretty-printed, HTML reduced to text, binary summarized by type and size.
+#[derive(Debug, Clone)]
+pub struct HttpError {
+    /// The status code.
+    pub status: StatusCode,
+    /// The request method.
+    pub method: String,
+    /// The URL, query values redacted.
+    pub url: String,
+    /// The server's message, summarized from the body.
+    pub message: String,
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let reason = self.status.canonical_reason().unwrap_or("");
+        write!(
+            f,
+            "{} {} → {} {}",
+            self.method,
+            self.url,
+            self.status.as_u16(),
+            reason
+        )?;
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        if let Some(advice) = advice_for(self.status) {
+            write!(f, " ({advice})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+fn advice_for(status: StatusCode) -> Option<&'static str> {
+    Some(match status.as_u16() {
+        401 => "the credential was rejected: check it, or run `sesame login` / `sesame status`",
+        403 => "authenticated, but not allowed: ask for the needed permission or scope",
+        404 => "check the URL and the profile's base_url",
+        413 => "the request body is too large for this server",
+        415 => "the server does not accept this Content-Type: set one with -H 'Content-Type: …'",
+        429 => "rate limited: wait and try again",
+        500..=599 => "the server failed: try again later",
+        _ => return None,
+    })
+}
+
+/// Turns an `Error` into its kind and message for callers that just want to print it.
+impl Error {
+    /// A one-line suggestion of what to do next, where sesame knows one.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self.kind() {
+            ErrorKind::LoginRequired => Some("run `sesame login` (add -p PROFILE for another profile)"),
+            ErrorKind::Config => Some("see `sesame --help` and the configuration file section of the README"),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! # sesame
+//!
+//! An authenticated HTTP session to a REST API. One [`Session`] carries a base URL, TLS
+//! settings and a [`Credential`] (basic, bearer, API key, netrc, X.509 client certificate,
+//! or your own), and attaches that credential only to requests for the base URL's origin
+//! and path prefix — across redirects too.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), sesame::Error> {
+//! use sesame::{Session, credential::Bearer};
+//!
+//! let session = Session::builder()
+//!     .base_url("https://api.example.com/v1/")?
+//!     .credential(Bearer::new("my-token"))
+//!     .build()?;
+//! let user: serde_json::Value = session.get("users/me").send().await?
+//!     .error_for_status().await?
+//!     .json().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Profiles from the configuration file (`~/.config/sesame/config.toml`) build sessions
+//! too: see [`config`].
+//!
+//! Layering, top down: [`Session`] (scoping, redirects, send) → [`credential`] → reqwest.
+//! The library knows nothing of the command line.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod blocking;
+pub mod config;
+pub mod credential;
+mod error;
+pub mod message;
+pub mod redact;
+pub mod scope;
+pub mod secret;
+pub mod session;
+pub mod tls;
+
+pub use credential::Credential;
+pub use error::{ConfigError, CredentialError, Error, ErrorKind, HttpError, Result};
+pub use scope::CredentialScope;
+pub use session::{RedirectPolicy, RequestBuilder, Response, Session, SessionBuilder};
+
+/// The `User-Agent` sesame sends: `sesame/<version>`.
+pub const USER_AGENT: &str = concat!("sesame/", env!("CARGO_PKG_VERSION"));

@@ -1,0 +1,228 @@
+//! [`SessionBuilder`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use url::Url;
+
+use super::{Inner, RedirectPolicy, Session};
+use crate::credential::Credential;
+use crate::scope::CredentialScope;
+use crate::tls::TlsOptions;
+use crate::{Error, Result};
+
+/// Builds a [`Session`]. Every setter consumes and returns the builder.
+#[must_use = "a builder does nothing until .build() is called"]
+#[derive(Debug)]
+pub struct SessionBuilder {
+    base: Option<Url>,
+    credential: Option<Arc<dyn Credential>>,
+    tls: TlsOptions,
+    timeout: Option<Duration>,
+    connect_timeout: Duration,
+    redirect: RedirectPolicy,
+    max_redirects: usize,
+    error_for_status: bool,
+    default_headers: HeaderMap,
+    user_agent: String,
+    pool_idle_timeout: Option<Duration>,
+}
+
+impl Default for SessionBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SessionBuilder {
+    /// Defaults: no base URL, no credential, 60 s request timeout, 10 s connect timeout,
+    /// same-origin redirects (at most 10), TLS verified.
+    pub fn new() -> Self {
+        SessionBuilder {
+            base: None,
+            credential: None,
+            tls: TlsOptions::default(),
+            timeout: Some(Duration::from_secs(60)),
+            connect_timeout: Duration::from_secs(10),
+            redirect: RedirectPolicy::default(),
+            max_redirects: 10,
+            error_for_status: false,
+            default_headers: HeaderMap::new(),
+            user_agent: crate::USER_AGENT.to_string(),
+            pool_idle_timeout: Some(Duration::from_secs(90)),
+        }
+    }
+
+    /// The base URL: relative request URLs join here, and the credential is sent only to
+    /// its origin and path prefix. A base without a trailing `/` gets one, so that
+    /// `https://h/api` + `users` is `https://h/api/users` (what people mean).
+    pub fn base_url(mut self, url: &str) -> Result<Self> {
+        let mut u = Url::parse(url).map_err(|e| Error::config(format!("base URL `{url}` is not a valid URL: {e}")))?;
+        if !matches!(u.scheme(), "http" | "https") || !u.has_host() {
+            return Err(Error::config(format!(
+                "base URL `{url}` must be an http:// or https:// URL with a host"
+            )));
+        }
+        if u.query().is_some() || u.fragment().is_some() {
+            return Err(Error::config(format!("base URL `{url}` must not have a query or fragment")));
+        }
+        if !u.path().ends_with('/') {
+            let p = format!("{}/", u.path());
+            u.set_path(&p);
+        }
+        self.base = Some(u);
+        Ok(self)
+    }
+
+    /// Sets the base URL from a parsed URL.
+    pub fn base(self, url: Url) -> Result<Self> {
+        self.base_url(url.as_str())
+    }
+
+    /// The credential to attach within the base URL's scope.
+    pub fn credential(mut self, credential: impl Credential) -> Self {
+        self.credential = Some(Arc::new(credential));
+        self
+    }
+
+    /// The credential, shared.
+    pub fn credential_arc(mut self, credential: Arc<dyn Credential>) -> Self {
+        self.credential = Some(credential);
+        self
+    }
+
+    /// Total time allowed for one request, `None` for none (streaming downloads).
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Time allowed to connect (TCP and TLS).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Adds a PEM file of trust anchors to the system roots.
+    pub fn ca_bundle(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tls.ca_bundles.push(path.into());
+        self
+    }
+
+    /// Adds trust anchors given as PEM text.
+    pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.ca_pems.push(pem.into());
+        self
+    }
+
+    /// Disables TLS certificate verification for this session only. Every request made
+    /// with it logs a warning.
+    pub fn insecure(mut self, insecure: bool) -> Self {
+        self.tls.insecure = insecure;
+        self
+    }
+
+    /// The redirect policy.
+    pub fn redirects(mut self, policy: RedirectPolicy) -> Self {
+        self.redirect = policy;
+        self
+    }
+
+    /// The most redirects followed for one request.
+    pub fn max_redirects(mut self, n: usize) -> Self {
+        self.max_redirects = n;
+        self
+    }
+
+    /// Turn responses with a status ≥ 400 into [`Error`]s carrying the server's message
+    /// (off by default in the library, on in the CLI).
+    pub fn error_for_status(mut self, on: bool) -> Self {
+        self.error_for_status = on;
+        self
+    }
+
+    /// A header sent with every request (to any origin: do not put credentials here).
+    pub fn default_header(mut self, name: &str, value: &str) -> Result<Self> {
+        let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| Error::config(format!("`{name}` is not a valid header name")))?;
+        let v = HeaderValue::from_str(value).map_err(|_| Error::config(format!("invalid value for header `{name}`")))?;
+        self.default_headers.insert(n, v);
+        Ok(self)
+    }
+
+    /// Replaces the `User-Agent` (default `sesame/<version>`).
+    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
+        self.user_agent = ua.into();
+        self
+    }
+
+    /// How long idle pooled connections are kept.
+    pub fn pool_idle_timeout(mut self, d: Option<Duration>) -> Self {
+        self.pool_idle_timeout = d;
+        self
+    }
+
+    /// Builds the session: loads TLS material, asks the credential for a TLS identity.
+    pub fn build(self) -> Result<Session> {
+        let identity = match &self.credential {
+            Some(c) => c.tls_identity()?,
+            None => None,
+        };
+        let client_for = |identity: Option<reqwest::Identity>| -> Result<reqwest::Client> {
+            let mut b = reqwest::Client::builder()
+                .user_agent(self.user_agent.clone())
+                .redirect(reqwest::redirect::Policy::none())
+                .referer(false)
+                .connect_timeout(self.connect_timeout)
+                .pool_idle_timeout(self.pool_idle_timeout)
+                .default_headers(self.default_headers.clone());
+            if let Some(t) = self.timeout {
+                b = b.timeout(t);
+            }
+            b = self.tls.apply(b)?;
+            if let Some(id) = identity {
+                b = b.identity(id);
+            }
+            b.build().map_err(|e| Error::config(format!("cannot build the HTTP client: {}", describe(&e))))
+        };
+        let has_identity = identity.is_some();
+        let client_scoped = client_for(identity)?;
+        // A client certificate identifies the user as surely as a token: only servers in
+        // scope may ask for it. Out-of-scope requests go through a client without one.
+        let client_plain = if has_identity { client_for(None)? } else { client_scoped.clone() };
+        if self.tls.insecure {
+            tracing::warn!("TLS certificate verification is DISABLED for this session (insecure = true)");
+        }
+        let scope = self.base.as_ref().and_then(CredentialScope::from_base);
+        if self.credential.is_some() && scope.is_none() {
+            return Err(Error::config(
+                "a credential needs a base URL to scope it to: set `base_url` in the profile or pass --base-url",
+            ));
+        }
+        Ok(Session {
+            inner: Arc::new(Inner {
+                base: self.base,
+                scope,
+                credential: self.credential,
+                client_scoped,
+                client_plain,
+                redirect: self.redirect,
+                max_redirects: self.max_redirects,
+                error_for_status: self.error_for_status,
+                insecure: self.tls.insecure,
+            }),
+        })
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}

@@ -1,0 +1,162 @@
+//! [`Session`]: a base URL, TLS settings and a credential, shared cheaply between tasks.
+//!
+//! The session owns the rules of SPEC §6.1: a credential is attached only to requests
+//! whose URL is within the base URL's origin and path prefix ([`CredentialScope`]); the
+//! session follows redirects itself (reqwest's own following is off) so that every hop is
+//! judged afresh — a hop that leaves the scope carries no credential header, whichever
+//! header the credential used — and a 401 on a request that carried a credential gives
+//! that credential one chance to renew, and the request one resend, never a loop.
+
+mod builder;
+mod redirect;
+mod request;
+mod response;
+
+use std::sync::Arc;
+
+use reqwest::Method;
+use reqwest::header::HeaderName;
+use url::Url;
+
+pub use builder::SessionBuilder;
+pub use redirect::RedirectPolicy;
+pub use request::{Body, RequestBuilder};
+pub use response::Response;
+
+use crate::credential::{Credential, CredentialInfo};
+use crate::scope::CredentialScope;
+use crate::{Error, Result};
+
+/// An authenticated HTTP session. Cloning is cheap (one `Arc`): clones share the
+/// connection pool and the credential.
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    base: Option<Url>,
+    scope: Option<CredentialScope>,
+    credential: Option<Arc<dyn Credential>>,
+    /// Client used within the scope: presents the TLS client identity, if any.
+    client_scoped: reqwest::Client,
+    /// Client used outside the scope: never presents a client certificate.
+    client_plain: reqwest::Client,
+    redirect: RedirectPolicy,
+    max_redirects: usize,
+    error_for_status: bool,
+    insecure: bool,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("base_url", &self.inner.base.as_ref().map(crate::redact::redact_url))
+            .field("credential", &self.inner.credential)
+            .field("redirect", &self.inner.redirect)
+            .field("insecure", &self.inner.insecure)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// A builder with sesame's defaults: TLS verified, 60 s request timeout, 10 s connect
+    /// timeout, same-origin redirects, no credential.
+    pub fn builder() -> SessionBuilder {
+        SessionBuilder::new()
+    }
+
+    /// The base URL relative URLs are joined to.
+    pub fn base_url(&self) -> Option<&Url> {
+        self.inner.base.as_ref()
+    }
+
+    /// Where the credential may be sent.
+    pub fn scope(&self) -> Option<&CredentialScope> {
+        self.inner.scope.as_ref()
+    }
+
+    /// The session's credential, if any.
+    pub fn credential(&self) -> Option<&Arc<dyn Credential>> {
+        self.inner.credential.as_ref()
+    }
+
+    /// A secret-free description of the credential (`none` without one).
+    pub fn credential_info(&self) -> CredentialInfo {
+        self.inner
+            .credential
+            .as_ref()
+            .map(|c| c.info())
+            .unwrap_or_else(|| CredentialInfo::new("none"))
+    }
+
+    /// Whether a credential would be attached to a request for `url`.
+    pub fn in_scope(&self, url: &Url) -> bool {
+        self.inner.credential.is_some() && self.inner.scope.as_ref().is_some_and(|s| s.covers(url))
+    }
+
+    /// Resolves `url` against the base URL (absolute URLs are kept as they are).
+    pub fn resolve(&self, url: &str) -> Result<Url> {
+        match Url::parse(url) {
+            Ok(u) if u.has_host() => Ok(u),
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Err(Error::config(format!("URL `{url}` has no host"))),
+            Ok(_) | Err(url::ParseError::RelativeUrlWithoutBase) => {
+                let base = self.inner.base.as_ref().ok_or_else(|| {
+                    Error::config(format!(
+                        "`{url}` is a relative URL but the session has no base URL; set `base_url` in the profile or pass --base-url"
+                    ))
+                })?;
+                base.join(url)
+                    .map_err(|e| Error::config(format!("cannot join `{url}` to the base URL: {e}")))
+            }
+            Err(e) => Err(Error::config(format!("`{url}` is not a valid URL: {e}"))),
+        }
+    }
+
+    /// A request with any method.
+    pub fn request(&self, method: Method, url: &str) -> RequestBuilder {
+        RequestBuilder::new(self.clone(), method, self.resolve(url))
+    }
+
+    /// A GET request.
+    pub fn get(&self, url: &str) -> RequestBuilder {
+        self.request(Method::GET, url)
+    }
+    /// A POST request.
+    pub fn post(&self, url: &str) -> RequestBuilder {
+        self.request(Method::POST, url)
+    }
+    /// A PUT request.
+    pub fn put(&self, url: &str) -> RequestBuilder {
+        self.request(Method::PUT, url)
+    }
+    /// A PATCH request.
+    pub fn patch(&self, url: &str) -> RequestBuilder {
+        self.request(Method::PATCH, url)
+    }
+    /// A DELETE request.
+    pub fn delete(&self, url: &str) -> RequestBuilder {
+        self.request(Method::DELETE, url)
+    }
+    /// A HEAD request.
+    pub fn head(&self, url: &str) -> RequestBuilder {
+        self.request(Method::HEAD, url)
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl Inner {
+    fn covers(&self, url: &Url) -> bool {
+        self.credential.is_some() && self.scope.as_ref().is_some_and(|s| s.covers(url))
+    }
+}
+
+/// Headers a user may set by hand that carry credentials; they are dropped when a redirect
+/// leaves the origin, as curl does (credential headers set by a [`Credential`] are never
+/// carried in the first place: they are attached per hop).
+pub(crate) fn is_hand_set_credential_header(name: &HeaderName) -> bool {
+    crate::redact::is_sensitive_header(name, &[])
+}

@@ -1,0 +1,117 @@
+//! [`Response`]: reqwest's response with sesame's error mapping.
+
+use bytes::Bytes;
+use reqwest::header::{CONTENT_TYPE, HeaderMap};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use crate::error::HttpError;
+use crate::redact::redact_url;
+use crate::{Error, Result};
+
+/// Bytes of an error body read to build the error message.
+const ERROR_BODY_CAP: usize = 1024 * 1024;
+
+/// A response. The body is read with [`bytes`](Self::bytes), [`text`](Self::text),
+/// [`json`](Self::json) or streamed with [`chunk`](Self::chunk).
+#[derive(Debug)]
+pub struct Response {
+    inner: reqwest::Response,
+    method: Method,
+}
+
+impl Response {
+    pub(crate) fn new(inner: reqwest::Response, method: Method) -> Self {
+        Response { inner, method }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.inner.status()
+    }
+
+    /// The headers.
+    pub fn headers(&self) -> &HeaderMap {
+        self.inner.headers()
+    }
+
+    /// The final URL (after redirects).
+    pub fn url(&self) -> &Url {
+        self.inner.url()
+    }
+
+    /// The HTTP version.
+    pub fn version(&self) -> reqwest::Version {
+        self.inner.version()
+    }
+
+    /// The `Content-Length`, if known.
+    pub fn content_length(&self) -> Option<u64> {
+        self.inner.content_length()
+    }
+
+    /// The whole body.
+    pub async fn bytes(self) -> Result<Bytes> {
+        let url = self.inner.url().clone();
+        let m = self.method.clone();
+        self.inner.bytes().await.map_err(|e| Error::from_reqwest(e, m.as_str(), &url))
+    }
+
+    /// The body as text (charset from `Content-Type`, else UTF-8, lossy).
+    pub async fn text(self) -> Result<String> {
+        let url = self.inner.url().clone();
+        let m = self.method.clone();
+        self.inner.text().await.map_err(|e| Error::from_reqwest(e, m.as_str(), &url))
+    }
+
+    /// The body parsed as JSON.
+    pub async fn json<T: DeserializeOwned>(self) -> Result<T> {
+        let url = redact_url(self.inner.url());
+        let bytes = self.bytes().await?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::decode(format!("response from {url} is not the expected JSON: {e}")))
+    }
+
+    /// The next chunk of the body, `None` at the end (streaming download).
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
+        let url = self.inner.url().clone();
+        let m = self.method.clone();
+        self.inner.chunk().await.map_err(|e| Error::from_reqwest(e, m.as_str(), &url))
+    }
+
+    /// `Ok(self)` for statuses below 400, else an [`HttpError`] with the server's message.
+    pub async fn error_for_status(self) -> Result<Self> {
+        if self.status().as_u16() >= 400 {
+            Err(self.into_error().await)
+        } else {
+            Ok(self)
+        }
+    }
+
+    /// Reads (at most 1 MiB of) the body and turns it into an HTTP error.
+    pub(crate) async fn into_error(mut self) -> Error {
+        let status = self.status();
+        let content_type = self.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let url = redact_url(self.url());
+        let mut body = Vec::new();
+        while let Ok(Some(chunk)) = self.inner.chunk().await {
+            let room = ERROR_BODY_CAP.saturating_sub(body.len());
+            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if body.len() >= ERROR_BODY_CAP {
+                break;
+            }
+        }
+        HttpError {
+            status,
+            method: self.method.to_string(),
+            url,
+            message: crate::message::summarize(content_type.as_deref(), &body),
+        }
+        .into()
+    }
+
+    /// The underlying reqwest response.
+    pub fn into_inner(self) -> reqwest::Response {
+        self.inner
+    }
+}

@@ -1,0 +1,56 @@
+//! TLS settings of a session (SPEC §6.6): verified by default with the platform's roots,
+//! TLS 1.2 at least, extra CA bundles added to (never replacing) the system roots, and an
+//! `insecure` switch that is per session and warns on every use.
+
+use std::path::{Path, PathBuf};
+
+use crate::{Error, Result};
+
+/// TLS options for a [`Session`](crate::Session).
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    /// PEM files of extra trust anchors, added to the system roots.
+    pub ca_bundles: Vec<PathBuf>,
+    /// Extra trust anchors given as PEM text.
+    pub ca_pems: Vec<Vec<u8>>,
+    /// Disable certificate verification. Logged as a warning on every request.
+    pub insecure: bool,
+}
+
+impl TlsOptions {
+    /// Applies these options to a reqwest client builder.
+    pub(crate) fn apply(&self, mut builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder> {
+        builder = builder.tls_version_min(reqwest::tls::Version::TLS_1_2);
+        let mut certs = Vec::new();
+        for path in &self.ca_bundles {
+            certs.extend(load_bundle(path)?);
+        }
+        for pem in &self.ca_pems {
+            certs.extend(
+                reqwest::Certificate::from_pem_bundle(pem)
+                    .map_err(|e| Error::config(format!("invalid CA certificate PEM: {}", e.without_url())))?,
+            );
+        }
+        if !certs.is_empty() {
+            builder = builder.tls_certs_merge(certs);
+        }
+        if self.insecure {
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        Ok(builder)
+    }
+}
+
+fn load_bundle(path: &Path) -> Result<Vec<reqwest::Certificate>> {
+    let pem = std::fs::read(path)
+        .map_err(|e| Error::config(format!("cannot read CA bundle {}: {e} (check `ca_bundle` / --ca-bundle)", path.display())))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| Error::config(format!("CA bundle {} is not valid PEM: {}", path.display(), e.without_url())))?;
+    if certs.is_empty() {
+        return Err(Error::config(format!(
+            "CA bundle {} holds no CERTIFICATE block",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
