@@ -17,7 +17,7 @@ import * as jose from 'jose';
 
 import { checkPassword } from './lib/account.mjs';
 import { rawFind, setFindHook } from './lib/adapter.mjs';
-import { GRANT } from './lib/clients.mjs';
+import { CLIENTS, GRANT } from './lib/clients.mjs';
 import { looksLikeJwt, randomTicket } from './lib/grants.mjs';
 import { AUDIENCE_URN_PREFIX, ROUTES, createProvider } from './lib/provider.mjs';
 import Provider from 'oidc-provider';
@@ -39,6 +39,9 @@ const PORT = envInt('SESAME_IDP_PORT', 0);
 const settings = {
   accessTokenTtl: envInt('SESAME_IDP_AT_TTL', 300) || 300,
   refreshTokenTtl: envInt('SESAME_IDP_RT_TTL', 86400) || 86400,
+  // `interval` announced by the device authorization endpoint; polling a device_code faster
+  // than this (minus 250 ms of slack) gets `slow_down`.
+  deviceInterval: envInt('SESAME_IDP_DEVICE_INTERVAL', 1),
 };
 const KEEP_ALIVE = process.env.SESAME_IDP_KEEP_ALIVE === '1';
 const LOG_REQUESTS = process.env.SESAME_IDP_LOG === '1';
@@ -101,6 +104,7 @@ function newStats() {
     webfinger: 0,
     api: 0,
     login_failed: 0,
+    device_slow_down: 0,
   };
 }
 
@@ -114,6 +118,8 @@ const state = {
   handler: undefined,
   jwks: undefined,
   umaTickets: new Map(),
+  devicePolls: new Map(), // device_code -> last poll (ms)
+  forcedSlowDowns: 0,
   newUmaTicket(data) {
     const ticket = randomTicket();
     state.umaTickets.set(ticket, { ...data, expiresAt: Date.now() + 300_000 });
@@ -134,7 +140,7 @@ const state = {
 function rebuildProvider() {
   state.jwks = jose.createLocalJWKSet({ keys: state.signingKeys.map(publicPart) });
   const provider = createProvider(state);
-  provider.use(htmlTweaks);
+  provider.use(responseTweaks);
   state.provider = provider;
   state.handler = provider.callback();
 }
@@ -175,6 +181,15 @@ async function readBody(req) {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+async function readJson(req) {
+  const raw = await readBody(req);
+  try {
+    return JSON.parse(raw || '{}');
+  } catch {
+    throw Object.assign(new Error('request body must be JSON'), { status: 400 });
+  }
+}
+
 const isForm = (req) => (req.headers['content-type'] || '').toLowerCase().startsWith('application/x-www-form-urlencoded');
 
 async function readForm(req) {
@@ -205,6 +220,58 @@ async function jwtToHandle(value) {
   return typeof payload?.jti === 'string' ? payload.jti : `unknown-${crypto.randomBytes(8).toString('hex')}`;
 }
 
+// oidc-provider accepts client_secret_basic and client_secret_post interchangeably. The
+// testbed is strict for its static clients so a client that sends its secret the wrong way
+// fails here like it would at stricter providers.
+const SECRET_METHOD = new Map(CLIENTS
+  .filter((c) => ['client_secret_basic', 'client_secret_post'].includes(c.token_endpoint_auth_method))
+  .map((c) => [c.client_id, c.token_endpoint_auth_method]));
+
+function wrongSecretMethod(req, params) {
+  const auth = req.headers.authorization;
+  let used;
+  let clientId;
+  if (auth && /^basic /i.test(auth)) {
+    used = 'client_secret_basic';
+    const decoded = Buffer.from(auth.slice(6).trim(), 'base64').toString('utf8');
+    try {
+      clientId = decodeURIComponent(decoded.slice(0, decoded.indexOf(':')).replace(/\+/g, '%20'));
+    } catch {
+      return undefined;
+    }
+  } else if (typeof params.client_secret === 'string') {
+    used = 'client_secret_post';
+    clientId = params.client_id;
+  } else {
+    return undefined;
+  }
+  const registered = SECRET_METHOD.get(clientId);
+  if (registered && registered !== used) {
+    return `client ${clientId} is registered for ${registered} but authenticated with ${used}`;
+  }
+  return undefined;
+}
+
+function rejectClient(res, description) {
+  console.error(`[idp] invalid_client: ${description}`);
+  send(res, 401, { error: 'invalid_client', error_description: description });
+}
+
+function tooFast(deviceCode) {
+  const now = Date.now();
+  const last = state.devicePolls.get(deviceCode);
+  state.devicePolls.set(deviceCode, now);
+  if (state.forcedSlowDowns > 0) {
+    state.forcedSlowDowns -= 1;
+    return true;
+  }
+  return last !== undefined && now - last < settings.deviceInterval * 1000 - 250;
+}
+setInterval(() => {
+  const cutoff = Date.now() - 15 * 60_000;
+  for (const [code, last] of state.devicePolls) if (last < cutoff) state.devicePolls.delete(code);
+}, 60_000).unref();
+
 function bump(name) {
   stats[name] += 1;
 }
@@ -228,6 +295,19 @@ async function preprocess(req, res, url) {
     const gt = typeof params.grant_type === 'string' ? params.grant_type : '(none)';
     stats.token[gt] = (stats.token[gt] || 0) + 1;
     stats.token_total += 1;
+    const wrong = wrongSecretMethod(req, params);
+    if (wrong) {
+      rejectClient(res, wrong);
+      return true;
+    }
+    if (gt === GRANT.DEVICE_CODE && typeof params.device_code === 'string' && tooFast(params.device_code)) {
+      stats.device_slow_down += 1;
+      send(res, 400, {
+        error: 'slow_down',
+        error_description: `polling too frequently: wait at least ${settings.deviceInterval}s between requests (and add 5s after slow_down)`,
+      });
+      return true;
+    }
     return false;
   }
 
@@ -248,6 +328,11 @@ async function preprocess(req, res, url) {
       const params = await readForm(req);
       mapAudienceToResource(params);
       setForm(req, params);
+      const wrong = wrongSecretMethod(req, params);
+      if (wrong) {
+        rejectClient(res, wrong);
+        return true;
+      }
     }
     return false;
   }
@@ -260,6 +345,11 @@ async function preprocess(req, res, url) {
       // token this testbed issues is also stored by its jti, so hand that over instead.
       if (typeof params.token === 'string') params.token = await jwtToHandle(params.token);
       setForm(req, params);
+      const wrong = wrongSecretMethod(req, params);
+      if (wrong) {
+        rejectClient(res, wrong);
+        return true;
+      }
     }
     return false;
   }
@@ -304,10 +394,16 @@ async function preprocess(req, res, url) {
   return false;
 }
 
-// Koa middleware inside the provider: keeps the HTML pages offline-friendly (no Google Fonts
-// @import) and shows the failed-login message on the devInteractions login page.
-async function htmlTweaks(ctx, next) {
+// Koa middleware inside the provider: adds `interval` to device authorization responses,
+// keeps the HTML pages offline-friendly (no Google Fonts @import) and shows the failed-login
+// message on the devInteractions login page.
+async function responseTweaks(ctx, next) {
   await next();
+  if (ctx.path === ROUTES.device_authorization && ctx.status === 200 && ctx.body && typeof ctx.body === 'object'
+      && typeof ctx.body.device_code === 'string') {
+    ctx.body = { ...ctx.body, interval: settings.deviceInterval };
+    return;
+  }
   if (typeof ctx.body !== 'string' || !String(ctx.type).includes('html')) return;
   let html = ctx.body.replace(/@import url\(https:\/\/fonts\.googleapis\.com[^)]*\);?/g, '');
   if (INTERACTION_SUBMIT.test(ctx.path) && ctx.method === 'GET') {
@@ -465,6 +561,14 @@ async function api(req, res, url) {
 
 // ------------------------------------------------------------------ test controls
 
+function currentConfig() {
+  return {
+    access_token_ttl: settings.accessTokenTtl,
+    refresh_token_ttl: settings.refreshTokenTtl,
+    device_interval: settings.deviceInterval,
+  };
+}
+
 async function testControls(req, res, url) {
   const remote = req.socket.remoteAddress || '';
   if (!['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(remote)) {
@@ -491,31 +595,29 @@ async function testControls(req, res, url) {
       send(res, 200, { kid: kids[0], kids });
       return;
     }
+    case 'POST /test/device/slow-down':
+      state.forcedSlowDowns += 1;
+      send(res, 200, { pending_slow_downs: state.forcedSlowDowns });
+      return;
     case 'GET /test/config':
-      send(res, 200, { access_token_ttl: settings.accessTokenTtl, refresh_token_ttl: settings.refreshTokenTtl });
+      send(res, 200, currentConfig());
       return;
     case 'POST /test/config': {
-      const body = JSON.parse((await readBody(req)) || '{}');
-      for (const [k, field] of [['access_token_ttl', 'accessTokenTtl'], ['refresh_token_ttl', 'refreshTokenTtl']]) {
+      const body = await readJson(req);
+      for (const [k, field, min] of [['access_token_ttl', 'accessTokenTtl', 1], ['refresh_token_ttl', 'refreshTokenTtl', 1], ['device_interval', 'deviceInterval', 0]]) {
         if (body[k] !== undefined) {
-          if (!Number.isInteger(body[k]) || body[k] <= 0) {
-            send(res, 400, { error: `${k} must be a positive integer` });
+          if (!Number.isInteger(body[k]) || body[k] < min) {
+            send(res, 400, { error: 'invalid_request', error_description: `${k} must be an integer >= ${min}` });
             return;
           }
           settings[field] = body[k];
         }
       }
-      send(res, 200, { access_token_ttl: settings.accessTokenTtl, refresh_token_ttl: settings.refreshTokenTtl });
+      send(res, 200, currentConfig());
       return;
     }
     case 'POST /test/uma/ticket': {
-      let body;
-      try {
-        body = JSON.parse((await readBody(req)) || '{}');
-      } catch {
-        send(res, 400, { error: 'invalid_request', error_description: 'body must be JSON' });
-        return;
-      }
+      const body = await readJson(req);
       // {"resource","scopes","need_info"} or UMA permission-endpoint style
       // {"resource_id","resource_scopes"} (or a one-element array of either).
       const item = Array.isArray(body) ? body[0] ?? {} : body;
@@ -565,7 +667,7 @@ async function handle(req, res) {
   } catch (err) {
     console.error(`[idp] error handling ${req.method} ${req.url}:`, err);
     if (!res.headersSent) {
-      send(res, err.status || 500, { error: err.status === 413 ? 'invalid_request' : 'server_error', error_description: err.message });
+      send(res, err.status || 500, { error: err.status ? 'invalid_request' : 'server_error', error_description: err.message });
     } else {
       res.destroy();
     }
@@ -585,6 +687,6 @@ server.listen(PORT, '127.0.0.1', () => {
   state.issuer = `http://127.0.0.1:${port}`;
   state.apiResource = `${state.issuer}/api`;
   rebuildProvider();
-  console.error(`[idp] listening on ${state.issuer} (access token ttl ${settings.accessTokenTtl}s, refresh token ttl ${settings.refreshTokenTtl}s)`);
+  console.error(`[idp] listening on ${state.issuer} (${JSON.stringify(currentConfig())})`);
   emitReady({ issuer: state.issuer, port });
 });

@@ -1,1 +1,49 @@
-fn main(){}
+//! The `sesame` command. Thin: parse arguments, build a session from the profile, call the
+//! library, print. No auth or HTTP logic lives here.
+
+mod cli;
+mod commands;
+mod context;
+mod exit;
+
+use clap::Parser;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    init_logging(cli.global.verbose, cli.global.quiet);
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sesame: cannot start the async runtime: {e}");
+            std::process::exit(exit::ERROR);
+        }
+    };
+    let code = runtime.block_on(async {
+        tokio::select! {
+            code = commands::run(cli) => code,
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("sesame: interrupted");
+                exit::INTERRUPTED
+            }
+        }
+    });
+    std::process::exit(code);
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match (quiet, verbose) {
+        (true, _) => "error",
+        (_, 0) => "warn",
+        (_, 1) => "warn,sesame=info,sesame_cli=info",
+        (_, 2) => "warn,sesame=debug,sesame_cli=debug",
+        _ => "debug,sesame=trace,sesame_cli=trace",
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_target(verbose >= 2)
+        .with_ansi(false)
+        .without_time()
+        .try_init();
+}

@@ -5,3 +5,5 @@
 //!   from `testbed/idp/`.
 
 pub mod idp;
+pub mod pki;
+pub mod server;

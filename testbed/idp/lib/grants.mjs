@@ -15,7 +15,14 @@ import { issueTokens } from 'oidc-provider/lib/helpers/grant_common.js';
 import { ALICE, checkPassword } from './account.mjs';
 import { GRANT } from './clients.mjs';
 
-const { InvalidGrant, InvalidRequest, InvalidScope, InvalidTarget } = errors;
+const {
+  CustomOIDCProviderError, InvalidRequest, InvalidScope,
+} = errors;
+
+// oidc-provider's own InvalidGrant/InvalidTarget hide their description ("grant request is
+// invalid"); these carry a readable error_description.
+const invalidGrant = (description) => new CustomOIDCProviderError('invalid_grant', description);
+const invalidTarget = (description) => new CustomOIDCProviderError('invalid_target', description);
 
 export const TOKEN_TYPE = Object.freeze({
   ACCESS_TOKEN: 'urn:ietf:params:oauth:token-type:access_token',
@@ -31,7 +38,7 @@ const splitScope = (s) => (s ? s.split(' ').filter(Boolean) : []);
 function single(value, name) {
   if (Array.isArray(value)) {
     if (value.length > 1) {
-      throw new InvalidTarget(`only a single ${name} value is supported by this testbed`);
+      throw invalidTarget(`only a single ${name} value is supported by this testbed`);
     }
     return value[0];
   }
@@ -57,7 +64,7 @@ export function registerGrants(provider, state) {
 
   async function resourceServerFor(ctx, requested) {
     const resource = single(requested, 'resource') || state.apiResource;
-    if (!URL.parse(resource)) throw new InvalidTarget('resource indicator must be an absolute URI');
+    if (!URL.parse(resource)) throw invalidTarget('resource indicator must be an absolute URI');
     const info = await state.resourceServerInfo(ctx, resource, ctx.oidc.client);
     return { resource, rs: new provider.ResourceServer(resource, info) };
   }
@@ -82,7 +89,7 @@ export function registerGrants(provider, state) {
       throw new InvalidRequest('missing required parameter(s) username, password');
     }
     if (!checkPassword(params.username, params.password)) {
-      throw new InvalidGrant('invalid username or password');
+      throw invalidGrant('invalid username or password');
     }
 
     const scope = params.scope || client.scope || DEFAULT_USER_SCOPE;

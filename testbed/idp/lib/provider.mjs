@@ -75,6 +75,7 @@ export function createProvider(state) {
     },
     scopes: ['openid', 'offline_access', 'profile', 'email', 'api'],
     routes: ROUTES,
+    responseTypes: ['code'],
     clientBasedCORS: () => true,
     pkce: {
       // PKCE (S256 only) for public clients; optional for confidential ones.

@@ -248,9 +248,14 @@ fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> Error {
 
 /// The closest candidate to `word`, if close enough to be a typo.
 pub(crate) fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    // Damerau-Levenshtein catches short transpositions (`evn`), Jaro-Winkler long keys
+    // with a shared stem (`scops`, `client_secrets`).
     candidates
         .iter()
-        .map(|c| (strsim::jaro_winkler(word, c), *c))
+        .map(|c| {
+            let close = strsim::damerau_levenshtein(word, c) <= (c.len() / 3).max(1);
+            (if close { 1.0 } else { strsim::jaro_winkler(word, c) }, *c)
+        })
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
@@ -301,16 +306,16 @@ mod tests {
     fn literal_secret_warns_and_sources_parse() {
         let text = r#"
 [profiles.a]
-token = "plain"
+token = "s3cr3tvalue"
 password = { env = "PW" }
 client_secret = { file = "~/s" }
 "#;
         let c = Config::from_toml_str(text, "c.toml").unwrap();
         assert_eq!(c.warnings.len(), 1);
-        assert!(!c.warnings[0].contains("plain"));
+        assert!(!c.warnings[0].contains("s3cr3tvalue"));
         let p = &c.profiles["a"];
         assert_eq!(p.password, Some(SecretSource::Env("PW".into())));
-        assert!(!format!("{p:?}").contains("plain"));
+        assert!(!format!("{p:?}").contains("s3cr3tvalue"));
         let err = Config::from_toml_str("[profiles.a]\ntoken = { evn = \"X\" }\n", "c.toml").unwrap_err().to_string();
         assert!(err.contains("did you mean `env`"), "{err}");
     }

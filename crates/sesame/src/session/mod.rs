@@ -14,13 +14,13 @@ mod response;
 
 use std::sync::Arc;
 
-use reqwest::Method;
 use reqwest::header::HeaderName;
 use url::Url;
 
 pub use builder::SessionBuilder;
 pub use redirect::RedirectPolicy;
 pub use request::{Body, RequestBuilder};
+pub use reqwest::{Method, StatusCode, header};
 pub use response::Response;
 
 use crate::credential::{Credential, CredentialInfo};

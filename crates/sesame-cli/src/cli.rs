@@ -1,0 +1,269 @@
+//! Command-line arguments (clap derive). Parsing only: every flag maps onto a profile key
+//! or a command option; the work is done by the `sesame` library.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use sesame::config::{OneOrMany, Profile, SecretSource};
+
+/// An authenticated HTTP session to a REST API, from the shell.
+///
+/// stdout carries only the product (a token, JSON, a response body); progress, warnings
+/// and errors go to stderr. Exit codes: 0 ok, 1 error, 2 usage or configuration error,
+/// 3 HTTP status >= 400 from `request`, 4 login required, 130 interrupted.
+#[derive(Debug, Parser)]
+#[command(name = "sesame", version, about, long_about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(flatten)]
+    pub profile: ProfileFlags,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Profile to use (else $SESAME_PROFILE, else `default_profile`).
+    #[arg(short = 'p', long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Configuration file (else $SESAME_CONFIG, else ~/.config/sesame/config.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// More detail on stderr (-v info, -vv debug, -vvv trace); secrets are always redacted.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Never prompt and never open a browser.
+    #[arg(long, global = true)]
+    pub no_input: bool,
+}
+
+/// Every profile key as a flag; a flag overrides the environment and the file.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Profile overrides")]
+pub struct ProfileFlags {
+    /// Base URL: relative URLs join here; credentials go only to its origin and path.
+    #[arg(long, global = true, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Auth kind: none, basic, bearer, api-key, netrc, x509, discover, client-credentials, password, oidc, device.
+    #[arg(long, global = true, value_name = "KIND")]
+    pub auth: Option<String>,
+    /// OAuth/OIDC issuer URL.
+    #[arg(long, global = true, value_name = "URL")]
+    pub issuer: Option<String>,
+    /// Path prefix for WebFinger discovery.
+    #[arg(long, global = true, value_name = "PREFIX")]
+    pub webfinger_prefix: Option<String>,
+    /// Explicit token endpoint (skips discovery).
+    #[arg(long, global = true, value_name = "URL")]
+    pub token_endpoint: Option<String>,
+    /// Explicit authorization endpoint.
+    #[arg(long, global = true, value_name = "URL")]
+    pub authorization_endpoint: Option<String>,
+    /// Explicit device authorization endpoint.
+    #[arg(long, global = true, value_name = "URL")]
+    pub device_authorization_endpoint: Option<String>,
+    /// Explicit revocation endpoint.
+    #[arg(long, global = true, value_name = "URL")]
+    pub revocation_endpoint: Option<String>,
+    /// Explicit introspection endpoint.
+    #[arg(long, global = true, value_name = "URL")]
+    pub introspection_endpoint: Option<String>,
+    /// Explicit userinfo endpoint.
+    #[arg(long, global = true, value_name = "URL")]
+    pub userinfo_endpoint: Option<String>,
+    /// Explicit end-session endpoint.
+    #[arg(long, global = true, value_name = "URL")]
+    pub end_session_endpoint: Option<String>,
+    /// OAuth client id.
+    #[arg(long, global = true, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// Read the client secret from this environment variable.
+    #[arg(long, global = true, value_name = "VAR")]
+    pub client_secret_env: Option<String>,
+    /// Read the client secret from this file.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub client_secret_file: Option<PathBuf>,
+    /// Client authentication: basic, post, none, private-key-jwt.
+    #[arg(long, global = true, value_name = "METHOD")]
+    pub client_auth: Option<String>,
+    /// Private key (PEM) for private-key-jwt client authentication.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub client_key: Option<PathBuf>,
+    /// Scope to request (repeatable).
+    #[arg(long = "scope", global = true, value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// Audience to request (repeatable).
+    #[arg(long = "audience", global = true, value_name = "AUD")]
+    pub audiences: Vec<String>,
+    /// Also send the audience as an RFC 8707 `resource`.
+    #[arg(long, global = true)]
+    pub resource: bool,
+    /// Loopback redirect URI for the browser login.
+    #[arg(long, global = true, value_name = "URI")]
+    pub redirect_uri: Option<String>,
+    /// Seconds to wait for the browser or device login.
+    #[arg(long, global = true, value_name = "S")]
+    pub login_timeout: Option<u64>,
+    /// Renew tokens when fewer seconds than this remain.
+    #[arg(long, global = true, value_name = "S")]
+    pub renew_before: Option<u64>,
+    /// Username (basic auth, password grant).
+    #[arg(long, global = true, value_name = "USER")]
+    pub username: Option<String>,
+    /// Read the password from this environment variable.
+    #[arg(long, global = true, value_name = "VAR")]
+    pub password_env: Option<String>,
+    /// Read the password from this file.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Read the static token (bearer, api-key) from this environment variable.
+    #[arg(long, global = true, value_name = "VAR")]
+    pub token_env: Option<String>,
+    /// Read the static token (bearer, api-key) from this file.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Header for auth = api-key (default X-API-Key).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub api_key_header: Option<String>,
+    /// Netrc file (default $NETRC, else ~/.netrc).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub netrc: Option<PathBuf>,
+    /// Client certificate PEM (or a proxy file holding certificate, key and chain).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// Client key PEM.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Extra CA bundle (PEM), added to the system roots.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_bundle: Option<PathBuf>,
+    /// Disable TLS certificate verification (dangerous; warns on every use).
+    #[arg(long, global = true)]
+    pub insecure: bool,
+    /// Request timeout in seconds (0 = none).
+    #[arg(long, global = true, value_name = "S")]
+    pub timeout: Option<f64>,
+    /// Connect timeout in seconds.
+    #[arg(long, global = true, value_name = "S")]
+    pub connect_timeout: Option<f64>,
+    /// Retries for idempotent requests.
+    #[arg(long, global = true, value_name = "N")]
+    pub retries: Option<u32>,
+    /// Redirects to follow: none, same-origin, all.
+    #[arg(long, global = true, value_name = "POLICY")]
+    pub redirects: Option<String>,
+    /// Token cache: file, keyring, memory.
+    #[arg(long, global = true, value_name = "STORE")]
+    pub cache: Option<String>,
+    /// Cache GET responses (RFC 9111).
+    #[arg(long, global = true)]
+    pub http_cache: bool,
+}
+
+impl ProfileFlags {
+    /// The flags as a profile layer (unset flags leave keys untouched).
+    pub fn to_profile(&self) -> Result<Profile, String> {
+        let secret = |env: &Option<String>, file: &Option<PathBuf>| -> Option<SecretSource> {
+            env.clone()
+                .map(SecretSource::Env)
+                .or_else(|| file.clone().map(SecretSource::File))
+        };
+        let auth = match &self.auth {
+            Some(a) => Some(a.parse()?),
+            None => None,
+        };
+        Ok(Profile {
+            base_url: self.base_url.clone(),
+            auth,
+            issuer: self.issuer.clone(),
+            webfinger_prefix: self.webfinger_prefix.clone(),
+            token_endpoint: self.token_endpoint.clone(),
+            authorization_endpoint: self.authorization_endpoint.clone(),
+            device_authorization_endpoint: self.device_authorization_endpoint.clone(),
+            revocation_endpoint: self.revocation_endpoint.clone(),
+            introspection_endpoint: self.introspection_endpoint.clone(),
+            userinfo_endpoint: self.userinfo_endpoint.clone(),
+            end_session_endpoint: self.end_session_endpoint.clone(),
+            client_id: self.client_id.clone(),
+            client_secret: secret(&self.client_secret_env, &self.client_secret_file),
+            client_auth: self.client_auth.clone(),
+            client_key: self.client_key.clone(),
+            scopes: (!self.scopes.is_empty()).then(|| self.scopes.clone()),
+            audience: (!self.audiences.is_empty()).then(|| OneOrMany::Many(self.audiences.clone())),
+            resource: self.resource.then_some(true),
+            redirect_uri: self.redirect_uri.clone(),
+            login_timeout: self.login_timeout,
+            renew_before: self.renew_before,
+            username: self.username.clone(),
+            password: secret(&self.password_env, &self.password_file),
+            token: secret(&self.token_env, &self.token_file),
+            api_key_header: self.api_key_header.clone(),
+            netrc: self.netrc.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            ca_bundle: self.ca_bundle.clone(),
+            insecure: self.insecure.then_some(true),
+            timeout: self.timeout,
+            connect_timeout: self.connect_timeout,
+            retries: self.retries,
+            redirects: self.redirects.clone(),
+            cache: self.cache.clone(),
+            http_cache: self.http_cache.then_some(true),
+            ..Profile::default()
+        })
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Send an authenticated request; the body goes to stdout.
+    Request(RequestArgs),
+    /// Show the profile, its credential and how long it stays valid (tokens masked).
+    Status(StatusArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    /// [METHOD] URL: the method (default GET, or POST with a body) and the URL, absolute
+    /// or relative to the profile's base_url.
+    #[arg(value_name = "[METHOD] URL", num_args = 1..=2, required = true)]
+    pub args: Vec<String>,
+    /// Extra header 'Name: value' (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "'K: V'")]
+    pub headers: Vec<String>,
+    /// Request body: text, @FILE, or @- for stdin.
+    #[arg(short = 'd', long = "data", value_name = "DATA", conflicts_with = "json")]
+    pub data: Option<String>,
+    /// JSON request body (sets Content-Type and Accept to application/json); @FILE allowed.
+    #[arg(long, value_name = "BODY")]
+    pub json: Option<String>,
+    /// Write the body to FILE instead of stdout.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print the status line and headers before the body.
+    #[arg(short = 'i', long)]
+    pub include: bool,
+    /// On a status >= 400, print nothing to stdout (the server's message goes to stderr).
+    #[arg(long)]
+    pub fail: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, powershell or elvish.
+    pub shell: clap_complete::Shell,
+}

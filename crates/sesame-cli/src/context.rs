@@ -1,0 +1,31 @@
+//! What every command needs: the configuration, the resolved profile and a session.
+
+use sesame::config::{self, Config, ResolvedProfile};
+use sesame::{Error, Session};
+
+use crate::cli::{Global, ProfileFlags};
+
+pub struct Context {
+    pub global: Global,
+    pub config: Config,
+    pub resolved: ResolvedProfile,
+}
+
+impl Context {
+    pub fn load(global: Global, flags: &ProfileFlags) -> Result<Context, Error> {
+        let config = Config::load(global.config.as_deref())?;
+        if !global.quiet {
+            for w in &config.warnings {
+                eprintln!("sesame: {w}");
+            }
+        }
+        let overrides = flags.to_profile().map_err(Error::config)?;
+        let resolved = config.resolve(global.profile.as_deref(), overrides)?;
+        Ok(Context { global, config, resolved })
+    }
+
+    /// The session of the resolved profile; in the CLI, HTTP errors are typed errors.
+    pub fn session(&self) -> Result<Session, Error> {
+        config::session_builder(&self.resolved)?.build()
+    }
+}

@@ -1,0 +1,30 @@
+//! Exit codes (SPEC §3) and the mapping from library errors.
+
+use sesame::{Error, ErrorKind};
+
+pub const OK: i32 = 0;
+pub const ERROR: i32 = 1;
+pub const USAGE: i32 = 2;
+pub const HTTP: i32 = 3;
+pub const LOGIN_REQUIRED: i32 = 4;
+pub const INTERRUPTED: i32 = 130;
+
+/// The exit code for a library error.
+pub fn code_for(e: &Error) -> i32 {
+    match e.kind() {
+        ErrorKind::Config => USAGE,
+        ErrorKind::LoginRequired => LOGIN_REQUIRED,
+        ErrorKind::Http => HTTP,
+        ErrorKind::Interrupted => INTERRUPTED,
+        _ => ERROR,
+    }
+}
+
+/// Prints an error (and what to do next) on stderr and returns its exit code.
+pub fn report(e: &Error) -> i32 {
+    eprintln!("sesame: error: {e}");
+    if let Some(h) = e.hint() {
+        eprintln!("hint: {h}");
+    }
+    code_for(e)
+}
