@@ -11,6 +11,14 @@ pub const INTERRUPTED: i32 = 130;
 
 /// The exit code for a library error.
 pub fn code_for(e: &Error) -> i32 {
+    use sesame::CredentialError as C;
+    match e.as_credential() {
+        // A credential file that is missing, unreadable, malformed or unsafe is a setup
+        // problem the user fixes in the profile: a configuration error.
+        Some(C::File { .. } | C::UnsafePermissions { .. } | C::Config(_)) => return USAGE,
+        Some(C::Expired(_) | C::Missing(_)) => return LOGIN_REQUIRED,
+        _ => {}
+    }
     match e.kind() {
         ErrorKind::Config => USAGE,
         ErrorKind::LoginRequired => LOGIN_REQUIRED,

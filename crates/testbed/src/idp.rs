@@ -139,7 +139,9 @@ pub struct Idp {
 
 impl std::fmt::Debug for Idp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Idp").field("issuer", &self.issuer).finish_non_exhaustive()
+        f.debug_struct("Idp")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -198,7 +200,10 @@ impl Idp {
             };
         }
         let mut child = cmd.spawn().unwrap_or_else(|err| {
-            panic!("sesame-testbed: cannot spawn `{node} server.mjs` in {}: {err}", dir.display())
+            panic!(
+                "sesame-testbed: cannot spawn `{node} server.mjs` in {}: {err}",
+                dir.display()
+            )
         });
 
         let stdin = child.stdin.take();
@@ -220,7 +225,9 @@ impl Idp {
                         let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
                         if log.len() > LOG_CAP {
                             let cut = log.len() - LOG_CAP / 2;
-                            let cut = (cut..log.len()).find(|&i| log.is_char_boundary(i)).unwrap_or(0);
+                            let cut = (cut..log.len())
+                                .find(|&i| log.is_char_boundary(i))
+                                .unwrap_or(0);
                             log.drain(..cut);
                         }
                         log.push_str(&line);
@@ -250,9 +257,14 @@ impl Idp {
             Err(err) => {
                 let reason = match err {
                     mpsc::RecvTimeoutError::Timeout => {
-                        format!("did not announce itself within {}s", READY_TIMEOUT.as_secs())
+                        format!(
+                            "did not announce itself within {}s",
+                            READY_TIMEOUT.as_secs()
+                        )
                     }
-                    mpsc::RecvTimeoutError::Disconnected => "exited before it was ready".to_string(),
+                    mpsc::RecvTimeoutError::Disconnected => {
+                        "exited before it was ready".to_string()
+                    }
                 };
                 let _ = child.kill();
                 let status = child.wait().ok();
@@ -270,8 +282,14 @@ impl Idp {
             let _ = child.kill();
             panic!("sesame-testbed: the IdP printed {line:?} instead of its JSON ready line: {err}")
         });
-        let issuer = ready["issuer"].as_str().expect("ready line: issuer").to_string();
-        let port = ready["port"].as_u64().and_then(|p| u16::try_from(p).ok()).expect("ready line: port");
+        let issuer = ready["issuer"]
+            .as_str()
+            .expect("ready line: issuer")
+            .to_string();
+        let port = ready["port"]
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .expect("ready line: port");
 
         Idp {
             issuer,
@@ -378,13 +396,19 @@ impl Idp {
     /// `need_info`, the first token request with it fails with `need_info` (carrying a new,
     /// normal ticket) unless a `claim_token` identifies the requesting party.
     pub fn create_uma_ticket(&self, resource: &str, scopes: &[&str], need_info: bool) -> String {
-        let body = serde_json::json!({ "resource": resource, "scopes": scopes, "need_info": need_info });
+        let body =
+            serde_json::json!({ "resource": resource, "scopes": scopes, "need_info": need_info });
         let v = self.control("POST", "/test/uma/ticket", Some(body));
         v["ticket"].as_str().expect("uma ticket").to_string()
     }
 
     /// `POST /test/config`: change lifetimes at run time (applies to tokens issued afterwards).
-    pub fn configure(&self, access_token_ttl: Option<u64>, refresh_token_ttl: Option<u64>, device_interval: Option<u64>) {
+    pub fn configure(
+        &self,
+        access_token_ttl: Option<u64>,
+        refresh_token_ttl: Option<u64>,
+        device_interval: Option<u64>,
+    ) {
         let mut body = serde_json::Map::new();
         for (key, value) in [
             ("access_token_ttl", access_token_ttl),
@@ -417,9 +441,19 @@ impl Idp {
                 &[("content-type", "application/json")],
                 Some(json.to_string().as_bytes()),
             ),
-            None => http::request(method, &url, &[], if method == "POST" { Some(b"") } else { None }),
+            None => http::request(
+                method,
+                &url,
+                &[],
+                if method == "POST" { Some(b"") } else { None },
+            ),
         }
-        .unwrap_or_else(|err| panic!("sesame-testbed: {method} {url} failed: {err}\n--- IdP stderr ---\n{}", self.log()));
+        .unwrap_or_else(|err| {
+            panic!(
+                "sesame-testbed: {method} {url} failed: {err}\n--- IdP stderr ---\n{}",
+                self.log()
+            )
+        });
         assert!(
             (200..300).contains(&resp.status),
             "sesame-testbed: {method} {url} -> {}: {}",
@@ -455,7 +489,13 @@ fn node_binary() -> String {
 }
 
 fn npm_binary() -> String {
-    std::env::var("SESAME_NPM").unwrap_or_else(|_| if cfg!(windows) { "npm.cmd".into() } else { "npm".into() })
+    std::env::var("SESAME_NPM").unwrap_or_else(|_| {
+        if cfg!(windows) {
+            "npm.cmd".into()
+        } else {
+            "npm".into()
+        }
+    })
 }
 
 fn install_help(problem: &str) -> String {
@@ -477,12 +517,23 @@ fn check_node(node: &str) {
             .arg("--version")
             .stdin(Stdio::null())
             .output()
-            .unwrap_or_else(|err| panic!("{}", install_help(&format!("cannot run `{node} --version`: {err}"))));
+            .unwrap_or_else(|err| {
+                panic!(
+                    "{}",
+                    install_help(&format!("cannot run `{node} --version`: {err}"))
+                )
+            });
         let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        let mut parts = version.trim_start_matches('v').split('.').map(|p| p.parse::<u64>().unwrap_or(0));
+        let mut parts = version
+            .trim_start_matches('v')
+            .split('.')
+            .map(|p| p.parse::<u64>().unwrap_or(0));
         let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
         if !out.status.success() || (major, minor) < MIN_NODE {
-            panic!("{}", install_help(&format!("`{node} --version` says {version:?}")));
+            panic!(
+                "{}",
+                install_help(&format!("`{node} --version` says {version:?}"))
+            );
         }
         let npm = npm_binary();
         let npm_ok = Command::new(&npm)
@@ -504,9 +555,12 @@ fn mtime(path: &Path) -> Option<SystemTime> {
 fn needs_install(dir: &Path) -> bool {
     let lock = mtime(&dir.join("package-lock.json"));
     let installed = mtime(&dir.join("node_modules/.package-lock.json"));
-    let complete = ["oidc-provider", "jose"]
-        .iter()
-        .all(|m| dir.join("node_modules").join(m).join("package.json").is_file());
+    let complete = ["oidc-provider", "jose"].iter().all(|m| {
+        dir.join("node_modules")
+            .join(m)
+            .join("package.json")
+            .is_file()
+    });
     match (installed, lock) {
         (Some(installed), Some(lock)) => !complete || installed < lock,
         _ => true,
@@ -523,11 +577,13 @@ fn ensure_installed(dir: &Path) {
             .read(true)
             .write(true)
             .open(&lock_path)
-            .unwrap_or_else(|err| panic!("sesame-testbed: cannot open {}: {err}", lock_path.display()));
+            .unwrap_or_else(|err| {
+                panic!("sesame-testbed: cannot open {}: {err}", lock_path.display())
+            });
         // Exclusive across processes: parallel test binaries wait for one `npm ci`.
-        lock_file
-            .lock()
-            .unwrap_or_else(|err| panic!("sesame-testbed: cannot lock {}: {err}", lock_path.display()));
+        lock_file.lock().unwrap_or_else(|err| {
+            panic!("sesame-testbed: cannot lock {}: {err}", lock_path.display())
+        });
 
         if needs_install(dir) {
             run_npm_ci(dir);
@@ -543,7 +599,10 @@ fn ensure_installed(dir: &Path) {
 
 fn run_npm_ci(dir: &Path) {
     let npm = npm_binary();
-    eprintln!("sesame-testbed: installing the IdP's node dependencies (npm ci in {}) …", dir.display());
+    eprintln!(
+        "sesame-testbed: installing the IdP's node dependencies (npm ci in {}) …",
+        dir.display()
+    );
     let mut child = Command::new(&npm)
         .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
         .current_dir(dir)
@@ -620,7 +679,10 @@ pub mod http {
         /// The first header with this (case-insensitive) name.
         pub fn header(&self, name: &str) -> Option<&str> {
             let name = name.to_ascii_lowercase();
-            self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+            self.headers
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.as_str())
         }
         /// Body as (lossy) UTF-8.
         pub fn text(&self) -> String {
@@ -628,8 +690,13 @@ pub mod http {
         }
         /// Body as JSON; panics with the body when it is not JSON.
         pub fn json(&self) -> Value {
-            serde_json::from_slice(&self.body)
-                .unwrap_or_else(|err| panic!("response ({}) is not JSON ({err}): {}", self.status, self.text()))
+            serde_json::from_slice(&self.body).unwrap_or_else(|err| {
+                panic!(
+                    "response ({}) is not JSON ({err}): {}",
+                    self.status,
+                    self.text()
+                )
+            })
         }
     }
 
@@ -646,7 +713,11 @@ pub mod http {
 
     /// `POST url` with an `application/x-www-form-urlencoded` body, optionally with HTTP Basic
     /// client authentication (id and secret form-encoded first, RFC 6749 §2.3.1).
-    pub fn post_form(url: &str, params: &[(&str, &str)], basic: Option<(&str, &str)>) -> std::io::Result<Response> {
+    pub fn post_form(
+        url: &str,
+        params: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> std::io::Result<Response> {
         let body = form_encode(params);
         let auth = basic.map(|(id, secret)| basic_auth(id, secret));
         let mut headers = vec![("content-type", "application/x-www-form-urlencoded")];
@@ -658,12 +729,20 @@ pub mod http {
 
     /// `POST url` with a JSON body.
     pub fn post_json(url: &str, body: &Value) -> std::io::Result<Response> {
-        request("POST", url, &[("content-type", "application/json")], Some(body.to_string().as_bytes()))
+        request(
+            "POST",
+            url,
+            &[("content-type", "application/json")],
+            Some(body.to_string().as_bytes()),
+        )
     }
 
     /// `Basic base64(form(id):form(secret))`.
     pub fn basic_auth(id: &str, secret: &str) -> String {
-        format!("Basic {}", base64(format!("{}:{}", form_component(id), form_component(secret)).as_bytes()))
+        format!(
+            "Basic {}",
+            base64(format!("{}:{}", form_component(id), form_component(secret)).as_bytes())
+        )
     }
 
     /// `application/x-www-form-urlencoded` serialisation.
@@ -679,7 +758,9 @@ pub mod http {
         let mut out = String::with_capacity(s.len());
         for b in s.bytes() {
             match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => out.push(b as char),
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                    out.push(b as char)
+                }
                 b' ' => out.push('+'),
                 _ => out.push_str(&format!("%{b:02X}")),
             }
@@ -688,7 +769,8 @@ pub mod http {
     }
 
     fn base64(input: &[u8]) -> String {
-        const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
         for chunk in input.chunks(3) {
             let n = (u32::from(chunk[0]) << 16)
@@ -706,9 +788,18 @@ pub mod http {
     }
 
     /// Sends one request (`Connection: close`) and reads the whole response.
-    pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> std::io::Result<Response> {
-        let invalid = |msg: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{msg}: {url}"));
-        let rest = url.strip_prefix("http://").ok_or_else(|| invalid("only http:// URLs are supported"))?;
+    pub fn request(
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> std::io::Result<Response> {
+        let invalid = |msg: &str| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{msg}: {url}"))
+        };
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| invalid("only http:// URLs are supported"))?;
         let (authority, path) = match rest.find(['/', '?']) {
             Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_string()),
             Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
@@ -717,7 +808,10 @@ pub mod http {
         if authority.is_empty() {
             return Err(invalid("missing host"));
         }
-        let addr = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+        let addr = if authority
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
             authority.to_string()
         } else {
             format!("{authority}:80")
@@ -727,7 +821,9 @@ pub mod http {
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
         stream.set_write_timeout(Some(Duration::from_secs(30)))?;
 
-        let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\naccept: */*\r\n");
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\naccept: */*\r\n"
+        );
         for (k, v) in headers {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -748,8 +844,12 @@ pub mod http {
 
     fn parse_response(raw: &[u8]) -> std::io::Result<Response> {
         let bad = |msg: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, msg.to_string());
-        let end = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| bad("incomplete response head"))?;
-        let head = std::str::from_utf8(&raw[..end]).map_err(|_| bad("response head is not UTF-8"))?;
+        let end = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or_else(|| bad("incomplete response head"))?;
+        let head =
+            std::str::from_utf8(&raw[..end]).map_err(|_| bad("response head is not UTF-8"))?;
         let mut lines = head.split("\r\n");
         let status_line = lines.next().unwrap_or_default();
         let status = status_line
@@ -768,7 +868,11 @@ pub mod http {
         if chunked {
             body = dechunk(&body).ok_or_else(|| bad("bad chunked body"))?;
         }
-        Ok(Response { status, headers, body })
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
     }
 
     fn dechunk(mut input: &[u8]) -> Option<Vec<u8>> {
@@ -792,11 +896,17 @@ pub mod http {
 
         #[test]
         fn encodings() {
-            assert_eq!(base64(b"m2m-basic:m2m-basic-secret"), "bTJtLWJhc2ljOm0ybS1iYXNpYy1zZWNyZXQ=");
+            assert_eq!(
+                base64(b"m2m-basic:m2m-basic-secret"),
+                "bTJtLWJhc2ljOm0ybS1iYXNpYy1zZWNyZXQ="
+            );
             assert_eq!(base64(b"ab"), "YWI=");
             assert_eq!(base64(b""), "");
             assert_eq!(form_encode(&[("a b", "c&d=é")]), "a+b=c%26d%3D%C3%A9");
-            assert_eq!(dechunk(b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap(), b"abcde");
+            assert_eq!(
+                dechunk(b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap(),
+                b"abcde"
+            );
         }
     }
 }
@@ -840,14 +950,27 @@ mod tests {
         let disco = disco.json();
         assert_eq!(disco["issuer"], idp.issuer());
         assert_eq!(disco["token_endpoint"], idp.token_endpoint());
-        assert_eq!(disco["device_authorization_endpoint"], idp.device_authorization_endpoint());
+        assert_eq!(
+            disco["device_authorization_endpoint"],
+            idp.device_authorization_endpoint()
+        );
         let grants = disco["grant_types_supported"].as_array().unwrap();
-        for g in [grant_types::TOKEN_EXCHANGE, grant_types::UMA_TICKET, "password", "client_credentials"] {
+        for g in [
+            grant_types::TOKEN_EXCHANGE,
+            grant_types::UMA_TICKET,
+            "password",
+            "client_credentials",
+        ] {
             assert!(grants.iter().any(|v| v == g), "{g} missing from {grants:?}");
         }
 
         let (id, secret) = clients::M2M_BASIC;
-        let resp = http::post_form(&idp.token_endpoint(), &[("grant_type", "client_credentials")], Some((id, secret))).unwrap();
+        let resp = http::post_form(
+            &idp.token_endpoint(),
+            &[("grant_type", "client_credentials")],
+            Some((id, secret)),
+        )
+        .unwrap();
         assert_eq!(resp.status, 200, "{}", resp.text());
         let token = resp.json();
         assert_eq!(token["token_type"], "Bearer");
@@ -863,12 +986,21 @@ mod tests {
 
         let denied = http::get(&idp.url("/api/whoami")).unwrap();
         assert_eq!(denied.status, 401);
-        assert!(denied.header("www-authenticate").unwrap().starts_with("Bearer "));
+        assert!(
+            denied
+                .header("www-authenticate")
+                .unwrap()
+                .starts_with("Bearer ")
+        );
 
         // client_secret_post with a client_secret_basic client is refused (strict testbed).
         let wrong = http::post_form(
             &idp.token_endpoint(),
-            &[("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret)],
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", id),
+                ("client_secret", secret),
+            ],
             None,
         )
         .unwrap();
@@ -883,11 +1015,18 @@ mod tests {
 
     #[test]
     fn options_rotation_and_uma() {
-        let idp = Idp::start_blocking_with(IdpOptions { access_token_ttl: Some(7), ..Default::default() });
+        let idp = Idp::start_blocking_with(IdpOptions {
+            access_token_ttl: Some(7),
+            ..Default::default()
+        });
         let (id, secret) = clients::M2M_POST;
         let token = http::post_form(
             &idp.token_endpoint(),
-            &[("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret)],
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", id),
+                ("client_secret", secret),
+            ],
             None,
         )
         .unwrap()
@@ -896,11 +1035,20 @@ mod tests {
 
         let kid = idp.rotate_keys();
         let jwks = http::get(&idp.jwks_uri()).unwrap().json();
-        let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+        let kids: Vec<&str> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap())
+            .collect();
         assert_eq!(kids.len(), 2);
         assert_eq!(kids[0], kid);
         // The token signed with the old key still works.
-        let who = http::get_bearer(&idp.url("/api/whoami"), token["access_token"].as_str().unwrap()).unwrap();
+        let who = http::get_bearer(
+            &idp.url("/api/whoami"),
+            token["access_token"].as_str().unwrap(),
+        )
+        .unwrap();
         assert_eq!(who.status, 200);
 
         let ticket = idp.create_uma_ticket("urn:doc:1", &["read"], false);
@@ -913,7 +1061,10 @@ mod tests {
         .unwrap();
         assert_eq!(rpt.status, 200, "{}", rpt.text());
         let claims = decode_jwt_payload(rpt.json()["access_token"].as_str().unwrap());
-        assert_eq!(claims["authorization"]["permissions"][0]["rsid"], "urn:doc:1");
+        assert_eq!(
+            claims["authorization"]["permissions"][0]["rsid"],
+            "urn:doc:1"
+        );
     }
 
     #[tokio::test]
@@ -924,7 +1075,11 @@ mod tests {
         let resp = tokio::task::spawn_blocking(move || {
             http::post_form(
                 &url,
-                &[("grant_type", "password"), ("username", account::USERNAME), ("password", account::PASSWORD)],
+                &[
+                    ("grant_type", "password"),
+                    ("username", account::USERNAME),
+                    ("password", account::PASSWORD),
+                ],
                 Some((id, secret)),
             )
             .unwrap()

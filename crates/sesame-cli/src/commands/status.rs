@@ -43,6 +43,7 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<i32, Error> {
             out.insert("auth".into(), json!(p.auth.map(|a| a.to_string())));
             out.insert("valid".into(), json!(false));
             out.insert("error".into(), json!(e.to_string()));
+            eprintln!("sesame: error: {e}");
             (false, exit::LOGIN_REQUIRED)
         }
     };
@@ -63,7 +64,7 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<i32, Error> {
         }
     }
     if !valid {
-        eprintln!("sesame: no valid credential for profile `{}`; fix the error above or run `sesame login`", ctx.resolved.name);
+        eprintln!("sesame: no valid credential for profile `{}`; fix the error or run `sesame login`", ctx.resolved.name);
     }
     Ok(code)
 }
