@@ -519,15 +519,15 @@ async function api(req, res, url) {
       issuer: state.issuer,
       audience: state.apiResource,
       typ: 'at+jwt',
-      clockTolerance: 5,
     }));
   } catch (err) {
-    challenge('invalid_token', `access token rejected: ${err.code || err.message}`);
+    challenge('invalid_token', err.code === 'ERR_JWT_EXPIRED' ? 'access token expired' : `access token rejected: ${err.message}`);
     return;
   }
   const record = rawFind('AccessToken', payload.jti) || rawFind('ClientCredentials', payload.jti);
   if (!record) {
-    challenge('invalid_token', 'access token was revoked');
+    const expired = typeof payload.exp === 'number' && payload.exp <= Date.now() / 1000;
+    challenge('invalid_token', expired ? 'access token expired' : 'access token was revoked');
     return;
   }
 

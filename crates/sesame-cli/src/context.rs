@@ -5,6 +5,7 @@ use sesame::{Error, Session};
 
 use crate::cli::{Global, ProfileFlags};
 
+#[allow(dead_code)] // `global` and `config` serve the login and token commands
 pub struct Context {
     pub global: Global,
     pub config: Config,
@@ -21,7 +22,11 @@ impl Context {
         }
         let overrides = flags.to_profile().map_err(Error::config)?;
         let resolved = config.resolve(global.profile.as_deref(), overrides)?;
-        Ok(Context { global, config, resolved })
+        Ok(Context {
+            global,
+            config,
+            resolved,
+        })
     }
 
     /// The session of the resolved profile; in the CLI, HTTP errors are typed errors.

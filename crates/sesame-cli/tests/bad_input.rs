@@ -16,7 +16,10 @@ fn assert_clear(r: &Run, want_code: i32, needles: &[&str]) {
 #[tokio::test]
 async fn bad_toml_names_file_and_line() {
     let home = tempfile::tempdir().unwrap();
-    write_config(home.path(), "[profiles.a]\nbase_url = \"https://x/\"\nauth = = \"bearer\"\n");
+    write_config(
+        home.path(),
+        "[profiles.a]\nbase_url = \"https://x/\"\nauth = = \"bearer\"\n",
+    );
     let r = sesame(home.path(), &["request", "/"], &[]).await;
     assert_clear(&r, 2, &["config.toml", "line 3"]);
     write_config(home.path(), "[profiles.a]\nbase_url = \"https://x/\"\ntimeuot = 3\n");
@@ -37,7 +40,19 @@ async fn bad_url_and_unknown_values() {
     assert_clear(&r, 2, &["base_url"]);
     let r = sesame(home.path(), &["--profile", "nope", "status"], &[]).await;
     assert_clear(&r, 2, &["nope"]);
-    let r = sesame(home.path(), &["request", "--redirects", "sometimes", "--base-url", "http://127.0.0.1:9/", "x"], &[]).await;
+    let r = sesame(
+        home.path(),
+        &[
+            "request",
+            "--redirects",
+            "sometimes",
+            "--base-url",
+            "http://127.0.0.1:9/",
+            "x",
+        ],
+        &[],
+    )
+    .await;
     assert_clear(&r, 2, &["redirect policy"]);
 }
 
@@ -50,7 +65,12 @@ async fn missing_secret_env_var_is_named() {
     );
     let r = sesame(home.path(), &["request", "x"], &[]).await;
     assert_clear(&r, 2, &["NOT_SET_ANYWHERE", "not set"]);
-    let r = sesame(home.path(), &["request", "--auth", "basic", "--base-url", "http://127.0.0.1:9/", "x"], &[]).await;
+    let r = sesame(
+        home.path(),
+        &["request", "--auth", "basic", "--base-url", "http://127.0.0.1:9/", "x"],
+        &[],
+    )
+    .await;
     assert_clear(&r, 2, &["username"]);
 }
 
@@ -60,16 +80,39 @@ async fn unreadable_certificate_is_a_clear_error() {
     let missing = home.path().join("nope.pem");
     let r = sesame(
         home.path(),
-        &["request", "--base-url", "https://127.0.0.1:9/", "--auth", "x509", "--cert", missing.to_str().unwrap(), "--key", missing.to_str().unwrap(), "x"],
+        &[
+            "request",
+            "--base-url",
+            "https://127.0.0.1:9/",
+            "--auth",
+            "x509",
+            "--cert",
+            missing.to_str().unwrap(),
+            "--key",
+            missing.to_str().unwrap(),
+            "x",
+        ],
         &[],
     )
     .await;
     assert_clear(&r, 2, &["nope.pem"]);
     let junk = home.path().join("junk.pem");
-    write_private(&junk, b"-----BEGIN CERTIFICATE-----\nnot base64!!\n-----END CERTIFICATE-----\n");
+    write_private(
+        &junk,
+        b"-----BEGIN CERTIFICATE-----\nnot base64!!\n-----END CERTIFICATE-----\n",
+    );
     let r = sesame(
         home.path(),
-        &["request", "--base-url", "https://127.0.0.1:9/", "--auth", "x509", "--cert", junk.to_str().unwrap(), "x"],
+        &[
+            "request",
+            "--base-url",
+            "https://127.0.0.1:9/",
+            "--auth",
+            "x509",
+            "--cert",
+            junk.to_str().unwrap(),
+            "x",
+        ],
         &[],
     )
     .await;
@@ -96,7 +139,12 @@ async fn netrc_with_loose_permissions_is_refused() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&netrc, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
-    let r = sesame(home.path(), &["request", "--base-url", &s.url("/"), "--auth", "netrc", "n"], &[]).await;
+    let r = sesame(
+        home.path(),
+        &["request", "--base-url", &s.url("/"), "--auth", "netrc", "n"],
+        &[],
+    )
+    .await;
     assert_clear(&r, 2, &[".netrc", "chmod 600"]);
     assert!(s.requests().is_empty(), "nothing may be sent");
     #[cfg(unix)]
@@ -104,7 +152,12 @@ async fn netrc_with_loose_permissions_is_refused() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&netrc, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
-    let r = sesame(home.path(), &["request", "--base-url", &s.url("/"), "--auth", "netrc", "n"], &[]).await;
+    let r = sesame(
+        home.path(),
+        &["request", "--base-url", &s.url("/"), "--auth", "netrc", "n"],
+        &[],
+    )
+    .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(s.last("/n").unwrap().header("authorization"), Some("Basic dTpw"));
 }

@@ -19,7 +19,10 @@ async fn no_command_prints_a_secret_at_vvv() {
     let other = TestServer::http().await;
     let home = tempfile::tempdir().unwrap();
     let netrc = home.path().join("netrc");
-    write_private(&netrc, format!("machine 127.0.0.1 login alice password {PASSWORD}\n").as_bytes());
+    write_private(
+        &netrc,
+        format!("machine 127.0.0.1 login alice password {PASSWORD}\n").as_bytes(),
+    );
     let secret_file = home.path().join("token.txt");
     write_private(&secret_file, format!("{TOKEN}\n").as_bytes());
     write_config(
@@ -94,7 +97,11 @@ token = "{TOKEN}"
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("authorization: [redacted]"), "{}", r.stderr);
     // And the requests carried the credential.
-    assert!(api.requests().iter().any(|q| q.header("authorization") == Some(&format!("Bearer {TOKEN}"))));
+    assert!(
+        api.requests()
+            .iter()
+            .any(|q| q.header("authorization") == Some(&format!("Bearer {TOKEN}")))
+    );
     assert!(other.last("/elsewhere").unwrap().header("authorization").is_none());
 }
 

@@ -45,7 +45,11 @@ async fn http_errors_exit_3_with_body_or_message() {
     let r = sesame(home.path(), &["request", "--fail", "status/503"], &env).await;
     assert_eq!(r.code, 3);
     assert!(r.stdout.is_empty());
-    assert!(r.stderr.contains("503") && r.stderr.contains("\"reason\": \"testing\""), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("503") && r.stderr.contains("\"reason\": \"testing\""),
+        "{}",
+        r.stderr
+    );
     // A wrong token is a 401 from the server: exit 3 as well.
     let r = sesame(home.path(), &["request", "protected"], &[("API_TOKEN", "wrong")]).await;
     assert_eq!(r.code, 3);
@@ -60,7 +64,12 @@ async fn methods_bodies_headers_include_and_output() {
     let body_file = home.path().join("body.txt");
     std::fs::write(&body_file, "from-file").unwrap();
     let at = format!("@{}", body_file.display());
-    let r = sesame(home.path(), &["request", "put", "items/1", "-d", &at, "-H", "X-Extra: yes"], &env).await;
+    let r = sesame(
+        home.path(),
+        &["request", "put", "items/1", "-d", &at, "-H", "X-Extra: yes"],
+        &env,
+    )
+    .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let rec = s.last("/items/1").unwrap();
     assert_eq!((rec.method.as_str(), rec.body.as_slice()), ("PUT", &b"from-file"[..]));
@@ -72,7 +81,13 @@ async fn methods_bodies_headers_include_and_output() {
     assert_eq!(rec.method, "POST");
     assert_eq!(rec.header("content-type"), Some("application/json"));
 
-    let r = sesame_stdin(home.path(), &["request", "POST", "stdin", "-d", "@-"], &env, Some(b"piped")).await;
+    let r = sesame_stdin(
+        home.path(),
+        &["request", "POST", "stdin", "-d", "@-"],
+        &env,
+        Some(b"piped"),
+    )
+    .await;
     assert_eq!(r.code, 0);
     assert_eq!(s.last("/stdin").unwrap().body, b"piped");
 
@@ -81,7 +96,12 @@ async fn methods_bodies_headers_include_and_output() {
     assert!(r.stdout.contains("content-type: application/json"));
 
     let out = home.path().join("out.json");
-    let r = sesame(home.path(), &["request", "protected", "-o", out.to_str().unwrap()], &env).await;
+    let r = sesame(
+        home.path(),
+        &["request", "protected", "-o", out.to_str().unwrap()],
+        &env,
+    )
+    .await;
     assert_eq!(r.code, 0);
     assert!(r.stdout.is_empty());
     assert_eq!(std::fs::read_to_string(&out).unwrap(), r#"{"ok":true}"#);
@@ -96,7 +116,18 @@ async fn flags_alone_work_without_a_config_file() {
     let home = tempfile::tempdir().unwrap();
     let r = sesame(
         home.path(),
-        &["request", "--base-url", &s.url("/v1/"), "--auth", "api-key", "--api-key-header", "X-Key", "--token-env", "K", "things"],
+        &[
+            "request",
+            "--base-url",
+            &s.url("/v1/"),
+            "--auth",
+            "api-key",
+            "--api-key-header",
+            "X-Key",
+            "--token-env",
+            "K",
+            "things",
+        ],
         &[("K", "key-123")],
     )
     .await;
@@ -105,12 +136,24 @@ async fn flags_alone_work_without_a_config_file() {
     // basic from flags and the environment (SESAME_<KEY>)
     let r = sesame(
         home.path(),
-        &["request", "--auth", "basic", "--username", "alice", "--password-env", "PW", "b"],
+        &[
+            "request",
+            "--auth",
+            "basic",
+            "--username",
+            "alice",
+            "--password-env",
+            "PW",
+            "b",
+        ],
         &[("PW", "pw-1"), ("SESAME_BASE_URL", &s.url("/"))],
     )
     .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(s.last("/b").unwrap().header("authorization"), Some("Basic YWxpY2U6cHctMQ=="));
+    assert_eq!(
+        s.last("/b").unwrap().header("authorization"),
+        Some("Basic YWxpY2U6cHctMQ==")
+    );
 }
 
 #[tokio::test]

@@ -98,23 +98,33 @@ impl RequestBuilder {
     }
     /// Appends query parameters.
     pub fn query<T: Serialize + ?Sized>(self, q: &T) -> Self {
-        RequestBuilder { inner: self.inner.query(q) }
+        RequestBuilder {
+            inner: self.inner.query(q),
+        }
     }
     /// A raw body.
     pub fn body(self, body: impl Into<Bytes>) -> Self {
-        RequestBuilder { inner: self.inner.body(body) }
+        RequestBuilder {
+            inner: self.inner.body(body),
+        }
     }
     /// A JSON body.
     pub fn json<T: Serialize + ?Sized>(self, v: &T) -> Self {
-        RequestBuilder { inner: self.inner.json(v) }
+        RequestBuilder {
+            inner: self.inner.json(v),
+        }
     }
     /// A form body.
     pub fn form<T: Serialize + ?Sized>(self, v: &T) -> Self {
-        RequestBuilder { inner: self.inner.form(v) }
+        RequestBuilder {
+            inner: self.inner.form(v),
+        }
     }
     /// A timeout for this request.
     pub fn timeout(self, t: Duration) -> Self {
-        RequestBuilder { inner: self.inner.timeout(t) }
+        RequestBuilder {
+            inner: self.inner.timeout(t),
+        }
     }
     /// Sends the request and reads the whole body.
     pub fn send(self) -> Result<Response> {
@@ -124,7 +134,12 @@ impl RequestBuilder {
             let headers = r.headers().clone();
             let url = r.url().clone();
             let body = r.bytes().await?;
-            Ok(Response { status, headers, url, body })
+            Ok(Response {
+                status,
+                headers,
+                url,
+                body,
+            })
         })?
     }
 }

@@ -411,14 +411,7 @@ pub struct HttpError {
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let reason = self.status.canonical_reason().unwrap_or("");
-        write!(
-            f,
-            "{} {} → {} {}",
-            self.method,
-            self.url,
-            self.status.as_u16(),
-            reason
-        )?;
+        write!(f, "{} {} → {} {}", self.method, self.url, self.status.as_u16(), reason)?;
         if !self.message.is_empty() {
             write!(f, ": {}", self.message)?;
         }

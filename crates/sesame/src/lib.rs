@@ -38,6 +38,7 @@ pub mod scope;
 pub mod secret;
 pub mod session;
 pub mod tls;
+pub mod token;
 
 pub use credential::Credential;
 pub use error::{ConfigError, CredentialError, Error, ErrorKind, HttpError, Result};

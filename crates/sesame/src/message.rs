@@ -20,11 +20,11 @@ pub fn summarize(content_type: Option<&str>, body: &[u8]) -> String {
     let is_html = mime == "text/html" || mime == "application/xhtml+xml";
     let is_text = mime.starts_with("text/") || mime == "application/xml" || mime.ends_with("+xml");
 
-    if is_json || (mime.is_empty() && looks_like_json(body)) {
-        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
-            let pretty = serde_json::to_string_pretty(&value).unwrap_or_default();
-            return cap(pretty);
-        }
+    if (is_json || (mime.is_empty() && looks_like_json(body)))
+        && let Ok(value) = serde_json::from_slice::<serde_json::Value>(body)
+    {
+        let pretty = serde_json::to_string_pretty(&value).unwrap_or_default();
+        return cap(pretty);
     }
     let Ok(text) = std::str::from_utf8(body) else {
         return binary(&mime, body.len());
@@ -33,7 +33,11 @@ pub fn summarize(content_type: Option<&str>, body: &[u8]) -> String {
         // Bounded input: html2text is linear, but we never hand it more than 256 KiB.
         let slice = &body[..body.len().min(256 * 1024)];
         let rendered = html2text::from_read(slice, 100).unwrap_or_default();
-        let collapsed: Vec<&str> = rendered.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).collect();
+        let collapsed: Vec<&str> = rendered
+            .lines()
+            .map(str::trim_end)
+            .filter(|l| !l.trim().is_empty())
+            .collect();
         return cap(collapsed.join("\n"));
     }
     if is_text || mime.is_empty() || is_json {
@@ -50,7 +54,12 @@ fn looks_like_json(body: &[u8]) -> bool {
 }
 
 fn looks_like_html(text: &str) -> bool {
-    let head: String = text.trim_start().chars().take(64).collect::<String>().to_ascii_lowercase();
+    let head: String = text
+        .trim_start()
+        .chars()
+        .take(64)
+        .collect::<String>()
+        .to_ascii_lowercase();
     head.starts_with("<!doctype html") || head.starts_with("<html")
 }
 

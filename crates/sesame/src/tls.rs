@@ -42,10 +42,19 @@ impl TlsOptions {
 }
 
 fn load_bundle(path: &Path) -> Result<Vec<reqwest::Certificate>> {
-    let pem = std::fs::read(path)
-        .map_err(|e| Error::config(format!("cannot read CA bundle {}: {e} (check `ca_bundle` / --ca-bundle)", path.display())))?;
-    let certs = reqwest::Certificate::from_pem_bundle(&pem)
-        .map_err(|e| Error::config(format!("CA bundle {} is not valid PEM: {}", path.display(), e.without_url())))?;
+    let pem = std::fs::read(path).map_err(|e| {
+        Error::config(format!(
+            "cannot read CA bundle {}: {e} (check `ca_bundle` / --ca-bundle)",
+            path.display()
+        ))
+    })?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+        Error::config(format!(
+            "CA bundle {} is not valid PEM: {}",
+            path.display(),
+            e.without_url()
+        ))
+    })?;
     if certs.is_empty() {
         return Err(Error::config(format!(
             "CA bundle {} holds no CERTIFICATE block",

@@ -8,14 +8,20 @@ use sesame::{ErrorKind, Session};
 use support::*;
 
 async fn err_for(s: &TestServer, path: &str) -> sesame::Error {
-    let session = Session::builder().base_url(&s.url("/")).unwrap().error_for_status(true).build().unwrap();
+    let session = Session::builder()
+        .base_url(&s.url("/"))
+        .unwrap()
+        .error_for_status(true)
+        .build()
+        .unwrap();
     session.get(path).send().await.unwrap_err()
 }
 
 #[tokio::test]
 async fn each_status_class_is_distinguishable() {
     let s = TestServer::http().await;
-    let cases: &[(u16, fn(&sesame::Error) -> bool)] = &[
+    type Pred = fn(&sesame::Error) -> bool;
+    let cases: &[(u16, Pred)] = &[
         (400, sesame::Error::is_bad_request),
         (401, sesame::Error::is_unauthorized),
         (403, sesame::Error::is_forbidden),
@@ -46,7 +52,10 @@ async fn server_messages_are_readable() {
     let json = err_for(&s, "status/422?type=json").await.to_string();
     assert!(json.contains("\"reason\": \"testing\""), "JSON pretty-printed: {json}");
     let html = err_for(&s, "status/502?type=html").await.to_string();
-    assert!(html.contains("Error 502") && !html.contains("<h1>") && !html.contains("color:red"), "{html}");
+    assert!(
+        html.contains("Error 502") && !html.contains("<h1>") && !html.contains("color:red"),
+        "{html}"
+    );
     let bin = err_for(&s, "status/500?type=binary").await.to_string();
     assert!(bin.contains("[6 bytes of application/x-protobuf]"), "{bin}");
     let big = err_for(&s, "status/500?type=big").await.to_string();
@@ -64,10 +73,20 @@ async fn query_values_are_redacted_in_errors() {
 #[tokio::test]
 async fn timeouts_are_typed() {
     let s = TestServer::http().await;
-    let session = Session::builder().base_url(&s.url("/")).unwrap().timeout(Some(Duration::from_millis(200))).build().unwrap();
+    let session = Session::builder()
+        .base_url(&s.url("/"))
+        .unwrap()
+        .timeout(Some(Duration::from_millis(200)))
+        .build()
+        .unwrap();
     let e = session.get("slow?ms=3000").send().await.unwrap_err();
     assert!(e.is_timeout(), "{e:?}");
-    let e = session.get("slow?ms=3000").timeout(Duration::from_millis(100)).send().await.unwrap_err();
+    let e = session
+        .get("slow?ms=3000")
+        .timeout(Duration::from_millis(100))
+        .send()
+        .await
+        .unwrap_err();
     assert!(e.is_timeout());
 }
 
@@ -78,7 +97,11 @@ async fn connection_refused_is_a_transport_error() {
         l.local_addr().unwrap().port()
     };
     let session = Session::builder().build().unwrap();
-    let e = session.get(&format!("http://127.0.0.1:{port}/")).send().await.unwrap_err();
+    let e = session
+        .get(&format!("http://127.0.0.1:{port}/"))
+        .send()
+        .await
+        .unwrap_err();
     assert!(e.is_transport(), "{e:?}");
 }
 

@@ -37,7 +37,11 @@ async fn no_credential_outside_the_path_prefix() {
     let s = TestServer::http().await;
     let session = bearer_session(&s.url("/api/"), RedirectPolicy::SameOrigin);
     session.get(&s.url("/apix/leak")).send().await.unwrap();
-    assert_eq!(s.last("/apix").unwrap().header("authorization"), None, "/api must not cover /apix");
+    assert_eq!(
+        s.last("/apix").unwrap().header("authorization"),
+        None,
+        "/api must not cover /apix"
+    );
     session.get(&s.url("/other")).send().await.unwrap();
     assert_eq!(s.last("/other").unwrap().header("authorization"), None);
     // `..` cannot climb out of the prefix.
@@ -58,7 +62,11 @@ async fn no_credential_on_another_port_host_or_scheme() {
     assert_eq!(api.last("/y").unwrap().header("authorization"), None);
     // another scheme: an https base does not cover http on the same host and port
     let ca = std::sync::Arc::new(TestCa::new("scope CA"));
-    let tls = TestServer::start(ServerOptions { tls: Some(ca.clone()), ..Default::default() }).await;
+    let tls = TestServer::start(ServerOptions {
+        tls: Some(ca.clone()),
+        ..Default::default()
+    })
+    .await;
     let https_session = Session::builder()
         .base_url(&tls.url("/"))
         .unwrap()
@@ -79,7 +87,10 @@ async fn cross_origin_redirect_strips_authorization_and_api_key() {
     let api = TestServer::http().await;
     let evil = TestServer::http().await;
     for cred in ["bearer", "api-key"] {
-        let b = Session::builder().base_url(&api.url("/")).unwrap().redirects(RedirectPolicy::All);
+        let b = Session::builder()
+            .base_url(&api.url("/"))
+            .unwrap()
+            .redirects(RedirectPolicy::All);
         let session = match cred {
             "bearer" => b.credential(Bearer::new(TOKEN)),
             _ => b.credential(ApiKey::with_header("X-Secret-Key", TOKEN).unwrap()),
@@ -99,7 +110,10 @@ async fn cross_origin_redirect_strips_authorization_and_api_key() {
         assert!(first.header("authorization").is_some() || first.header("x-secret-key").is_some());
         let landed = evil.last(&format!("/landing-{cred}")).expect("redirect followed");
         for (k, v) in &landed.headers {
-            assert!(!v.contains(TOKEN), "{cred}: header {k} carried the secret across origins");
+            assert!(
+                !v.contains(TOKEN),
+                "{cred}: header {k} carried the secret across origins"
+            );
         }
         assert_eq!(landed.header("cookie"), None, "hand-set Cookie must not cross origins");
         assert_eq!(landed.header("x-trace"), Some("keep-me"));
@@ -133,11 +147,21 @@ async fn same_origin_redirect_keeps_the_credential_and_policies_apply() {
 async fn see_other_turns_post_into_get_and_drops_the_body() {
     let api = TestServer::http().await;
     let session = bearer_session(&api.url("/"), RedirectPolicy::SameOrigin);
-    session.post("redirect?to=/after&code=303").body("payload").send().await.unwrap();
+    session
+        .post("redirect?to=/after&code=303")
+        .body("payload")
+        .send()
+        .await
+        .unwrap();
     let after = api.last("/after").unwrap();
     assert_eq!(after.method, "GET");
     assert!(after.body.is_empty());
-    session.post("redirect?to=/kept&code=308").body("payload").send().await.unwrap();
+    session
+        .post("redirect?to=/kept&code=308")
+        .body("payload")
+        .send()
+        .await
+        .unwrap();
     let kept = api.last("/kept").unwrap();
     assert_eq!((kept.method.as_str(), kept.body.as_slice()), ("POST", &b"payload"[..]));
 }
@@ -145,7 +169,12 @@ async fn see_other_turns_post_into_get_and_drops_the_body() {
 #[tokio::test]
 async fn redirect_loops_end_with_an_error() {
     let api = TestServer::http().await;
-    let session = Session::builder().base_url(&api.url("/")).unwrap().max_redirects(3).build().unwrap();
+    let session = Session::builder()
+        .base_url(&api.url("/"))
+        .unwrap()
+        .max_redirects(3)
+        .build()
+        .unwrap();
     let e = session.get("loop").send().await.unwrap_err();
     assert!(e.to_string().contains("more than 3 redirects"), "{e}");
     assert_eq!(api.requests().iter().filter(|r| r.path == "/loop").count(), 4);
@@ -168,7 +197,11 @@ async fn custom_credentials_are_scoped_like_built_in_ones() {
         .unwrap();
     session.get("a").send().await.unwrap();
     assert_eq!(api.last("/a").unwrap().header("x-tenant-signature"), Some("sig-777"));
-    session.get(&format!("redirect?to={}", urlencode(&other.url("/b")))).send().await.unwrap();
+    session
+        .get(&format!("redirect?to={}", urlencode(&other.url("/b"))))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(other.last("/b").unwrap().header("x-tenant-signature"), None);
     assert_eq!(session.credential_info().kind, "tenant");
 }

@@ -13,7 +13,11 @@ use time::Duration;
 #[tokio::test]
 async fn unknown_ca_is_refused_with_advice_and_ca_bundle_fixes_it() {
     let ca = Arc::new(TestCa::new("private CA"));
-    let s = TestServer::start(ServerOptions { tls: Some(ca.clone()), ..Default::default() }).await;
+    let s = TestServer::start(ServerOptions {
+        tls: Some(ca.clone()),
+        ..Default::default()
+    })
+    .await;
     let plain = Session::builder().build().unwrap();
     let err = plain.get(&s.url("/x")).send().await.unwrap_err();
     assert!(err.is_transport(), "{err:?}");
@@ -28,7 +32,11 @@ async fn unknown_ca_is_refused_with_advice_and_ca_bundle_fixes_it() {
 #[tokio::test]
 async fn insecure_skips_verification_for_that_session_only() {
     let ca = Arc::new(TestCa::new("private CA"));
-    let s = TestServer::start(ServerOptions { tls: Some(ca), ..Default::default() }).await;
+    let s = TestServer::start(ServerOptions {
+        tls: Some(ca),
+        ..Default::default()
+    })
+    .await;
     let insecure = Session::builder().insecure(true).build().unwrap();
     assert_eq!(insecure.get(&s.url("/x")).send().await.unwrap().status(), 200);
     let strict = Session::builder().build().unwrap();
@@ -38,9 +46,16 @@ async fn insecure_skips_verification_for_that_session_only() {
 #[tokio::test]
 async fn mtls_server_sees_the_client_certificate_subject() {
     let ca = Arc::new(TestCa::new("grid CA"));
-    let s = TestServer::start(ServerOptions { tls: Some(ca.clone()), require_client_cert: true, ..Default::default() }).await;
+    let s = TestServer::start(ServerOptions {
+        tls: Some(ca.clone()),
+        require_client_cert: true,
+        ..Default::default()
+    })
+    .await;
     let dir = tempdir();
-    let (cert, key) = ca.client_cert("Alice Analyst", Duration::days(1)).write(dir.path(), "alice");
+    let (cert, key) = ca
+        .client_cert("Alice Analyst", Duration::days(1))
+        .write(dir.path(), "alice");
     let session = Session::builder()
         .base_url(&s.url("/"))
         .unwrap()
@@ -51,7 +66,13 @@ async fn mtls_server_sees_the_client_certificate_subject() {
     let body: serde_json::Value = session.get("whoami").send().await.unwrap().json().await.unwrap();
     let subject = body["client_subject"].as_str().unwrap();
     assert!(subject.contains("CN=Alice Analyst"), "{subject}");
-    assert!(session.credential_info().details.iter().any(|(k, v)| k == "subject" && v.contains("Alice Analyst")));
+    assert!(
+        session
+            .credential_info()
+            .details
+            .iter()
+            .any(|(k, v)| k == "subject" && v.contains("Alice Analyst"))
+    );
 
     // Without the certificate the handshake fails.
     let anon = Session::builder().ca_pem(ca.cert_pem.clone()).build().unwrap();
@@ -61,8 +82,18 @@ async fn mtls_server_sees_the_client_certificate_subject() {
 #[tokio::test]
 async fn client_certificate_is_not_presented_outside_the_scope() {
     let ca = Arc::new(TestCa::new("grid CA"));
-    let api = TestServer::start(ServerOptions { tls: Some(ca.clone()), require_client_cert: true, ..Default::default() }).await;
-    let other = TestServer::start(ServerOptions { tls: Some(ca.clone()), require_client_cert: true, ..Default::default() }).await;
+    let api = TestServer::start(ServerOptions {
+        tls: Some(ca.clone()),
+        require_client_cert: true,
+        ..Default::default()
+    })
+    .await;
+    let other = TestServer::start(ServerOptions {
+        tls: Some(ca.clone()),
+        require_client_cert: true,
+        ..Default::default()
+    })
+    .await;
     let dir = tempdir();
     let (cert, key) = ca.client_cert("Alice", Duration::days(1)).write(dir.path(), "alice");
     let session = Session::builder()
@@ -85,7 +116,10 @@ fn expiring_and_expired_certificates_are_refused() {
     let (cert, key) = ca.client_cert("Soon", Duration::seconds(300)).write(dir.path(), "soon");
     let err = X509::from_files(&cert, &key).unwrap_err();
     assert!(err.is_credential(), "{err:?}");
-    assert!(err.to_string().contains("expires in") && err.to_string().contains("600"), "{err}");
+    assert!(
+        err.to_string().contains("expires in") && err.to_string().contains("600"),
+        "{err}"
+    );
     let (cert, key) = ca.client_cert("Old", Duration::seconds(-60)).write(dir.path(), "old");
     let err = X509::from_files(&cert, &key).unwrap_err();
     assert!(err.to_string().contains("expired"), "{err}");

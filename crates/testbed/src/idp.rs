@@ -225,9 +225,7 @@ impl Idp {
                         let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
                         if log.len() > LOG_CAP {
                             let cut = log.len() - LOG_CAP / 2;
-                            let cut = (cut..log.len())
-                                .find(|&i| log.is_char_boundary(i))
-                                .unwrap_or(0);
+                            let cut = (cut..log.len()).find(|&i| log.is_char_boundary(i)).unwrap_or(0);
                             log.drain(..cut);
                         }
                         log.push_str(&line);
@@ -257,14 +255,9 @@ impl Idp {
             Err(err) => {
                 let reason = match err {
                     mpsc::RecvTimeoutError::Timeout => {
-                        format!(
-                            "did not announce itself within {}s",
-                            READY_TIMEOUT.as_secs()
-                        )
+                        format!("did not announce itself within {}s", READY_TIMEOUT.as_secs())
                     }
-                    mpsc::RecvTimeoutError::Disconnected => {
-                        "exited before it was ready".to_string()
-                    }
+                    mpsc::RecvTimeoutError::Disconnected => "exited before it was ready".to_string(),
                 };
                 let _ = child.kill();
                 let status = child.wait().ok();
@@ -282,10 +275,7 @@ impl Idp {
             let _ = child.kill();
             panic!("sesame-testbed: the IdP printed {line:?} instead of its JSON ready line: {err}")
         });
-        let issuer = ready["issuer"]
-            .as_str()
-            .expect("ready line: issuer")
-            .to_string();
+        let issuer = ready["issuer"].as_str().expect("ready line: issuer").to_string();
         let port = ready["port"]
             .as_u64()
             .and_then(|p| u16::try_from(p).ok())
@@ -396,8 +386,7 @@ impl Idp {
     /// `need_info`, the first token request with it fails with `need_info` (carrying a new,
     /// normal ticket) unless a `claim_token` identifies the requesting party.
     pub fn create_uma_ticket(&self, resource: &str, scopes: &[&str], need_info: bool) -> String {
-        let body =
-            serde_json::json!({ "resource": resource, "scopes": scopes, "need_info": need_info });
+        let body = serde_json::json!({ "resource": resource, "scopes": scopes, "need_info": need_info });
         let v = self.control("POST", "/test/uma/ticket", Some(body));
         v["ticket"].as_str().expect("uma ticket").to_string()
     }
@@ -441,12 +430,7 @@ impl Idp {
                 &[("content-type", "application/json")],
                 Some(json.to_string().as_bytes()),
             ),
-            None => http::request(
-                method,
-                &url,
-                &[],
-                if method == "POST" { Some(b"") } else { None },
-            ),
+            None => http::request(method, &url, &[], if method == "POST" { Some(b"") } else { None }),
         }
         .unwrap_or_else(|err| {
             panic!(
@@ -489,13 +473,7 @@ fn node_binary() -> String {
 }
 
 fn npm_binary() -> String {
-    std::env::var("SESAME_NPM").unwrap_or_else(|_| {
-        if cfg!(windows) {
-            "npm.cmd".into()
-        } else {
-            "npm".into()
-        }
-    })
+    std::env::var("SESAME_NPM").unwrap_or_else(|_| if cfg!(windows) { "npm.cmd".into() } else { "npm".into() })
 }
 
 fn install_help(problem: &str) -> String {
@@ -517,12 +495,7 @@ fn check_node(node: &str) {
             .arg("--version")
             .stdin(Stdio::null())
             .output()
-            .unwrap_or_else(|err| {
-                panic!(
-                    "{}",
-                    install_help(&format!("cannot run `{node} --version`: {err}"))
-                )
-            });
+            .unwrap_or_else(|err| panic!("{}", install_help(&format!("cannot run `{node} --version`: {err}"))));
         let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
         let mut parts = version
             .trim_start_matches('v')
@@ -530,10 +503,7 @@ fn check_node(node: &str) {
             .map(|p| p.parse::<u64>().unwrap_or(0));
         let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
         if !out.status.success() || (major, minor) < MIN_NODE {
-            panic!(
-                "{}",
-                install_help(&format!("`{node} --version` says {version:?}"))
-            );
+            panic!("{}", install_help(&format!("`{node} --version` says {version:?}")));
         }
         let npm = npm_binary();
         let npm_ok = Command::new(&npm)
@@ -555,12 +525,9 @@ fn mtime(path: &Path) -> Option<SystemTime> {
 fn needs_install(dir: &Path) -> bool {
     let lock = mtime(&dir.join("package-lock.json"));
     let installed = mtime(&dir.join("node_modules/.package-lock.json"));
-    let complete = ["oidc-provider", "jose"].iter().all(|m| {
-        dir.join("node_modules")
-            .join(m)
-            .join("package.json")
-            .is_file()
-    });
+    let complete = ["oidc-provider", "jose"]
+        .iter()
+        .all(|m| dir.join("node_modules").join(m).join("package.json").is_file());
     match (installed, lock) {
         (Some(installed), Some(lock)) => !complete || installed < lock,
         _ => true,
@@ -577,13 +544,11 @@ fn ensure_installed(dir: &Path) {
             .read(true)
             .write(true)
             .open(&lock_path)
-            .unwrap_or_else(|err| {
-                panic!("sesame-testbed: cannot open {}: {err}", lock_path.display())
-            });
+            .unwrap_or_else(|err| panic!("sesame-testbed: cannot open {}: {err}", lock_path.display()));
         // Exclusive across processes: parallel test binaries wait for one `npm ci`.
-        lock_file.lock().unwrap_or_else(|err| {
-            panic!("sesame-testbed: cannot lock {}: {err}", lock_path.display())
-        });
+        lock_file
+            .lock()
+            .unwrap_or_else(|err| panic!("sesame-testbed: cannot lock {}: {err}", lock_path.display()));
 
         if needs_install(dir) {
             run_npm_ci(dir);
@@ -679,10 +644,7 @@ pub mod http {
         /// The first header with this (case-insensitive) name.
         pub fn header(&self, name: &str) -> Option<&str> {
             let name = name.to_ascii_lowercase();
-            self.headers
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.as_str())
+            self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
         }
         /// Body as (lossy) UTF-8.
         pub fn text(&self) -> String {
@@ -690,13 +652,8 @@ pub mod http {
         }
         /// Body as JSON; panics with the body when it is not JSON.
         pub fn json(&self) -> Value {
-            serde_json::from_slice(&self.body).unwrap_or_else(|err| {
-                panic!(
-                    "response ({}) is not JSON ({err}): {}",
-                    self.status,
-                    self.text()
-                )
-            })
+            serde_json::from_slice(&self.body)
+                .unwrap_or_else(|err| panic!("response ({}) is not JSON ({err}): {}", self.status, self.text()))
         }
     }
 
@@ -713,11 +670,7 @@ pub mod http {
 
     /// `POST url` with an `application/x-www-form-urlencoded` body, optionally with HTTP Basic
     /// client authentication (id and secret form-encoded first, RFC 6749 §2.3.1).
-    pub fn post_form(
-        url: &str,
-        params: &[(&str, &str)],
-        basic: Option<(&str, &str)>,
-    ) -> std::io::Result<Response> {
+    pub fn post_form(url: &str, params: &[(&str, &str)], basic: Option<(&str, &str)>) -> std::io::Result<Response> {
         let body = form_encode(params);
         let auth = basic.map(|(id, secret)| basic_auth(id, secret));
         let mut headers = vec![("content-type", "application/x-www-form-urlencoded")];
@@ -758,9 +711,7 @@ pub mod http {
         let mut out = String::with_capacity(s.len());
         for b in s.bytes() {
             match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                    out.push(b as char)
-                }
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => out.push(b as char),
                 b' ' => out.push('+'),
                 _ => out.push_str(&format!("%{b:02X}")),
             }
@@ -769,8 +720,7 @@ pub mod http {
     }
 
     fn base64(input: &[u8]) -> String {
-        const ALPHABET: &[u8; 64] =
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
         for chunk in input.chunks(3) {
             let n = (u32::from(chunk[0]) << 16)
@@ -794,9 +744,7 @@ pub mod http {
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> std::io::Result<Response> {
-        let invalid = |msg: &str| {
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{msg}: {url}"))
-        };
+        let invalid = |msg: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{msg}: {url}"));
         let rest = url
             .strip_prefix("http://")
             .ok_or_else(|| invalid("only http:// URLs are supported"))?;
@@ -821,9 +769,7 @@ pub mod http {
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
         stream.set_write_timeout(Some(Duration::from_secs(30)))?;
 
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\naccept: */*\r\n"
-        );
+        let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\naccept: */*\r\n");
         for (k, v) in headers {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -848,8 +794,7 @@ pub mod http {
             .windows(4)
             .position(|w| w == b"\r\n\r\n")
             .ok_or_else(|| bad("incomplete response head"))?;
-        let head =
-            std::str::from_utf8(&raw[..end]).map_err(|_| bad("response head is not UTF-8"))?;
+        let head = std::str::from_utf8(&raw[..end]).map_err(|_| bad("response head is not UTF-8"))?;
         let mut lines = head.split("\r\n");
         let status_line = lines.next().unwrap_or_default();
         let status = status_line
@@ -868,11 +813,7 @@ pub mod http {
         if chunked {
             body = dechunk(&body).ok_or_else(|| bad("bad chunked body"))?;
         }
-        Ok(Response {
-            status,
-            headers,
-            body,
-        })
+        Ok(Response { status, headers, body })
     }
 
     fn dechunk(mut input: &[u8]) -> Option<Vec<u8>> {
@@ -903,10 +844,7 @@ pub mod http {
             assert_eq!(base64(b"ab"), "YWI=");
             assert_eq!(base64(b""), "");
             assert_eq!(form_encode(&[("a b", "c&d=é")]), "a+b=c%26d%3D%C3%A9");
-            assert_eq!(
-                dechunk(b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap(),
-                b"abcde"
-            );
+            assert_eq!(dechunk(b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap(), b"abcde");
         }
     }
 }
@@ -986,12 +924,7 @@ mod tests {
 
         let denied = http::get(&idp.url("/api/whoami")).unwrap();
         assert_eq!(denied.status, 401);
-        assert!(
-            denied
-                .header("www-authenticate")
-                .unwrap()
-                .starts_with("Bearer ")
-        );
+        assert!(denied.header("www-authenticate").unwrap().starts_with("Bearer "));
 
         // client_secret_post with a client_secret_basic client is refused (strict testbed).
         let wrong = http::post_form(
@@ -1044,11 +977,7 @@ mod tests {
         assert_eq!(kids.len(), 2);
         assert_eq!(kids[0], kid);
         // The token signed with the old key still works.
-        let who = http::get_bearer(
-            &idp.url("/api/whoami"),
-            token["access_token"].as_str().unwrap(),
-        )
-        .unwrap();
+        let who = http::get_bearer(&idp.url("/api/whoami"), token["access_token"].as_str().unwrap()).unwrap();
         assert_eq!(who.status, 200);
 
         let ticket = idp.create_uma_ticket("urn:doc:1", &["read"], false);
@@ -1061,10 +990,7 @@ mod tests {
         .unwrap();
         assert_eq!(rpt.status, 200, "{}", rpt.text());
         let claims = decode_jwt_payload(rpt.json()["access_token"].as_str().unwrap());
-        assert_eq!(
-            claims["authorization"]["permissions"][0]["rsid"],
-            "urn:doc:1"
-        );
+        assert_eq!(claims["authorization"]["permissions"][0]["rsid"], "urn:doc:1");
     }
 
     #[tokio::test]

@@ -87,7 +87,11 @@ impl TestCa {
         let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
         p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         p.distinguished_name.push(DnType::CommonName, name);
-        p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        p.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         p.not_before = OffsetDateTime::now_utc() - Duration::days(1);
         p.not_after = OffsetDateTime::now_utc() + Duration::days(30);
         let cert = p.self_signed(&key).unwrap();
@@ -130,7 +134,12 @@ impl TestCa {
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
         let now = OffsetDateTime::now_utc();
-        p.not_before = now - Duration::hours(1) + if valid_for.is_negative() { valid_for } else { Duration::ZERO };
+        p.not_before = now - Duration::hours(1)
+            + if valid_for.is_negative() {
+                valid_for
+            } else {
+                Duration::ZERO
+            };
         p.not_after = now + valid_for;
         let cert = p.signed_by(&key, &self.issuer).unwrap();
         CertKey {

@@ -58,6 +58,8 @@ pub struct ServerOptions {
     pub require_client_cert: bool,
     /// The `Authorization` header value `/protected` accepts.
     pub expect_authorization: Option<String>,
+    /// Other `(header, value)` pairs `/protected` accepts (API keys, basic credentials).
+    pub accept_headers: Vec<(String, String)>,
     /// Address to bind, default 127.0.0.1:0.
     pub bind: Option<SocketAddr>,
 }
@@ -66,6 +68,7 @@ pub struct ServerOptions {
 struct AppState {
     log: Arc<Mutex<Vec<Recorded>>>,
     expect: Option<String>,
+    accept: Vec<(String, String)>,
 }
 
 #[derive(Clone)]
@@ -103,6 +106,7 @@ impl TestServer {
         let state = AppState {
             log: log.clone(),
             expect: opts.expect_authorization.clone(),
+            accept: opts.accept_headers.clone(),
         };
         let mut app = Router::new()
             .route("/status/{code}", any(status))
@@ -110,7 +114,10 @@ impl TestServer {
             .route("/protected", any(protected))
             .route("/protected/{*rest}", any(protected))
             .route("/slow", any(slow))
-            .route("/loop", any(|| async { (StatusCode::FOUND, [(header::LOCATION, "/loop")]) }))
+            .route(
+                "/loop",
+                any(|| async { (StatusCode::FOUND, [(header::LOCATION, "/loop")]) }),
+            )
             .fallback(any(echo))
             .with_state(state.clone());
         if let Some(extra) = extra {
@@ -141,7 +148,9 @@ impl TestServer {
                 let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
                 let task = tokio::spawn(async move {
                     loop {
-                        let Ok((tcp, _)) = listener.accept().await else { continue };
+                        let Ok((tcp, _)) = listener.accept().await else {
+                            continue;
+                        };
                         let acceptor = acceptor.clone();
                         let app = app.clone();
                         tokio::spawn(async move {
@@ -152,7 +161,9 @@ impl TestServer {
                                 .peer_certificates()
                                 .and_then(|c| c.first())
                                 .and_then(|der| {
-                                    x509_parser::parse_x509_certificate(der.as_ref()).ok().map(|(_, c)| c.subject().to_string())
+                                    x509_parser::parse_x509_certificate(der.as_ref())
+                                        .ok()
+                                        .map(|(_, c)| c.subject().to_string())
                                 });
                             let app = app.layer(axum::Extension(PeerSubject(subject)));
                             let svc = hyper_util::service::TowerToHyperService::new(app);
@@ -219,8 +230,13 @@ fn tls_config(ca: &TestCa, cert: &CertKey, require_client: bool) -> rustls::Serv
     let mut config = if require_client {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(ca.cert_der()).unwrap();
-        let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots)).build().unwrap();
-        builder.with_client_cert_verifier(verifier).with_single_cert(chain, key).unwrap()
+        let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
+            .build()
+            .unwrap();
+        builder
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(chain, key)
+            .unwrap()
     } else {
         builder.with_no_client_auth().with_single_cert(chain, key).unwrap()
     };
@@ -239,7 +255,12 @@ async fn record(State(st): State<AppState>, req: Request, next: axum::middleware
         headers: parts
             .headers
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect(),
         client_subject: subject,
         body: bytes.to_vec(),
@@ -252,7 +273,12 @@ async fn echo(req: Request) -> Response {
     let headers: serde_json::Map<String, serde_json::Value> = req
         .headers()
         .iter()
-        .map(|(k, v)| (k.to_string(), serde_json::Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned())))
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                serde_json::Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            )
+        })
         .collect();
     axum::Json(serde_json::json!({
         "method": req.method().as_str(),
@@ -264,7 +290,10 @@ async fn echo(req: Request) -> Response {
     .into_response()
 }
 
-async fn status(axum::extract::Path(code): axum::extract::Path<u16>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn status(
+    axum::extract::Path(code): axum::extract::Path<u16>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
     let (ctype, body): (&str, Vec<u8>) = match q.get("type").map(String::as_str) {
         Some("html") => (
@@ -289,13 +318,31 @@ async fn redirect(Query(q): Query<HashMap<String, String>>) -> Response {
     (status, [(header::LOCATION, to)]).into_response()
 }
 
-async fn protected(State(st): State<AppState>, headers: HeaderMap) -> Response {
+async fn protected(State(st): State<AppState>, req: Request) -> Response {
+    let headers: &HeaderMap = req.headers();
     let got = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let by_header = st
+        .accept
+        .iter()
+        .find(|(k, v)| headers.get(k.as_str()).and_then(|g| g.to_str().ok()) == Some(v.as_str()));
+    let client_cert = req.extensions().get::<PeerSubject>().and_then(|p| p.0.clone());
     match (&st.expect, got) {
-        (Some(want), Some(got)) if want == got => axum::Json(serde_json::json!({"ok": true})).into_response(),
+        (Some(want), Some(got)) if want == got => {
+            axum::Json(serde_json::json!({"ok": true, "via": "authorization"})).into_response()
+        }
+        _ if by_header.is_some() => {
+            axum::Json(serde_json::json!({"ok": true, "via": by_header.map(|(k, _)| k)})).into_response()
+        }
+        _ if client_cert.is_some() => {
+            axum::Json(serde_json::json!({"ok": true, "via": "client-certificate", "subject": client_cert}))
+                .into_response()
+        }
         _ => (
             StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer realm=\"test\", error=\"invalid_token\"")],
+            [(
+                header::WWW_AUTHENTICATE,
+                "Bearer realm=\"test\", error=\"invalid_token\"",
+            )],
             axum::Json(serde_json::json!({"error": "unauthorized"})),
         )
             .into_response(),

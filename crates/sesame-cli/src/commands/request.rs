@@ -29,7 +29,9 @@ pub async fn run(ctx: &Context, args: RequestArgs) -> Result<i32, Error> {
     let session = ctx.session()?;
     let mut req = session.request(method, &url).error_for_status(false);
     if args.json.is_some() {
-        req = req.header("Content-Type", "application/json").header("Accept", "application/json");
+        req = req
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json");
     } else if args.data.is_some() {
         req = req.header("Content-Type", "application/x-www-form-urlencoded");
     }
@@ -45,7 +47,7 @@ pub async fn run(ctx: &Context, args: RequestArgs) -> Result<i32, Error> {
     let mut resp = req.send().await?;
     let status = resp.status();
     if status.as_u16() >= 400 && args.fail {
-        let err = resp.error_for_status().await.err().expect("status >= 400 gives an error");
+        let err = resp.error_for_status().await.expect_err("status >= 400 gives an error");
         eprintln!("sesame: error: {err}");
         return Ok(exit::HTTP);
     }
@@ -57,7 +59,14 @@ pub async fn run(ctx: &Context, args: RequestArgs) -> Result<i32, Error> {
     };
     let write_err = |e: std::io::Error| Error::io("cannot write the response", e);
     if args.include {
-        writeln!(out, "{:?} {} {}", resp.version(), status.as_u16(), status.canonical_reason().unwrap_or("")).map_err(write_err)?;
+        writeln!(
+            out,
+            "{:?} {} {}",
+            resp.version(),
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        )
+        .map_err(write_err)?;
         for (k, v) in resp.headers() {
             writeln!(out, "{}: {}", k, String::from_utf8_lossy(v.as_bytes())).map_err(write_err)?;
         }
@@ -77,9 +86,8 @@ pub async fn run(ctx: &Context, args: RequestArgs) -> Result<i32, Error> {
     }
     if status.as_u16() >= 400 {
         eprintln!(
-            "sesame: {}{} → {} {}",
+            "sesame: {} → {} {}",
             resp.url().as_str().split('?').next().unwrap_or_default(),
-            "",
             status.as_u16(),
             status.canonical_reason().unwrap_or("")
         );

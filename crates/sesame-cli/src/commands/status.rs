@@ -25,14 +25,14 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<i32, Error> {
             for (k, v) in &info.details {
                 details.insert(k.clone(), json!(v));
             }
-            if let Some(na) = info.details.iter().find(|(k, _)| k == "not_after") {
-                if let Ok(t) = na.1.parse::<i64>() {
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map(|d| d.as_secs() as i64)
-                        .unwrap_or(0);
-                    out.insert("seconds_left".into(), json!(t - now));
-                }
+            if let Some(na) = info.details.iter().find(|(k, _)| k == "not_after")
+                && let Ok(t) = na.1.parse::<i64>()
+            {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0);
+                out.insert("seconds_left".into(), json!(t - now));
             }
             out.insert("credential".into(), Value::Object(details));
             out.insert("valid".into(), json!(true));
@@ -48,14 +48,21 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<i32, Error> {
         }
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&Value::Object(out)).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&Value::Object(out)).unwrap_or_default()
+        );
     } else {
         for (k, v) in &out {
             match v {
                 Value::Null => {}
                 Value::Object(m) => {
                     for (dk, dv) in m {
-                        println!("{:<14}{}", format!("{dk}:"), dv.as_str().map(str::to_owned).unwrap_or_else(|| dv.to_string()));
+                        println!(
+                            "{:<14}{}",
+                            format!("{dk}:"),
+                            dv.as_str().map(str::to_owned).unwrap_or_else(|| dv.to_string())
+                        );
                     }
                 }
                 Value::String(s) => println!("{:<14}{s}", format!("{k}:")),
@@ -64,7 +71,10 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<i32, Error> {
         }
     }
     if !valid {
-        eprintln!("sesame: no valid credential for profile `{}`; fix the error or run `sesame login`", ctx.resolved.name);
+        eprintln!(
+            "sesame: no valid credential for profile `{}`; fix the error or run `sesame login`",
+            ctx.resolved.name
+        );
     }
     Ok(code)
 }

@@ -60,15 +60,23 @@ pub(crate) fn credential_for(resolved: &ResolvedProfile) -> Result<Option<Arc<dy
         AuthKind::None => return Ok(None),
         AuthKind::Basic => {
             let user = p.username.clone().ok_or_else(|| {
-                Error::config(format!("profile `{name}` uses auth = \"basic\" but has no `username` (there is no default user)"))
+                Error::config(format!(
+                    "profile `{name}` uses auth = \"basic\" but has no `username` (there is no default user)"
+                ))
             })?;
             let pw = need(p.password.as_ref(), "password")?;
             Arc::new(credential::Basic::new(user, pw)?)
         }
         AuthKind::Bearer => Arc::new(credential::Bearer::try_new(need(p.token.as_ref(), "token")?)?),
         AuthKind::ApiKey => {
-            let header = p.api_key_header.as_deref().unwrap_or(credential::API_KEY_DEFAULT_HEADER);
-            Arc::new(credential::ApiKey::with_header(header, need(p.token.as_ref(), "token")?)?)
+            let header = p
+                .api_key_header
+                .as_deref()
+                .unwrap_or(credential::API_KEY_DEFAULT_HEADER);
+            Arc::new(credential::ApiKey::with_header(
+                header,
+                need(p.token.as_ref(), "token")?,
+            )?)
         }
         AuthKind::Netrc => match &p.netrc {
             Some(path) => Arc::new(credential::Netrc::load(expand_home(path))?),

@@ -105,7 +105,11 @@ impl Config {
         let shape: FileShape = toml::from_str(text).map_err(|e| toml_error(&path, text, &e))?;
         let mut warnings = Vec::new();
         for (name, p) in &shape.profiles {
-            for (key, s) in [("client_secret", &p.client_secret), ("password", &p.password), ("token", &p.token)] {
+            for (key, s) in [
+                ("client_secret", &p.client_secret),
+                ("password", &p.password),
+                ("token", &p.token),
+            ] {
                 if s.as_ref().is_some_and(SecretSource::is_literal) {
                     let w = format!(
                         "warning: {} [profiles.{name}] has `{key}` as plain text; prefer {key} = {{ env = \"VAR\" }} or {{ file = \"path\" }}",
@@ -135,7 +139,10 @@ impl Config {
     /// command-line flags) over it.
     pub fn resolve(&self, name: Option<&str>, overrides: Profile) -> Result<ResolvedProfile> {
         let env_name = std::env::var("SESAME_PROFILE").ok().filter(|s| !s.is_empty());
-        let chosen = name.map(str::to_owned).or(env_name).or_else(|| self.default_profile.clone());
+        let chosen = name
+            .map(str::to_owned)
+            .or(env_name)
+            .or_else(|| self.default_profile.clone());
         let (name, base) = match chosen {
             Some(n) => match self.profiles.get(&n) {
                 Some(p) => (n, p.clone()),
@@ -201,13 +208,21 @@ fn env_value(kind: profile::EnvKind, raw: &str) -> std::result::Result<toml::Val
             "0" | "false" | "no" | "n" | "off" => false,
             _ => return Err(format!("`{raw}` is not a boolean (true/false)")),
         }),
-        Int => Value::Integer(raw.trim().parse().map_err(|_| format!("`{raw}` is not a whole number"))?),
+        Int => Value::Integer(
+            raw.trim()
+                .parse()
+                .map_err(|_| format!("`{raw}` is not a whole number"))?,
+        ),
         Float => Value::Float(raw.trim().parse().map_err(|_| format!("`{raw}` is not a number"))?),
         Ports => {
             let ports: std::result::Result<Vec<Value>, String> = raw
                 .split(|c: char| c == ',' || c.is_whitespace())
                 .filter(|s| !s.is_empty())
-                .map(|s| s.parse::<i64>().map(Value::Integer).map_err(|_| format!("`{s}` is not a port")))
+                .map(|s| {
+                    s.parse::<i64>()
+                        .map(Value::Integer)
+                        .map_err(|_| format!("`{s}` is not a port"))
+                })
                 .collect();
             Value::Array(ports?)
         }
@@ -216,19 +231,30 @@ fn env_value(kind: profile::EnvKind, raw: &str) -> std::result::Result<toml::Val
 
 /// Builds a readable error from a TOML error: file, line, key, hint.
 fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> Error {
-    let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    let line = e
+        .span()
+        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
     let raw = e.message().trim().to_string();
     let mut key = None;
     let mut message = raw.clone();
     if let Some(rest) = raw.strip_prefix("unknown field `") {
         let field = rest.split('`').next().unwrap_or_default().to_string();
-        let candidates: &[&str] = if raw.contains("`default_profile`") { TOP_KEYS } else { Profile::KEYS };
-        let hint = did_you_mean(&field, candidates).map(|h| format!("; did you mean `{h}`?")).unwrap_or_default();
+        let candidates: &[&str] = if raw.contains("`default_profile`") {
+            TOP_KEYS
+        } else {
+            Profile::KEYS
+        };
+        let hint = did_you_mean(&field, candidates)
+            .map(|h| format!("; did you mean `{h}`?"))
+            .unwrap_or_default();
         message = format!("unknown key `{field}`{hint}");
         key = Some(field);
     } else if let Some(span) = e.span() {
         // The key is what precedes `=` on the offending line.
-        let start = text[..span.start.min(text.len())].rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let start = text[..span.start.min(text.len())]
+            .rfind('\n')
+            .map(|i| i + 1)
+            .unwrap_or(0);
         let line_text = text[start..].lines().next().unwrap_or_default();
         if let Some((k, _)) = line_text.split_once('=') {
             let k = k.trim();
@@ -263,10 +289,10 @@ pub(crate) fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a
 
 /// `~/x` → `$HOME/x`.
 pub fn expand_home(path: &Path) -> PathBuf {
-    if let Ok(rest) = path.strip_prefix("~") {
-        if let Some(b) = directories::BaseDirs::new() {
-            return b.home_dir().join(rest);
-        }
+    if let Ok(rest) = path.strip_prefix("~")
+        && let Some(b) = directories::BaseDirs::new()
+    {
+        return b.home_dir().join(rest);
     }
     path.to_path_buf()
 }
@@ -298,7 +324,9 @@ mod tests {
 
     #[test]
     fn invalid_toml_is_an_error_with_a_line() {
-        let s = Config::from_toml_str("[profiles.a\nx=1", "c.toml").unwrap_err().to_string();
+        let s = Config::from_toml_str("[profiles.a\nx=1", "c.toml")
+            .unwrap_err()
+            .to_string();
         assert!(s.contains("c.toml") && s.contains("line 1"), "{s}");
     }
 
@@ -316,7 +344,9 @@ client_secret = { file = "~/s" }
         let p = &c.profiles["a"];
         assert_eq!(p.password, Some(SecretSource::Env("PW".into())));
         assert!(!format!("{p:?}").contains("s3cr3tvalue"));
-        let err = Config::from_toml_str("[profiles.a]\ntoken = { evn = \"X\" }\n", "c.toml").unwrap_err().to_string();
+        let err = Config::from_toml_str("[profiles.a]\ntoken = { evn = \"X\" }\n", "c.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("did you mean `env`"), "{err}");
     }
 
@@ -324,7 +354,15 @@ client_secret = { file = "~/s" }
     fn profile_choice_and_merge() {
         let text = "default_profile = \"b\"\n[profiles.a]\nbase_url = \"https://a/\"\n[profiles.b]\nbase_url = \"https://b/\"\ntimeout = 5\n";
         let c = Config::from_toml_str(text, "c.toml").unwrap();
-        let r = c.resolve(None, Profile { timeout: Some(9.0), ..Default::default() }).unwrap();
+        let r = c
+            .resolve(
+                None,
+                Profile {
+                    timeout: Some(9.0),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
         assert_eq!(r.name, "b");
         assert_eq!(r.profile.base_url.as_deref(), Some("https://b/"));
         assert_eq!(r.profile.timeout, Some(9.0));

@@ -71,7 +71,10 @@ impl AuthKind {
 
     /// Whether this kind obtains tokens from an OAuth provider.
     pub fn is_oauth(&self) -> bool {
-        matches!(self, AuthKind::ClientCredentials | AuthKind::Password | AuthKind::Oidc | AuthKind::Device)
+        matches!(
+            self,
+            AuthKind::ClientCredentials | AuthKind::Password | AuthKind::Oidc | AuthKind::Device
+        )
     }
 }
 
@@ -80,7 +83,9 @@ impl FromStr for AuthKind {
     fn from_str(s: &str) -> Result<Self, String> {
         let v = toml::Value::String(s.to_string());
         AuthKind::deserialize(v).map_err(|_| {
-            let hint = super::did_you_mean(s, Self::NAMES).map(|h| format!(" (did you mean `{h}`?)")).unwrap_or_default();
+            let hint = super::did_you_mean(s, Self::NAMES)
+                .map(|h| format!(" (did you mean `{h}`?)"))
+                .unwrap_or_default();
             format!("unknown auth kind `{s}`{hint}; one of: {}", Self::NAMES.join(", "))
         })
     }

@@ -5,8 +5,8 @@ use std::fmt;
 use std::path::PathBuf;
 
 use secrecy::SecretString;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use crate::Result;
 use crate::error::CredentialError;
@@ -91,10 +91,14 @@ impl<'de> Deserialize<'de> for SecretSource {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<SecretSource, A::Error> {
                 let Some((k, v)) = map.next_entry::<String, String>()? else {
-                    return Err(de::Error::custom(r#"empty table: use { env = "VAR" }, { file = "path" } or { keyring = "service:user" }"#));
+                    return Err(de::Error::custom(
+                        r#"empty table: use { env = "VAR" }, { file = "path" } or { keyring = "service:user" }"#,
+                    ));
                 };
                 if map.next_key::<String>()?.is_some() {
-                    return Err(de::Error::custom("a secret table takes exactly one of `env`, `file`, `keyring`"));
+                    return Err(de::Error::custom(
+                        "a secret table takes exactly one of `env`, `file`, `keyring`",
+                    ));
                 }
                 match k.as_str() {
                     "env" => Ok(SecretSource::Env(v)),

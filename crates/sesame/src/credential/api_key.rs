@@ -26,8 +26,9 @@ impl ApiKey {
     /// An API key sent in the named header.
     pub fn with_header(header: &str, key: impl Into<ApiKeySecret>) -> Result<Self> {
         let key: ApiKeySecret = key.into();
-        let name = HeaderName::from_bytes(header.trim().as_bytes())
-            .map_err(|_| crate::Error::config(format!("`{header}` is not a valid HTTP header name (api_key_header)")))?;
+        let name = HeaderName::from_bytes(header.trim().as_bytes()).map_err(|_| {
+            crate::Error::config(format!("`{header}` is not a valid HTTP header name (api_key_header)"))
+        })?;
         let trimmed = key.expose().trim();
         if trimmed.is_empty() {
             return Err(crate::Error::config("the API key is empty"));

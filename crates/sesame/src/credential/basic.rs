@@ -21,10 +21,14 @@ impl Basic {
         let username = username.into();
         let password = password.into();
         if username.contains(':') {
-            return Err(crate::Error::config("a basic-auth username cannot contain ':' (RFC 7617 §2)"));
+            return Err(crate::Error::config(
+                "a basic-auth username cannot contain ':' (RFC 7617 §2)",
+            ));
         }
         if username.is_empty() {
-            return Err(crate::Error::config("basic auth needs a username: set `username` in the profile or pass --username"));
+            return Err(crate::Error::config(
+                "basic auth needs a username: set `username` in the profile or pass --username",
+            ));
         }
         Ok(Basic {
             header: basic_header(&username, password.expose()),

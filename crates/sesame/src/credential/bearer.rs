@@ -32,8 +32,11 @@ impl Bearer {
         if trimmed.is_empty() {
             return Err(crate::Error::config("the bearer token is empty"));
         }
-        let mut header = HeaderValue::from_str(&format!("Bearer {trimmed}"))
-            .map_err(|_| crate::Error::config("the bearer token contains characters not allowed in an HTTP header (a newline in the middle?)"))?;
+        let mut header = HeaderValue::from_str(&format!("Bearer {trimmed}")).map_err(|_| {
+            crate::Error::config(
+                "the bearer token contains characters not allowed in an HTTP header (a newline in the middle?)",
+            )
+        })?;
         header.set_sensitive(true);
         Ok(Bearer {
             header,
@@ -58,6 +61,10 @@ impl Credential for Bearer {
     async fn attach(&self, _req: &AuthRequest<'_>, headers: &mut HeaderMap) -> Result<Attachment> {
         headers.insert(AUTHORIZATION, self.header.clone());
         Ok(Attachment::default())
+    }
+
+    async fn token(&self, _min_valid: std::time::Duration, _force: bool) -> Result<Option<crate::token::Token>> {
+        Ok(Some(crate::token::Token::bare(self.token.clone())))
     }
 
     fn info(&self) -> CredentialInfo {

@@ -36,15 +36,33 @@ impl Credential for Combined {
         Ok(first)
     }
 
-    async fn rejected(&self, req: &AuthRequest<'_>, attachment: &Attachment, challenge: Option<&str>) -> Result<Rejection> {
+    async fn rejected(
+        &self,
+        req: &AuthRequest<'_>,
+        attachment: &Attachment,
+        challenge: Option<&str>,
+    ) -> Result<Rejection> {
         let mut decision = Rejection::GiveUp;
         for (i, p) in self.parts.iter().enumerate() {
-            let a = if i == 0 { attachment.clone() } else { Attachment::default() };
+            let a = if i == 0 {
+                attachment.clone()
+            } else {
+                Attachment::default()
+            };
             if p.rejected(req, &a, challenge).await? == Rejection::Retry {
                 decision = Rejection::Retry;
             }
         }
         Ok(decision)
+    }
+
+    async fn token(&self, min_valid: std::time::Duration, force: bool) -> Result<Option<crate::token::Token>> {
+        for p in &self.parts {
+            if let Some(t) = p.token(min_valid, force).await? {
+                return Ok(Some(t));
+            }
+        }
+        Ok(None)
     }
 
     fn tls_identity(&self) -> Result<Option<reqwest::Identity>> {

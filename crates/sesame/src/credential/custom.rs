@@ -41,7 +41,9 @@ impl FnCredential {
 
 impl std::fmt::Debug for FnCredential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FnCredential").field("kind", &self.kind).finish_non_exhaustive()
+        f.debug_struct("FnCredential")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
     }
 }
 

@@ -21,6 +21,7 @@ pub(crate) mod permissions;
 mod x509;
 
 use std::fmt;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -36,6 +37,7 @@ pub use netrc::{Netrc, NetrcEntry};
 pub use x509::{X509, X509Info};
 
 use crate::Result;
+use crate::token::Token;
 
 /// The request a credential is asked to authenticate.
 #[derive(Debug, Clone, Copy)]
@@ -119,5 +121,13 @@ pub trait Credential: Send + Sync + fmt::Debug + 'static {
     /// A secret-free description.
     fn info(&self) -> CredentialInfo {
         CredentialInfo::new("custom")
+    }
+
+    /// The bearer token this credential attaches, valid for at least `min_valid` (renewed
+    /// first if needed; `force_refresh` renews regardless), for tools that need the token
+    /// itself: `sesame token`, `sesame exec`, bearer-token files. `Ok(None)` for
+    /// credentials that are not tokens (basic, netrc, X.509).
+    async fn token(&self, _min_valid: Duration, _force_refresh: bool) -> Result<Option<Token>> {
+        Ok(None)
     }
 }

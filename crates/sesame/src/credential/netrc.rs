@@ -100,7 +100,14 @@ impl std::fmt::Debug for Netrc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Netrc")
             .field("path", &self.path)
-            .field("machines", &self.entries.iter().map(|e| e.machine.as_deref().unwrap_or("default")).collect::<Vec<_>>())
+            .field(
+                "machines",
+                &self
+                    .entries
+                    .iter()
+                    .map(|e| e.machine.as_deref().unwrap_or("default"))
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -130,9 +137,9 @@ impl Credential for Netrc {
 /// Splits netrc text into tokens, dropping comments and `macdef` bodies.
 fn tokens(text: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
-    let mut lines = text.lines().peekable();
+    let lines = text.lines().peekable();
     let mut in_macdef = false;
-    while let Some(line) = lines.next() {
+    for line in lines {
         if in_macdef {
             if line.trim().is_empty() {
                 in_macdef = false;
@@ -238,7 +245,11 @@ fn parse(text: &str) -> Result<Vec<NetrcEntry>, String> {
                     "unexpected token `{}`; expected machine, default, login, password, account or macdef",
                     // A stray token may be a password split by an unquoted space: show its
                     // length only.
-                    if other.len() > 2 { format!("<{} characters>", other.len()) } else { other.to_string() }
+                    if other.len() > 2 {
+                        format!("<{} characters>", other.len())
+                    } else {
+                        other.to_string()
+                    }
                 ));
             }
         }
@@ -265,7 +276,8 @@ mod tests {
 
     #[test]
     fn macdef_bodies_are_skipped() {
-        let n = Netrc::parse_str("macdef init\ncd /pub\nmachine fake login x\n\nmachine h login u password p\n").unwrap();
+        let n =
+            Netrc::parse_str("macdef init\ncd /pub\nmachine fake login x\n\nmachine h login u password p\n").unwrap();
         assert_eq!(n.entries.len(), 1);
         assert_eq!(n.lookup("h").unwrap().login.as_deref(), Some("u"));
         assert!(n.lookup("fake").is_none());
@@ -273,7 +285,8 @@ mod tests {
 
     #[test]
     fn one_line_and_multi_line_forms() {
-        let n = Netrc::parse_str("machine a\n  login u1\n  password p1\nmachine b login u2 password p2 account x").unwrap();
+        let n =
+            Netrc::parse_str("machine a\n  login u1\n  password p1\nmachine b login u2 password p2 account x").unwrap();
         assert_eq!(n.lookup("a").unwrap().password.as_ref().unwrap().expose(), "p1");
         assert_eq!(n.lookup("b").unwrap().login.as_deref(), Some("u2"));
         assert!(n.lookup("c").is_none());

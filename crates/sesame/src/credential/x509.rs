@@ -71,16 +71,30 @@ impl X509 {
         }
         // Parse the key only to check that one is there and is of a known type; the
         // error text never includes key material.
-        PrivateKeyDer::from_pem_slice(key_pem)
-            .map_err(|_| file_err("private key", key_path, "no usable PRIVATE KEY block (PKCS#8, PKCS#1 or SEC1 PEM expected; decrypt an encrypted key first)".into()))?;
+        PrivateKeyDer::from_pem_slice(key_pem).map_err(|_| {
+            file_err(
+                "private key",
+                key_path,
+                "no usable PRIVATE KEY block (PKCS#8, PKCS#1 or SEC1 PEM expected; decrypt an encrypted key first)"
+                    .into(),
+            )
+        })?;
 
         let mut min_not_after = i64::MAX;
         let mut subject = String::new();
         let mut issuer = String::new();
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
         for (i, der) in certs.iter().enumerate() {
-            let (_, parsed) = x509_parser::parse_x509_certificate(der.as_ref())
-                .map_err(|e| file_err("client certificate", cert_path, format!("certificate {} is not valid X.509: {e}", i + 1)))?;
+            let (_, parsed) = x509_parser::parse_x509_certificate(der.as_ref()).map_err(|e| {
+                file_err(
+                    "client certificate",
+                    cert_path,
+                    format!("certificate {} is not valid X.509: {e}", i + 1),
+                )
+            })?;
             let validity = parsed.validity();
             min_not_after = min_not_after.min(validity.not_after.timestamp());
             if i == 0 {
@@ -98,7 +112,11 @@ impl X509 {
         }
         let left = min_not_after - now;
         if left < MIN_REMAINING.as_secs() as i64 {
-            let when = if left <= 0 { "expired".to_string() } else { format!("expires in {left} s") };
+            let when = if left <= 0 {
+                "expired".to_string()
+            } else {
+                format!("expires in {left} s")
+            };
             return Err(CredentialError::Expired(format!(
                 "client certificate {} ({subject}) {when}; at least {} s are required. Renew it (e.g. `voms-proxy-init` or `grid-proxy-init` for a proxy)",
                 cert_path.display(),
@@ -115,7 +133,13 @@ impl X509 {
             pem.extend_from_slice(cert_pem);
         }
         // Validate now, so that a bad identity is a credential error at build time.
-        reqwest::Identity::from_pem(&pem).map_err(|e| file_err("client certificate", cert_path, format!("cannot use certificate and key together: {}", e.without_url())))?;
+        reqwest::Identity::from_pem(&pem).map_err(|e| {
+            file_err(
+                "client certificate",
+                cert_path,
+                format!("cannot use certificate and key together: {}", e.without_url()),
+            )
+        })?;
         Ok(X509 {
             pem,
             info: X509Info {
@@ -148,7 +172,10 @@ fn file_err(what: &'static str, path: &Path, message: String) -> CredentialError
 
 impl std::fmt::Debug for X509 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("X509").field("info", &self.info).field("key", &"[redacted]").finish()
+        f.debug_struct("X509")
+            .field("info", &self.info)
+            .field("key", &"[redacted]")
+            .finish()
     }
 }
 

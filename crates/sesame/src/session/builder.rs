@@ -66,7 +66,9 @@ impl SessionBuilder {
             )));
         }
         if u.query().is_some() || u.fragment().is_some() {
-            return Err(Error::config(format!("base URL `{url}` must not have a query or fragment")));
+            return Err(Error::config(format!(
+                "base URL `{url}` must not have a query or fragment"
+            )));
         }
         if !u.path().ends_with('/') {
             let p = format!("{}/", u.path());
@@ -145,8 +147,10 @@ impl SessionBuilder {
 
     /// A header sent with every request (to any origin: do not put credentials here).
     pub fn default_header(mut self, name: &str, value: &str) -> Result<Self> {
-        let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| Error::config(format!("`{name}` is not a valid header name")))?;
-        let v = HeaderValue::from_str(value).map_err(|_| Error::config(format!("invalid value for header `{name}`")))?;
+        let n = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| Error::config(format!("`{name}` is not a valid header name")))?;
+        let v =
+            HeaderValue::from_str(value).map_err(|_| Error::config(format!("invalid value for header `{name}`")))?;
         self.default_headers.insert(n, v);
         Ok(self)
     }
@@ -184,13 +188,18 @@ impl SessionBuilder {
             if let Some(id) = identity {
                 b = b.identity(id);
             }
-            b.build().map_err(|e| Error::config(format!("cannot build the HTTP client: {}", describe(&e))))
+            b.build()
+                .map_err(|e| Error::config(format!("cannot build the HTTP client: {}", describe(&e))))
         };
         let has_identity = identity.is_some();
         let client_scoped = client_for(identity)?;
         // A client certificate identifies the user as surely as a token: only servers in
         // scope may ask for it. Out-of-scope requests go through a client without one.
-        let client_plain = if has_identity { client_for(None)? } else { client_scoped.clone() };
+        let client_plain = if has_identity {
+            client_for(None)?
+        } else {
+            client_scoped.clone()
+        };
         if self.tls.insecure {
             tracing::warn!("TLS certificate verification is DISABLED for this session (insecure = true)");
         }

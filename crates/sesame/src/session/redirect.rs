@@ -40,8 +40,16 @@ pub(crate) enum NextMethod {
 
 pub(crate) fn next_method(status: StatusCode, method: &Method) -> Option<NextMethod> {
     match status.as_u16() {
-        301 | 302 => Some(if *method == Method::POST { NextMethod::Get } else { NextMethod::Keep }),
-        303 => Some(if *method == Method::HEAD { NextMethod::Keep } else { NextMethod::Get }),
+        301 | 302 => Some(if *method == Method::POST {
+            NextMethod::Get
+        } else {
+            NextMethod::Keep
+        }),
+        303 => Some(if *method == Method::HEAD {
+            NextMethod::Keep
+        } else {
+            NextMethod::Get
+        }),
         307 | 308 => Some(NextMethod::Keep),
         _ => None,
     }

@@ -72,7 +72,10 @@ impl RequestBuilder {
     /// Adds a header (kept on redirects within the origin; `Authorization`, `Cookie` and
     /// other credential-like headers set here are dropped on redirects that leave it).
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        match (HeaderName::from_bytes(name.trim().as_bytes()), HeaderValue::from_str(value.trim())) {
+        match (
+            HeaderName::from_bytes(name.trim().as_bytes()),
+            HeaderValue::from_str(value.trim()),
+        ) {
             (Ok(n), Ok(mut v)) => {
                 if is_hand_set_credential_header(&n) {
                     v.set_sensitive(true);
@@ -80,7 +83,9 @@ impl RequestBuilder {
                 self.headers.append(n, v);
             }
             (Err(_), _) => self.fail(Error::config(format!("`{name}` is not a valid header name"))),
-            (_, Err(_)) => self.fail(Error::config(format!("the value of header `{name}` has characters not allowed in a header"))),
+            (_, Err(_)) => self.fail(Error::config(format!(
+                "the value of header `{name}` has characters not allowed in a header"
+            ))),
         }
         self
     }
@@ -123,7 +128,8 @@ impl RequestBuilder {
             Ok(v) => {
                 self.body = Body::Bytes(v.into());
                 if !self.headers.contains_key(CONTENT_TYPE) {
-                    self.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                    self.headers
+                        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 }
             }
             Err(e) => self.fail(Error::config(format!("cannot encode the JSON body: {e}"))),
@@ -136,7 +142,10 @@ impl RequestBuilder {
         match serde_urlencoded::to_string(value) {
             Ok(v) => {
                 self.body = Body::Bytes(v.into());
-                self.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
+                self.headers.insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-www-form-urlencoded"),
+                );
             }
             Err(e) => self.fail(Error::config(format!("cannot encode the form body: {e}"))),
         }
@@ -178,12 +187,19 @@ impl RequestBuilder {
             let mut cred_headers = HeaderMap::new();
             let attachment = match (&inner.credential, scoped) {
                 (Some(c), true) => {
-                    let req = AuthRequest { method: &method, url: &url };
+                    let req = AuthRequest {
+                        method: &method,
+                        url: &url,
+                    };
                     Some(c.attach(&req, &mut cred_headers).await?)
                 }
                 _ => None,
             };
-            let client = if scoped { &inner.client_scoped } else { &inner.client_plain };
+            let client = if scoped {
+                &inner.client_scoped
+            } else {
+                &inner.client_plain
+            };
             if inner.insecure {
                 tracing::warn!(url = %redact_url(&url), "sending without TLS certificate verification (insecure = true)");
             }
@@ -217,68 +233,76 @@ impl RequestBuilder {
             let status = resp.status();
             tracing::debug!(status = status.as_u16(), url = %redact_url(&url), "response");
 
-            if status == StatusCode::UNAUTHORIZED && !retried_after_401 {
-                if let (Some(cred), Some(att)) = (&inner.credential, &attachment) {
-                    let challenge = resp
-                        .headers()
-                        .get(WWW_AUTHENTICATE)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned);
-                    let req = AuthRequest { method: &method, url: &url };
-                    if cred.rejected(&req, att, challenge.as_deref()).await? == Rejection::Retry {
-                        tracing::debug!(url = %redact_url(&url), "credential renewed after 401; resending once");
-                        retried_after_401 = true;
-                        continue;
-                    }
+            if status == StatusCode::UNAUTHORIZED
+                && !retried_after_401
+                && let (Some(cred), Some(att)) = (&inner.credential, &attachment)
+            {
+                let challenge = resp
+                    .headers()
+                    .get(WWW_AUTHENTICATE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let req = AuthRequest {
+                    method: &method,
+                    url: &url,
+                };
+                if cred.rejected(&req, att, challenge.as_deref()).await? == Rejection::Retry {
+                    tracing::debug!(url = %redact_url(&url), "credential renewed after 401; resending once");
+                    retried_after_401 = true;
+                    continue;
                 }
             }
 
-            if status.is_redirection() && inner.redirect != RedirectPolicy::None {
-                if let Some(next) = redirect_target(&resp, &url) {
-                    let cross_origin = !same_origin(&url, &next);
-                    let allowed = match inner.redirect {
-                        RedirectPolicy::None => false,
-                        RedirectPolicy::SameOrigin => !cross_origin,
-                        RedirectPolicy::All => true,
-                    };
-                    if let (true, Some(rule)) = (allowed, next_method(status, &method)) {
-                        hops += 1;
-                        if hops > inner.max_redirects {
-                            return Err(Error::new(
-                                crate::ErrorKind::Transport,
-                                format!(
-                                    "{} {}: more than {} redirects; the server may be redirecting in a loop",
-                                    method,
-                                    redact_url(&url),
-                                    inner.max_redirects
-                                ),
-                            ));
-                        }
-                        if let NextMethod::Get = rule {
-                            method = Method::GET;
-                            body = Body::Empty;
-                            headers.remove(CONTENT_TYPE);
-                            headers.remove(reqwest::header::CONTENT_LENGTH);
-                        }
-                        if cross_origin {
-                            // Hand-set credential headers stay with their origin (curl does
-                            // the same for Authorization and Cookie).
-                            let drop: Vec<HeaderName> =
-                                headers.keys().filter(|k| is_hand_set_credential_header(k)).cloned().collect();
-                            for k in drop {
-                                headers.remove(&k);
-                            }
-                        }
-                        tracing::debug!(
-                            status = status.as_u16(),
-                            from = %redact_url(&url),
-                            to = %redact_url(&next),
-                            cross_origin,
-                            "following redirect"
-                        );
-                        url = next;
-                        continue;
+            if status.is_redirection()
+                && inner.redirect != RedirectPolicy::None
+                && let Some(next) = redirect_target(&resp, &url)
+            {
+                let cross_origin = !same_origin(&url, &next);
+                let allowed = match inner.redirect {
+                    RedirectPolicy::None => false,
+                    RedirectPolicy::SameOrigin => !cross_origin,
+                    RedirectPolicy::All => true,
+                };
+                if let (true, Some(rule)) = (allowed, next_method(status, &method)) {
+                    hops += 1;
+                    if hops > inner.max_redirects {
+                        return Err(Error::new(
+                            crate::ErrorKind::Transport,
+                            format!(
+                                "{} {}: more than {} redirects; the server may be redirecting in a loop",
+                                method,
+                                redact_url(&url),
+                                inner.max_redirects
+                            ),
+                        ));
                     }
+                    if let NextMethod::Get = rule {
+                        method = Method::GET;
+                        body = Body::Empty;
+                        headers.remove(CONTENT_TYPE);
+                        headers.remove(reqwest::header::CONTENT_LENGTH);
+                    }
+                    if cross_origin {
+                        // Hand-set credential headers stay with their origin (curl does
+                        // the same for Authorization and Cookie).
+                        let drop: Vec<HeaderName> = headers
+                            .keys()
+                            .filter(|k| is_hand_set_credential_header(k))
+                            .cloned()
+                            .collect();
+                        for k in drop {
+                            headers.remove(&k);
+                        }
+                    }
+                    tracing::debug!(
+                        status = status.as_u16(),
+                        from = %redact_url(&url),
+                        to = %redact_url(&next),
+                        cross_origin,
+                        "following redirect"
+                    );
+                    url = next;
+                    continue;
                 }
             }
 

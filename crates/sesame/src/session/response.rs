@@ -55,28 +55,38 @@ impl Response {
     pub async fn bytes(self) -> Result<Bytes> {
         let url = self.inner.url().clone();
         let m = self.method.clone();
-        self.inner.bytes().await.map_err(|e| Error::from_reqwest(e, m.as_str(), &url))
+        self.inner
+            .bytes()
+            .await
+            .map_err(|e| Error::from_reqwest(e, m.as_str(), &url))
     }
 
     /// The body as text (charset from `Content-Type`, else UTF-8, lossy).
     pub async fn text(self) -> Result<String> {
         let url = self.inner.url().clone();
         let m = self.method.clone();
-        self.inner.text().await.map_err(|e| Error::from_reqwest(e, m.as_str(), &url))
+        self.inner
+            .text()
+            .await
+            .map_err(|e| Error::from_reqwest(e, m.as_str(), &url))
     }
 
     /// The body parsed as JSON.
     pub async fn json<T: DeserializeOwned>(self) -> Result<T> {
         let url = redact_url(self.inner.url());
         let bytes = self.bytes().await?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::decode(format!("response from {url} is not the expected JSON: {e}")))
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::decode(format!("response from {url} is not the expected JSON: {e}")))
     }
 
     /// The next chunk of the body, `None` at the end (streaming download).
     pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
         let url = self.inner.url().clone();
         let m = self.method.clone();
-        self.inner.chunk().await.map_err(|e| Error::from_reqwest(e, m.as_str(), &url))
+        self.inner
+            .chunk()
+            .await
+            .map_err(|e| Error::from_reqwest(e, m.as_str(), &url))
     }
 
     /// `Ok(self)` for statuses below 400, else an [`HttpError`] with the server's message.
@@ -91,7 +101,11 @@ impl Response {
     /// Reads (at most 1 MiB of) the body and turns it into an HTTP error.
     pub(crate) async fn into_error(mut self) -> Error {
         let status = self.status();
-        let content_type = self.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let content_type = self
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let url = redact_url(self.url());
         let mut body = Vec::new();
         while let Ok(Some(chunk)) = self.inner.chunk().await {
