@@ -270,6 +270,8 @@ function tooFast(deviceCode) {
 setInterval(() => {
   const cutoff = Date.now() - 15 * 60_000;
   for (const [code, last] of state.devicePolls) if (last < cutoff) state.devicePolls.delete(code);
+  const now = Date.now();
+  for (const [ticket, data] of state.umaTickets) if (data.expiresAt <= now) state.umaTickets.delete(ticket);
 }, 60_000).unref();
 
 function bump(name) {
