@@ -60,6 +60,8 @@ enum Repr {
     Credential(#[from] CredentialError),
     #[error(transparent)]
     Http(#[from] HttpError),
+    #[error(transparent)]
+    OAuth(#[from] crate::oauth::OAuthError),
     #[error("{message}")]
     Transport {
         message: String,
@@ -90,6 +92,26 @@ impl Error {
             Repr::Http(h) => Some(h),
             _ => None,
         }
+    }
+
+    /// The OAuth detail (provider error code and description), if this is one.
+    pub fn as_oauth(&self) -> Option<&crate::oauth::OAuthError> {
+        match &self.inner.repr {
+            Repr::OAuth(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// The provider's `error` code (`invalid_grant`, `invalid_client`, …), if the provider
+    /// refused.
+    pub fn oauth_error_code(&self) -> Option<&str> {
+        self.as_oauth().and_then(|o| o.code())
+    }
+
+    /// Adds context in front of the message, keeping the kind (and dropping layer detail).
+    pub fn context(self, prefix: impl std::fmt::Display) -> Self {
+        let kind = self.kind();
+        Error::new(kind, format!("{prefix}: {self}"))
     }
 
     /// The configuration error detail, if this is one.
@@ -301,6 +323,18 @@ impl From<CredentialError> for Error {
             inner: Box::new(Inner {
                 kind,
                 repr: Repr::Credential(e),
+            }),
+        }
+    }
+}
+
+impl From<crate::oauth::OAuthError> for Error {
+    fn from(e: crate::oauth::OAuthError) -> Self {
+        let kind = e.kind();
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                repr: Repr::OAuth(e),
             }),
         }
     }

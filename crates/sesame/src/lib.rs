@@ -28,11 +28,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bearer_file;
 pub mod blocking;
 pub mod config;
 pub mod credential;
 mod error;
 pub mod message;
+pub mod oauth;
 pub mod redact;
 pub mod scope;
 pub mod secret;

@@ -22,6 +22,7 @@
 //! ```
 
 mod build;
+mod oauth;
 mod profile;
 mod secret_source;
 
@@ -30,7 +31,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use build::session_builder;
+pub use build::{BuildOptions, session_builder, session_builder_with};
+pub use oauth::{oauth_parts, OAuthParts};
 pub use profile::{AuthKind, OneOrMany, Ports, Profile};
 pub use secret_source::SecretSource;
 

@@ -67,6 +67,10 @@ impl Credential for Bearer {
         Ok(Some(crate::token::Token::bare(self.token.clone())))
     }
 
+    fn cached_token(&self) -> Option<crate::token::Token> {
+        Some(crate::token::Token::bare(self.token.clone()))
+    }
+
     fn info(&self) -> CredentialInfo {
         CredentialInfo::new("bearer").with("token", crate::secret::mask(self.token.expose()))
     }

@@ -65,6 +65,14 @@ impl Credential for Combined {
         Ok(None)
     }
 
+    fn cached_token(&self) -> Option<crate::token::Token> {
+        self.parts.iter().find_map(|p| p.cached_token())
+    }
+
+    fn as_oauth(&self) -> Option<&super::OAuth> {
+        self.parts.iter().find_map(|p| p.as_oauth())
+    }
+
     fn tls_identity(&self) -> Result<Option<reqwest::Identity>> {
         for p in &self.parts {
             if let Some(id) = p.tls_identity()? {

@@ -7,7 +7,8 @@
 //! keep every one of them — not only `Authorization` — from crossing origins), may supply a
 //! TLS client identity, and is told when the server rejects it with a 401.
 //!
-//! Implemented here: [`Basic`], [`Bearer`], [`ApiKey`], [`Netrc`], [`X509`], and
+//! Implemented here: [`Basic`], [`Bearer`], [`ApiKey`], [`Netrc`], [`X509`], [`Discover`]
+//! (grid token and certificate discovery), and
 //! [`FnCredential`] for closures. Implement the trait yourself for anything else (the
 //! equivalent of Python's `requests.auth.AuthBase`).
 
@@ -16,9 +17,13 @@ mod basic;
 mod bearer;
 mod combined;
 mod custom;
+pub mod discover;
 mod netrc;
+pub mod oauth;
 pub(crate) mod permissions;
+pub mod www_authenticate;
 mod x509;
+mod x509_discovery;
 
 use std::fmt;
 use std::time::Duration;
@@ -30,11 +35,15 @@ use url::Url;
 
 pub use api_key::{ApiKey, DEFAULT_HEADER as API_KEY_DEFAULT_HEADER};
 pub use basic::Basic;
+pub(crate) use basic::basic_header as basic_header_value;
 pub use bearer::Bearer;
 pub use combined::Combined;
 pub use custom::FnCredential;
+pub use discover::Discover;
 pub use netrc::{Netrc, NetrcEntry};
+pub use oauth::OAuth;
 pub use x509::{X509, X509Info};
+pub use x509_discovery::{X509Discovery, discover_x509};
 
 use crate::Result;
 use crate::token::Token;
@@ -129,5 +138,16 @@ pub trait Credential: Send + Sync + fmt::Debug + 'static {
     /// credentials that are not tokens (basic, netrc, X.509).
     async fn token(&self, _min_valid: Duration, _force_refresh: bool) -> Result<Option<Token>> {
         Ok(None)
+    }
+
+    /// The token held now, without any network (for `status`), if this is a token
+    /// credential that has one.
+    fn cached_token(&self) -> Option<Token> {
+        None
+    }
+
+    /// This credential as an OAuth credential (for login, logout, introspection).
+    fn as_oauth(&self) -> Option<&OAuth> {
+        None
     }
 }

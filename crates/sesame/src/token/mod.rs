@@ -5,6 +5,18 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub mod clock;
+mod file_store;
+mod key;
+pub mod source;
+mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use file_store::FileStore;
+pub use key::CacheKey;
+pub use source::{Grant, Lease, RenewPolicy, TokenSource};
+pub use store::{MemoryStore, StoreLock, TokenStore};
+
 use crate::secret::{AccessToken, IdToken, RefreshToken};
 
 /// Lifetime assumed when a token response has no `expires_in` and the access token is not

@@ -1,0 +1,175 @@
+//! From a profile to an OAuth credential: the provider source, the client registration,
+//! the cache key, the token store and the grant of the profile's `auth` kind.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+
+use super::{AuthKind, BuildOptions, ResolvedProfile, expand_home};
+use crate::credential::OAuth;
+use crate::credential::oauth::{ClientCredentialsGrant, InteractiveGrant, PasswordGrant};
+use crate::oauth::{ClientAuth, ClientAuthMethod, ClientConfig, LazyClient, ProviderMetadata, ProviderSource};
+use crate::secret::{ClientSecret, Password};
+use crate::tls::TlsOptions;
+use crate::token::{CacheKey, FileStore, Grant, MemoryStore, RenewPolicy, TokenSource, TokenStore};
+use crate::{Error, Result};
+
+/// The OAuth pieces of a profile, for commands that talk to the provider directly
+/// (`discover`, `introspect`, `register`).
+#[derive(Debug, Clone)]
+pub struct OAuthParts {
+    /// Where the provider comes from.
+    pub source: ProviderSource,
+    /// The client registration.
+    pub client: ClientConfig,
+    /// The cache key of this profile's tokens.
+    pub key: CacheKey,
+}
+
+/// Builds the provider source, client configuration and cache key of a profile.
+pub fn oauth_parts(resolved: &ResolvedProfile, auth: AuthKind) -> Result<OAuthParts> {
+    let p = &resolved.profile;
+    let name = &resolved.name;
+    let mut tls = TlsOptions::default();
+    if let Some(ca) = &p.ca_bundle {
+        tls.ca_bundles.push(expand_home(ca));
+    }
+    tls.insecure = p.insecure == Some(true);
+    let base_url = match &p.base_url {
+        Some(u) => Some(url::Url::parse(u).map_err(|e| Error::config(format!("base_url `{u}` is not a valid URL: {e}")))?),
+        None => None,
+    };
+    let explicit = ProviderMetadata {
+        issuer: p.issuer.clone().unwrap_or_default(),
+        authorization_endpoint: p.authorization_endpoint.clone(),
+        token_endpoint: p.token_endpoint.clone(),
+        device_authorization_endpoint: p.device_authorization_endpoint.clone(),
+        revocation_endpoint: p.revocation_endpoint.clone(),
+        introspection_endpoint: p.introspection_endpoint.clone(),
+        userinfo_endpoint: p.userinfo_endpoint.clone(),
+        end_session_endpoint: p.end_session_endpoint.clone(),
+        jwks_uri: p.jwks_uri.clone(),
+        ..Default::default()
+    };
+    let secs = |v: Option<f64>, d: u64| v.filter(|v| *v > 0.0).map(Duration::from_secs_f64).unwrap_or(Duration::from_secs(d));
+    let source = ProviderSource {
+        issuer: p.issuer.clone(),
+        base_url,
+        webfinger_prefix: p.webfinger_prefix.clone(),
+        explicit,
+        tls,
+        timeout: secs(p.timeout, 30),
+        connect_timeout: secs(p.connect_timeout, 10),
+    };
+    let client_id = p.client_id.clone().ok_or_else(|| {
+        Error::config(format!(
+            "profile `{name}` uses auth = \"{auth}\" but has no `client_id`; set it in the profile or pass --client-id"
+        ))
+    })?;
+    let client_secret = match &p.client_secret {
+        Some(s) => Some(ClientSecret::new(s.resolve("client_secret")?.expose_secret().to_string())),
+        None => None,
+    };
+    let method = match &p.client_auth {
+        Some(m) => m.parse::<ClientAuthMethod>()?,
+        None if client_secret.is_some() => ClientAuthMethod::Basic,
+        None if p.client_key.is_some() => ClientAuthMethod::PrivateKeyJwt,
+        None => ClientAuthMethod::None,
+    };
+    let client_auth = match method {
+        ClientAuthMethod::Basic => ClientAuth::Basic,
+        ClientAuthMethod::Post => ClientAuth::Post,
+        ClientAuthMethod::None => ClientAuth::None,
+        ClientAuthMethod::PrivateKeyJwt => {
+            let path = p.client_key.as_ref().map(|k| expand_home(k)).ok_or_else(|| {
+                Error::config(format!("profile `{name}`: client_auth = \"private-key-jwt\" needs `client_key` (a PEM private key)"))
+            })?;
+            crate::credential::permissions::check_private(&path, "client key")?;
+            let pem = std::fs::read_to_string(&path)
+                .map_err(|e| Error::config(format!("cannot read client_key {}: {e}", path.display())))?;
+            ClientAuth::private_key_jwt(&pem, None, None)?
+        }
+    };
+    let mut scopes = p.scopes.clone().unwrap_or_default();
+    if matches!(auth, AuthKind::Oidc) && !scopes.iter().any(|s| s == "openid") {
+        scopes.insert(0, "openid".into());
+    }
+    let audience = p.audience.as_ref().map(|a| a.to_vec()).unwrap_or_default();
+    let client = ClientConfig {
+        client_id: client_id.clone(),
+        client_secret,
+        auth: client_auth,
+        scopes: scopes.clone(),
+        audience: audience.clone(),
+        resource: p.resource == Some(true),
+        insecure: p.insecure == Some(true),
+    };
+    // The key names the issuer as configured; without one, the token endpoint or the
+    // base URL it will be discovered from stands in for it.
+    let issuer_for_key = p
+        .issuer
+        .clone()
+        .or_else(|| p.token_endpoint.clone())
+        .or_else(|| p.base_url.clone().map(|b| format!("webfinger:{b}")))
+        .unwrap_or_default();
+    let username = match auth {
+        AuthKind::Password => p.username.as_deref(),
+        _ => None,
+    };
+    let key = CacheKey::new(&issuer_for_key, &client_id, auth.as_str(), &scopes, &audience, username);
+    Ok(OAuthParts { source, client, key })
+}
+
+/// The token store of a profile's `cache` setting.
+pub fn store_for(cache: Option<&str>) -> Result<Arc<dyn TokenStore>> {
+    match cache.unwrap_or("file") {
+        "file" => Ok(Arc::new(FileStore::new(FileStore::default_dir()?))),
+        "memory" => Ok(Arc::new(MemoryStore::default())),
+        "keyring" => {
+            eprintln!("sesame: note: this build has no OS keyring support; keeping tokens in the file cache instead");
+            Ok(Arc::new(FileStore::new(FileStore::default_dir()?)))
+        }
+        other => Err(Error::config(format!("unknown cache `{other}`: use file, keyring or memory"))),
+    }
+}
+
+/// The OAuth credential of a profile.
+pub(crate) fn credential(resolved: &ResolvedProfile, auth: AuthKind, opts: &BuildOptions) -> Result<OAuth> {
+    let p = &resolved.profile;
+    let parts = oauth_parts(resolved, auth)?;
+    let client = LazyClient::new(parts.source, parts.client);
+    let grant: Arc<dyn Grant> = match auth {
+        AuthKind::ClientCredentials => {
+            if client.config().client_secret.is_none() && !matches!(client.config().auth, ClientAuth::PrivateKeyJwt { .. }) {
+                return Err(Error::config(format!(
+                    "profile `{}` uses auth = \"client-credentials\" but has no client_secret (or client_key for private-key-jwt)",
+                    resolved.name
+                )));
+            }
+            Arc::new(ClientCredentialsGrant::new(client.clone()))
+        }
+        AuthKind::Password => {
+            let user = p.username.clone().ok_or_else(|| {
+                Error::config(format!("profile `{}` uses auth = \"password\" but has no `username`", resolved.name))
+            })?;
+            let pw = p
+                .password
+                .as_ref()
+                .ok_or_else(|| Error::config(format!("profile `{}` uses auth = \"password\" but has no `password`", resolved.name)))?
+                .resolve("password")?;
+            Arc::new(PasswordGrant::new(client.clone(), user, Password::new(pw.expose_secret().to_string())))
+        }
+        _ => Arc::new(InteractiveGrant::new(client.clone(), opts.login.clone())),
+    };
+    let store = match &opts.store {
+        Some(s) => s.clone(),
+        None => store_for(p.cache.as_deref())?,
+    };
+    let policy = RenewPolicy {
+        renew_before: Duration::from_secs(p.renew_before.unwrap_or(60)),
+        ..RenewPolicy::default()
+    };
+    let source = TokenSource::builder(parts.key, grant).store(store).policy(policy).build();
+    Ok(OAuth::new(auth.as_str(), source, Some(client)))
+}

@@ -1,0 +1,569 @@
+//! [`OAuthClient`]: one client registration at one provider, and the grants it runs.
+//!
+//! The standard grants (client credentials, password, refresh, authorization code) go
+//! through `openidconnect`/`oauth2`, which do the form encoding and response parsing;
+//! token exchange (RFC 8693) and custom JSON grants, which those crates do not cover, are
+//! posted here with the same client authentication and the same strict parsing.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use openidconnect::core::{CoreClient, CoreTokenResponse};
+use openidconnect::{
+    AuthType, AuthorizationCode, ClientId, ClientSecret as OidcSecret, IssuerUrl, OAuth2TokenResponse, PkceCodeVerifier,
+    RedirectUrl, RefreshToken as OidcRefresh, RequestTokenError, ResourceOwnerPassword, ResourceOwnerUsername, Scope,
+    TokenResponse as _, TokenUrl,
+};
+use reqwest::Method;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use serde::Deserialize;
+use url::Url;
+
+use super::client_auth::{ClientAuth, JWT_BEARER_ASSERTION};
+use super::discovery::{ProviderMetadata, check_transport};
+use super::http::{HttpFailure, Reply, provider_error};
+use super::id_token::{self, IdTokenCheck};
+use super::{OAuthError, OAuthHttp};
+use crate::redact::redact_url;
+use crate::secret::{AccessToken, ClientSecret, IdToken, Password, RefreshToken};
+use crate::token::{DEFAULT_LIFETIME, Token, jwt_exp, now_unix};
+use crate::{Error, Result};
+
+/// The RFC 8693 grant type.
+pub const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+/// The RFC 8693 token type of an access token.
+pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+
+/// A client registration: id, secret, authentication method and the request defaults.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// `client_id`.
+    pub client_id: String,
+    /// `client_secret`, for `Basic` and `Post`.
+    pub client_secret: Option<ClientSecret>,
+    /// How the client authenticates.
+    pub auth: ClientAuth,
+    /// Scopes to request.
+    pub scopes: Vec<String>,
+    /// Audiences to request (`audience` parameter).
+    pub audience: Vec<String>,
+    /// Also send the audiences as RFC 8707 `resource` parameters.
+    pub resource: bool,
+    /// Allow plain-http endpoints and skip TLS verification (the profile's `insecure`).
+    pub insecure: bool,
+}
+
+impl ClientConfig {
+    /// A public client with this id.
+    pub fn public(client_id: impl Into<String>) -> Self {
+        ClientConfig {
+            client_id: client_id.into(),
+            client_secret: None,
+            auth: ClientAuth::None,
+            scopes: Vec::new(),
+            audience: Vec::new(),
+            resource: false,
+            insecure: false,
+        }
+    }
+
+    /// A confidential client with `client_secret_basic`.
+    pub fn confidential(client_id: impl Into<String>, secret: impl Into<ClientSecret>) -> Self {
+        ClientConfig {
+            client_secret: Some(secret.into()),
+            auth: ClientAuth::Basic,
+            ..Self::public(client_id)
+        }
+    }
+}
+
+/// A client at a provider whose metadata is known.
+#[derive(Clone, Debug)]
+pub struct OAuthClient {
+    config: Arc<ClientConfig>,
+    meta: Arc<ProviderMetadata>,
+    http: OAuthHttp,
+}
+
+/// Options for a token request beyond the client's defaults (down-scoping).
+#[derive(Clone, Debug, Default)]
+pub struct TokenOptions {
+    /// Scopes instead of the client's.
+    pub scopes: Option<Vec<String>>,
+    /// Audiences instead of the client's.
+    pub audience: Option<Vec<String>>,
+}
+
+impl OAuthClient {
+    /// A client for a provider with known metadata.
+    pub fn new(config: ClientConfig, meta: Arc<ProviderMetadata>, http: OAuthHttp) -> Self {
+        OAuthClient {
+            config: Arc::new(config),
+            meta,
+            http,
+        }
+    }
+
+    /// The provider's metadata.
+    pub fn metadata(&self) -> &ProviderMetadata {
+        &self.meta
+    }
+
+    /// The client's configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// The HTTP client used for the provider.
+    pub fn http(&self) -> &OAuthHttp {
+        &self.http
+    }
+
+    fn endpoint(&self, name: &str, value: &Option<String>) -> Result<Url> {
+        let v = value.as_deref().ok_or_else(|| {
+            OAuthError::Setup(format!(
+                "the provider has no {name}: it was not discovered and `{name}` is not set in the profile"
+            ))
+        })?;
+        let u = Url::parse(v).map_err(|e| OAuthError::Setup(format!("{name} `{v}` is not a URL: {e}")))?;
+        check_transport(&u, self.config.insecure, name)?;
+        Ok(u)
+    }
+
+    /// The token endpoint.
+    pub fn token_endpoint(&self) -> Result<Url> {
+        self.endpoint("token_endpoint", &self.meta.token_endpoint)
+    }
+
+    fn core_client(&self) -> Result<CoreClient<openidconnect::EndpointNotSet, openidconnect::EndpointNotSet, openidconnect::EndpointNotSet, openidconnect::EndpointNotSet, openidconnect::EndpointSet>> {
+        let token_url = self.token_endpoint()?;
+        let issuer = IssuerUrl::new(self.meta.issuer.clone())
+            .map_err(|e| OAuthError::Setup(format!("issuer `{}` is not a URL: {e}", self.meta.issuer)))?;
+        let mut c = CoreClient::new(
+            ClientId::new(self.config.client_id.clone()),
+            issuer,
+            openidconnect::core::CoreJsonWebKeySet::new(vec![]),
+        )
+        .set_token_uri(TokenUrl::from_url(token_url));
+        match (&self.config.auth, &self.config.client_secret) {
+            (ClientAuth::Basic, Some(s)) => {
+                c = c.set_client_secret(OidcSecret::new(s.expose().to_string())).set_auth_type(AuthType::BasicAuth);
+            }
+            (ClientAuth::Post, Some(s)) => {
+                c = c.set_client_secret(OidcSecret::new(s.expose().to_string())).set_auth_type(AuthType::RequestBody);
+            }
+            (ClientAuth::Basic | ClientAuth::Post, None) => {
+                return Err(OAuthError::Setup(format!(
+                    "client `{}` authenticates with a secret but none is configured: set client_secret (e.g. --client-secret-env VAR)",
+                    self.config.client_id
+                ))
+                .into());
+            }
+            (ClientAuth::None | ClientAuth::PrivateKeyJwt { .. }, _) => {
+                c = c.set_auth_type(AuthType::RequestBody);
+            }
+        }
+        Ok(c)
+    }
+
+    fn extra_params(&self, opts: &TokenOptions) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        let audience = opts.audience.as_ref().unwrap_or(&self.config.audience);
+        for a in audience {
+            out.push(("audience".to_string(), a.clone()));
+            if self.config.resource {
+                out.push(("resource".to_string(), a.clone()));
+            }
+        }
+        if let Some(assertion) = self.config.auth.assertion(&self.config.client_id, self.token_endpoint()?.as_str())? {
+            out.push(("client_assertion_type".into(), JWT_BEARER_ASSERTION.into()));
+            out.push(("client_assertion".into(), assertion));
+        }
+        Ok(out)
+    }
+
+    fn scopes<'a>(&'a self, opts: &'a TokenOptions) -> &'a [String] {
+        opts.scopes.as_deref().unwrap_or(&self.config.scopes)
+    }
+
+    /// The client credentials grant ([RFC 6749 §4.4](https://www.rfc-editor.org/rfc/rfc6749#section-4.4)).
+    pub async fn client_credentials(&self, opts: &TokenOptions) -> Result<Token> {
+        let client = self.core_client()?;
+        let mut req = client.exchange_client_credentials();
+        for s in self.scopes(opts) {
+            req = req.add_scope(Scope::new(s.clone()));
+        }
+        for (k, v) in self.extra_params(opts)? {
+            req = req.add_extra_param(k, v);
+        }
+        let resp = req.request_async(&self.http).await.map_err(|e| self.token_error(e))?;
+        self.to_token(resp, self.scopes(opts), None).await
+    }
+
+    /// The resource owner password grant ([RFC 6749 §4.3](https://www.rfc-editor.org/rfc/rfc6749#section-4.3)).
+    pub async fn password(&self, username: &str, password: &Password, opts: &TokenOptions) -> Result<Token> {
+        let client = self.core_client()?;
+        let user = ResourceOwnerUsername::new(username.to_string());
+        let pw = ResourceOwnerPassword::new(password.expose().to_string());
+        let mut req = client.exchange_password(&user, &pw);
+        for s in self.scopes(opts) {
+            req = req.add_scope(Scope::new(s.clone()));
+        }
+        for (k, v) in self.extra_params(opts)? {
+            req = req.add_extra_param(k, v);
+        }
+        let resp = req.request_async(&self.http).await.map_err(|e| self.token_error(e))?;
+        self.to_token(resp, self.scopes(opts), None).await
+    }
+
+    /// The refresh grant ([RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)).
+    /// A rotated refresh token in the reply replaces the old one; otherwise the old one is
+    /// kept. `scopes` may narrow, never widen, the grant.
+    pub async fn refresh(&self, refresh_token: &RefreshToken, opts: &TokenOptions) -> Result<Token> {
+        let client = self.core_client()?;
+        let rt = OidcRefresh::new(refresh_token.expose().to_string());
+        let mut req = client.exchange_refresh_token(&rt);
+        if let Some(scopes) = &opts.scopes {
+            for s in scopes {
+                req = req.add_scope(Scope::new(s.clone()));
+            }
+        }
+        // Audience/resource may be repeated on refresh (only values already granted).
+        for (k, v) in self.extra_params(&TokenOptions { scopes: None, audience: opts.audience.clone() })? {
+            req = req.add_extra_param(k, v);
+        }
+        let resp = req.request_async(&self.http).await.map_err(|e| self.token_error(e))?;
+        let mut t = self.to_token(resp, self.scopes(opts), None).await?;
+        if t.refresh_token.is_none() {
+            t.refresh_token = Some(refresh_token.clone());
+        }
+        Ok(t)
+    }
+
+    /// Exchanges an authorization code (with its PKCE verifier) for tokens and verifies the
+    /// ID token against `nonce`.
+    pub async fn exchange_code(&self, code: &str, verifier: &str, redirect_uri: &str, nonce: Option<&str>) -> Result<Token> {
+        let client = self.core_client()?;
+        let redirect = RedirectUrl::new(redirect_uri.to_string())
+            .map_err(|e| OAuthError::Setup(format!("redirect_uri `{redirect_uri}` is not a URL: {e}")))?;
+        let mut req = client
+            .exchange_code(AuthorizationCode::new(code.to_string()))
+            .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_string()))
+            .set_redirect_uri(Cow::Owned(redirect));
+        if let Some(assertion) = self.config.auth.assertion(&self.config.client_id, self.token_endpoint()?.as_str())? {
+            req = req
+                .add_extra_param("client_assertion_type", JWT_BEARER_ASSERTION)
+                .add_extra_param("client_assertion", assertion);
+        }
+        let resp = req.request_async(&self.http).await.map_err(|e| self.token_error(e))?;
+        let t = self.to_token(resp, &self.config.scopes, nonce).await?;
+        if t.id_token.is_none() && self.config.scopes.iter().any(|s| s == "openid") {
+            return Err(OAuthError::Malformed {
+                endpoint: self.endpoint_label(),
+                message: "no id_token in the reply to an `openid` authorization".into(),
+            }
+            .into());
+        }
+        Ok(t)
+    }
+
+    /// Token exchange ([RFC 8693 §2.1](https://www.rfc-editor.org/rfc/rfc8693#section-2.1)):
+    /// trades `subject_token` for a token for another audience or with fewer scopes.
+    pub async fn token_exchange(&self, subject_token: &AccessToken, subject_token_type: &str, opts: &TokenOptions) -> Result<Token> {
+        let mut form: Vec<(String, String)> = vec![
+            ("grant_type".into(), TOKEN_EXCHANGE_GRANT.into()),
+            ("subject_token".into(), subject_token.expose().to_string()),
+            ("subject_token_type".into(), subject_token_type.into()),
+            ("requested_token_type".into(), ACCESS_TOKEN_TYPE.into()),
+        ];
+        let scopes = self.scopes(opts);
+        if !scopes.is_empty() {
+            form.push(("scope".into(), scopes.join(" ")));
+        }
+        self.post_token_form(form, opts).await
+    }
+
+    /// Posts any grant to the token endpoint with this client's authentication and
+    /// parses the standard token response (used for token exchange, UMA and extension
+    /// grants). `form` must carry `grant_type`.
+    pub async fn post_token_form(&self, mut form: Vec<(String, String)>, opts: &TokenOptions) -> Result<Token> {
+        let url = self.token_endpoint()?;
+        form.extend(self.extra_params(opts)?);
+        let reply = self.post_authenticated(&url, form, false).await?;
+        let parsed: RawTokenResponse = parse_token_reply(&reply, &self.endpoint_label())?;
+        self.from_raw(parsed, self.scopes(opts))
+    }
+
+    /// POSTs a form to one of the provider's endpoints with this client's authentication
+    /// (the client assertion, if any, is added unless `form` already has one).
+    pub(crate) async fn post_authenticated(&self, url: &Url, mut form: Vec<(String, String)>, add_assertion: bool) -> Result<Reply> {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
+        match (&self.config.auth, &self.config.client_secret) {
+            (ClientAuth::Basic, Some(s)) => {
+                // RFC 6749 §2.3.1: form-urlencode id and secret before base64.
+                let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+                let mut v = crate::credential::basic_header_value(&enc(&self.config.client_id), &enc(s.expose()));
+                v.set_sensitive(true);
+                headers.insert(AUTHORIZATION, v);
+            }
+            (ClientAuth::Post, Some(s)) => {
+                form.push(("client_id".into(), self.config.client_id.clone()));
+                form.push(("client_secret".into(), s.expose().to_string()));
+            }
+            (ClientAuth::Basic | ClientAuth::Post, None) => {
+                return Err(OAuthError::Setup(format!("client `{}` needs a client_secret", self.config.client_id)).into());
+            }
+            (ClientAuth::None | ClientAuth::PrivateKeyJwt { .. }, _) => {
+                form.push(("client_id".into(), self.config.client_id.clone()));
+                if add_assertion
+                    && let Some(a) = self.config.auth.assertion(&self.config.client_id, self.token_endpoint()?.as_str())?
+                {
+                    form.push(("client_assertion_type".into(), JWT_BEARER_ASSERTION.into()));
+                    form.push(("client_assertion".into(), a));
+                }
+            }
+        }
+        let body = serde_urlencoded::to_string(&form).map_err(|e| Error::config(format!("cannot encode the request: {e}")))?;
+        self.http.send(Method::POST, url, headers, Some(body.into_bytes())).await
+    }
+
+    /// An endpoint from the metadata by name, checked for transport security.
+    pub(crate) fn named_endpoint(&self, name: &str) -> Result<Url> {
+        let v = match name {
+            "introspection_endpoint" => &self.meta.introspection_endpoint,
+            "revocation_endpoint" => &self.meta.revocation_endpoint,
+            "userinfo_endpoint" => &self.meta.userinfo_endpoint,
+            "end_session_endpoint" => &self.meta.end_session_endpoint,
+            "registration_endpoint" => &self.meta.registration_endpoint,
+            "authorization_endpoint" => &self.meta.authorization_endpoint,
+            "device_authorization_endpoint" => &self.meta.device_authorization_endpoint,
+            "jwks_uri" => &self.meta.jwks_uri,
+            _ => &self.meta.token_endpoint,
+        };
+        self.endpoint(name, v)
+    }
+
+    fn from_raw(&self, r: RawTokenResponse, requested: &[String]) -> Result<Token> {
+        let issued_type = r.issued_token_type.as_deref();
+        let ok_type = r.token_type.eq_ignore_ascii_case("bearer")
+            || (r.token_type.eq_ignore_ascii_case("n_a") && issued_type.is_some());
+        if !ok_type {
+            return Err(OAuthError::Malformed {
+                endpoint: self.endpoint_label(),
+                message: format!("token_type `{}` is not supported (sesame sends Bearer tokens)", super::error::clean(&r.token_type, 40)),
+            }
+            .into());
+        }
+        if r.access_token.is_empty() {
+            return Err(OAuthError::Malformed { endpoint: self.endpoint_label(), message: "empty access_token".into() }.into());
+        }
+        let now = now_unix();
+        let expires_at = expiry(now, r.expires_in, &r.access_token);
+        Ok(Token {
+            token_type: "Bearer".into(),
+            expires_at,
+            issued_at: now,
+            refresh_token: r.refresh_token.map(RefreshToken::new),
+            id_token: r.id_token.map(IdToken::new),
+            scopes: r.scope.map(|s| s.split_whitespace().map(str::to_owned).collect()).unwrap_or_else(|| requested.to_vec()),
+            issuer: Some(self.meta.issuer.clone()),
+            access_token: AccessToken::new(r.access_token),
+        })
+    }
+
+    async fn to_token(&self, resp: CoreTokenResponse, requested: &[String], nonce: Option<&str>) -> Result<Token> {
+        use openidconnect::core::CoreTokenType;
+        if *resp.token_type() != CoreTokenType::Bearer {
+            return Err(OAuthError::Malformed {
+                endpoint: self.endpoint_label(),
+                message: format!("token_type `{}` is not supported (sesame sends Bearer tokens)", super::error::clean(resp.token_type().as_ref(), 40)),
+            }
+            .into());
+        }
+        let access = resp.access_token().secret().to_string();
+        if access.is_empty() {
+            return Err(OAuthError::Malformed { endpoint: self.endpoint_label(), message: "empty access_token".into() }.into());
+        }
+        let now = now_unix();
+        let id_token = resp.id_token().map(|t| t.to_string());
+        if let Some(raw) = &id_token {
+            self.verify_id_token(raw, nonce, Some(&access)).await?;
+        }
+        Ok(Token {
+            token_type: "Bearer".into(),
+            expires_at: expiry(now, resp.expires_in().map(|d| d.as_secs() as i64), &access),
+            issued_at: now,
+            refresh_token: resp.refresh_token().map(|r| RefreshToken::new(r.secret().to_string())),
+            id_token: id_token.map(IdToken::new),
+            scopes: resp
+                .scopes()
+                .map(|s| s.iter().map(|x| x.to_string()).collect())
+                .unwrap_or_else(|| requested.to_vec()),
+            issuer: Some(self.meta.issuer.clone()),
+            access_token: AccessToken::new(access),
+        })
+    }
+
+    /// Verifies an ID token issued to this client (signature, iss, aud, exp, iat, nonce,
+    /// at_hash) and returns its claims.
+    pub async fn verify_id_token(&self, raw: &str, nonce: Option<&str>, access_token: Option<&str>) -> Result<serde_json::Value> {
+        let jwks = self.endpoint("jwks_uri", &self.meta.jwks_uri)?;
+        let secret = match self.config.auth {
+            ClientAuth::Basic | ClientAuth::Post => self.config.client_secret.as_ref().map(|s| s.expose()),
+            _ => None,
+        };
+        id_token::verify(
+            &self.http,
+            raw,
+            &IdTokenCheck {
+                issuer: &self.meta.issuer,
+                jwks_uri: &jwks,
+                client_id: &self.config.client_id,
+                client_secret: secret,
+                nonce,
+                access_token,
+            },
+        )
+        .await
+    }
+
+    fn endpoint_label(&self) -> String {
+        match &self.meta.token_endpoint {
+            Some(t) => format!("token endpoint {}", Url::parse(t).map(|u| redact_url(&u)).unwrap_or_else(|_| t.clone())),
+            None => "token endpoint".into(),
+        }
+    }
+
+    fn token_error<TE>(&self, e: RequestTokenError<HttpFailure, openidconnect::StandardErrorResponse<TE>>) -> Error
+    where
+        TE: openidconnect::ErrorResponseType + std::fmt::Display + 'static,
+    {
+        let endpoint = self.endpoint_label();
+        match e {
+            RequestTokenError::ServerResponse(r) => OAuthError::provider(
+                endpoint,
+                None,
+                &r.error().to_string(),
+                r.error_description().map(String::as_str),
+                r.error_uri().map(String::as_str),
+            )
+            .into(),
+            RequestTokenError::Request(f) => Error::new(f.kind, f.message),
+            RequestTokenError::Parse(err, _body) => {
+                // Never show the body: it may hold a token in an unexpected shape.
+                let path = err.path().to_string();
+                let inner = super::error::clean(&err.into_inner().to_string(), 200);
+                OAuthError::Malformed {
+                    endpoint,
+                    message: format!("cannot parse the token response at `{path}`: {inner}"),
+                }
+                .into()
+            }
+            RequestTokenError::Other(m) => OAuthError::Malformed {
+                endpoint,
+                message: super::error::clean(&m, 300),
+            }
+            .into(),
+        }
+    }
+}
+
+impl From<openidconnect::ConfigurationError> for Error {
+    fn from(e: openidconnect::ConfigurationError) -> Self {
+        OAuthError::Setup(e.to_string()).into()
+    }
+}
+
+fn expiry(now: i64, expires_in: Option<i64>, access_token: &str) -> Option<i64> {
+    match expires_in {
+        Some(s) if s > 0 => Some(now + s),
+        _ => Some(jwt_exp(access_token).unwrap_or(now + DEFAULT_LIFETIME.as_secs() as i64)),
+    }
+}
+
+/// A token response as RFC 6749 §5.1 / RFC 8693 §2.2.1 define it.
+#[derive(Deserialize)]
+struct RawTokenResponse {
+    access_token: String,
+    token_type: String,
+    #[serde(default, deserialize_with = "de_opt_i64")]
+    expires_in: Option<i64>,
+    refresh_token: Option<String>,
+    id_token: Option<String>,
+    scope: Option<String>,
+    issued_token_type: Option<String>,
+}
+
+/// `expires_in` as a number or a numeric string (some providers send "3600").
+fn de_opt_i64<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum N {
+        I(i64),
+        F(f64),
+        S(String),
+    }
+    Ok(match Option::<N>::deserialize(d)? {
+        None => None,
+        Some(N::I(i)) => Some(i),
+        Some(N::F(f)) => Some(f as i64),
+        Some(N::S(s)) => Some(s.trim().parse().map_err(|_| serde::de::Error::custom("expires_in is not a number"))?),
+    })
+}
+
+fn parse_token_reply(reply: &Reply, endpoint: &str) -> Result<RawTokenResponse> {
+    if !reply.status.is_success() {
+        if let Some(e) = provider_error(reply, endpoint) {
+            return Err(e.into());
+        }
+    }
+    if !reply.is_json() && reply.body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        let ct = reply.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let detail = if reply.media_type().starts_with("text/") {
+            crate::message::summarize(ct, &reply.body)
+        } else {
+            format!("[{} bytes]", reply.body.len())
+        };
+        return Err(OAuthError::Malformed {
+            endpoint: endpoint.to_string(),
+            message: format!("HTTP {}, expected JSON: {detail}", reply.status.as_u16()),
+        }
+        .into());
+    }
+    if !reply.status.is_success() {
+        return Err(OAuthError::Malformed {
+            endpoint: endpoint.to_string(),
+            message: format!("HTTP {} without an OAuth error body", reply.status.as_u16()),
+        }
+        .into());
+    }
+    serde_json::from_slice(&reply.body).map_err(|e| {
+        // serde's message may quote a value; only the category and position are kept.
+        let what = match e.classify() {
+            serde_json::error::Category::Eof => "truncated JSON".to_string(),
+            serde_json::error::Category::Syntax => format!("invalid JSON at line {} column {}", e.line(), e.column()),
+            serde_json::error::Category::Data => {
+                let m = e.to_string();
+                let field = m.split('`').nth(1).unwrap_or("a field");
+                if m.starts_with("missing field") {
+                    format!("missing field `{field}`")
+                } else {
+                    "a field has the wrong type".to_string()
+                }
+            }
+            serde_json::error::Category::Io => "read error".to_string(),
+        };
+        Error::from(OAuthError::Malformed {
+            endpoint: endpoint.to_string(),
+            message: what,
+        })
+    })
+}
+
+impl From<HttpFailure> for Error {
+    fn from(f: HttpFailure) -> Self {
+        Error::new(f.kind, f.message)
+    }
+}

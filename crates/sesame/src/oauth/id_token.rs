@@ -1,0 +1,142 @@
+//! ID token verification ([OIDC Core §3.1.3.7](https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation)):
+//! signature against the provider's JWKS, `iss`, `aud`, `exp`, `iat`, `nonce`, and
+//! `at_hash` when present. `alg: none` and algorithms outside the allowed list are always
+//! rejected. Built on `openidconnect`'s verifier; sesame adds the JWKS cache with key
+//! rotation and the mapping to typed errors.
+
+use base64::Engine;
+use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier, CoreJwsSigningAlgorithm};
+use openidconnect::{
+    AccessToken as OidcAccessToken, AccessTokenHash, ClaimsVerificationError, ClientId, ClientSecret, IssuerUrl, Nonce,
+    SignatureVerificationError,
+};
+use url::Url;
+
+use super::error::IdTokenError;
+use super::{OAuthError, OAuthHttp, jwks};
+use crate::Result;
+
+/// Algorithms accepted for ID tokens signed with the provider's keys.
+pub const ASYMMETRIC_ALGS: &[CoreJwsSigningAlgorithm] = &[
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
+    CoreJwsSigningAlgorithm::EdDsa,
+];
+
+/// What the verifier needs to know.
+#[derive(Debug, Clone)]
+pub struct IdTokenCheck<'a> {
+    /// The provider's issuer.
+    pub issuer: &'a str,
+    /// The JWKS URI.
+    pub jwks_uri: &'a Url,
+    /// This client's id (must be in `aud`).
+    pub client_id: &'a str,
+    /// The client secret, for HS256-signed tokens (confidential clients only).
+    pub client_secret: Option<&'a str>,
+    /// The nonce sent in the authorization request, if any (required to match then).
+    pub nonce: Option<&'a str>,
+    /// The access token issued with it, to check `at_hash`.
+    pub access_token: Option<&'a str>,
+}
+
+/// Verifies an ID token and returns its claims as JSON.
+pub async fn verify(http: &OAuthHttp, raw: &str, check: &IdTokenCheck<'_>) -> Result<serde_json::Value> {
+    let header = unverified_header(raw)?;
+    let alg = header.get("alg").and_then(|a| a.as_str()).unwrap_or("");
+    if alg.eq_ignore_ascii_case("none") || alg.is_empty() {
+        return Err(OAuthError::IdToken(IdTokenError::Unsigned).into());
+    }
+    let symmetric = alg.starts_with("HS");
+    if symmetric && check.client_secret.is_none() {
+        return Err(OAuthError::IdToken(IdTokenError::UnsupportedAlg(alg.to_string())).into());
+    }
+    let kid = header.get("kid").and_then(|k| k.as_str()).map(str::to_owned);
+    let token: CoreIdToken = raw
+        .parse()
+        .map_err(|e: serde_json::Error| OAuthError::IdToken(IdTokenError::Malformed(e.to_string())))?;
+    let keys = if symmetric {
+        openidconnect::core::CoreJsonWebKeySet::new(vec![])
+    } else {
+        let set = jwks::keys_for(http, check.jwks_uri, kid.as_deref()).await?;
+        if let Some(k) = &kid
+            && !jwks::has_kid(&set, k)
+        {
+            return Err(OAuthError::IdToken(IdTokenError::UnknownKey(k.clone())).into());
+        }
+        (*set).clone()
+    };
+    let issuer = IssuerUrl::new(check.issuer.to_string())
+        .map_err(|e| OAuthError::Setup(format!("issuer `{}` is not a URL: {e}", check.issuer)))?;
+    let client_id = ClientId::new(check.client_id.to_string());
+    let mut algs = ASYMMETRIC_ALGS.to_vec();
+    let verifier = match check.client_secret {
+        Some(s) if symmetric => {
+            algs = vec![
+                CoreJwsSigningAlgorithm::HmacSha256,
+                CoreJwsSigningAlgorithm::HmacSha384,
+                CoreJwsSigningAlgorithm::HmacSha512,
+            ];
+            CoreIdTokenVerifier::new_confidential_client(client_id, ClientSecret::new(s.to_string()), issuer, keys)
+        }
+        _ => CoreIdTokenVerifier::new_public_client(client_id, issuer, keys),
+    }
+    .set_allowed_algs(algs);
+    let expected_nonce = check.nonce.map(|n| Nonce::new(n.to_string()));
+    let claims = match &expected_nonce {
+        Some(n) => token.claims(&verifier, n),
+        None => token.claims(&verifier, |_: Option<&Nonce>| Ok(())),
+    }
+    .map_err(map_claims_error)?;
+    if let (Some(expected), Some(at)) = (claims.access_token_hash(), check.access_token) {
+        let alg = token.signing_alg().map_err(|e| OAuthError::IdToken(map_sig(e)))?;
+        let key = token.signing_key(&verifier).map_err(|e| OAuthError::IdToken(map_sig(e)))?;
+        let computed = AccessTokenHash::from_token(&OidcAccessToken::new(at.to_string()), alg, key)
+            .map_err(|e| OAuthError::IdToken(IdTokenError::Malformed(e.to_string())))?;
+        if &computed != expected {
+            return Err(OAuthError::IdToken(IdTokenError::AtHash).into());
+        }
+    }
+    serde_json::to_value(claims).map_err(|e| OAuthError::IdToken(IdTokenError::Malformed(e.to_string())).into())
+}
+
+fn unverified_header(raw: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let malformed = |m: &str| OAuthError::IdToken(IdTokenError::Malformed(m.to_string()));
+    let h = raw.split('.').next().filter(|h| !h.is_empty() && h.len() < 8192).ok_or_else(|| malformed("not a JWT"))?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(h.trim_end_matches('='))
+        .map_err(|_| malformed("header is not base64url"))?;
+    match serde_json::from_slice(&bytes) {
+        Ok(serde_json::Value::Object(m)) => Ok(m),
+        _ => Err(malformed("header is not a JSON object").into()),
+    }
+}
+
+fn map_sig(e: SignatureVerificationError) -> IdTokenError {
+    match e {
+        SignatureVerificationError::NoSignature => IdTokenError::Unsigned,
+        SignatureVerificationError::DisallowedAlg(a) | SignatureVerificationError::UnsupportedAlg(a) => {
+            IdTokenError::UnsupportedAlg(a)
+        }
+        SignatureVerificationError::NoMatchingKey => IdTokenError::UnknownKey("(none matching)".into()),
+        other => IdTokenError::BadSignature(other.to_string()),
+    }
+}
+
+fn map_claims_error(e: ClaimsVerificationError) -> OAuthError {
+    OAuthError::IdToken(match e {
+        ClaimsVerificationError::Expired(m) => IdTokenError::Expired(m),
+        ClaimsVerificationError::InvalidAudience(m) => IdTokenError::WrongAudience(m),
+        ClaimsVerificationError::InvalidIssuer(m) => IdTokenError::WrongIssuer(m),
+        ClaimsVerificationError::InvalidNonce(m) => IdTokenError::Nonce(m),
+        ClaimsVerificationError::SignatureVerification(s) => map_sig(s),
+        ClaimsVerificationError::Other(m) if m.contains("iat") || m.contains("issue") => IdTokenError::IssuedAt(m),
+        other => IdTokenError::Malformed(other.to_string()),
+    })
+}

@@ -1,0 +1,35 @@
+//! OAuth 2.0 and OpenID Connect: discovery, grants, token validation and the provider's
+//! other endpoints. Protocol code only: it knows nothing of sessions or caches.
+//!
+//! | file | what | spec |
+//! |---|---|---|
+//! | `discovery` | provider metadata | OIDC Discovery 1.0, RFC 8414 |
+//! | `webfinger` | issuer from an API base URL | RFC 7033 |
+//! | `jwks` | signing keys, rotation | RFC 7517 |
+//! | `id_token` | ID token verification | OIDC Core §3.1.3.7 |
+//! | `client` | grants: client credentials, password, refresh, code, token exchange | RFC 6749, RFC 8693 |
+//! | `client_auth` | client authentication incl. `private_key_jwt` | RFC 6749 §2.3, RFC 7523 |
+//! | `introspection`, `revocation`, `userinfo`, `registration` | provider endpoints | RFC 7662, RFC 7009, OIDC Core §5.3, RFC 7591 |
+//! | `http` | the reqwest adapter for `oauth2`/`openidconnect`, size caps | |
+
+mod client;
+mod client_auth;
+pub mod discovery;
+mod error;
+pub mod http;
+pub mod id_token;
+mod introspection;
+pub mod jwks;
+pub mod pkce;
+pub mod provider;
+pub mod registration;
+mod revocation;
+mod userinfo;
+pub mod webfinger;
+
+pub use client::{ACCESS_TOKEN_TYPE, ClientConfig, OAuthClient, TOKEN_EXCHANGE_GRANT, TokenOptions};
+pub use client_auth::{ClientAuth, ClientAuthMethod};
+pub use discovery::ProviderMetadata;
+pub use error::{IdTokenError, OAuthError};
+pub use http::OAuthHttp;
+pub use provider::{LazyClient, ProviderSource};

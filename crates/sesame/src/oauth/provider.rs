@@ -1,0 +1,107 @@
+//! A provider found lazily: explicit endpoints skip discovery; else the issuer's metadata
+//! is discovered; else the issuer is found by WebFinger on the API's base URL. Nothing is
+//! fetched (and no TLS client is built) until a grant actually needs the provider, so a
+//! cached token costs no network at all.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::OnceCell;
+use url::Url;
+
+use super::{ClientConfig, OAuthClient, OAuthError, OAuthHttp, ProviderMetadata, discovery, webfinger};
+use crate::Result;
+use crate::tls::TlsOptions;
+
+/// Where the provider's metadata comes from.
+#[derive(Debug, Clone)]
+pub struct ProviderSource {
+    /// The issuer, if known.
+    pub issuer: Option<String>,
+    /// The API base URL, for WebFinger when the issuer is not known.
+    pub base_url: Option<Url>,
+    /// WebFinger path prefix.
+    pub webfinger_prefix: Option<String>,
+    /// Endpoints given explicitly (a `token_endpoint` here skips discovery).
+    pub explicit: ProviderMetadata,
+    /// TLS options for the provider.
+    pub tls: TlsOptions,
+    /// Timeout per call.
+    pub timeout: Duration,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+}
+
+/// An [`OAuthClient`] built on first use.
+#[derive(Debug)]
+pub struct LazyClient {
+    source: ProviderSource,
+    config: ClientConfig,
+    cell: OnceCell<OAuthClient>,
+}
+
+impl LazyClient {
+    /// A lazy client.
+    pub fn new(source: ProviderSource, config: ClientConfig) -> Arc<Self> {
+        Arc::new(LazyClient {
+            source,
+            config,
+            cell: OnceCell::new(),
+        })
+    }
+
+    /// The client configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// The issuer as configured (before discovery).
+    pub fn configured_issuer(&self) -> Option<&str> {
+        self.source.issuer.as_deref().or(Some(self.source.explicit.issuer.as_str()).filter(|s| !s.is_empty()))
+    }
+
+    /// The client, discovering the provider on first call.
+    pub async fn get(&self) -> Result<&OAuthClient> {
+        self.cell.get_or_try_init(|| self.build()).await
+    }
+
+    async fn build(&self) -> Result<OAuthClient> {
+        let http = OAuthHttp::new(&self.source.tls, self.source.timeout, self.source.connect_timeout)?;
+        let insecure = self.config.insecure;
+        let ex = &self.source.explicit;
+        let meta = if ex.token_endpoint.is_some() {
+            let mut m = ex.clone();
+            if m.issuer.is_empty() {
+                m.issuer = self.source.issuer.clone().unwrap_or_default();
+            }
+            Arc::new(m)
+        } else {
+            let issuer = match &self.source.issuer {
+                Some(i) => i.clone(),
+                None => {
+                    let base = self.source.base_url.as_ref().ok_or_else(|| {
+                        OAuthError::Setup("no `issuer`, no `token_endpoint` and no `base_url` to run WebFinger on: set `issuer` in the profile or pass --issuer".into())
+                    })?;
+                    webfinger::issuer_for(&http, base, self.source.webfinger_prefix.as_deref(), insecure).await?
+                }
+            };
+            let discovered = discovery::discover(&http, &issuer, insecure).await?;
+            // Explicit endpoints still win over discovered ones.
+            let mut m = (*discovered).clone();
+            macro_rules! over {
+                ($($f:ident),*) => { $( if ex.$f.is_some() { m.$f = ex.$f.clone(); } )* };
+            }
+            over!(
+                authorization_endpoint,
+                device_authorization_endpoint,
+                revocation_endpoint,
+                introspection_endpoint,
+                userinfo_endpoint,
+                end_session_endpoint,
+                jwks_uri
+            );
+            Arc::new(m)
+        };
+        Ok(OAuthClient::new(self.config.clone(), meta, http))
+    }
+}
