@@ -409,6 +409,17 @@ impl OAuthClient {
     /// Verifies an ID token issued to this client (signature, iss, aud, exp, iat, nonce,
     /// at_hash) and returns its claims.
     pub async fn verify_id_token(&self, raw: &str, nonce: Option<&str>, access_token: Option<&str>) -> Result<serde_json::Value> {
+        self.verify_id_token_at(raw, nonce, access_token, None).await
+    }
+
+    /// [`verify_id_token`](Self::verify_id_token) at a given time (Unix seconds).
+    pub async fn verify_id_token_at(
+        &self,
+        raw: &str,
+        nonce: Option<&str>,
+        access_token: Option<&str>,
+        now: Option<i64>,
+    ) -> Result<serde_json::Value> {
         let jwks = self.endpoint("jwks_uri", &self.meta.jwks_uri)?;
         let secret = match self.config.auth {
             ClientAuth::Basic | ClientAuth::Post => self.config.client_secret.as_ref().map(|s| s.expose()),
@@ -424,6 +435,7 @@ impl OAuthClient {
                 client_secret: secret,
                 nonce,
                 access_token,
+                now,
             },
         )
         .await

@@ -44,6 +44,9 @@ pub struct IdTokenCheck<'a> {
     pub nonce: Option<&'a str>,
     /// The access token issued with it, to check `at_hash`.
     pub access_token: Option<&'a str>,
+    /// "Now" for the `exp`/`iat` checks, Unix seconds (`None`: the system clock). Injected
+    /// by tests of expiry handling.
+    pub now: Option<i64>,
 }
 
 /// Verifies an ID token and returns its claims as JSON.
@@ -88,6 +91,13 @@ pub async fn verify(http: &OAuthHttp, raw: &str, check: &IdTokenCheck<'_>) -> Re
         _ => CoreIdTokenVerifier::new_public_client(client_id, issuer, keys),
     }
     .set_allowed_algs(algs);
+    let verifier = match check.now {
+        Some(now) => {
+            let t = chrono::DateTime::<chrono::Utc>::from_timestamp(now, 0).unwrap_or_default();
+            verifier.set_time_fn(move || t)
+        }
+        None => verifier,
+    };
     let expected_nonce = check.nonce.map(|n| Nonce::new(n.to_string()));
     let claims = match &expected_nonce {
         Some(n) => token.claims(&verifier, n),

@@ -26,6 +26,9 @@ pub const REFETCH_MIN_INTERVAL: Duration = Duration::from_secs(10);
 struct Entry {
     set: Option<Arc<CoreJsonWebKeySet>>,
     fetched: Option<Instant>,
+    /// Last refetch caused by an unknown `kid` (the rate limit applies to these only, so a
+    /// rotation right after the first fetch is still followed).
+    kid_refetched: Option<Instant>,
     fetches: u64,
 }
 
@@ -49,10 +52,11 @@ pub async fn keys_for(http: &OAuthHttp, uri: &Url, kid: Option<&str>) -> Result<
         (Some(set), Some(k)) => !has_kid(set, k),
         _ => false,
     };
-    let may_refetch = g.fetched.is_none_or(|t| t.elapsed() >= REFETCH_MIN_INTERVAL);
+    let may_refetch = g.kid_refetched.is_none_or(|t| t.elapsed() >= REFETCH_MIN_INTERVAL);
     if g.set.is_none() || stale || (missing && may_refetch) {
         if missing {
             tracing::debug!(kid, jwks = %uri, "unknown key id: refetching the JWKS");
+            g.kid_refetched = Some(Instant::now());
         }
         let set: CoreJsonWebKeySet = http.get_json(uri, None, "JWKS").await?;
         g.set = Some(Arc::new(set));
