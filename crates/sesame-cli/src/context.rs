@@ -29,6 +29,11 @@ impl Context {
         })
     }
 
+    /// The profile's credential alone (no HTTP client, no TLS set-up): what `token` needs.
+    pub fn credential(&self) -> Result<Option<std::sync::Arc<dyn sesame::Credential>>, Error> {
+        config::credential_for(&self.resolved, &config::BuildOptions::default())
+    }
+
     /// The session of the resolved profile; in the CLI, HTTP errors are typed errors.
     pub fn session(&self) -> Result<Session, Error> {
         config::session_builder(&self.resolved)?.build()

@@ -46,6 +46,7 @@ pub use credential::Credential;
 pub use error::{ConfigError, CredentialError, Error, ErrorKind, HttpError, Result};
 pub use scope::CredentialScope;
 pub use session::{RedirectPolicy, RequestBuilder, Response, Session, SessionBuilder};
+pub use url::Url;
 
 /// The `User-Agent` sesame sends: `sesame/<version>`.
 pub const USER_AGENT: &str = concat!("sesame/", env!("CARGO_PKG_VERSION"));

@@ -17,9 +17,12 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<i32, Error> {
     );
     out.insert("base_url".into(), json!(p.base_url));
     out.insert("issuer".into(), json!(p.issuer));
-    let (valid, code) = match ctx.session() {
-        Ok(session) => {
-            let info = session.credential_info();
+    let (valid, code) = match ctx.credential() {
+        Ok(cred) => {
+            let info = cred
+                .as_ref()
+                .map(|c| c.info())
+                .unwrap_or_else(|| sesame::credential::CredentialInfo::new("none"));
             out.insert("auth".into(), json!(info.kind));
             let mut details = Map::new();
             for (k, v) in &info.details {
@@ -35,8 +38,46 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<i32, Error> {
                 out.insert("seconds_left".into(), json!(t - now));
             }
             out.insert("credential".into(), Value::Object(details));
-            out.insert("valid".into(), json!(true));
-            (true, exit::OK)
+            let mut valid = true;
+            if let Some(c) = &cred
+                && let Some(oauth) = c.as_oauth()
+            {
+                let now = sesame::token::now_unix();
+                match c.cached_token().or_else(|| oauth.source().peek().map(|t| (*t).clone())) {
+                    Some(t) => {
+                        let claims = sesame::token::jwt_claims(t.access_token.expose()).unwrap_or_default();
+                        let id_claims = t
+                            .id_token
+                            .as_ref()
+                            .and_then(|i| sesame::token::jwt_claims(i.expose()))
+                            .unwrap_or_default();
+                        let sub = id_claims.get("sub").or_else(|| claims.get("sub")).cloned();
+                        out.insert("subject".into(), sub.unwrap_or(Value::Null));
+                        out.insert("scopes".into(), json!(t.scopes.join(" ")));
+                        if let Some(aud) = claims.get("aud") {
+                            out.insert("audience".into(), aud.clone());
+                        }
+                        out.insert("token".into(), json!(sesame::secret::mask(t.access_token.expose())));
+                        let left = t.expires_at.map(|e| e - now);
+                        out.insert("seconds_left".into(), json!(left));
+                        out.insert("refresh_token".into(), json!(t.refresh_token.is_some()));
+                        let usable = left.is_none_or(|l| l > 0) || t.refresh_token.is_some();
+                        valid = usable || !matches!(info.kind.as_str(), "oidc" | "device");
+                    }
+                    None => {
+                        out.insert("token".into(), json!("none cached"));
+                        valid = !matches!(info.kind.as_str(), "oidc" | "device");
+                    }
+                }
+            } else if let Some(t) = cred.as_ref().and_then(|c| c.cached_token()) {
+                out.insert("token".into(), json!(sesame::secret::mask(t.access_token.expose())));
+            }
+            out.insert("valid".into(), json!(valid));
+            if valid {
+                (true, exit::OK)
+            } else {
+                (false, exit::LOGIN_REQUIRED)
+            }
         }
         Err(e) if e.is_config() && e.as_credential().is_none() => return Err(e),
         Err(e) => {

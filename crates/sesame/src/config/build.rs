@@ -10,9 +10,24 @@ use crate::credential::{self, Credential};
 use crate::session::SessionBuilder;
 use crate::{Error, Result};
 
+/// What the caller adds to a profile: how to log a person in, where to keep tokens.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Runs interactive logins (browser or device); without one, interactive kinds report
+    /// "login required" when they need a person.
+    pub login: Option<Arc<dyn crate::credential::oauth::LoginHandler>>,
+    /// A token store to use instead of the profile's `cache` setting.
+    pub store: Option<Arc<dyn crate::token::TokenStore>>,
+}
+
 /// A session builder configured from a profile: base URL, timeouts, TLS, redirects and the
 /// credential of its `auth` kind.
 pub fn session_builder(resolved: &ResolvedProfile) -> Result<SessionBuilder> {
+    session_builder_with(resolved, &BuildOptions::default())
+}
+
+/// [`session_builder`] with a login handler or token store.
+pub fn session_builder_with(resolved: &ResolvedProfile, opts: &BuildOptions) -> Result<SessionBuilder> {
     let p = &resolved.profile;
     let mut b = SessionBuilder::new();
     if let Some(u) = &p.base_url {
@@ -33,7 +48,7 @@ pub fn session_builder(resolved: &ResolvedProfile) -> Result<SessionBuilder> {
     if let Some(r) = &p.redirects {
         b = b.redirects(r.parse()?);
     }
-    if let Some(c) = credential_for(resolved)? {
+    if let Some(c) = credential_for(resolved, opts)? {
         b = b.credential_arc(c);
     }
     Ok(b)
@@ -43,8 +58,9 @@ fn secs(v: f64, key: &str) -> Result<Duration> {
     Duration::try_from_secs_f64(v).map_err(|_| Error::config(format!("`{key}` must be a positive number of seconds")))
 }
 
-/// The credential of a profile's `auth` kind (`None` for `none`).
-pub(crate) fn credential_for(resolved: &ResolvedProfile) -> Result<Option<Arc<dyn Credential>>> {
+/// The credential of a profile's `auth` kind (`None` for `none`), without building a
+/// session: `sesame token` uses it to answer from the cache with no TLS set-up at all.
+pub fn credential_for(resolved: &ResolvedProfile, opts: &BuildOptions) -> Result<Option<Arc<dyn Credential>>> {
     let p = &resolved.profile;
     let name = &resolved.name;
     let auth = p.auth.unwrap_or_else(|| infer_kind(p));
@@ -91,24 +107,64 @@ pub(crate) fn credential_for(resolved: &ResolvedProfile) -> Result<Option<Arc<dy
                 )));
             }
         },
-        other => {
-            return Err(Error::config(format!(
-                "auth = \"{other}\" (profile `{name}`) is not supported by this build of sesame yet"
-            )));
+        AuthKind::Discover => discover_credential(resolved)?,
+        AuthKind::ClientCredentials | AuthKind::Password | AuthKind::Oidc | AuthKind::Device => {
+            Arc::new(super::oauth::credential(resolved, auth, opts)?)
         }
     };
     Ok(Some(cred))
+}
+
+/// `auth = "discover"`: grid token, X.509 and netrc discovery in the process environment,
+/// with the profile's `min_valid`, `required_scope`, `netrc`, `cert`/`key` (used instead of
+/// discovering a certificate), `fail_if_noauth` and `force_noauth`.
+fn discover_credential(resolved: &ResolvedProfile) -> Result<Arc<dyn Credential>> {
+    let p = &resolved.profile;
+    let mut b = credential::Discover::builder()
+        .fail_if_noauth(p.fail_if_noauth.unwrap_or(false))
+        .force_noauth(p.force_noauth.unwrap_or(false));
+    if let Some(s) = p.min_valid {
+        b = b.min_valid(Duration::from_secs(s));
+    }
+    if let Some(u) = &p.base_url {
+        b = b.base_url(u.clone());
+    }
+    if let Some(n) = &p.netrc {
+        b = b.netrc_file(expand_home(n));
+    }
+    for s in p.required_scope.iter().flat_map(|s| s.to_vec()) {
+        b = b.required_scope(s);
+    }
+    if p.force_noauth != Some(true) {
+        match (&p.cert, &p.key) {
+            (Some(c), Some(k)) => b = b.x509_credential(credential::X509::from_files(expand_home(c), expand_home(k))?),
+            (Some(c), None) => b = b.x509_credential(credential::X509::from_proxy_file(expand_home(c))?),
+            _ => {}
+        }
+    }
+    Ok(Arc::new(b.build()?))
 }
 
 /// With no `auth` key: a token means bearer, a username basic, a certificate x509, else none.
 fn infer_kind(p: &super::Profile) -> AuthKind {
     if p.token.is_some() {
         AuthKind::Bearer
+    } else if p.client_id.is_some() && p.client_secret.is_some() {
+        AuthKind::ClientCredentials
     } else if p.username.is_some() && p.password.is_some() {
         AuthKind::Basic
     } else if p.cert.is_some() {
         AuthKind::X509
     } else {
         AuthKind::None
+    }
+}
+
+impl super::Profile {
+    /// The auth kind: `auth` if set, else inferred from the keys present (a token means
+    /// bearer, username and password basic, client id and secret client-credentials, a
+    /// certificate x509, else none).
+    pub fn auth_kind(&self) -> AuthKind {
+        self.auth.unwrap_or_else(|| infer_kind(self))
     }
 }

@@ -31,8 +31,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use build::{BuildOptions, session_builder, session_builder_with};
-pub use oauth::{oauth_parts, OAuthParts};
+pub use build::{BuildOptions, credential_for, session_builder, session_builder_with};
+pub use oauth::{OAuthParts, oauth_parts, provider_source, store_for};
 pub use profile::{AuthKind, OneOrMany, Ports, Profile};
 pub use secret_source::SecretSource;
 

@@ -27,17 +27,18 @@ pub struct OAuthParts {
     pub key: CacheKey,
 }
 
-/// Builds the provider source, client configuration and cache key of a profile.
-pub fn oauth_parts(resolved: &ResolvedProfile, auth: AuthKind) -> Result<OAuthParts> {
+/// Where a profile's provider comes from (issuer, WebFinger base, explicit endpoints, TLS).
+pub fn provider_source(resolved: &ResolvedProfile) -> Result<ProviderSource> {
     let p = &resolved.profile;
-    let name = &resolved.name;
     let mut tls = TlsOptions::default();
     if let Some(ca) = &p.ca_bundle {
         tls.ca_bundles.push(expand_home(ca));
     }
     tls.insecure = p.insecure == Some(true);
     let base_url = match &p.base_url {
-        Some(u) => Some(url::Url::parse(u).map_err(|e| Error::config(format!("base_url `{u}` is not a valid URL: {e}")))?),
+        Some(u) => {
+            Some(url::Url::parse(u).map_err(|e| Error::config(format!("base_url `{u}` is not a valid URL: {e}")))?)
+        }
         None => None,
     };
     let explicit = ProviderMetadata {
@@ -52,8 +53,12 @@ pub fn oauth_parts(resolved: &ResolvedProfile, auth: AuthKind) -> Result<OAuthPa
         jwks_uri: p.jwks_uri.clone(),
         ..Default::default()
     };
-    let secs = |v: Option<f64>, d: u64| v.filter(|v| *v > 0.0).map(Duration::from_secs_f64).unwrap_or(Duration::from_secs(d));
-    let source = ProviderSource {
+    let secs = |v: Option<f64>, d: u64| {
+        v.filter(|v| *v > 0.0)
+            .map(Duration::from_secs_f64)
+            .unwrap_or(Duration::from_secs(d))
+    };
+    Ok(ProviderSource {
         issuer: p.issuer.clone(),
         base_url,
         webfinger_prefix: p.webfinger_prefix.clone(),
@@ -61,14 +66,23 @@ pub fn oauth_parts(resolved: &ResolvedProfile, auth: AuthKind) -> Result<OAuthPa
         tls,
         timeout: secs(p.timeout, 30),
         connect_timeout: secs(p.connect_timeout, 10),
-    };
+    })
+}
+
+/// Builds the provider source, client configuration and cache key of a profile.
+pub fn oauth_parts(resolved: &ResolvedProfile, auth: AuthKind) -> Result<OAuthParts> {
+    let p = &resolved.profile;
+    let name = &resolved.name;
+    let source = provider_source(resolved)?;
     let client_id = p.client_id.clone().ok_or_else(|| {
         Error::config(format!(
             "profile `{name}` uses auth = \"{auth}\" but has no `client_id`; set it in the profile or pass --client-id"
         ))
     })?;
     let client_secret = match &p.client_secret {
-        Some(s) => Some(ClientSecret::new(s.resolve("client_secret")?.expose_secret().to_string())),
+        Some(s) => Some(ClientSecret::new(
+            s.resolve("client_secret")?.expose_secret().to_string(),
+        )),
         None => None,
     };
     let method = match &p.client_auth {
@@ -83,7 +97,9 @@ pub fn oauth_parts(resolved: &ResolvedProfile, auth: AuthKind) -> Result<OAuthPa
         ClientAuthMethod::None => ClientAuth::None,
         ClientAuthMethod::PrivateKeyJwt => {
             let path = p.client_key.as_ref().map(|k| expand_home(k)).ok_or_else(|| {
-                Error::config(format!("profile `{name}`: client_auth = \"private-key-jwt\" needs `client_key` (a PEM private key)"))
+                Error::config(format!(
+                    "profile `{name}`: client_auth = \"private-key-jwt\" needs `client_key` (a PEM private key)"
+                ))
             })?;
             crate::credential::permissions::check_private(&path, "client key")?;
             let pem = std::fs::read_to_string(&path)
@@ -130,7 +146,9 @@ pub fn store_for(cache: Option<&str>) -> Result<Arc<dyn TokenStore>> {
             eprintln!("sesame: note: this build has no OS keyring support; keeping tokens in the file cache instead");
             Ok(Arc::new(FileStore::new(FileStore::default_dir()?)))
         }
-        other => Err(Error::config(format!("unknown cache `{other}`: use file, keyring or memory"))),
+        other => Err(Error::config(format!(
+            "unknown cache `{other}`: use file, keyring or memory"
+        ))),
     }
 }
 
@@ -141,7 +159,9 @@ pub(crate) fn credential(resolved: &ResolvedProfile, auth: AuthKind, opts: &Buil
     let client = LazyClient::new(parts.source, parts.client);
     let grant: Arc<dyn Grant> = match auth {
         AuthKind::ClientCredentials => {
-            if client.config().client_secret.is_none() && !matches!(client.config().auth, ClientAuth::PrivateKeyJwt { .. }) {
+            if client.config().client_secret.is_none()
+                && !matches!(client.config().auth, ClientAuth::PrivateKeyJwt { .. })
+            {
                 return Err(Error::config(format!(
                     "profile `{}` uses auth = \"client-credentials\" but has no client_secret (or client_key for private-key-jwt)",
                     resolved.name
@@ -151,14 +171,26 @@ pub(crate) fn credential(resolved: &ResolvedProfile, auth: AuthKind, opts: &Buil
         }
         AuthKind::Password => {
             let user = p.username.clone().ok_or_else(|| {
-                Error::config(format!("profile `{}` uses auth = \"password\" but has no `username`", resolved.name))
+                Error::config(format!(
+                    "profile `{}` uses auth = \"password\" but has no `username`",
+                    resolved.name
+                ))
             })?;
             let pw = p
                 .password
                 .as_ref()
-                .ok_or_else(|| Error::config(format!("profile `{}` uses auth = \"password\" but has no `password`", resolved.name)))?
+                .ok_or_else(|| {
+                    Error::config(format!(
+                        "profile `{}` uses auth = \"password\" but has no `password`",
+                        resolved.name
+                    ))
+                })?
                 .resolve("password")?;
-            Arc::new(PasswordGrant::new(client.clone(), user, Password::new(pw.expose_secret().to_string())))
+            Arc::new(PasswordGrant::new(
+                client.clone(),
+                user,
+                Password::new(pw.expose_secret().to_string()),
+            ))
         }
         _ => Arc::new(InteractiveGrant::new(client.clone(), opts.login.clone())),
     };
@@ -170,6 +202,9 @@ pub(crate) fn credential(resolved: &ResolvedProfile, auth: AuthKind, opts: &Buil
         renew_before: Duration::from_secs(p.renew_before.unwrap_or(60)),
         ..RenewPolicy::default()
     };
-    let source = TokenSource::builder(parts.key, grant).store(store).policy(policy).build();
+    let source = TokenSource::builder(parts.key, grant)
+        .store(store)
+        .policy(policy)
+        .build();
     Ok(OAuth::new(auth.as_str(), source, Some(client)))
 }

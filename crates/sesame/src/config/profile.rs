@@ -249,6 +249,8 @@ profile! {
     http_cache: bool => Bool,
     /// Seconds a token must still be valid to be used.
     min_valid: u64 => Int,
+    /// Capabilities a discovered JWT must grant, e.g. `storage.read:/data` (discover).
+    required_scope: OneOrMany => List,
     /// Fail before sending when no credential is found (discover).
     fail_if_noauth: bool => Bool,
     /// Send no credential at all (discover).

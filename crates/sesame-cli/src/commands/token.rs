@@ -1,0 +1,110 @@
+//! `sesame token`: a valid access token on stdout. With a cached token that has more than
+//! `--min-valid` seconds left this reads one file and prints: no network, no TLS set-up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use sesame::Error;
+use sesame::credential::Credential;
+use sesame::oauth::TokenOptions;
+use sesame::token::Token;
+
+use crate::cli::TokenArgs;
+use crate::context::Context;
+use crate::exit;
+
+pub async fn run(ctx: &Context, args: TokenArgs) -> Result<i32, Error> {
+    let cred = ctx.credential()?.ok_or_else(|| {
+        Error::config(format!(
+            "profile `{}` has no credential (auth = none); set `auth` in the profile or pass --auth",
+            ctx.resolved.name
+        ))
+    })?;
+    let min_valid = Duration::from_secs(args.min_valid);
+    let mut token = match cred.token(min_valid, args.force_refresh).await? {
+        Some(t) => t,
+        None => {
+            return Err(Error::config(format!(
+                "auth = \"{}\" is not a token credential; `sesame token` needs a token kind (bearer, oidc, client-credentials, …)",
+                cred.info().kind
+            )));
+        }
+    };
+    if !args.scopes.is_empty() || !args.audiences.is_empty() {
+        token = down_scope(&cred, token, &args).await?;
+    }
+    let value = if args.id_token {
+        token
+            .id_token
+            .as_ref()
+            .map(|t| t.expose().to_string())
+            .ok_or_else(|| Error::config("the cached grant has no ID token (log in with the `openid` scope)"))?
+    } else {
+        token.access_token.expose().to_string()
+    };
+    if let Some(path) = &args.write_bearer_file {
+        let p = if path.as_os_str().is_empty() {
+            None
+        } else {
+            Some(path.as_path())
+        };
+        let written = sesame::bearer_file::write(p, token.access_token.expose())?;
+        tracing::info!(path = %written.display(), "wrote the bearer token file");
+    }
+    let out = if args.header {
+        format!("Authorization: Bearer {value}")
+    } else if args.env {
+        format!("export BEARER_TOKEN={value}")
+    } else if args.json {
+        json!({
+            "access_token": value,
+            "token_type": token.token_type,
+            "expires_at": token.expires_at,
+            "scopes": token.scopes,
+            "issuer": token.issuer,
+        })
+        .to_string()
+    } else {
+        value
+    };
+    crate::out::line(format!("{out}"));
+    Ok(exit::OK)
+}
+
+/// A token with fewer scopes or another audience, never a wider grant: the requested
+/// scopes must be among the granted ones. The narrowed token is not cached; a refresh
+/// token rotated on the way is.
+async fn down_scope(cred: &Arc<dyn Credential>, token: Token, args: &TokenArgs) -> Result<Token, Error> {
+    if !args.scopes.is_empty() && !token.scopes.is_empty() {
+        let wider: Vec<&String> = args.scopes.iter().filter(|s| !token.scopes.contains(s)).collect();
+        if !wider.is_empty() {
+            return Err(Error::config(format!(
+                "--scope {} would widen the grant (granted: {}); use a profile with those scopes",
+                wider.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
+                token.scopes.join(" ")
+            )));
+        }
+    }
+    let oauth = cred
+        .as_oauth()
+        .ok_or_else(|| Error::config("--scope/--audience need an OAuth credential"))?;
+    let client = oauth.client().await?;
+    let opts = TokenOptions {
+        scopes: (!args.scopes.is_empty()).then(|| args.scopes.clone()),
+        audience: (!args.audiences.is_empty()).then(|| args.audiences.clone()),
+    };
+    match &token.refresh_token {
+        Some(rt) => {
+            let narrowed = client.refresh(rt, &opts).await?;
+            if narrowed.refresh_token.as_ref() != Some(rt) {
+                // Rotation: keep the grant alive in the cache with the new refresh token.
+                let mut kept = token.clone();
+                kept.refresh_token = narrowed.refresh_token.clone();
+                oauth.source().install(kept)?;
+            }
+            Ok(narrowed)
+        }
+        None => client.client_credentials(&opts).await,
+    }
+}
