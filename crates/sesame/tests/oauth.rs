@@ -4,13 +4,13 @@
 
 mod support;
 
-
 use base64::Engine;
 use sesame::Session;
 use sesame::config::{AuthKind, Config, OneOrMany, Profile, SecretSource};
 use sesame::oauth::registration::{RegistrationRequest, register};
 use sesame::oauth::{
-    ClientAuth, ClientConfig, IdTokenError, OAuthClient, OAuthError, OAuthHttp, TokenOptions, discovery, jwks, webfinger,
+    ClientAuth, ClientConfig, IdTokenError, OAuthClient, OAuthError, OAuthHttp, TokenOptions, discovery, jwks,
+    webfinger,
 };
 use sesame::secret::{AccessToken, Password};
 use sesame_testbed::idp::{self, Idp, account, clients};
@@ -47,7 +47,15 @@ fn session_for(profile: Profile) -> Session {
 }
 
 async fn whoami(session: &Session) -> serde_json::Value {
-    session.get("whoami").error_for_status(true).send().await.unwrap().json().await.unwrap()
+    session
+        .get("whoami")
+        .error_for_status(true)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 fn secret(s: &str) -> Option<SecretSource> {
@@ -88,7 +96,9 @@ async fn issuer_mismatch_and_plain_http_are_refused() {
     let e = discovery::discover(&http, &wrong, false).await.unwrap_err();
     assert!(e.is_oauth(), "{e}");
     // Plain http to a non-loopback host is refused before any request.
-    let e = discovery::discover(&http, "http://idp.example.invalid/", false).await.unwrap_err();
+    let e = discovery::discover(&http, "http://idp.example.invalid/", false)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("https"), "{e}");
 }
 
@@ -139,9 +149,19 @@ async fn password_grant_refresh_rotation_and_userinfo() {
         &["openid", "profile", "email", "offline_access"],
     )
     .await;
-    let t = c.password(account::USERNAME, &Password::new(account::PASSWORD), &TokenOptions::default()).await.unwrap();
+    let t = c
+        .password(
+            account::USERNAME,
+            &Password::new(account::PASSWORD),
+            &TokenOptions::default(),
+        )
+        .await
+        .unwrap();
     let rt1 = t.refresh_token.clone().expect("refresh token");
-    assert!(t.id_token.is_some(), "openid scope gives an ID token (verified on receipt)");
+    assert!(
+        t.id_token.is_some(),
+        "openid scope gives an ID token (verified on receipt)"
+    );
     let info = c.userinfo(&t.access_token).await.unwrap();
     assert_eq!(info["sub"], account::SUB);
 
@@ -154,7 +174,10 @@ async fn password_grant_refresh_rotation_and_userinfo() {
     assert_eq!(e.oauth_error_code(), Some("invalid_grant"));
     assert!(e.to_string().contains("sesame login"), "{e}");
 
-    let e = c.password(account::USERNAME, &Password::new("nope"), &TokenOptions::default()).await.unwrap_err();
+    let e = c
+        .password(account::USERNAME, &Password::new("nope"), &TokenOptions::default())
+        .await
+        .unwrap_err();
     assert_eq!(e.oauth_error_code(), Some("invalid_grant"));
 
     // And through a profile: a session with auth = password reaches the API.
@@ -172,9 +195,28 @@ async fn password_grant_refresh_rotation_and_userinfo() {
 
 #[tokio::test]
 async fn token_exchange_for_another_audience() {
-    let user = client(clients::PASSWORD_CLIENT.0, Some(clients::PASSWORD_CLIENT.1), ClientAuth::Basic, &["openid", "api"]).await;
-    let subject = user.password(account::USERNAME, &Password::new(account::PASSWORD), &TokenOptions::default()).await.unwrap();
-    let ex = client(clients::EXCHANGE_CLIENT.0, Some(clients::EXCHANGE_CLIENT.1), ClientAuth::Basic, &[]).await;
+    let user = client(
+        clients::PASSWORD_CLIENT.0,
+        Some(clients::PASSWORD_CLIENT.1),
+        ClientAuth::Basic,
+        &["openid", "api"],
+    )
+    .await;
+    let subject = user
+        .password(
+            account::USERNAME,
+            &Password::new(account::PASSWORD),
+            &TokenOptions::default(),
+        )
+        .await
+        .unwrap();
+    let ex = client(
+        clients::EXCHANGE_CLIENT.0,
+        Some(clients::EXCHANGE_CLIENT.1),
+        ClientAuth::Basic,
+        &[],
+    )
+    .await;
     let aud = format!("{}/api/other", idp().issuer());
     let t = ex
         .token_exchange(
@@ -191,7 +233,11 @@ async fn token_exchange_for_another_audience() {
     assert_eq!(claims["sub"], account::SUB);
     assert_eq!(claims["aud"].to_string().contains("/api/other"), true, "{claims:?}");
     let e = ex
-        .token_exchange(&AccessToken::new("not-a-token"), sesame::oauth::ACCESS_TOKEN_TYPE, &TokenOptions::default())
+        .token_exchange(
+            &AccessToken::new("not-a-token"),
+            sesame::oauth::ACCESS_TOKEN_TYPE,
+            &TokenOptions::default(),
+        )
         .await
         .unwrap_err();
     assert!(e.is_oauth(), "{e}");
@@ -229,7 +275,10 @@ async fn dynamic_registration_then_client_credentials() {
     .await
     .unwrap();
     let secret = reg.client_secret.clone().expect("confidential client");
-    assert!(!reg.metadata.to_string().contains(secret.expose()), "secret stripped from metadata");
+    assert!(
+        !reg.metadata.to_string().contains(secret.expose()),
+        "secret stripped from metadata"
+    );
     let c = client(&reg.client_id, Some(secret.expose()), ClientAuth::Basic, &[]).await;
     let t = c.client_credentials(&TokenOptions::default()).await.unwrap();
     assert!(!t.access_token.expose().is_empty());
@@ -250,8 +299,19 @@ async fn real_id_token_from(provider: &Idp) -> (OAuthClient, String, String) {
         meta,
         http,
     );
-    let t = c.password(account::USERNAME, &Password::new(account::PASSWORD), &TokenOptions::default()).await.unwrap();
-    (c, t.id_token.unwrap().expose().to_string(), t.access_token.expose().to_string())
+    let t = c
+        .password(
+            account::USERNAME,
+            &Password::new(account::PASSWORD),
+            &TokenOptions::default(),
+        )
+        .await
+        .unwrap();
+    (
+        c,
+        t.id_token.unwrap().expose().to_string(),
+        t.access_token.expose().to_string(),
+    )
 }
 
 fn b64(v: &serde_json::Value) -> String {
@@ -260,7 +320,8 @@ fn b64(v: &serde_json::Value) -> String {
 
 fn parts(jwt: &str) -> (serde_json::Value, serde_json::Value, String) {
     let mut it = jwt.split('.');
-    let d = |s: &str| serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()).unwrap();
+    let d =
+        |s: &str| serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()).unwrap();
     let h = d(it.next().unwrap());
     let p = d(it.next().unwrap());
     (h, p, it.next().unwrap().to_string())
@@ -282,32 +343,49 @@ async fn id_token_failures_are_each_rejected_with_the_right_error() {
 
     // Wrong audience: verified as another client.
     let other = client("some-other-client", Some("x"), ClientAuth::Basic, &[]).await;
-    assert!(matches!(id_err(other.verify_id_token(&id, None, None).await.unwrap_err()), IdTokenError::WrongAudience(_)));
+    assert!(matches!(
+        id_err(other.verify_id_token(&id, None, None).await.unwrap_err()),
+        IdTokenError::WrongAudience(_)
+    ));
 
     // Expired: checked at a time after `exp`.
     let (_, payload, _) = parts(&id);
     let exp = payload["exp"].as_i64().unwrap();
-    let e = c.verify_id_token_at(&id, None, None, Some(exp + 3600)).await.unwrap_err();
+    let e = c
+        .verify_id_token_at(&id, None, None, Some(exp + 3600))
+        .await
+        .unwrap_err();
     assert!(matches!(id_err(e), IdTokenError::Expired(_)));
 
     // Tampered payload: the signature no longer verifies.
     let (h, mut p, sig) = parts(&id);
     p["sub"] = "mallory".into();
     let forged = format!("{}.{}.{}", b64(&h), b64(&p), sig);
-    assert!(matches!(id_err(c.verify_id_token(&forged, None, None).await.unwrap_err()), IdTokenError::BadSignature(_)));
+    assert!(matches!(
+        id_err(c.verify_id_token(&forged, None, None).await.unwrap_err()),
+        IdTokenError::BadSignature(_)
+    ));
 
     // alg: none.
     let unsigned = format!("{}.{}.", b64(&serde_json::json!({"alg": "none"})), b64(&p));
-    assert_eq!(id_err(c.verify_id_token(&unsigned, None, None).await.unwrap_err()), IdTokenError::Unsigned);
+    assert_eq!(
+        id_err(c.verify_id_token(&unsigned, None, None).await.unwrap_err()),
+        IdTokenError::Unsigned
+    );
 
     // HS256 for a public client (no secret to verify with).
     let public = client(clients::PASSWORD_CLIENT.0, None, ClientAuth::None, &[]).await;
     let hs = format!("{}.{}.{}", b64(&serde_json::json!({"alg": "HS256"})), b64(&p), sig);
-    assert!(matches!(id_err(public.verify_id_token(&hs, None, None).await.unwrap_err()), IdTokenError::UnsupportedAlg(_)));
+    assert!(matches!(
+        id_err(public.verify_id_token(&hs, None, None).await.unwrap_err()),
+        IdTokenError::UnsupportedAlg(_)
+    ));
 
     // Nonce: required and must match.
-    assert!(matches!(id_err(c.verify_id_token(&id, Some("expected-nonce"), None).await.unwrap_err()), IdTokenError::Nonce(_)));
-
+    assert!(matches!(
+        id_err(c.verify_id_token(&id, Some("expected-nonce"), None).await.unwrap_err()),
+        IdTokenError::Nonce(_)
+    ));
 
     // Garbage never panics.
     for junk in ["", "a", "a.b", "a.b.c", "....", "eyJ.eyJ.x"] {
@@ -328,11 +406,18 @@ async fn jwks_key_rotation_at_the_provider_is_followed() {
     let (h, _, _) = parts(&id2);
     assert_eq!(h["kid"], new_kid.as_str());
     c.verify_id_token(&id2, None, None).await.unwrap();
-    assert_eq!(jwks::fetch_count(&jwks_uri).await, before + 1, "exactly one refetch for the new key");
+    assert_eq!(
+        jwks::fetch_count(&jwks_uri).await,
+        before + 1,
+        "exactly one refetch for the new key"
+    );
     // A made-up kid right after: no second refetch (rate-limited), a clear error.
     let (mut h, p, sig) = parts(&id2);
     h["kid"] = "no-such-key".into();
-    let e = c.verify_id_token(&format!("{}.{}.{}", b64(&h), b64(&p), sig), None, None).await.unwrap_err();
+    let e = c
+        .verify_id_token(&format!("{}.{}.{}", b64(&h), b64(&p), sig), None, None)
+        .await
+        .unwrap_err();
     assert!(matches!(id_err(e), IdTokenError::UnknownKey(_)));
     assert_eq!(jwks::fetch_count(&jwks_uri).await, before + 1);
 }

@@ -29,7 +29,10 @@ pub struct OAuth {
 
 impl fmt::Debug for OAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OAuth").field("kind", &self.kind).field("source", &self.source).finish()
+        f.debug_struct("OAuth")
+            .field("kind", &self.kind)
+            .field("source", &self.source)
+            .finish()
     }
 }
 
@@ -57,7 +60,10 @@ impl OAuth {
     }
 
     fn attach_min_valid(lease: &Lease) -> Duration {
-        let lifetime = lease.token.expires_at.map(|e| (e - lease.token.issued_at).max(0) as u64);
+        let lifetime = lease
+            .token
+            .expires_at
+            .map(|e| (e - lease.token.issued_at).max(0) as u64);
         match lifetime {
             Some(l) => ATTACH_MIN_VALID.min(Duration::from_secs(l / 4)),
             None => ATTACH_MIN_VALID,
@@ -82,8 +88,15 @@ impl Credential for OAuth {
         Ok(Attachment { id: lease.generation })
     }
 
-    async fn rejected(&self, _req: &AuthRequest<'_>, attachment: &Attachment, challenge: Option<&str>) -> Result<Rejection> {
-        let parsed = challenge.map(crate::credential::www_authenticate::parse).unwrap_or_default();
+    async fn rejected(
+        &self,
+        _req: &AuthRequest<'_>,
+        attachment: &Attachment,
+        challenge: Option<&str>,
+    ) -> Result<Rejection> {
+        let parsed = challenge
+            .map(crate::credential::www_authenticate::parse)
+            .unwrap_or_default();
         if parsed.iter().any(|c| c.error.as_deref() == Some("insufficient_scope")) {
             // A new token with the same scopes would be refused again.
             return Ok(Rejection::GiveUp);
@@ -103,7 +116,11 @@ impl Credential for OAuth {
     }
 
     fn cached_token(&self) -> Option<Token> {
-        self.source.cached(Duration::ZERO).ok().flatten().map(|l| (*l.token).clone())
+        self.source
+            .cached(Duration::ZERO)
+            .ok()
+            .flatten()
+            .map(|l| (*l.token).clone())
     }
 
     fn as_oauth(&self) -> Option<&OAuth> {
@@ -160,7 +177,10 @@ pub struct PasswordGrant {
 
 impl fmt::Debug for PasswordGrant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PasswordGrant").field("username", &self.username).field("password", &"[redacted]").finish()
+        f.debug_struct("PasswordGrant")
+            .field("username", &self.username)
+            .field("password", &"[redacted]")
+            .finish()
     }
 }
 
@@ -178,7 +198,11 @@ impl PasswordGrant {
 #[async_trait]
 impl Grant for PasswordGrant {
     async fn obtain(&self) -> Result<Token> {
-        self.client.get().await?.password(&self.username, &self.password, &TokenOptions::default()).await
+        self.client
+            .get()
+            .await?
+            .password(&self.username, &self.password, &TokenOptions::default())
+            .await
     }
     async fn refresh(&self, rt: &RefreshToken) -> Result<Token> {
         self.client.get().await?.refresh(rt, &TokenOptions::default()).await
@@ -219,7 +243,11 @@ impl Grant for TokenExchangeGrant {
         self.client
             .get()
             .await?
-            .token_exchange(&subject.access_token, &self.subject_token_type, &TokenOptions::default())
+            .token_exchange(
+                &subject.access_token,
+                &self.subject_token_type,
+                &TokenOptions::default(),
+            )
             .await
     }
     async fn refresh(&self, rt: &RefreshToken) -> Result<Token> {

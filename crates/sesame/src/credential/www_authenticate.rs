@@ -105,7 +105,9 @@ mod tests {
 
     #[test]
     fn bearer_errors_and_several_challenges() {
-        let c = parse(r#"Bearer realm="api", error="insufficient_scope", scope="read write", UMA as_uri="https://as.example", ticket=abc123"#);
+        let c = parse(
+            r#"Bearer realm="api", error="insufficient_scope", scope="read write", UMA as_uri="https://as.example", ticket=abc123"#,
+        );
         assert_eq!(c.len(), 2);
         assert_eq!(c[0].scheme, "bearer");
         assert_eq!(c[0].error.as_deref(), Some("insufficient_scope"));
@@ -119,7 +121,16 @@ mod tests {
     fn quoted_escapes_and_junk() {
         let c = parse(r#"Basic realm="a \"q\" b""#);
         assert_eq!(c[0].param("realm"), Some(r#"a "q" b"#));
-        for junk in ["", ",,,", "=", "=x, Bearer", "\"", "Bearer error=\"unterminated", "Bearer ,,, error=", "é=ü"] {
+        for junk in [
+            "",
+            ",,,",
+            "=",
+            "=x, Bearer",
+            "\"",
+            "Bearer error=\"unterminated",
+            "Bearer ,,, error=",
+            "é=ü",
+        ] {
             let _ = parse(junk);
         }
         assert_eq!(parse("Bearer")[0].scheme, "bearer");

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use openidconnect::core::{CoreClient, CoreTokenResponse};
 use openidconnect::{
-    AuthType, AuthorizationCode, ClientId, ClientSecret as OidcSecret, IssuerUrl, OAuth2TokenResponse, PkceCodeVerifier,
-    RedirectUrl, RefreshToken as OidcRefresh, RequestTokenError, ResourceOwnerPassword, ResourceOwnerUsername, Scope,
-    TokenResponse as _, TokenUrl,
+    AuthType, AuthorizationCode, ClientId, ClientSecret as OidcSecret, IssuerUrl, OAuth2TokenResponse,
+    PkceCodeVerifier, RedirectUrl, RefreshToken as OidcRefresh, RequestTokenError, ResourceOwnerPassword,
+    ResourceOwnerUsername, Scope, TokenResponse as _, TokenUrl,
 };
 use reqwest::Method;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
@@ -135,7 +135,17 @@ impl OAuthClient {
         self.endpoint("token_endpoint", &self.meta.token_endpoint)
     }
 
-    fn core_client(&self) -> Result<CoreClient<openidconnect::EndpointNotSet, openidconnect::EndpointNotSet, openidconnect::EndpointNotSet, openidconnect::EndpointNotSet, openidconnect::EndpointSet>> {
+    fn core_client(
+        &self,
+    ) -> Result<
+        CoreClient<
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointSet,
+        >,
+    > {
         let token_url = self.token_endpoint()?;
         let issuer = IssuerUrl::new(self.meta.issuer.clone())
             .map_err(|e| OAuthError::Setup(format!("issuer `{}` is not a URL: {e}", self.meta.issuer)))?;
@@ -147,10 +157,14 @@ impl OAuthClient {
         .set_token_uri(TokenUrl::from_url(token_url));
         match (&self.config.auth, &self.config.client_secret) {
             (ClientAuth::Basic, Some(s)) => {
-                c = c.set_client_secret(OidcSecret::new(s.expose().to_string())).set_auth_type(AuthType::BasicAuth);
+                c = c
+                    .set_client_secret(OidcSecret::new(s.expose().to_string()))
+                    .set_auth_type(AuthType::BasicAuth);
             }
             (ClientAuth::Post, Some(s)) => {
-                c = c.set_client_secret(OidcSecret::new(s.expose().to_string())).set_auth_type(AuthType::RequestBody);
+                c = c
+                    .set_client_secret(OidcSecret::new(s.expose().to_string()))
+                    .set_auth_type(AuthType::RequestBody);
             }
             (ClientAuth::Basic | ClientAuth::Post, None) => {
                 return Err(OAuthError::Setup(format!(
@@ -175,7 +189,11 @@ impl OAuthClient {
                 out.push(("resource".to_string(), a.clone()));
             }
         }
-        if let Some(assertion) = self.config.auth.assertion(&self.config.client_id, self.token_endpoint()?.as_str())? {
+        if let Some(assertion) = self
+            .config
+            .auth
+            .assertion(&self.config.client_id, self.token_endpoint()?.as_str())?
+        {
             out.push(("client_assertion_type".into(), JWT_BEARER_ASSERTION.into()));
             out.push(("client_assertion".into(), assertion));
         }
@@ -229,7 +247,10 @@ impl OAuthClient {
             }
         }
         // Audience/resource may be repeated on refresh (only values already granted).
-        for (k, v) in self.extra_params(&TokenOptions { scopes: None, audience: opts.audience.clone() })? {
+        for (k, v) in self.extra_params(&TokenOptions {
+            scopes: None,
+            audience: opts.audience.clone(),
+        })? {
             req = req.add_extra_param(k, v);
         }
         let resp = req.request_async(&self.http).await.map_err(|e| self.token_error(e))?;
@@ -242,7 +263,13 @@ impl OAuthClient {
 
     /// Exchanges an authorization code (with its PKCE verifier) for tokens and verifies the
     /// ID token against `nonce`.
-    pub async fn exchange_code(&self, code: &str, verifier: &str, redirect_uri: &str, nonce: Option<&str>) -> Result<Token> {
+    pub async fn exchange_code(
+        &self,
+        code: &str,
+        verifier: &str,
+        redirect_uri: &str,
+        nonce: Option<&str>,
+    ) -> Result<Token> {
         let client = self.core_client()?;
         let redirect = RedirectUrl::new(redirect_uri.to_string())
             .map_err(|e| OAuthError::Setup(format!("redirect_uri `{redirect_uri}` is not a URL: {e}")))?;
@@ -250,7 +277,11 @@ impl OAuthClient {
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_string()))
             .set_redirect_uri(Cow::Owned(redirect));
-        if let Some(assertion) = self.config.auth.assertion(&self.config.client_id, self.token_endpoint()?.as_str())? {
+        if let Some(assertion) = self
+            .config
+            .auth
+            .assertion(&self.config.client_id, self.token_endpoint()?.as_str())?
+        {
             req = req
                 .add_extra_param("client_assertion_type", JWT_BEARER_ASSERTION)
                 .add_extra_param("client_assertion", assertion);
@@ -269,7 +300,12 @@ impl OAuthClient {
 
     /// Token exchange ([RFC 8693 §2.1](https://www.rfc-editor.org/rfc/rfc8693#section-2.1)):
     /// trades `subject_token` for a token for another audience or with fewer scopes.
-    pub async fn token_exchange(&self, subject_token: &AccessToken, subject_token_type: &str, opts: &TokenOptions) -> Result<Token> {
+    pub async fn token_exchange(
+        &self,
+        subject_token: &AccessToken,
+        subject_token_type: &str,
+        opts: &TokenOptions,
+    ) -> Result<Token> {
         let mut form: Vec<(String, String)> = vec![
             ("grant_type".into(), TOKEN_EXCHANGE_GRANT.into()),
             ("subject_token".into(), subject_token.expose().to_string()),
@@ -296,10 +332,18 @@ impl OAuthClient {
 
     /// POSTs a form to one of the provider's endpoints with this client's authentication
     /// (the client assertion, if any, is added unless `form` already has one).
-    pub(crate) async fn post_authenticated(&self, url: &Url, mut form: Vec<(String, String)>, add_assertion: bool) -> Result<Reply> {
+    pub(crate) async fn post_authenticated(
+        &self,
+        url: &Url,
+        mut form: Vec<(String, String)>,
+        add_assertion: bool,
+    ) -> Result<Reply> {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
         match (&self.config.auth, &self.config.client_secret) {
             (ClientAuth::Basic, Some(s)) => {
                 // RFC 6749 §2.3.1: form-urlencode id and secret before base64.
@@ -313,20 +357,28 @@ impl OAuthClient {
                 form.push(("client_secret".into(), s.expose().to_string()));
             }
             (ClientAuth::Basic | ClientAuth::Post, None) => {
-                return Err(OAuthError::Setup(format!("client `{}` needs a client_secret", self.config.client_id)).into());
+                return Err(
+                    OAuthError::Setup(format!("client `{}` needs a client_secret", self.config.client_id)).into(),
+                );
             }
             (ClientAuth::None | ClientAuth::PrivateKeyJwt { .. }, _) => {
                 form.push(("client_id".into(), self.config.client_id.clone()));
                 if add_assertion
-                    && let Some(a) = self.config.auth.assertion(&self.config.client_id, self.token_endpoint()?.as_str())?
+                    && let Some(a) = self
+                        .config
+                        .auth
+                        .assertion(&self.config.client_id, self.token_endpoint()?.as_str())?
                 {
                     form.push(("client_assertion_type".into(), JWT_BEARER_ASSERTION.into()));
                     form.push(("client_assertion".into(), a));
                 }
             }
         }
-        let body = serde_urlencoded::to_string(&form).map_err(|e| Error::config(format!("cannot encode the request: {e}")))?;
-        self.http.send(Method::POST, url, headers, Some(body.into_bytes())).await
+        let body =
+            serde_urlencoded::to_string(&form).map_err(|e| Error::config(format!("cannot encode the request: {e}")))?;
+        self.http
+            .send(Method::POST, url, headers, Some(body.into_bytes()))
+            .await
     }
 
     /// An endpoint from the metadata by name, checked for transport security.
@@ -352,12 +404,19 @@ impl OAuthClient {
         if !ok_type {
             return Err(OAuthError::Malformed {
                 endpoint: self.endpoint_label(),
-                message: format!("token_type `{}` is not supported (sesame sends Bearer tokens)", super::error::clean(&r.token_type, 40)),
+                message: format!(
+                    "token_type `{}` is not supported (sesame sends Bearer tokens)",
+                    super::error::clean(&r.token_type, 40)
+                ),
             }
             .into());
         }
         if r.access_token.is_empty() {
-            return Err(OAuthError::Malformed { endpoint: self.endpoint_label(), message: "empty access_token".into() }.into());
+            return Err(OAuthError::Malformed {
+                endpoint: self.endpoint_label(),
+                message: "empty access_token".into(),
+            }
+            .into());
         }
         let now = now_unix();
         let expires_at = expiry(now, r.expires_in, &r.access_token);
@@ -367,7 +426,10 @@ impl OAuthClient {
             issued_at: now,
             refresh_token: r.refresh_token.map(RefreshToken::new),
             id_token: r.id_token.map(IdToken::new),
-            scopes: r.scope.map(|s| s.split_whitespace().map(str::to_owned).collect()).unwrap_or_else(|| requested.to_vec()),
+            scopes: r
+                .scope
+                .map(|s| s.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_else(|| requested.to_vec()),
             issuer: Some(self.meta.issuer.clone()),
             access_token: AccessToken::new(r.access_token),
         })
@@ -378,13 +440,20 @@ impl OAuthClient {
         if *resp.token_type() != CoreTokenType::Bearer {
             return Err(OAuthError::Malformed {
                 endpoint: self.endpoint_label(),
-                message: format!("token_type `{}` is not supported (sesame sends Bearer tokens)", super::error::clean(resp.token_type().as_ref(), 40)),
+                message: format!(
+                    "token_type `{}` is not supported (sesame sends Bearer tokens)",
+                    super::error::clean(resp.token_type().as_ref(), 40)
+                ),
             }
             .into());
         }
         let access = resp.access_token().secret().to_string();
         if access.is_empty() {
-            return Err(OAuthError::Malformed { endpoint: self.endpoint_label(), message: "empty access_token".into() }.into());
+            return Err(OAuthError::Malformed {
+                endpoint: self.endpoint_label(),
+                message: "empty access_token".into(),
+            }
+            .into());
         }
         let now = now_unix();
         let id_token = resp.id_token().map(|t| t.to_string());
@@ -408,7 +477,12 @@ impl OAuthClient {
 
     /// Verifies an ID token issued to this client (signature, iss, aud, exp, iat, nonce,
     /// at_hash) and returns its claims.
-    pub async fn verify_id_token(&self, raw: &str, nonce: Option<&str>, access_token: Option<&str>) -> Result<serde_json::Value> {
+    pub async fn verify_id_token(
+        &self,
+        raw: &str,
+        nonce: Option<&str>,
+        access_token: Option<&str>,
+    ) -> Result<serde_json::Value> {
         self.verify_id_token_at(raw, nonce, access_token, None).await
     }
 
@@ -443,7 +517,10 @@ impl OAuthClient {
 
     fn endpoint_label(&self) -> String {
         match &self.meta.token_endpoint {
-            Some(t) => format!("token endpoint {}", Url::parse(t).map(|u| redact_url(&u)).unwrap_or_else(|_| t.clone())),
+            Some(t) => format!(
+                "token endpoint {}",
+                Url::parse(t).map(|u| redact_url(&u)).unwrap_or_else(|_| t.clone())
+            ),
             None => "token endpoint".into(),
         }
     }
@@ -521,7 +598,11 @@ fn de_opt_i64<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Opt
         None => None,
         Some(N::I(i)) => Some(i),
         Some(N::F(f)) => Some(f as i64),
-        Some(N::S(s)) => Some(s.trim().parse().map_err(|_| serde::de::Error::custom("expires_in is not a number"))?),
+        Some(N::S(s)) => Some(
+            s.trim()
+                .parse()
+                .map_err(|_| serde::de::Error::custom("expires_in is not a number"))?,
+        ),
     })
 }
 

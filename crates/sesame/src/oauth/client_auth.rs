@@ -42,7 +42,9 @@ impl fmt::Debug for ClientAuth {
             ClientAuth::Basic => f.write_str("Basic"),
             ClientAuth::Post => f.write_str("Post"),
             ClientAuth::None => f.write_str("None"),
-            ClientAuth::PrivateKeyJwt { alg, kid, .. } => write!(f, "PrivateKeyJwt({alg:?}, kid={kid:?}, key=[redacted])"),
+            ClientAuth::PrivateKeyJwt { alg, kid, .. } => {
+                write!(f, "PrivateKeyJwt({alg:?}, kid={kid:?}, key=[redacted])")
+            }
         }
     }
 }
@@ -120,9 +122,12 @@ impl ClientAuth {
 
 fn encoding_key(pem: &str, alg: Algorithm) -> Result<EncodingKey> {
     let r = match alg {
-        Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512 => {
-            EncodingKey::from_rsa_pem(pem.as_bytes())
-        }
+        Algorithm::RS256
+        | Algorithm::RS384
+        | Algorithm::RS512
+        | Algorithm::PS256
+        | Algorithm::PS384
+        | Algorithm::PS512 => EncodingKey::from_rsa_pem(pem.as_bytes()),
         Algorithm::ES256 | Algorithm::ES384 => EncodingKey::from_ec_pem(pem.as_bytes()),
         Algorithm::EdDSA => EncodingKey::from_ed_pem(pem.as_bytes()),
         other => return Err(OAuthError::Setup(format!("{other:?} is not usable for private_key_jwt")).into()),

@@ -97,17 +97,24 @@ pub async fn discover(http: &OAuthHttp, issuer: &str, insecure: bool) -> Result<
         return Ok(m);
     }
     let fetched = Arc::new(fetch(http, issuer, insecure).await?);
-    cache().lock().expect("discovery cache").insert(key, (fetched.clone(), Instant::now()));
+    cache()
+        .lock()
+        .expect("discovery cache")
+        .insert(key, (fetched.clone(), Instant::now()));
     Ok(fetched)
 }
 
 /// Forgets cached metadata (tests, or after a provider changed its configuration).
 pub fn forget(issuer: &str) {
-    cache().lock().expect("discovery cache").remove(issuer.trim_end_matches('/'));
+    cache()
+        .lock()
+        .expect("discovery cache")
+        .remove(issuer.trim_end_matches('/'));
 }
 
 async fn fetch(http: &OAuthHttp, issuer: &str, insecure: bool) -> Result<ProviderMetadata> {
-    let issuer_url = Url::parse(issuer).map_err(|e| OAuthError::Discovery(format!("issuer `{issuer}` is not a URL: {e}")))?;
+    let issuer_url =
+        Url::parse(issuer).map_err(|e| OAuthError::Discovery(format!("issuer `{issuer}` is not a URL: {e}")))?;
     check_transport(&issuer_url, insecure, "issuer")?;
     let trimmed = issuer.trim_end_matches('/');
     let oidc = Url::parse(&format!("{trimmed}/.well-known/openid-configuration"))
@@ -118,7 +125,10 @@ async fn fetch(http: &OAuthHttp, issuer: &str, insecure: bool) -> Result<Provide
     rfc8414.set_path(&format!("/.well-known/oauth-authorization-server{path}"));
     let mut failures = Vec::new();
     for url in [oidc, rfc8414] {
-        match http.get_json::<ProviderMetadata>(&url, None, "discovery document").await {
+        match http
+            .get_json::<ProviderMetadata>(&url, None, "discovery document")
+            .await
+        {
             Ok(meta) => {
                 if meta.issuer.trim_end_matches('/') != trimmed {
                     return Err(OAuthError::Discovery(format!(
@@ -134,7 +144,8 @@ async fn fetch(http: &OAuthHttp, issuer: &str, insecure: bool) -> Result<Provide
                     ("device_authorization_endpoint", &meta.device_authorization_endpoint),
                 ] {
                     if let Some(ep) = ep {
-                        let u = Url::parse(ep).map_err(|e| OAuthError::Discovery(format!("{name} `{ep}` is not a URL: {e}")))?;
+                        let u = Url::parse(ep)
+                            .map_err(|e| OAuthError::Discovery(format!("{name} `{ep}` is not a URL: {e}")))?;
                         check_transport(&u, insecure, name)?;
                     }
                 }

@@ -108,7 +108,13 @@ impl OAuthError {
     }
 
     /// Builds a provider error with advice for the well-known codes.
-    pub fn provider(endpoint: impl Into<String>, status: Option<u16>, error: &str, description: Option<&str>, uri: Option<&str>) -> Self {
+    pub fn provider(
+        endpoint: impl Into<String>,
+        status: Option<u16>,
+        error: &str,
+        description: Option<&str>,
+        uri: Option<&str>,
+    ) -> Self {
         OAuthError::Provider {
             endpoint: endpoint.into(),
             status,

@@ -94,18 +94,28 @@ impl OAuthHttp {
         if let Some(b) = body {
             rb = rb.body(b);
         }
-        let mut resp = rb.send().await.map_err(|e| Error::from_reqwest(e, method.as_str(), url))?;
+        let mut resp = rb
+            .send()
+            .await
+            .map_err(|e| Error::from_reqwest(e, method.as_str(), url))?;
         let status = resp.status();
         let headers = resp.headers().clone();
         if resp.content_length().is_some_and(|l| l > MAX_BODY as u64) {
             return Err(OAuthError::Malformed {
                 endpoint: redact_url(url),
-                message: format!("reply of {} bytes exceeds the 1 MiB limit", resp.content_length().unwrap_or(0)),
+                message: format!(
+                    "reply of {} bytes exceeds the 1 MiB limit",
+                    resp.content_length().unwrap_or(0)
+                ),
             }
             .into());
         }
         let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| Error::from_reqwest(e, method.as_str(), url))? {
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| Error::from_reqwest(e, method.as_str(), url))?
+        {
             if body.len() + chunk.len() > MAX_BODY {
                 return Err(OAuthError::Malformed {
                     endpoint: redact_url(url),
@@ -123,9 +133,13 @@ impl OAuthHttp {
     /// `what` names the document in errors.
     pub async fn get_json<T: DeserializeOwned>(&self, url: &Url, bearer: Option<&str>, what: &str) -> Result<T> {
         let mut headers = HeaderMap::new();
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json, application/jrd+json;q=0.9"));
+        headers.insert(
+            ACCEPT,
+            HeaderValue::from_static("application/json, application/jrd+json;q=0.9"),
+        );
         if let Some(t) = bearer {
-            let mut v = HeaderValue::from_str(&format!("Bearer {t}")).map_err(|_| Error::config("token is not a valid header value"))?;
+            let mut v = HeaderValue::from_str(&format!("Bearer {t}"))
+                .map_err(|_| Error::config("token is not a valid header value"))?;
             v.set_sensitive(true);
             headers.insert(reqwest::header::AUTHORIZATION, v);
         }
@@ -158,14 +172,18 @@ pub(crate) fn parse_json_reply<T: DeserializeOwned>(reply: &Reply, url: &Url, wh
     serde_json::from_slice(&reply.body).map_err(|e| {
         OAuthError::Malformed {
             endpoint,
-            message: format!("JSON does not match the expected document: {}", super::error::clean(&e.to_string(), 300)),
+            message: format!(
+                "JSON does not match the expected document: {}",
+                super::error::clean(&e.to_string(), 300)
+            ),
         }
         .into()
     })
 }
 
 fn looks_json(reply: &Reply) -> bool {
-    reply.is_json() || (reply.media_type().is_empty() && reply.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'))
+    reply.is_json()
+        || (reply.media_type().is_empty() && reply.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'))
 }
 
 fn not_json(reply: &Reply, endpoint: String) -> OAuthError {
@@ -176,11 +194,18 @@ fn not_json(reply: &Reply, endpoint: String) -> OAuthError {
     let detail = if mt == "text/html" || mt == "text/plain" {
         crate::message::summarize(ct, &reply.body)
     } else {
-        format!("[{} bytes of {}]", reply.body.len(), if mt.is_empty() { "unknown type" } else { &mt })
+        format!(
+            "[{} bytes of {}]",
+            reply.body.len(),
+            if mt.is_empty() { "unknown type" } else { &mt }
+        )
     };
     OAuthError::Malformed {
         endpoint,
-        message: format!("expected JSON, got {}: {detail}", if mt.is_empty() { "no Content-Type" } else { &mt }),
+        message: format!(
+            "expected JSON, got {}: {detail}",
+            if mt.is_empty() { "no Content-Type" } else { &mt }
+        ),
     }
 }
 

@@ -106,7 +106,9 @@ pub async fn verify(http: &OAuthHttp, raw: &str, check: &IdTokenCheck<'_>) -> Re
     .map_err(map_claims_error)?;
     if let (Some(expected), Some(at)) = (claims.access_token_hash(), check.access_token) {
         let alg = token.signing_alg().map_err(|e| OAuthError::IdToken(map_sig(e)))?;
-        let key = token.signing_key(&verifier).map_err(|e| OAuthError::IdToken(map_sig(e)))?;
+        let key = token
+            .signing_key(&verifier)
+            .map_err(|e| OAuthError::IdToken(map_sig(e)))?;
         let computed = AccessTokenHash::from_token(&OidcAccessToken::new(at.to_string()), alg, key)
             .map_err(|e| OAuthError::IdToken(IdTokenError::Malformed(e.to_string())))?;
         if &computed != expected {
@@ -118,7 +120,11 @@ pub async fn verify(http: &OAuthHttp, raw: &str, check: &IdTokenCheck<'_>) -> Re
 
 fn unverified_header(raw: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
     let malformed = |m: &str| OAuthError::IdToken(IdTokenError::Malformed(m.to_string()));
-    let h = raw.split('.').next().filter(|h| !h.is_empty() && h.len() < 8192).ok_or_else(|| malformed("not a JWT"))?;
+    let h = raw
+        .split('.')
+        .next()
+        .filter(|h| !h.is_empty() && h.len() < 8192)
+        .ok_or_else(|| malformed("not a JWT"))?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(h.trim_end_matches('='))
         .map_err(|_| malformed("header is not base64url"))?;

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use openidconnect::core::CoreJsonWebKeySet;
 use openidconnect::JsonWebKey;
+use openidconnect::core::CoreJsonWebKeySet;
 use url::Url;
 
 use super::OAuthHttp;
@@ -38,7 +38,12 @@ fn registry() -> &'static Mutex<HashMap<String, Arc<tokio::sync::Mutex<Entry>>>>
 }
 
 fn entry(uri: &str) -> Arc<tokio::sync::Mutex<Entry>> {
-    registry().lock().expect("jwks registry").entry(uri.to_string()).or_default().clone()
+    registry()
+        .lock()
+        .expect("jwks registry")
+        .entry(uri.to_string())
+        .or_default()
+        .clone()
 }
 
 /// The key set at `uri` that should contain `kid` (if given): cached, fetched when stale,
@@ -73,5 +78,7 @@ pub async fn fetch_count(uri: &Url) -> u64 {
 
 /// Whether a key set has a key with this id.
 pub fn has_kid(set: &CoreJsonWebKeySet, kid: &str) -> bool {
-    set.keys().iter().any(|k| k.key_id().is_some_and(|id| id.as_str() == kid))
+    set.keys()
+        .iter()
+        .any(|k| k.key_id().is_some_and(|id| id.as_str() == kid))
 }

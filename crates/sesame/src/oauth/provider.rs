@@ -57,7 +57,10 @@ impl LazyClient {
 
     /// The issuer as configured (before discovery).
     pub fn configured_issuer(&self) -> Option<&str> {
-        self.source.issuer.as_deref().or(Some(self.source.explicit.issuer.as_str()).filter(|s| !s.is_empty()))
+        self.source
+            .issuer
+            .as_deref()
+            .or(Some(self.source.explicit.issuer.as_str()).filter(|s| !s.is_empty()))
     }
 
     /// The client, discovering the provider on first call.

@@ -54,12 +54,18 @@ fn secret_opt<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Opt
 }
 
 /// Registers a client at `endpoint` (with an initial access token if the provider needs one).
-pub async fn register(http: &OAuthHttp, endpoint: &Url, request: &RegistrationRequest, initial_access_token: Option<&str>) -> Result<Registration> {
+pub async fn register(
+    http: &OAuthHttp,
+    endpoint: &Url,
+    request: &RegistrationRequest,
+    initial_access_token: Option<&str>,
+) -> Result<Registration> {
     let mut headers = HeaderMap::new();
     headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if let Some(t) = initial_access_token {
-        let mut v = HeaderValue::from_str(&format!("Bearer {t}")).map_err(|_| crate::Error::config("initial access token is not a valid header value"))?;
+        let mut v = HeaderValue::from_str(&format!("Bearer {t}"))
+            .map_err(|_| crate::Error::config("initial access token is not a valid header value"))?;
         v.set_sensitive(true);
         headers.insert(AUTHORIZATION, v);
     }
@@ -68,7 +74,10 @@ pub async fn register(http: &OAuthHttp, endpoint: &Url, request: &RegistrationRe
     let mut v: serde_json::Value = parse_json_reply(&reply, endpoint, "registration endpoint")?;
     let mut reg: Registration = serde_json::from_value(v.clone()).map_err(|e| OAuthError::Malformed {
         endpoint: format!("registration endpoint {endpoint}"),
-        message: format!("not a registration response: {}", super::error::clean(&e.to_string(), 200)),
+        message: format!(
+            "not a registration response: {}",
+            super::error::clean(&e.to_string(), 200)
+        ),
     })?;
     if let Some(o) = v.as_object_mut() {
         o.remove("client_secret");

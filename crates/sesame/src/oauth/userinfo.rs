@@ -8,7 +8,10 @@ impl OAuthClient {
     /// The claims the provider returns for this access token.
     pub async fn userinfo(&self, access_token: &AccessToken) -> Result<serde_json::Value> {
         let url = self.named_endpoint("userinfo_endpoint")?;
-        let v: serde_json::Value = self.http().get_json(&url, Some(access_token.expose()), "userinfo endpoint").await?;
+        let v: serde_json::Value = self
+            .http()
+            .get_json(&url, Some(access_token.expose()), "userinfo endpoint")
+            .await?;
         if !v.get("sub").is_some_and(|s| s.is_string()) {
             return Err(super::OAuthError::Malformed {
                 endpoint: format!("userinfo endpoint {}", crate::redact::redact_url(&url)),

@@ -37,7 +37,10 @@ pub struct JrdLink {
 impl Jrd {
     /// The issuer link's target.
     pub fn issuer(&self) -> Option<&str> {
-        self.links.iter().find(|l| l.rel == ISSUER_REL).and_then(|l| l.href.as_deref())
+        self.links
+            .iter()
+            .find(|l| l.rel == ISSUER_REL)
+            .and_then(|l| l.href.as_deref())
     }
 }
 
@@ -51,7 +54,9 @@ pub fn candidate_urls(base: &Url, prefix: Option<&str>) -> Vec<Url> {
     let mut out = Vec::new();
     let mut push = |root: &str| {
         if let Ok(mut u) = Url::parse(&format!("{}/.well-known/webfinger", root.trim_end_matches('/'))) {
-            u.query_pairs_mut().append_pair("resource", &resource).append_pair("rel", ISSUER_REL);
+            u.query_pairs_mut()
+                .append_pair("resource", &resource)
+                .append_pair("rel", ISSUER_REL);
             if !out.contains(&u) {
                 out.push(u);
             }
@@ -77,7 +82,8 @@ pub async fn issuer_for(http: &OAuthHttp, base: &Url, prefix: Option<&str>, inse
         match http.get_json::<Jrd>(&url, None, "WebFinger").await {
             Ok(jrd) => match jrd.issuer() {
                 Some(iss) => {
-                    let u = Url::parse(iss).map_err(|e| OAuthError::Discovery(format!("WebFinger issuer `{iss}` is not a URL: {e}")))?;
+                    let u = Url::parse(iss)
+                        .map_err(|e| OAuthError::Discovery(format!("WebFinger issuer `{iss}` is not a URL: {e}")))?;
                     check_transport(&u, insecure, "WebFinger issuer")?;
                     tracing::debug!(issuer = iss, from = %url, "WebFinger found the issuer");
                     return Ok(iss.to_string());
@@ -107,10 +113,16 @@ mod tests {
             c[0].as_str(),
             "https://ods.example.com/api/ods/.well-known/webfinger?resource=https%3A%2F%2Fods.example.com%2Fapi&rel=http%3A%2F%2Fopenid.net%2Fspecs%2Fconnect%2F1.0%2Fissuer"
         );
-        assert!(c[1].as_str().starts_with("https://ods.example.com/ods/.well-known/webfinger?"));
+        assert!(
+            c[1].as_str()
+                .starts_with("https://ods.example.com/ods/.well-known/webfinger?")
+        );
         let c = candidate_urls(&base, None);
         assert_eq!(c.len(), 1);
-        assert!(c[0].as_str().starts_with("https://ods.example.com/.well-known/webfinger?resource="));
+        assert!(
+            c[0].as_str()
+                .starts_with("https://ods.example.com/.well-known/webfinger?resource=")
+        );
     }
 
     #[test]

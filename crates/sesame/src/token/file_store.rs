@@ -82,8 +82,12 @@ impl FileStore {
                 use std::os::unix::fs::DirBuilderExt;
                 b.mode(0o700);
             }
-            b.create(&self.dir)
-                .map_err(|e| Error::io(format!("cannot create the token cache folder {}", self.dir.display()), e))?;
+            b.create(&self.dir).map_err(|e| {
+                Error::io(
+                    format!("cannot create the token cache folder {}", self.dir.display()),
+                    e,
+                )
+            })?;
         }
         Ok(())
     }
@@ -177,7 +181,9 @@ impl TokenStore for FileStore {
             use std::os::unix::fs::OpenOptionsExt;
             o.mode(0o600);
         }
-        let f = o.open(&path).map_err(|e| io_err("cannot open the lock file", &path, e))?;
+        let f = o
+            .open(&path)
+            .map_err(|e| io_err("cannot open the lock file", &path, e))?;
         f.lock().map_err(|e| io_err("cannot lock", &path, e))?;
         Ok(Box::new(FileLock(f)))
     }
@@ -204,7 +210,9 @@ pub(crate) fn write_atomic(dir: &Path, path: &Path, data: &[u8]) -> Result<()> {
         .tempfile_in(dir)
         .map_err(|e| io_err("cannot create a temporary file in", dir, e))?;
     tmp.write_all(data).map_err(|e| io_err("cannot write", tmp.path(), e))?;
-    tmp.as_file().sync_all().map_err(|e| io_err("cannot fsync", tmp.path(), e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| io_err("cannot fsync", tmp.path(), e))?;
     tmp.persist(path).map_err(|e| io_err("cannot replace", path, e.error))?;
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();

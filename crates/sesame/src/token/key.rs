@@ -22,7 +22,14 @@ pub struct CacheKey {
 impl CacheKey {
     /// A key from its parts. Scopes and audiences are sorted and de-duplicated first, so
     /// their order in the profile does not matter.
-    pub fn new(issuer: &str, client_id: &str, auth: &str, scopes: &[String], audience: &[String], username: Option<&str>) -> Self {
+    pub fn new(
+        issuer: &str,
+        client_id: &str,
+        auth: &str,
+        scopes: &[String],
+        audience: &[String],
+        username: Option<&str>,
+    ) -> Self {
         let mut s: Vec<&str> = scopes.iter().map(String::as_str).collect();
         s.sort_unstable();
         s.dedup();
@@ -31,7 +38,14 @@ impl CacheKey {
         a.dedup();
         let mut h = Sha256::new();
         // Length-prefixed fields: no two different inputs serialize the same way.
-        for part in [issuer.trim_end_matches('/'), client_id, auth, &s.join(" "), &a.join(" "), username.unwrap_or("")] {
+        for part in [
+            issuer.trim_end_matches('/'),
+            client_id,
+            auth,
+            &s.join(" "),
+            &a.join(" "),
+            username.unwrap_or(""),
+        ] {
             h.update((part.len() as u64).to_be_bytes());
             h.update(part.as_bytes());
         }
@@ -62,11 +76,25 @@ mod tests {
     #[test]
     fn order_does_not_matter_but_content_does() {
         let a = CacheKey::new("https://i/", "c", "oidc", &v(&["openid", "email"]), &v(&[]), None);
-        let b = CacheKey::new("https://i", "c", "oidc", &v(&["email", "openid", "email"]), &v(&[]), None);
+        let b = CacheKey::new(
+            "https://i",
+            "c",
+            "oidc",
+            &v(&["email", "openid", "email"]),
+            &v(&[]),
+            None,
+        );
         assert_eq!(a.hash(), b.hash());
         let c = CacheKey::new("https://i", "c", "oidc", &v(&["email"]), &v(&[]), None);
         assert_ne!(a.hash(), c.hash());
-        let d = CacheKey::new("https://i", "c", "password", &v(&["openid", "email"]), &v(&[]), Some("alice"));
+        let d = CacheKey::new(
+            "https://i",
+            "c",
+            "password",
+            &v(&["openid", "email"]),
+            &v(&[]),
+            Some("alice"),
+        );
         assert_ne!(a.hash(), d.hash());
         // Field boundaries are unambiguous.
         let e = CacheKey::new("ab", "c", "x", &[], &[], None);

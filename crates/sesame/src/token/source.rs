@@ -205,7 +205,13 @@ impl TokenSource {
 
     /// The token held now, without renewing or loading (for `status`).
     pub fn peek(&self) -> Option<Arc<Token>> {
-        self.inner.state.read().expect("token state").current.as_ref().map(|c| c.token.clone())
+        self.inner
+            .state
+            .read()
+            .expect("token state")
+            .current
+            .as_ref()
+            .map(|c| c.token.clone())
     }
 
     /// A token valid for at least `min_valid`: cached when possible, renewed when needed.
@@ -239,7 +245,10 @@ impl TokenSource {
     /// not discard a fresh one. Returns whether it was current.
     pub fn reject(&self, generation: u64) -> bool {
         let mut st = self.inner.state.write().expect("token state");
-        let is_current = st.current.as_ref().is_some_and(|c| c.generation == generation && !c.rejected);
+        let is_current = st
+            .current
+            .as_ref()
+            .is_some_and(|c| c.generation == generation && !c.rejected);
         if is_current {
             let c = st.current.as_mut().expect("current");
             c.rejected = true;
@@ -303,7 +312,11 @@ impl TokenSource {
         let Some(exp) = t.expires_at else { return i64::MAX };
         let lifetime = (exp - t.issued_at).max(1);
         let rb = self.inner.policy.renew_before.as_secs() as i64;
-        let threshold = if rb < lifetime { rb.max(lifetime / 2) } else { lifetime / 2 };
+        let threshold = if rb < lifetime {
+            rb.max(lifetime / 2)
+        } else {
+            lifetime / 2
+        };
         let jitter = if self.inner.policy.jitter {
             let span = (lifetime / 10).min(30);
             if span > 0 {

@@ -40,7 +40,10 @@ impl TokenStore for MemoryStore {
         Ok(self.map.lock().expect("memory store").get(key.hash()).cloned())
     }
     fn save(&self, key: &CacheKey, token: &Token) -> Result<()> {
-        self.map.lock().expect("memory store").insert(key.hash().to_string(), token.clone());
+        self.map
+            .lock()
+            .expect("memory store")
+            .insert(key.hash().to_string(), token.clone());
         Ok(())
     }
     fn delete(&self, key: &CacheKey) -> Result<()> {
