@@ -89,27 +89,25 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<i32, Error> {
         }
     };
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&Value::Object(out)).unwrap_or_default()
-        );
+        crate::out::line(serde_json::to_string_pretty(&Value::Object(out)).unwrap_or_default());
     } else {
+        // One `key: value` per line; credential details inline, each key once.
+        let mut seen = std::collections::HashSet::new();
+        let mut text = String::new();
+        let mut push = |k: &str, v: &Value| {
+            if v.is_null() || !seen.insert(k.to_string()) {
+                return;
+            }
+            let shown = v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
+            text.push_str(&format!("{:<15}{shown}\n", format!("{k}:")));
+        };
         for (k, v) in &out {
             match v {
-                Value::Null => {}
-                Value::Object(m) => {
-                    for (dk, dv) in m {
-                        println!(
-                            "{:<14}{}",
-                            format!("{dk}:"),
-                            dv.as_str().map(str::to_owned).unwrap_or_else(|| dv.to_string())
-                        );
-                    }
-                }
-                Value::String(s) => println!("{:<14}{s}", format!("{k}:")),
-                other => println!("{:<14}{other}", format!("{k}:")),
+                Value::Object(m) => m.iter().for_each(|(dk, dv)| push(dk, dv)),
+                other => push(k, other),
             }
         }
+        crate::out::line(text.trim_end());
     }
     if !valid {
         eprintln!(
