@@ -225,8 +225,93 @@ pub enum Command {
     Request(RequestArgs),
     /// Show the profile, its credential and how long it stays valid (tokens masked).
     Status(StatusArgs),
+    /// Run a command with BEARER_TOKEN_FILE pointing at a 0600 token file kept valid while it runs.
+    Exec(ExecArgs),
+    /// Print a valid access token (from the cache when it has --min-valid seconds left).
+    Token(TokenArgs),
+    /// Delete the profile's cached tokens (and revoke them with --revoke).
+    Logout(LogoutArgs),
+    /// Discover a provider (WebFinger, then OIDC / RFC 8414 metadata) and print its endpoints.
+    Discover(DiscoverArgs),
+    /// RFC 7662 introspection of a token (argument, `-` for stdin, else the profile's).
+    Introspect(IntrospectArgs),
+    /// Print the userinfo claims of the profile's token.
+    Userinfo,
+    /// RFC 7591 dynamic client registration; prints the new client_id.
+    Register(RegisterArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// Seconds the token must still be valid; fewer left means renew first.
+    #[arg(long, default_value_t = 60, value_name = "S")]
+    pub min_valid: u64,
+    /// Print `Authorization: Bearer …`.
+    #[arg(long, group = "format")]
+    pub header: bool,
+    /// Print JSON: access_token, token_type, expires_at, scopes, issuer.
+    #[arg(long, group = "format")]
+    pub json: bool,
+    /// Print `export BEARER_TOKEN=…`.
+    #[arg(long, group = "format")]
+    pub env: bool,
+    /// Print the ID token instead of the access token.
+    #[arg(long)]
+    pub id_token: bool,
+    /// Renew even if the cached token is still valid.
+    #[arg(long)]
+    pub force_refresh: bool,
+    /// Also write the token to the WLCG bearer-token file (default $BEARER_TOKEN_FILE,
+    /// else $XDG_RUNTIME_DIR/bt_u<uid>, else /tmp/bt_u<uid>).
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "")]
+    pub write_bearer_file: Option<std::path::PathBuf>,
+    /// Down-scoping: scopes requested for this token only (filled from --scope).
+    #[arg(skip)]
+    pub scopes: Vec<String>,
+    /// Down-scoping: audiences requested for this token only (filled from --audience).
+    #[arg(skip)]
+    pub audiences: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// Revoke the tokens at the provider (RFC 7009) before deleting them.
+    #[arg(long)]
+    pub revoke: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiscoverArgs {
+    /// An issuer URL, or an API URL to run WebFinger on (with --webfinger-prefix P for the
+    /// ASAM ODS convention).
+    pub url: String,
+    /// Print the metadata as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IntrospectArgs {
+    /// The token; `-` reads it from stdin; none: the profile's current token.
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// More redirect URIs to register besides --redirect-uri (repeatable).
+    #[arg(long = "also-redirect-uri", value_name = "URI")]
+    pub redirect_uris: Vec<String>,
+    /// Client name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Grant type to register (repeatable; default authorization_code and refresh_token).
+    #[arg(long = "grant-type", value_name = "GRANT")]
+    pub grant_types: Vec<String>,
+    /// Print the client secret on stderr.
+    #[arg(long)]
+    pub show_secret: bool,
 }
 
 #[derive(Debug, Args)]
@@ -263,7 +348,32 @@ pub struct StatusArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Token file to write (default: $BEARER_TOKEN_FILE, else $XDG_RUNTIME_DIR/bt_u<uid>, else /tmp/bt_u<uid>).
+    #[arg(long, value_name = "PATH")]
+    pub bearer_file: Option<PathBuf>,
+    /// Leave the token file in place when the command ends.
+    #[arg(long)]
+    pub keep: bool,
+    /// Seconds the token in the file must have left (default: the profile's min_valid, else 60).
+    #[arg(long, value_name = "S")]
+    pub min_valid: Option<u64>,
+    /// The command and its arguments, after `--`.
+    #[arg(value_name = "CMD", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// bash, zsh, fish, powershell or elvish.
     pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

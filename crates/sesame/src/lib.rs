@@ -34,6 +34,7 @@ pub mod config;
 pub mod credential;
 mod error;
 pub mod message;
+pub mod middleware;
 pub mod oauth;
 pub mod redact;
 pub mod scope;

@@ -39,9 +39,11 @@ impl CertKey {
         let issuer = Issuer::from_params(&self.params, issuer_key);
         let key = KeyPair::generate().unwrap();
         let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        // RFC 3820 §3.4: the issuer's subject, in its order, plus one CN.
         let mut dn = DistinguishedName::new();
-        dn.push(DnType::OrganizationName, "sesame tests");
-        dn.push(DnType::CommonName, self.cn.clone());
+        for (ty, value) in self.params.distinguished_name.iter() {
+            dn.push(ty.clone(), value.clone());
+        }
         // rcgen keeps one value per type: the proxy CN goes in as the raw CN OID.
         dn.push(DnType::CustomDnType(vec![2, 5, 4, 3]), "123456789");
         p.distinguished_name = dn;

@@ -43,7 +43,7 @@ pub use discover::Discover;
 pub use netrc::{Netrc, NetrcEntry};
 pub use oauth::OAuth;
 pub use x509::{X509, X509Info};
-pub use x509_discovery::{X509Discovery, discover_x509};
+pub use x509_discovery::{X509Discovery, discover_x509, enable_proxy_client_certificates};
 
 use crate::Result;
 use crate::token::Token;

@@ -11,15 +11,23 @@
 //! | `client_auth` | client authentication incl. `private_key_jwt` | RFC 6749 §2.3, RFC 7523 |
 //! | `introspection`, `revocation`, `userinfo`, `registration` | provider endpoints | RFC 7662, RFC 7009, OIDC Core §5.3, RFC 7591 |
 //! | `http` | the reqwest adapter for `oauth2`/`openidconnect`, size caps | |
+//! | `authorization_code`, `loopback`, `landing` | browser login: code + PKCE, loopback redirect, result pages | RFC 7636, RFC 8252, RFC 9207 |
+//! | `device` | device login | RFC 8628 |
+//! | `interactive` | the login UI trait, flow choice and fallback, one login per cache key | |
 
+pub mod authorization_code;
 mod client;
 mod client_auth;
+pub mod device;
 pub mod discovery;
 mod error;
 pub mod http;
 pub mod id_token;
+pub mod interactive;
 mod introspection;
 pub mod jwks;
+pub mod landing;
+pub mod loopback;
 pub mod pkce;
 pub mod provider;
 pub mod registration;
@@ -32,4 +40,7 @@ pub use client_auth::{ClientAuth, ClientAuthMethod};
 pub use discovery::ProviderMetadata;
 pub use error::{IdTokenError, OAuthError};
 pub use http::OAuthHttp;
+pub use interactive::{
+    BrowserLaunch, DevicePrompt, InteractiveLogin, LoginMethod, LoginOptions, LoginOutcome, LoginUi, Waiting,
+};
 pub use provider::{LazyClient, ProviderSource};

@@ -7,7 +7,8 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
-use super::{Inner, RedirectPolicy, Session};
+use super::http_cache::HttpCache;
+use super::{Inner, RedirectPolicy, RetryPolicy, Session};
 use crate::credential::Credential;
 use crate::scope::CredentialScope;
 use crate::tls::TlsOptions;
@@ -28,6 +29,8 @@ pub struct SessionBuilder {
     default_headers: HeaderMap,
     user_agent: String,
     pool_idle_timeout: Option<Duration>,
+    retry: RetryPolicy,
+    http_cache: Option<HttpCache>,
 }
 
 impl Default for SessionBuilder {
@@ -52,6 +55,8 @@ impl SessionBuilder {
             default_headers: HeaderMap::new(),
             user_agent: crate::USER_AGENT.to_string(),
             pool_idle_timeout: Some(Duration::from_secs(90)),
+            retry: RetryPolicy::default(),
+            http_cache: None,
         }
     }
 
@@ -167,6 +172,31 @@ impl SessionBuilder {
         self
     }
 
+    /// Retries of idempotent requests (default 2; see [`RetryPolicy`]).
+    pub fn retries(mut self, n: u32) -> Self {
+        self.retry = self.retry.with_max_retries(n);
+        self
+    }
+
+    /// The whole retry policy (backoff, `Retry-After` cap, budget, jitter).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Also retry non-idempotent requests (POST, PATCH) on retryable statuses and broken
+    /// connections: only for APIs whose unsafe requests may be repeated.
+    pub fn retry_non_idempotent(mut self, on: bool) -> Self {
+        self.retry = self.retry.retry_non_idempotent(on);
+        self
+    }
+
+    /// An RFC 9111 response cache for GET requests (see [`HttpCache`]).
+    pub fn http_cache(mut self, cache: Option<HttpCache>) -> Self {
+        self.http_cache = cache;
+        self
+    }
+
     /// Builds the session: loads TLS material, asks the credential for a TLS identity.
     pub fn build(self) -> Result<Session> {
         let identity = match &self.credential {
@@ -220,6 +250,9 @@ impl SessionBuilder {
                 max_redirects: self.max_redirects,
                 error_for_status: self.error_for_status,
                 insecure: self.tls.insecure,
+                timeout: self.timeout,
+                retry: self.retry,
+                http_cache: self.http_cache,
             }),
         })
     }

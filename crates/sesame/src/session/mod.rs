@@ -8,9 +8,11 @@
 //! that credential one chance to renew, and the request one resend, never a loop.
 
 mod builder;
+pub mod http_cache;
 mod redirect;
 mod request;
 mod response;
+pub mod retry;
 
 use std::sync::Arc;
 
@@ -22,6 +24,7 @@ pub use redirect::RedirectPolicy;
 pub use request::{Body, RequestBuilder};
 pub use reqwest::{Method, StatusCode, header};
 pub use response::Response;
+pub use retry::RetryPolicy;
 
 use crate::credential::{Credential, CredentialInfo};
 use crate::scope::CredentialScope;
@@ -46,6 +49,10 @@ pub(crate) struct Inner {
     max_redirects: usize,
     error_for_status: bool,
     insecure: bool,
+    /// The session's request timeout: with retries, the deadline of a whole call.
+    timeout: Option<std::time::Duration>,
+    retry: RetryPolicy,
+    http_cache: Option<http_cache::HttpCache>,
 }
 
 impl std::fmt::Debug for Session {
@@ -141,6 +148,16 @@ impl Session {
     /// A HEAD request.
     pub fn head(&self, url: &str) -> RequestBuilder {
         self.request(Method::HEAD, url)
+    }
+
+    /// The retry policy.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry
+    }
+
+    /// The response cache, if `http_cache` is on.
+    pub fn http_cache(&self) -> Option<&http_cache::HttpCache> {
+        self.inner.http_cache.as_ref()
     }
 
     pub(crate) fn inner(&self) -> &Inner {

@@ -9,6 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use url::Url;
 
+use super::http_cache::Lookup;
 use super::redirect::{NextMethod, next_method};
 use super::{RedirectPolicy, Response, Session, is_hand_set_credential_header};
 use crate::credential::{AuthRequest, Rejection};
@@ -37,6 +38,8 @@ pub struct RequestBuilder {
     timeout: Option<Duration>,
     error: Option<Error>,
     error_for_status: Option<bool>,
+    idempotent: bool,
+    retries: Option<u32>,
 }
 
 impl std::fmt::Debug for RequestBuilder {
@@ -60,6 +63,8 @@ impl RequestBuilder {
             timeout: None,
             error: None,
             error_for_status: None,
+            idempotent: false,
+            retries: None,
         }
     }
 
@@ -164,6 +169,19 @@ impl RequestBuilder {
         self
     }
 
+    /// Marks a non-idempotent request (POST, PATCH) as safe to repeat, so that it is
+    /// retried like a GET (e.g. an API that de-duplicates by an `Idempotency-Key`).
+    pub fn idempotent(mut self, on: bool) -> Self {
+        self.idempotent = on;
+        self
+    }
+
+    /// Retries for this request, overriding the session's.
+    pub fn retries(mut self, n: u32) -> Self {
+        self.retries = Some(n);
+        self
+    }
+
     /// The URL this request will go to (after joining the base URL).
     pub fn url(&self) -> Option<&Url> {
         self.url.as_ref().ok()
@@ -182,6 +200,15 @@ impl RequestBuilder {
         let mut body = self.body;
         let mut retried_after_401 = false;
         let mut hops = 0usize;
+        let retry = match self.retries {
+            Some(n) => inner.retry.clone().with_max_retries(n),
+            None => inner.retry.clone(),
+        };
+        // The timeout bounds the whole call: retries, redirects and the 401 resend included.
+        let deadline = self
+            .timeout
+            .or(inner.timeout)
+            .and_then(|t| tokio::time::Instant::now().checked_add(t));
         loop {
             let scoped = inner.covers(&url);
             let mut cred_headers = HeaderMap::new();
@@ -209,6 +236,27 @@ impl RequestBuilder {
                 v.set_sensitive(true);
                 all.insert(k.clone(), v);
             }
+            // The response cache (GET): keyed by who is asking, so identities never share.
+            let lookup = match &inner.http_cache {
+                Some(cache) => {
+                    let who = super::http_cache::identity(
+                        attachment.as_ref().and(inner.credential.as_deref()),
+                        &cred_headers,
+                        &headers,
+                    );
+                    cache.lookup(&method, &url, &headers, &who)
+                }
+                None => Lookup::Bypass,
+            };
+            if let Lookup::Fresh(r) = lookup {
+                tracing::debug!(url = %redact_url(&url), "served from the HTTP cache");
+                return Ok(Response::new(r, method));
+            }
+            if let Some(c) = lookup.conditional_headers() {
+                for (k, v) in c.iter() {
+                    all.insert(k.clone(), v.clone());
+                }
+            }
             if tracing::enabled!(tracing::Level::DEBUG) {
                 let cred_names: Vec<HeaderName> = cred_headers.keys().cloned().collect();
                 tracing::debug!(
@@ -219,19 +267,30 @@ impl RequestBuilder {
                     "request"
                 );
             }
-            let mut rb = client.request(method.clone(), url.clone()).headers(all);
-            if let Body::Bytes(b) = &body {
-                rb = rb.body(b.clone());
-            }
-            if let Some(t) = self.timeout {
-                rb = rb.timeout(t);
-            }
-            let resp = rb
-                .send()
+            let what = format!("{method} {}", redact_url(&url));
+            let resp = retry
+                .run(
+                    &what,
+                    deadline,
+                    |_| {
+                        let mut rb = client.request(method.clone(), url.clone()).headers(all.clone());
+                        if let Body::Bytes(b) = &body {
+                            rb = rb.body(b.clone());
+                        }
+                        if let Some(d) = deadline {
+                            rb = rb.timeout(d.saturating_duration_since(tokio::time::Instant::now()));
+                        }
+                        rb.send()
+                    },
+                    |outcome| retry.classify(&method, self.idempotent, outcome),
+                )
                 .await
                 .map_err(|e| Error::from_reqwest(e, method.as_str(), &url))?;
             let status = resp.status();
             tracing::debug!(status = status.as_u16(), url = %redact_url(&url), "response");
+            if let Some(cache) = &inner.http_cache {
+                cache.invalidate_after(&method, &url, status, resp.headers());
+            }
 
             if status == StatusCode::UNAUTHORIZED
                 && !retried_after_401
@@ -306,6 +365,10 @@ impl RequestBuilder {
                 }
             }
 
+            let resp = match &inner.http_cache {
+                Some(cache) => cache.complete(lookup, &method, &url, resp).await?,
+                None => resp,
+            };
             let response = Response::new(resp, method.clone());
             let check = self.error_for_status.unwrap_or(inner.error_for_status);
             if check && status.as_u16() >= 400 {

@@ -1,0 +1,116 @@
+//! `sesame::Error` → the Python exceptions of `sesame._errors`, by [`ErrorKind`].
+//!
+//! The library's messages are free of secrets (URLs redacted, server messages summarized),
+//! so they are passed on as they are.
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyModule};
+use sesame::ErrorKind;
+
+static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+
+fn module(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+    ERRORS
+        .get_or_try_init(py, || py.import("sesame._errors").map(Bound::unbind))
+        .map(|m| m.bind(py))
+}
+
+/// An exception of class `class` (a name in `sesame._errors`) with `message` and keyword
+/// attributes.
+pub fn make(py: Python<'_>, class: &str, message: &str, kwargs: &Bound<'_, PyDict>) -> PyErr {
+    let built = module(py)
+        .and_then(|m| m.getattr(class))
+        .and_then(|cls| cls.call((message,), Some(kwargs)));
+    match built {
+        Ok(exc) => PyErr::from_value(exc),
+        Err(e) => e,
+    }
+}
+
+/// A `sesame.Error` of the right subclass for a library error.
+pub fn to_pyerr(py: Python<'_>, e: &sesame::Error) -> PyErr {
+    let kw = PyDict::new(py);
+    let message = e.to_string();
+    let kind = kind_name(e.kind());
+    let fill = || -> PyResult<&'static str> {
+        kw.set_item("kind", kind)?;
+        kw.set_item("hint", e.hint())?;
+        Ok(match e.kind() {
+            ErrorKind::Config => "ConfigError",
+            ErrorKind::Credential => "CredentialError",
+            ErrorKind::LoginRequired => "LoginRequired",
+            ErrorKind::Transport => "TransportError",
+            ErrorKind::Timeout => "Timeout",
+            ErrorKind::Decode => "DecodeError",
+            ErrorKind::OAuth => {
+                let o = e.as_oauth();
+                kw.set_item("error", o.and_then(|o| o.code()))?;
+                kw.set_item("error_description", o.and_then(|o| o.description()))?;
+                "AuthError"
+            }
+            ErrorKind::Http => {
+                if let Some(h) = e.as_http() {
+                    kw.set_item("status", h.status.as_u16())?;
+                    kw.set_item("url", &h.url)?;
+                    kw.set_item("method", &h.method)?;
+                    kw.set_item("message", &h.message)?;
+                }
+                "HTTPError"
+            }
+            _ => "Error",
+        })
+    };
+    match fill() {
+        Ok(class) => make(py, class, &message, &kw),
+        Err(err) => err,
+    }
+}
+
+/// [`to_pyerr`] for use in `map_err` (attaches to the interpreter if needed).
+pub fn py_err(e: sesame::Error) -> PyErr {
+    Python::attach(|py| to_pyerr(py, &e))
+}
+
+/// A `sesame.Error` of a given class with a message (binding-level failures).
+pub fn error(class: &str, kind: &str, message: impl AsRef<str>) -> PyErr {
+    Python::attach(|py| {
+        let kw = PyDict::new(py);
+        if let Err(e) = kw.set_item("kind", kind) {
+            return e;
+        }
+        make(py, class, message.as_ref(), &kw)
+    })
+}
+
+/// "This session is closed."
+pub fn closed() -> PyErr {
+    error(
+        "Error",
+        "closed",
+        "this sesame session is closed; create a new one",
+    )
+}
+
+/// The name of an error kind as Python sees it (`Error.kind`).
+pub fn kind_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Config => "config",
+        ErrorKind::Credential => "credential",
+        ErrorKind::Http => "http",
+        ErrorKind::Transport => "transport",
+        ErrorKind::Timeout => "timeout",
+        ErrorKind::Decode => "decode",
+        ErrorKind::OAuth => "oauth",
+        ErrorKind::LoginRequired => "login_required",
+        ErrorKind::Io => "io",
+        ErrorKind::Interrupted => "interrupted",
+        _ => "other",
+    }
+}
+
+/// A panic-free `RuntimeError` for states that should not happen.
+pub fn internal(what: &str) -> PyErr {
+    PyRuntimeError::new_err(format!("sesame: internal error: {what}"))
+}

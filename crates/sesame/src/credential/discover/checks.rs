@@ -1,0 +1,265 @@
+//! What makes a discovered token usable: the WLCG Bearer Token Discovery text (whitespace,
+//! empty, RFC 6750 syntax) and, for JWTs, the WLCG/SciTokens claims (`exp`, `aud`, `scope`).
+//!
+//! Claims are read without verifying the signature: these checks only avoid sending a
+//! token the server would refuse anyway (expired, meant for another service, lacking the
+//! needed scope); the server remains the one that verifies it.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use url::Url;
+
+/// Audiences that mean "any relying party" (WLCG JWT profile and SciTokens).
+pub const ANY_AUDIENCES: &[&str] = &["ANY", "https://wlcg.cern.ch/jwt/v1/any"];
+
+/// Strips leading and trailing whitespace as C99 `isspace` defines it (space, `\f`, `\n`,
+/// `\r`, `\t`, `\v`) — `char::is_ascii_whitespace` leaves `\v` in.
+pub fn strip_isspace(s: &str) -> &str {
+    s.trim_matches(|c: char| matches!(c, ' ' | '\x0c' | '\n' | '\r' | '\t' | '\x0b'))
+}
+
+/// Whether `token` is a `b64token` (RFC 6750 §2.1):
+/// `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+pub fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+}
+
+/// A required capability: `authz` and, for path-scoped ones, `:/path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequiredScope {
+    authz: String,
+    path: Option<String>,
+    text: String,
+}
+
+impl RequiredScope {
+    /// Parses `storage.read:/data` (or a scope without a path such as `compute.create`).
+    /// A path must be absolute and free of `..`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let text = s.trim().to_string();
+        if text.is_empty() || text.contains(char::is_whitespace) {
+            return Err(format!(
+                "required scope `{s}` must be one scope such as `storage.read:/data`"
+            ));
+        }
+        let (authz, path) = match text.split_once(':') {
+            Some((a, p)) => (
+                a.to_string(),
+                Some(normalize_path(p).ok_or_else(|| {
+                    format!("required scope `{s}`: the path must start with `/` and contain no `..` or `.` segments")
+                })?),
+            ),
+            None => (text.clone(), None),
+        };
+        if authz.is_empty() {
+            return Err(format!("required scope `{s}` has no capability before `:`"));
+        }
+        Ok(RequiredScope { authz, path, text })
+    }
+
+    /// As written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether one granted scope (from the token's `scope` claim) covers this requirement:
+    /// the same capability and, for paths, a prefix on segment boundaries
+    /// (`storage.read:/data` covers `/data` and `/data/run1`, not `/database`).
+    /// Granted paths with `..` never match.
+    pub fn granted_by(&self, granted: &str) -> bool {
+        let (authz, path) = match granted.split_once(':') {
+            Some((a, p)) => (a, Some(p)),
+            None => (granted, None),
+        };
+        if authz != self.authz {
+            return false;
+        }
+        match (&self.path, path) {
+            (None, None) => true,
+            (Some(want), Some(have)) => match normalize_path(have) {
+                Some(have) => path_covers(&have, want),
+                None => false,
+            },
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for RequiredScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// `/a//b/` → `/a/b`; `None` for relative paths and `.`/`..` segments.
+fn normalize_path(p: &str) -> Option<String> {
+    if !p.starts_with('/') {
+        return None;
+    }
+    let mut out = String::new();
+    for seg in p.split('/').filter(|s| !s.is_empty()) {
+        if seg == ".." || seg == "." {
+            return None;
+        }
+        out.push('/');
+        out.push_str(seg);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    Some(out)
+}
+
+/// Whether normalized path `have` is `want` or one of its ancestors.
+fn path_covers(have: &str, want: &str) -> bool {
+    have == "/" || want == have || want.strip_prefix(have).is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// What to check a JWT against.
+#[derive(Debug, Clone)]
+pub struct Expectations<'a> {
+    /// The token must have more than this left.
+    pub min_valid: Duration,
+    /// The request URL, for `aud`; `None` skips the audience check.
+    pub url: Option<&'a Url>,
+    /// Capabilities the token must grant.
+    pub scopes: &'a [RequiredScope],
+    /// Now, Unix seconds.
+    pub now: i64,
+}
+
+/// Why a JWT is not usable, or `None` if it is. Opaque tokens (`claims` is `None`) pass.
+pub fn rejection(claims: Option<&Map<String, Value>>, want: &Expectations<'_>) -> Option<String> {
+    let claims = claims?;
+    if let Some(exp) = claims.get("exp") {
+        let Some(exp) = exp.as_f64() else {
+            return Some("JWT `exp` claim is not a number".into());
+        };
+        let left = exp as i64 - want.now;
+        let min = want.min_valid.as_secs() as i64;
+        if left <= 0 {
+            return Some(format!("JWT expired {} s ago", -left));
+        }
+        if left <= min {
+            return Some(format!("JWT expires in {left} s, within min_valid ({min} s)"));
+        }
+    }
+    if let Some(nbf) = claims.get("nbf").and_then(Value::as_f64) {
+        // A minute of clock skew is tolerated.
+        if nbf as i64 > want.now + 60 {
+            return Some(format!("JWT is not valid before {} (nbf); check the clock", nbf as i64));
+        }
+    }
+    if let (Some(url), Some(aud)) = (want.url, claims.get("aud"))
+        && !aud.is_null()
+    {
+        let auds: Vec<&str> = match aud {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+            _ => return Some("JWT `aud` claim is neither a string nor a list".into()),
+        };
+        let accepted = accepted_audiences(url);
+        if !auds
+            .iter()
+            .any(|a| ANY_AUDIENCES.contains(a) || accepted.iter().any(|x| x == a))
+        {
+            return Some(format!(
+                "JWT audience {} does not include {} or ANY",
+                serde_json::to_string(&auds).unwrap_or_default(),
+                accepted
+                    .first()
+                    .map(String::as_str)
+                    .unwrap_or("the request's scheme://host")
+            ));
+        }
+    }
+    if !want.scopes.is_empty() {
+        let granted: Vec<&str> = match claims.get("scope").or_else(|| claims.get("scp")) {
+            Some(Value::String(s)) => s.split_whitespace().collect(),
+            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        for need in want.scopes {
+            if !granted.iter().any(|g| need.granted_by(g)) {
+                return Some(if granted.is_empty() {
+                    format!("JWT has no scope; {need} is required")
+                } else {
+                    format!("JWT scope `{}` does not grant {need}", granted.join(" "))
+                });
+            }
+        }
+    }
+    None
+}
+
+/// The audiences a relying party at `url` accepts: `scheme://host` (the WLCG recommendation,
+/// port dropped) and, when the URL names a non-default port, `scheme://host:port` (the
+/// RFC 3986 normalized form some services use).
+pub fn accepted_audiences(url: &Url) -> Vec<String> {
+    let Some(host) = url.host_str() else {
+        return Vec::new();
+    };
+    let mut v = vec![format!("{}://{host}", url.scheme())];
+    if let Some(port) = url.port() {
+        v.push(format!("{}://{host}:{port}", url.scheme()));
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn isspace_includes_vertical_tab() {
+        assert_eq!(strip_isspace("\x0b\x0c \t\r\ntok\n\x0b"), "tok");
+        assert_eq!(strip_isspace(" \n "), "");
+    }
+
+    #[test]
+    fn b64token_syntax() {
+        assert!(is_b64token("abc.DEF-_~+/=="));
+        assert!(!is_b64token("a b"));
+        assert!(!is_b64token("=="));
+        assert!(!is_b64token("a\"b"));
+    }
+
+    #[test]
+    fn scope_paths_on_segment_boundaries() {
+        let need = RequiredScope::parse("storage.read:/data").unwrap();
+        assert!(need.granted_by("storage.read:/"));
+        assert!(need.granted_by("storage.read:/data"));
+        assert!(need.granted_by("storage.read:/data/"));
+        assert!(!need.granted_by("storage.read:/database"));
+        assert!(!need.granted_by("storage.read:/data/sub"));
+        assert!(!need.granted_by("storage.create:/data"));
+        assert!(!need.granted_by("storage.read:/other/../data"));
+        assert!(!need.granted_by("storage.read"));
+        let sub = RequiredScope::parse("storage.read:/data/run1/f.root").unwrap();
+        assert!(sub.granted_by("storage.read:/data"));
+        assert!(RequiredScope::parse("storage.read:/data/../etc").is_err());
+        assert!(RequiredScope::parse("storage.read:data").is_err());
+        assert!(RequiredScope::parse("a b").is_err());
+        assert!(
+            RequiredScope::parse("compute.create")
+                .unwrap()
+                .granted_by("compute.create")
+        );
+    }
+
+    #[test]
+    fn audiences() {
+        let u = Url::parse("https://se.example.org:8443/x").unwrap();
+        assert_eq!(
+            accepted_audiences(&u),
+            ["https://se.example.org", "https://se.example.org:8443"]
+        );
+        let u = Url::parse("https://se.example.org/x").unwrap();
+        assert_eq!(accepted_audiences(&u), ["https://se.example.org"]);
+    }
+}

@@ -1,0 +1,214 @@
+//! The authorization code grant for a native app ([RFC 6749 §4.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1),
+//! [RFC 8252](https://www.rfc-editor.org/rfc/rfc8252)) with PKCE S256
+//! ([RFC 7636](https://www.rfc-editor.org/rfc/rfc7636)), `state` and `nonce`.
+//!
+//! [`BrowserLogin::start`] binds the loopback listener (see [`super::loopback`]) and builds
+//! the authorization URL; the caller shows it and opens a browser; [`BrowserLogin::finish`]
+//! waits for the redirect and exchanges the code (the ID token, `nonce` included, is
+//! verified by [`OAuthClient::exchange_code`]). The caller bounds the wait with its own
+//! timeout; dropping the future closes the listener.
+//!
+//! The authorization request carries `response_type=code`, `client_id`, `redirect_uri`,
+//! `scope`, `state` (32 random bytes), `nonce` (with `openid`), `code_challenge` +
+//! `code_challenge_method=S256` (the verifier: 32 random bytes, never `plain`), each
+//! configured `audience` (and `resource` when the profile says so: providers fix the
+//! audience of a user flow at this step), and `prompt=consent` when `offline_access` is
+//! requested (OpenID Connect Core §11 makes it the condition for offline access).
+
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use super::OAuthClient;
+use super::landing::LandingPages;
+use super::loopback::{CallbackCheck, LoopbackListener};
+use super::pkce::random_token;
+use crate::Result;
+use crate::token::Token;
+
+/// The S256 code challenge of a PKCE verifier: `BASE64URL(SHA256(verifier))`.
+pub fn pkce_challenge(verifier: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// A browser login in progress: the listener is bound and the URL is ready to be opened.
+pub struct BrowserLogin {
+    url: Url,
+    listener: LoopbackListener,
+    state: SecretString,
+    nonce: Option<SecretString>,
+    verifier: SecretString,
+    pages: LandingPages,
+    issuer: String,
+}
+
+impl std::fmt::Debug for BrowserLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrowserLogin")
+            .field("redirect_uri", &self.listener.redirect_uri())
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BrowserLogin {
+    /// Binds the loopback listener for `redirect_uri` (trying `ports` when given) and
+    /// builds the authorization URL for `client`.
+    pub async fn start(client: &OAuthClient, redirect_uri: &str, ports: &[u16], pages: LandingPages) -> Result<Self> {
+        // Check the endpoint before binding anything.
+        let endpoint = client.named_endpoint("authorization_endpoint")?;
+        let listener = LoopbackListener::bind(redirect_uri, ports).await?;
+        let state = SecretString::from(random_token(32));
+        let verifier = SecretString::from(random_token(32));
+        let wants_openid = client.config().scopes.iter().any(|s| s == "openid");
+        let nonce = wants_openid.then(|| SecretString::from(random_token(32)));
+        let url = authorization_url(
+            client,
+            endpoint,
+            listener.redirect_uri(),
+            state.expose_secret(),
+            nonce.as_ref().map(|n| n.expose_secret()),
+            &pkce_challenge(verifier.expose_secret()),
+        );
+        Ok(BrowserLogin {
+            url,
+            listener,
+            state,
+            nonce,
+            verifier,
+            pages,
+            issuer: client.metadata().issuer.clone(),
+        })
+    }
+
+    /// The URL to open in a browser. It holds no secret (the verifier stays here; `state`
+    /// and `nonce` are single-use values the browser must see anyway).
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The redirect URI (with the bound port).
+    pub fn redirect_uri(&self) -> &str {
+        self.listener.redirect_uri()
+    }
+
+    /// Waits for the redirect, then exchanges the code (PKCE verifier, redirect URI) and
+    /// verifies the ID token with the `nonce`. Unbounded: wrap it in a timeout.
+    pub async fn finish(self, client: &OAuthClient) -> Result<Token> {
+        let redirect_uri = self.listener.redirect_uri().to_string();
+        let code = self
+            .listener
+            .wait(CallbackCheck {
+                state: self.state,
+                issuer: self.issuer,
+                pages: self.pages,
+            })
+            .await?;
+        client
+            .exchange_code(
+                code.expose(),
+                self.verifier.expose_secret(),
+                &redirect_uri,
+                self.nonce.as_ref().map(|n| n.expose_secret()),
+            )
+            .await
+    }
+}
+
+/// The authorization request URL (all parameters in the query of `endpoint`, whose own
+/// query is kept).
+pub fn authorization_url(
+    client: &OAuthClient,
+    mut endpoint: Url,
+    redirect_uri: &str,
+    state: &str,
+    nonce: Option<&str>,
+    code_challenge: &str,
+) -> Url {
+    let cfg = client.config();
+    {
+        let mut q = endpoint.query_pairs_mut();
+        q.append_pair("response_type", "code");
+        q.append_pair("client_id", &cfg.client_id);
+        q.append_pair("redirect_uri", redirect_uri);
+        if !cfg.scopes.is_empty() {
+            q.append_pair("scope", &cfg.scopes.join(" "));
+        }
+        q.append_pair("state", state);
+        if let Some(n) = nonce {
+            q.append_pair("nonce", n);
+        }
+        q.append_pair("code_challenge", code_challenge);
+        q.append_pair("code_challenge_method", "S256");
+        for a in &cfg.audience {
+            q.append_pair("audience", a);
+            if cfg.resource {
+                q.append_pair("resource", a);
+            }
+        }
+        if cfg.scopes.iter().any(|s| s == "offline_access") {
+            q.append_pair("prompt", "consent");
+        }
+    }
+    endpoint
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::oauth::{ClientConfig, OAuthHttp, ProviderMetadata};
+
+    #[test]
+    fn rfc7636_appendix_b_challenge() {
+        assert_eq!(
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_url_carries_every_parameter() {
+        let mut cfg = ClientConfig::public("cli");
+        cfg.scopes = vec!["openid".into(), "offline_access".into()];
+        cfg.audience = vec!["https://api.example".into()];
+        cfg.resource = true;
+        let meta = ProviderMetadata {
+            issuer: "https://idp.example".into(),
+            authorization_endpoint: Some("https://idp.example/auth?tenant=t1".into()),
+            ..Default::default()
+        };
+        let client = OAuthClient::new(cfg, Arc::new(meta), OAuthHttp::default_client().unwrap());
+        let login = BrowserLogin::start(&client, "http://127.0.0.1:0/callback", &[], LandingPages::builtin())
+            .await
+            .unwrap();
+        let q: HashMap<String, String> = login.url().query_pairs().into_owned().collect();
+        assert_eq!(q["tenant"], "t1");
+        assert_eq!(q["response_type"], "code");
+        assert_eq!(q["client_id"], "cli");
+        assert_eq!(q["redirect_uri"], login.redirect_uri());
+        assert_eq!(q["scope"], "openid offline_access");
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["code_challenge"], pkce_challenge(login.verifier.expose_secret()));
+        assert_eq!(q["audience"], "https://api.example");
+        assert_eq!(q["resource"], "https://api.example");
+        assert_eq!(q["prompt"], "consent");
+        assert!(q["state"].len() >= 43 && q["nonce"].len() >= 43);
+        assert_ne!(q["state"], q["nonce"]);
+        let dbg = format!("{login:?}");
+        assert!(!dbg.contains(&q["state"]) && !dbg.contains(login.verifier.expose_secret()), "{dbg}");
+    }
+
+    #[tokio::test]
+    async fn no_authorization_endpoint_is_a_clear_error() {
+        let meta = ProviderMetadata::explicit("https://idp.example");
+        let client = OAuthClient::new(ClientConfig::public("cli"), Arc::new(meta), OAuthHttp::default_client().unwrap());
+        let err = BrowserLogin::start(&client, "http://127.0.0.1:0/callback", &[], LandingPages::builtin())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("authorization_endpoint"), "{err}");
+    }
+}
