@@ -142,8 +142,13 @@ pub fn store_for(cache: Option<&str>) -> Result<Arc<dyn TokenStore>> {
     match cache.unwrap_or("file") {
         "file" => Ok(Arc::new(FileStore::new(FileStore::default_dir()?))),
         "memory" => Ok(Arc::new(MemoryStore::default())),
+        #[cfg(feature = "keyring")]
+        "keyring" => Ok(crate::token::KeyringStore::open_or_file(FileStore::default_dir()?)),
+        #[cfg(not(feature = "keyring"))]
         "keyring" => {
-            eprintln!("sesame: note: this build has no OS keyring support; keeping tokens in the file cache instead");
+            eprintln!(
+                "sesame: note: this build of sesame has no OS keyring support (cargo feature `keyring`); keeping tokens in the file cache"
+            );
             Ok(Arc::new(FileStore::new(FileStore::default_dir()?)))
         }
         other => Err(Error::config(format!(

@@ -119,18 +119,9 @@ impl TokenStore for FileStore {
             return Ok(None);
         }
         let text = std::fs::read(&path).map_err(|e| io_err("cannot read", &path, e))?;
-        match serde_json::from_slice::<FileToken>(&text) {
-            Ok(f) if f.version == 1 && !f.access_token.is_empty() => Ok(Some(Token {
-                access_token: AccessToken::new(f.access_token),
-                token_type: f.token_type,
-                expires_at: f.expires_at,
-                issued_at: f.issued_at,
-                refresh_token: f.refresh_token.map(RefreshToken::new),
-                id_token: f.id_token.map(IdToken::new),
-                scopes: f.scopes,
-                issuer: f.issuer,
-            })),
-            _ => {
+        match from_json(&text) {
+            Some(t) => Ok(Some(t)),
+            None => {
                 // Report, never trust: the next save replaces it.
                 tracing::warn!(file = %path.display(), "token cache file is corrupt or truncated; ignoring it (it will be replaced)");
                 eprintln!(
@@ -145,21 +136,7 @@ impl TokenStore for FileStore {
     fn save(&self, key: &CacheKey, token: &Token) -> Result<()> {
         self.ensure_dir()?;
         let path = self.path_for(key);
-        let body = FileToken {
-            version: 1,
-            issuer: token.issuer.clone().or_else(|| Some(key.issuer.clone())),
-            client_id: key.client_id.clone(),
-            auth: key.auth.clone(),
-            access_token: token.access_token.expose().to_string(),
-            token_type: token.token_type.clone(),
-            expires_at: token.expires_at,
-            issued_at: token.issued_at,
-            refresh_token: token.refresh_token.as_ref().map(|r| r.expose().to_string()),
-            id_token: token.id_token.as_ref().map(|r| r.expose().to_string()),
-            scopes: token.scopes.clone(),
-        };
-        let json = serde_json::to_vec_pretty(&body).map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
-        write_atomic(&self.dir, &path, &json)
+        write_atomic(&self.dir, &path, &to_json(key, token)?)
     }
 
     fn delete(&self, key: &CacheKey) -> Result<()> {
@@ -229,5 +206,40 @@ fn private_perms() -> std::fs::Permissions {
     #[cfg(not(unix))]
     {
         std::fs::metadata(".").map(|m| m.permissions()).expect("permissions")
+    }
+}
+
+/// The cache entry's JSON (shared by the file and keyring stores).
+pub(crate) fn to_json(key: &CacheKey, token: &Token) -> Result<Vec<u8>> {
+    let body = FileToken {
+        version: 1,
+        issuer: token.issuer.clone().or_else(|| Some(key.issuer.clone())),
+        client_id: key.client_id.clone(),
+        auth: key.auth.clone(),
+        access_token: token.access_token.expose().to_string(),
+        token_type: token.token_type.clone(),
+        expires_at: token.expires_at,
+        issued_at: token.issued_at,
+        refresh_token: token.refresh_token.as_ref().map(|r| r.expose().to_string()),
+        id_token: token.id_token.as_ref().map(|r| r.expose().to_string()),
+        scopes: token.scopes.clone(),
+    };
+    serde_json::to_vec_pretty(&body).map_err(|e| Error::new(ErrorKind::Io, e.to_string()))
+}
+
+/// A token from the cache entry's JSON; `None` if it is not a valid version-1 entry.
+pub(crate) fn from_json(text: &[u8]) -> Option<Token> {
+    match serde_json::from_slice::<FileToken>(text) {
+        Ok(f) if f.version == 1 && !f.access_token.is_empty() => Some(Token {
+            access_token: AccessToken::new(f.access_token),
+            token_type: f.token_type,
+            expires_at: f.expires_at,
+            issued_at: f.issued_at,
+            refresh_token: f.refresh_token.map(RefreshToken::new),
+            id_token: f.id_token.map(IdToken::new),
+            scopes: f.scopes,
+            issuer: f.issuer,
+        }),
+        _ => None,
     }
 }

@@ -8,12 +8,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub mod clock;
 mod file_store;
 mod key;
+#[cfg(feature = "keyring")]
+mod keyring_store;
 pub mod source;
 mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use file_store::FileStore;
 pub use key::CacheKey;
+#[cfg(feature = "keyring")]
+pub use keyring_store::KeyringStore;
 pub use source::{Grant, Lease, RenewPolicy, TokenSource};
 pub use store::{MemoryStore, StoreLock, TokenStore};
 

@@ -1,0 +1,119 @@
+//! The OS keyring token store (`cache = "keyring"`, cargo feature `keyring`): macOS
+//! Keychain, Windows Credential Manager, the Secret Service on Linux, through the
+//! `keyring` crate v4. Every keyring call is time-boxed — a keyring daemon that does not
+//! answer must not hang a command — and when no keyring service answers at start-up the
+//! file store is used instead, with a visible note. The cross-process lock stays a file
+//! lock in the cache folder (keyrings have none).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::file_store::{FileStore, from_json, to_json};
+use super::store::{StoreLock, TokenStore};
+use super::{CacheKey, Token};
+use crate::{Error, ErrorKind, Result};
+
+/// Longest a keyring call may take.
+pub const KEYRING_TIMEOUT: Duration = Duration::from_secs(3);
+const SERVICE: &str = "sesame";
+
+/// Tokens in the OS keyring.
+#[derive(Debug)]
+pub struct KeyringStore {
+    locks: FileStore,
+}
+
+/// Runs `f` on a helper thread and gives up after `limit`.
+fn timeboxed<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("sesame-keyring".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .ok()?;
+    rx.recv_timeout(limit).ok()
+}
+
+impl KeyringStore {
+    /// The keyring store if a keyring service answers within [`KEYRING_TIMEOUT`], else the
+    /// file store in `dir` (with a note on stderr saying so).
+    pub fn open_or_file(dir: PathBuf) -> Arc<dyn TokenStore> {
+        let probe = timeboxed(KEYRING_TIMEOUT, || -> std::result::Result<(), String> {
+            let entry = keyring::Entry::new(SERVICE, "sesame-probe").map_err(|e| e.to_string())?;
+            match entry.get_password() {
+                Ok(_) | Err(keyring::Error::NoEntry) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            }
+        });
+        let reason = match probe {
+            Some(Ok(())) => return Arc::new(KeyringStore { locks: FileStore::new(dir) }),
+            Some(Err(e)) => e,
+            None => format!("no answer within {} s", KEYRING_TIMEOUT.as_secs()),
+        };
+        eprintln!(
+            "sesame: note: no OS keyring service answered ({reason}); keeping tokens in the file cache {}",
+            dir.display()
+        );
+        Arc::new(FileStore::new(dir))
+    }
+
+    fn call<T: Send + 'static>(
+        &self,
+        what: &str,
+        f: impl FnOnce() -> std::result::Result<T, keyring::Error> + Send + 'static,
+    ) -> Result<std::result::Result<T, keyring::Error>> {
+        timeboxed(KEYRING_TIMEOUT, f).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Io,
+                format!("the OS keyring did not answer within {} s ({what}); use cache = \"file\"", KEYRING_TIMEOUT.as_secs()),
+            )
+        })
+    }
+}
+
+fn kr_err(what: &str, e: keyring::Error) -> Error {
+    Error::new(ErrorKind::Io, format!("OS keyring {what} failed: {e}"))
+}
+
+impl TokenStore for KeyringStore {
+    fn load(&self, key: &CacheKey) -> Result<Option<Token>> {
+        let user = key.hash().to_string();
+        match self.call("read", move || keyring::Entry::new(SERVICE, &user)?.get_password())? {
+            Ok(text) => match from_json(text.as_bytes()) {
+                Some(t) => Ok(Some(t)),
+                None => {
+                    eprintln!("sesame: warning: the keyring entry for this profile is corrupt; ignoring it (it will be replaced)");
+                    Ok(None)
+                }
+            },
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(kr_err("read", e)),
+        }
+    }
+
+    fn save(&self, key: &CacheKey, token: &Token) -> Result<()> {
+        let user = key.hash().to_string();
+        let json = String::from_utf8(to_json(key, token)?).map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
+        self.call("write", move || keyring::Entry::new(SERVICE, &user)?.set_password(&json))?
+            .map_err(|e| kr_err("write", e))
+    }
+
+    fn delete(&self, key: &CacheKey) -> Result<()> {
+        let user = key.hash().to_string();
+        match self.call("delete", move || keyring::Entry::new(SERVICE, &user)?.delete_credential())? {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(kr_err("delete", e)),
+        }
+    }
+
+    fn lock(&self, key: &CacheKey) -> Result<Box<dyn StoreLock>> {
+        self.locks.lock(key)
+    }
+
+    fn describe(&self) -> String {
+        "OS keyring".into()
+    }
+}
