@@ -18,6 +18,7 @@
 pub mod authorization_code;
 mod client;
 mod client_auth;
+pub mod custom_grant;
 pub mod device;
 pub mod discovery;
 mod error;
@@ -32,6 +33,7 @@ pub mod pkce;
 pub mod provider;
 pub mod registration;
 mod revocation;
+pub mod uma;
 mod userinfo;
 pub mod webfinger;
 

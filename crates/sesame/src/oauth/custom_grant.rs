@@ -1,0 +1,136 @@
+//! A custom JSON grant, for token services that are not OAuth token endpoints — like the
+//! ITk production database's `grantToken`, which takes a JSON body with two access codes
+//! and answers with a JSON document holding the bearer token. The endpoint, the body and
+//! which member of the reply is the token are configurable; the transport rules (TLS, no
+//! redirects, timeouts, 1 MiB cap, errors that never quote the body) are sesame's.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use reqwest::Method;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
+use serde_json::Value;
+use url::Url;
+
+use super::http::{OAuthHttp, provider_error};
+use super::OAuthError;
+use crate::redact::redact_url;
+use crate::secret::{AccessToken, RefreshToken};
+use crate::token::{DEFAULT_LIFETIME, Grant, Token, jwt_exp, now_unix};
+use crate::{Error, Result};
+
+/// A JSON grant: POST `body` to `endpoint`, read the token at `token_pointer`.
+#[derive(Clone)]
+pub struct CustomJsonGrant {
+    http: OAuthHttp,
+    endpoint: Url,
+    body: Value,
+    token_pointer: String,
+    expires_in_pointer: Option<String>,
+    expires_at_pointer: Option<String>,
+}
+
+impl fmt::Debug for CustomJsonGrant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The body carries secrets (access codes, passwords): never shown.
+        f.debug_struct("CustomJsonGrant")
+            .field("endpoint", &redact_url(&self.endpoint))
+            .field("token_pointer", &self.token_pointer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CustomJsonGrant {
+    /// A grant posting `body` (already holding its secrets) to `endpoint`; the token is the
+    /// string at JSON pointer `token_pointer` (RFC 6901, e.g. `/id_token`) of the reply.
+    pub fn new(http: OAuthHttp, endpoint: Url, body: Value, token_pointer: impl Into<String>) -> Self {
+        CustomJsonGrant {
+            http,
+            endpoint,
+            body,
+            token_pointer: token_pointer.into(),
+            expires_in_pointer: None,
+            expires_at_pointer: None,
+        }
+    }
+
+    /// Where the reply says how many seconds the token lives (`/expires_in`).
+    pub fn expires_in_at(mut self, pointer: impl Into<String>) -> Self {
+        self.expires_in_pointer = Some(pointer.into());
+        self
+    }
+
+    /// Where the reply says when the token expires, Unix seconds (`/expires_at`).
+    pub fn expires_at_at(mut self, pointer: impl Into<String>) -> Self {
+        self.expires_at_pointer = Some(pointer.into());
+        self
+    }
+
+    fn label(&self) -> String {
+        format!("token service {}", redact_url(&self.endpoint))
+    }
+}
+
+#[async_trait]
+impl Grant for CustomJsonGrant {
+    async fn obtain(&self) -> Result<Token> {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let body = serde_json::to_vec(&self.body).map_err(|e| Error::config(format!("grant body: {e}")))?;
+        let reply = self.http.send(Method::POST, &self.endpoint, headers, Some(body)).await?;
+        if !reply.status.is_success() {
+            if let Some(e) = provider_error(&reply, &self.label()) {
+                return Err(e.into());
+            }
+            let ct = reply.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+            let summary = if reply.media_type().starts_with("text/") || reply.is_json() {
+                crate::message::summarize(ct, &reply.body)
+            } else {
+                format!("[{} bytes]", reply.body.len())
+            };
+            return Err(OAuthError::Malformed {
+                endpoint: self.label(),
+                message: format!("HTTP {}: {summary}", reply.status.as_u16()),
+            }
+            .into());
+        }
+        let v: Value = serde_json::from_slice(&reply.body).map_err(|_| OAuthError::Malformed {
+            endpoint: self.label(),
+            message: "the reply is not JSON".into(),
+        })?;
+        let token = v
+            .pointer(&self.token_pointer)
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| OAuthError::Malformed {
+                endpoint: self.label(),
+                message: format!("no string token at `{}` in the reply", self.token_pointer),
+            })?
+            .to_string();
+        let now = now_unix();
+        let num = |p: &Option<String>| p.as_deref().and_then(|p| v.pointer(p)).and_then(|x| x.as_i64().or_else(|| x.as_str()?.parse().ok()));
+        let expires_at = num(&self.expires_at_pointer)
+            .or_else(|| num(&self.expires_in_pointer).map(|s| now + s))
+            .or_else(|| jwt_exp(&token))
+            .unwrap_or(now + DEFAULT_LIFETIME.as_secs() as i64);
+        Ok(Token {
+            access_token: AccessToken::new(token),
+            token_type: "Bearer".into(),
+            expires_at: Some(expires_at),
+            issued_at: now,
+            refresh_token: None,
+            id_token: None,
+            scopes: vec![],
+            issuer: Some(self.endpoint.origin().ascii_serialization()),
+        })
+    }
+
+    async fn refresh(&self, _rt: &RefreshToken) -> Result<Token> {
+        self.obtain().await
+    }
+
+    fn unattended(&self) -> bool {
+        true
+    }
+}
