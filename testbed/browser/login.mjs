@@ -16,6 +16,10 @@
 //   SESAME_BROWSER_INVOCATIONS file to append one line to per run (tests count browser flows)
 //   SESAME_BROWSER_PROBE       1 = before logging in, probe sesame's loopback listener with GET /favicon.ico
 //                              and a callback with a wrong `state` (the statuses go to the log)
+//   SESAME_BROWSER_CALLBACK_ERROR  instead of logging in, go straight to sesame's redirect URI with
+//                              error=access_denied, this error_description and the request's state
+//                              (checks how sesame shows a provider's text; the log says whether any
+//                              script in the final page ran: `xss: none` or `xss: RAN`)
 //   SESAME_BROWSER_TIMEOUT     seconds for the whole run (default 60)
 //
 // Exit status 0 when the final page was reached, 1 otherwise (the reason on stderr and in the log).
@@ -128,8 +132,17 @@ try {
     log(`probe ${cb}?code=forged&state=wrong -> ${await probe(`${cb}?code=forged&state=wrong`)}`);
   }
 
-  log(`open ${start.origin}${start.pathname}`);
-  await page.goto(url, { waitUntil: 'load' });
+  if (env.SESAME_BROWSER_CALLBACK_ERROR && redirectUri) {
+    const cb = new URL(redirectUri);
+    cb.searchParams.set('error', 'access_denied');
+    cb.searchParams.set('error_description', env.SESAME_BROWSER_CALLBACK_ERROR);
+    cb.searchParams.set('state', start.searchParams.get('state') || '');
+    log(`open ${cb.origin}${cb.pathname} with an injected error`);
+    await page.goto(cb.toString(), { waitUntil: 'load' });
+  } else {
+    log(`open ${start.origin}${start.pathname}`);
+    await page.goto(url, { waitUntil: 'load' });
+  }
 
   let done = false;
   let steps = 0;
@@ -176,6 +189,8 @@ try {
   const final = new URL(page.url());
   log(`final page ${final.origin}${final.pathname} (HTTP ${lastStatus})`);
 
+  const xss = await page.evaluate(() => typeof window.__sesameXss === 'undefined' ? 'none' : 'RAN');
+  log(`xss: ${xss}`);
   const text = await page.evaluate(() => document.body ? document.body.innerText : '');
   const title = await page.title();
   if (env.SESAME_BROWSER_TEXT) {

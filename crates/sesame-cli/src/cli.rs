@@ -221,6 +221,8 @@ impl ProfileFlags {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Log in (browser or device flow, per the profile) and store the tokens in the cache.
+    Login(LoginArgs),
     /// Send an authenticated request; the body goes to stdout.
     Request(RequestArgs),
     /// Show the profile, its credential and how long it stays valid (tokens masked).
@@ -241,6 +243,19 @@ pub enum Command {
     Register(RegisterArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Use the browser flow (authorization code + PKCE), whatever the profile's auth kind.
+    #[arg(long, conflicts_with = "device")]
+    pub browser: bool,
+    /// Use the device flow (RFC 8628): a code to enter on any device.
+    #[arg(long)]
+    pub device: bool,
+    /// Open no browser: print the URL (or the device code) and wait.
+    #[arg(long)]
+    pub no_browser: bool,
 }
 
 #[derive(Debug, Args)]

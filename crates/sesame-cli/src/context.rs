@@ -38,4 +38,34 @@ impl Context {
     pub fn session(&self) -> Result<Session, Error> {
         config::session_builder(&self.resolved)?.build()
     }
+
+    /// Build options that let an interactive credential (`auth = "oidc"` / `"device"`) log
+    /// a person in when it has no usable token — only when one can take part: a terminal on
+    /// stdin and stderr and no `--no-input` (see `login_ui` for the rules). Otherwise the
+    /// credential reports "login required" (exit 4).
+    pub fn interactive_options(&self) -> Result<config::BuildOptions, Error> {
+        use crate::login_ui::{Caller, CliLoginUi, Facts, require_person};
+        use sesame::config::AuthKind;
+        use sesame::oauth::{InteractiveLogin, LoginOptions};
+        let mut opts = config::BuildOptions::default();
+        let interactive = matches!(self.resolved.profile.auth, Some(AuthKind::Oidc | AuthKind::Device));
+        if interactive && require_person(&Facts::current(&self.global), Caller::Implicit).is_ok() {
+            let ui = std::sync::Arc::new(CliLoginUi::new(&self.global, false));
+            let login = InteractiveLogin::new(ui, LoginOptions::from_profile(&self.resolved.profile)?);
+            opts.login = Some(std::sync::Arc::new(login));
+        }
+        Ok(opts)
+    }
+
+    /// [`Context::session`] that logs in on a terminal when it needs to.
+    #[allow(dead_code)] // for commands that may log in (`token`, `request`)
+    pub fn session_interactive(&self) -> Result<Session, Error> {
+        config::session_builder_with(&self.resolved, &self.interactive_options()?)?.build()
+    }
+
+    /// [`Context::credential`] that logs in on a terminal when it needs to.
+    #[allow(dead_code)] // for `token`
+    pub fn credential_interactive(&self) -> Result<Option<std::sync::Arc<dyn sesame::Credential>>, Error> {
+        config::credential_for(&self.resolved, &self.interactive_options()?)
+    }
 }

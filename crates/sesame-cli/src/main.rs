@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod context;
 mod exit;
+mod login_ui;
 mod out;
 
 use clap::Parser;

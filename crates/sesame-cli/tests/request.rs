@@ -28,7 +28,7 @@ async fn get_prints_the_body_and_exits_0() {
     bearer_profile(home.path(), &s.url("/"));
     let r = sesame(home.path(), &["request", "protected/data"], &[("API_TOKEN", TOKEN)]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.stdout.trim(), r#"{"ok":true}"#);
+    assert_eq!(r.stdout.trim(), r#"{"ok":true,"via":"authorization"}"#);
     assert!(r.stderr.is_empty(), "stderr must stay quiet: {}", r.stderr);
 }
 
@@ -104,7 +104,7 @@ async fn methods_bodies_headers_include_and_output() {
     .await;
     assert_eq!(r.code, 0);
     assert!(r.stdout.is_empty());
-    assert_eq!(std::fs::read_to_string(&out).unwrap(), r#"{"ok":true}"#);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), r#"{"ok":true,"via":"authorization"}"#);
 
     let r = sesame(home.path(), &["request", "items", "--json", "{not json"], &env).await;
     assert_eq!(r.code, 2, "{}", r.stderr);

@@ -1,6 +1,32 @@
+//! The extension module `sesame._sesame`: Python bindings of the `sesame` crate.
+//!
+//! The binding converts types and releases the GIL; authentication, HTTP, scoping, token
+//! renewal and caching are the library's. The pure-Python parts of the package (exceptions,
+//! the requests and httpx adapters) live in `python/sesame/`.
+
+#![forbid(unsafe_code)]
+
+mod errors;
+mod logging;
+mod multipart;
+mod profile;
+mod request;
+mod response;
+mod runtime;
+mod session;
+
 use pyo3::prelude::*;
 
 #[pymodule]
-fn _sesame(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+fn _sesame(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    logging::install();
+    m.add_class::<session::PySession>()?;
+    m.add_class::<session::PyAsyncSession>()?;
+    m.add_class::<response::PyResponse>()?;
+    m.add_class::<response::PyHeaders>()?;
+    m.add_class::<response::ContentIter>()?;
+    m.add_class::<response::AsyncContentIter>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("USER_AGENT", sesame::USER_AGENT)?;
     Ok(())
 }

@@ -88,10 +88,14 @@ fn unknown_key(py: Python<'_>, key: &str) -> PyErr {
         .and_then(|m| m.into_iter().next())
         .map(|m| format!(" (did you mean `{m}`?)"))
         .unwrap_or_default();
-    PyTypeError::new_err(format!(
-        "unexpected keyword argument `{key}`{hint}: sesame takes the profile keys of the configuration file ({})",
-        Profile::KEYS.join(", ")
-    ))
+    if hint.is_empty() {
+        PyTypeError::new_err(format!(
+            "unexpected keyword argument `{key}`: sesame takes the profile keys of the configuration file ({})",
+            Profile::KEYS.join(", ")
+        ))
+    } else {
+        PyTypeError::new_err(format!("unexpected keyword argument `{key}`{hint}"))
+    }
 }
 
 /// A Python value as a TOML value of the configuration file.

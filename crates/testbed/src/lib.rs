@@ -4,6 +4,7 @@
 //! - [`idp`]: the bundled OpenID provider (npm `oidc-provider`), installed and started
 //!   from `testbed/idp/`.
 
+pub mod faults;
 pub mod idp;
 pub mod pki;
 pub mod server;

@@ -27,7 +27,7 @@ pub async fn run(ctx: &Context, args: DiscoverArgs) -> Result<i32, Error> {
         }
     };
     if args.json {
-        crate::out::line(format!("{}", serde_json::to_string_pretty(&*meta).unwrap_or_default()));
+        crate::out::line(serde_json::to_string_pretty(&*meta).unwrap_or_default());
     } else {
         let v = serde_json::to_value(&*meta).unwrap_or_default();
         if let Some(o) = v.as_object() {

@@ -32,6 +32,6 @@ pub async fn run(ctx: &Context, args: IntrospectArgs) -> Result<i32, Error> {
             .clone(),
     };
     let v = oauth.client().await?.introspect(&token, None).await?;
-    crate::out::line(format!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()));
+    crate::out::line(serde_json::to_string_pretty(&v).unwrap_or_default());
     Ok(exit::OK)
 }

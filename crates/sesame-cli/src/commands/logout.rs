@@ -44,7 +44,7 @@ pub async fn run(ctx: &Context, args: LogoutArgs) -> Result<i32, Error> {
     );
     if let Some(u) = end_session {
         eprintln!("sesame: to end the session at the provider too, open:");
-        crate::out::line(format!("{u}"));
+        crate::out::line(u);
     }
     Ok(exit::OK)
 }

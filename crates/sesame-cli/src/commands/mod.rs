@@ -4,6 +4,7 @@ mod completions;
 mod discover;
 mod exec;
 mod introspect;
+mod login;
 mod logout;
 mod register;
 mod request;
@@ -30,6 +31,7 @@ pub async fn run(mut cli: Cli) -> i32 {
         Err(e) => return exit::report(&e),
     };
     let result = match cli.command {
+        Command::Login(args) => login::run(&ctx, args).await,
         Command::Request(args) => request::run(&ctx, args).await,
         Command::Status(args) => status::run(&ctx, args).await,
         Command::Exec(args) => exec::run(&ctx, args).await,

@@ -44,7 +44,7 @@ pub async fn run(ctx: &Context, args: RegisterArgs) -> Result<i32, Error> {
         ..Default::default()
     };
     let reg = register(client.http(), &endpoint, &req, None).await?;
-    crate::out::line(format!("{}", reg.client_id));
+    crate::out::line(reg.client_id);
     match (&reg.client_secret, args.show_secret) {
         (Some(s), true) => eprintln!("client_secret: {}", s.expose()),
         (Some(_), false) => {

@@ -68,7 +68,7 @@ pub async fn run(ctx: &Context, args: TokenArgs) -> Result<i32, Error> {
     } else {
         value
     };
-    crate::out::line(format!("{out}"));
+    crate::out::line(out);
     Ok(exit::OK)
 }
 

@@ -13,6 +13,6 @@ pub async fn run(ctx: &Context) -> Result<i32, Error> {
         .ok_or_else(|| Error::config("userinfo needs an OAuth profile"))?;
     let lease = oauth.source().token(std::time::Duration::from_secs(5)).await?;
     let v = oauth.client().await?.userinfo(&lease.token.access_token).await?;
-    crate::out::line(format!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()));
+    crate::out::line(serde_json::to_string_pretty(&v).unwrap_or_default());
     Ok(exit::OK)
 }

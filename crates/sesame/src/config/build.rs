@@ -48,7 +48,21 @@ pub fn session_builder_with(resolved: &ResolvedProfile, opts: &BuildOptions) -> 
     if let Some(r) = &p.redirects {
         b = b.redirects(r.parse()?);
     }
+    if let Some(n) = p.retries {
+        b = b.retries(n);
+    }
+    if p.http_cache == Some(true) {
+        let cache = crate::session::http_cache::HttpCache::default_disk()?
+            .expires_after(p.expires_after.map(Duration::from_secs));
+        b = b.http_cache(Some(cache));
+    }
     if let Some(c) = credential_for(resolved, opts)? {
+        // OAuth sessions answer UMA 2.0 challenges from their own issuer (SPEC §5).
+        let c: Arc<dyn Credential> = if c.as_oauth().is_some() {
+            Arc::new(credential::Uma::new(c).insecure(p.insecure == Some(true)))
+        } else {
+            c
+        };
         b = b.credential_arc(c);
     }
     Ok(b)

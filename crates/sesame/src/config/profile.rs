@@ -247,6 +247,9 @@ profile! {
     cache: String => Str,
     /// RFC 9111 response cache for GET.
     http_cache: bool => Bool,
+    /// Seconds a cached response stays fresh whatever the server said (overrides its
+    /// freshness; `no-store` responses are still never stored).
+    expires_after: u64 => Int,
     /// Seconds a token must still be valid to be used.
     min_valid: u64 => Int,
     /// Capabilities a discovered JWT must grant, e.g. `storage.read:/data` (discover).

@@ -21,6 +21,7 @@ pub mod discover;
 mod netrc;
 pub mod oauth;
 pub(crate) mod permissions;
+mod uma;
 pub mod www_authenticate;
 mod x509;
 mod x509_discovery;
@@ -42,6 +43,7 @@ pub use custom::FnCredential;
 pub use discover::Discover;
 pub use netrc::{Netrc, NetrcEntry};
 pub use oauth::OAuth;
+pub use uma::Uma;
 pub use x509::{X509, X509Info};
 pub use x509_discovery::{X509Discovery, discover_x509, enable_proxy_client_certificates};
 

@@ -57,6 +57,9 @@ impl X509 {
     /// One PEM file with the certificate chain and the key (an RFC 3820 proxy file).
     pub fn from_proxy_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
+        // rustls refuses to pair a proxy certificate with its key (it cannot parse the
+        // critical ProxyCertInfo extension); see `x509_discovery::enable_proxy_client_certificates`.
+        super::x509_discovery::enable_proxy_client_certificates();
         super::permissions::check_private(path, "proxy file")?;
         let pem = read(path, "proxy file")?;
         Self::from_pem_parts(&pem, &pem, path, path)

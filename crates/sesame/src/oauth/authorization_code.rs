@@ -199,13 +199,20 @@ mod tests {
         assert!(q["state"].len() >= 43 && q["nonce"].len() >= 43);
         assert_ne!(q["state"], q["nonce"]);
         let dbg = format!("{login:?}");
-        assert!(!dbg.contains(&q["state"]) && !dbg.contains(login.verifier.expose_secret()), "{dbg}");
+        assert!(
+            !dbg.contains(&q["state"]) && !dbg.contains(login.verifier.expose_secret()),
+            "{dbg}"
+        );
     }
 
     #[tokio::test]
     async fn no_authorization_endpoint_is_a_clear_error() {
         let meta = ProviderMetadata::explicit("https://idp.example");
-        let client = OAuthClient::new(ClientConfig::public("cli"), Arc::new(meta), OAuthHttp::default_client().unwrap());
+        let client = OAuthClient::new(
+            ClientConfig::public("cli"),
+            Arc::new(meta),
+            OAuthHttp::default_client().unwrap(),
+        );
         let err = BrowserLogin::start(&client, "http://127.0.0.1:0/callback", &[], LandingPages::builtin())
             .await
             .unwrap_err();

@@ -327,7 +327,7 @@ impl OAuthClient {
         form.extend(self.extra_params(opts)?);
         let reply = self.post_authenticated(&url, form, false).await?;
         let parsed: RawTokenResponse = parse_token_reply(&reply, &self.endpoint_label())?;
-        self.from_raw(parsed, self.scopes(opts))
+        self.token_from_raw(parsed, self.scopes(opts))
     }
 
     /// POSTs a form to one of the provider's endpoints with this client's authentication
@@ -397,7 +397,7 @@ impl OAuthClient {
         self.endpoint(name, v)
     }
 
-    fn from_raw(&self, r: RawTokenResponse, requested: &[String]) -> Result<Token> {
+    fn token_from_raw(&self, r: RawTokenResponse, requested: &[String]) -> Result<Token> {
         let issued_type = r.issued_token_type.as_deref();
         let ok_type = r.token_type.eq_ignore_ascii_case("bearer")
             || (r.token_type.eq_ignore_ascii_case("n_a") && issued_type.is_some());
@@ -607,10 +607,10 @@ fn de_opt_i64<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Opt
 }
 
 fn parse_token_reply(reply: &Reply, endpoint: &str) -> Result<RawTokenResponse> {
-    if !reply.status.is_success() {
-        if let Some(e) = provider_error(reply, endpoint) {
-            return Err(e.into());
-        }
+    if !reply.status.is_success()
+        && let Some(e) = provider_error(reply, endpoint)
+    {
+        return Err(e.into());
     }
     if !reply.is_json() && reply.body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         let ct = reply.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());

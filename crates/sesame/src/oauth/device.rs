@@ -123,7 +123,11 @@ impl DeviceAuthorization {
             let ct = reply.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
             return Err(OAuthError::Malformed {
                 endpoint,
-                message: format!("HTTP {}: {}", reply.status.as_u16(), crate::message::summarize(ct, &reply.body)),
+                message: format!(
+                    "HTTP {}: {}",
+                    reply.status.as_u16(),
+                    crate::message::summarize(ct, &reply.body)
+                ),
             }
             .into());
         }
@@ -155,7 +159,12 @@ impl DeviceAuthorization {
             Some(u) => Some(display_uri(u, "verification_uri_complete", &endpoint)?),
             None => None,
         };
-        let expires_in = Duration::from_secs(seconds(&raw.expires_in).filter(|s| *s > 0).unwrap_or(600).min(24 * 3600));
+        let expires_in = Duration::from_secs(
+            seconds(&raw.expires_in)
+                .filter(|s| *s > 0)
+                .unwrap_or(600)
+                .min(24 * 3600),
+        );
         let interval = seconds(&raw.interval)
             .map(|s| Duration::from_secs(s.clamp(1, 60)))
             .unwrap_or(DEFAULT_INTERVAL);

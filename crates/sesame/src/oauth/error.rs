@@ -41,6 +41,10 @@ pub enum OAuthError {
     /// The profile lacks something a grant needs.
     #[error("{0}")]
     Setup(String),
+    /// A UMA 2.0 authorization server refused a permission ticket (`need_info`,
+    /// `request_submitted`, `request_denied`) or is not trusted.
+    #[error(transparent)]
+    Uma(#[from] super::uma::UmaError),
 }
 
 /// Why an ID token was rejected.

@@ -5,11 +5,20 @@
 //! Every call has the profile's timeouts, follows no redirects (an authorization server
 //! that redirects a token request is misconfigured or hostile), verifies TLS with the
 //! profile's roots, and reads at most [`MAX_BODY`] of any reply (SPEC §6.5).
+//!
+//! Retries follow the session's [`RetryPolicy`]: GETs (discovery, JWKS, WebFinger,
+//! userinfo) like any idempotent request; POSTs (token, introspection, revocation,
+//! registration) only when the server cannot have acted on them — the connection was never
+//! made, or 503/429 *with* `Retry-After` — because a token request may not be repeatable
+//! (single-use codes, rotating refresh tokens whose replay revokes the grant). See
+//! [`RetryPolicy::classify_token_post`]. The timeout bounds each call as a whole,
+//! retries included.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use bytes::Bytes;
 use oauth2::{AsyncHttpClient, HttpRequest, HttpResponse};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
@@ -18,6 +27,7 @@ use url::Url;
 
 use super::OAuthError;
 use crate::redact::redact_url;
+use crate::session::RetryPolicy;
 use crate::tls::TlsOptions;
 use crate::{Error, ErrorKind, Result};
 
@@ -28,6 +38,8 @@ pub const MAX_BODY: usize = 1024 * 1024;
 #[derive(Clone, Debug)]
 pub struct OAuthHttp {
     client: reqwest::Client,
+    timeout: Duration,
+    retry: RetryPolicy,
 }
 
 /// A transport failure of the OAuth client, with the sesame error kind it maps to.
@@ -79,7 +91,22 @@ impl OAuthHttp {
         let client = b
             .build()
             .map_err(|e| Error::config(format!("cannot build the OAuth HTTP client: {}", e.without_url())))?;
-        Ok(OAuthHttp { client })
+        Ok(OAuthHttp {
+            client,
+            timeout,
+            retry: RetryPolicy::default(),
+        })
+    }
+
+    /// The same client with another retry policy.
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The retry policy.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
     }
 
     /// Default TLS, 30 s timeout, 10 s connect timeout.
@@ -90,12 +117,33 @@ impl OAuthHttp {
     /// Sends a request and reads the reply under the cap.
     pub async fn send(&self, method: Method, url: &Url, headers: HeaderMap, body: Option<Vec<u8>>) -> Result<Reply> {
         tracing::debug!(method = %method, url = %redact_url(url), "oauth request");
-        let mut rb = self.client.request(method.clone(), url.clone()).headers(headers);
-        if let Some(b) = body {
-            rb = rb.body(b);
-        }
-        let mut resp = rb
-            .send()
+        let body = body.map(Bytes::from);
+        let deadline = tokio::time::Instant::now().checked_add(self.timeout);
+        let idempotent = RetryPolicy::is_idempotent(&method);
+        let what = format!("{method} {}", redact_url(url));
+        let mut resp = self
+            .retry
+            .run(
+                &what,
+                deadline,
+                |_| {
+                    let mut rb = self.client.request(method.clone(), url.clone()).headers(headers.clone());
+                    if let Some(b) = &body {
+                        rb = rb.body(b.clone());
+                    }
+                    if let Some(d) = deadline {
+                        rb = rb.timeout(d.saturating_duration_since(tokio::time::Instant::now()));
+                    }
+                    rb.send()
+                },
+                |outcome| {
+                    if idempotent {
+                        self.retry.classify(&method, false, outcome)
+                    } else {
+                        self.retry.classify_token_post(outcome)
+                    }
+                },
+            )
             .await
             .map_err(|e| Error::from_reqwest(e, method.as_str(), url))?;
         let status = resp.status();

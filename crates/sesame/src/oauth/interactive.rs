@@ -59,11 +59,11 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use url::Url;
 
+use super::OAuthClient;
 use super::authorization_code::BrowserLogin;
 use super::device::{DEVICE_CODE_GRANT, DeviceAuthorization};
 use super::landing::LandingPages;
 use super::loopback::DEFAULT_REDIRECT_URI;
-use super::OAuthClient;
 use crate::config::{AuthKind, Ports, Profile};
 use crate::credential::oauth::LoginHandler;
 use crate::token::{Lease, Token, TokenSource};
@@ -317,7 +317,9 @@ impl InteractiveLogin {
             match self.device_start(client, false).await {
                 Ok(auth) => auth.poll(client, |_| {}).await,
                 Err(e) => {
-                    self.ui.notice(&format!("the device flow is not available ({e}); waiting for the browser login"));
+                    self.ui.notice(&format!(
+                        "the device flow is not available ({e}); waiting for the browser login"
+                    ));
                     std::future::pending().await
                 }
             }
@@ -346,7 +348,10 @@ impl InteractiveLogin {
             expires_in: auth.expires_in,
         });
         if open_browser {
-            let target = auth.verification_uri_complete.as_deref().unwrap_or(&auth.verification_uri);
+            let target = auth
+                .verification_uri_complete
+                .as_deref()
+                .unwrap_or(&auth.verification_uri);
             if let Ok(u) = Url::parse(target) {
                 match self.ui.open_browser(&u).await {
                     BrowserLaunch::Failed(r) => self.ui.notice(&format!("{r}: open the address above yourself")),
@@ -358,7 +363,12 @@ impl InteractiveLogin {
     }
 
     /// Runs `flow` until `deadline`, reporting progress once a second.
-    async fn ticking<F: Future<Output = Result<Token>>>(&self, waiting: Waiting, deadline: Instant, flow: F) -> Result<Token> {
+    async fn ticking<F: Future<Output = Result<Token>>>(
+        &self,
+        waiting: Waiting,
+        deadline: Instant,
+        flow: F,
+    ) -> Result<Token> {
         tokio::pin!(flow);
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -411,7 +421,10 @@ fn timeout_error(limit: Duration, waiting: Waiting) -> Error {
 /// The in-process lock of each cache key (by hash).
 fn process_lock(key: &str) -> Arc<tokio::sync::Mutex<()>> {
     static LOCKS: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
-    let mut map = LOCKS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    let mut map = LOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     map.entry(key.to_string()).or_default().clone()
 }
 
@@ -419,7 +432,12 @@ fn process_lock(key: &str) -> Arc<tokio::sync::Mutex<()>> {
 /// a login that held the lock before us produced a token meanwhile (then that token is
 /// used). `on_wait` is called once if the lock is busy. The wait is bounded by
 /// `wait_limit`. See the module docs.
-pub async fn login_exclusive<W, F, Fut>(source: &TokenSource, wait_limit: Duration, on_wait: W, login: F) -> Result<LoginOutcome>
+pub async fn login_exclusive<W, F, Fut>(
+    source: &TokenSource,
+    wait_limit: Duration,
+    on_wait: W,
+    login: F,
+) -> Result<LoginOutcome>
 where
     W: FnOnce(),
     F: FnOnce() -> Fut,
@@ -449,7 +467,9 @@ where
         Ok(g) => g,
         Err(_) => {
             waited();
-            tokio::time::timeout(wait_limit, in_process.lock_owned()).await.map_err(|_| busy_error())?
+            tokio::time::timeout(wait_limit, in_process.lock_owned())
+                .await
+                .map_err(|_| busy_error())?
         }
     };
 
@@ -505,7 +525,9 @@ mod tests {
     }
 
     fn source(store: Arc<dyn TokenStore>, key: &CacheKey) -> TokenSource {
-        TokenSource::builder(key.clone(), Arc::new(NoGrant)).store(store).build()
+        TokenSource::builder(key.clone(), Arc::new(NoGrant))
+            .store(store)
+            .build()
     }
 
     fn fresh(n: usize) -> Token {
@@ -543,7 +565,10 @@ mod tests {
         assert_eq!(flows.load(Ordering::SeqCst), 1, "one flow ran");
         // The one that waited was told (the other may be too when the blocking pool is slow to start).
         assert!(waits.load(Ordering::SeqCst) >= 1, "the second was told it waits");
-        assert_eq!(ra.lease.token.access_token, rb.lease.token.access_token, "both got the same token");
+        assert_eq!(
+            ra.lease.token.access_token, rb.lease.token.access_token,
+            "both got the same token"
+        );
         assert!(ra.adopted != rb.adopted);
         // A later explicit login runs a new flow (the stored token is not new to it).
         let rc = run(a).await;
@@ -561,7 +586,11 @@ mod tests {
     async fn parallel_logins_run_one_flow_file_store() {
         let dir = tempfile::tempdir().unwrap();
         // Two stores on one folder: as two processes would see it.
-        two_at_once(Arc::new(FileStore::new(dir.path())), Arc::new(FileStore::new(dir.path()))).await;
+        two_at_once(
+            Arc::new(FileStore::new(dir.path())),
+            Arc::new(FileStore::new(dir.path())),
+        )
+        .await;
     }
 
     #[tokio::test]
@@ -569,15 +598,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let key = CacheKey::new("https://idp", "cli", "oidc", &[], &[], None);
         let src = source(Arc::new(FileStore::new(dir.path())), &key);
-        let err = login_exclusive(&src, Duration::from_secs(5), || {}, || async {
-            Err::<Token, _>(Error::new(ErrorKind::Timeout, "t"))
-        })
+        let err = login_exclusive(
+            &src,
+            Duration::from_secs(5),
+            || {},
+            || async { Err::<Token, _>(Error::new(ErrorKind::Timeout, "t")) },
+        )
         .await
         .unwrap_err();
         assert!(err.is_timeout());
         let ok = tokio::time::timeout(
             Duration::from_secs(5),
-            login_exclusive(&src, Duration::from_secs(5), || panic!("must not wait"), || async { Ok(fresh(1)) }),
+            login_exclusive(
+                &src,
+                Duration::from_secs(5),
+                || panic!("must not wait"),
+                || async { Ok(fresh(1)) },
+            ),
         )
         .await
         .expect("locks were released")
@@ -601,6 +638,12 @@ mod tests {
         assert_eq!(o.timeout, Duration::from_secs(42));
         let o = LoginOptions::from_profile(&Profile::default()).unwrap();
         assert_eq!((o.method, o.timeout), (LoginMethod::Browser, DEFAULT_LOGIN_TIMEOUT));
-        assert!(LoginOptions::from_profile(&Profile { login_timeout: Some(0), ..Default::default() }).is_err());
+        assert!(
+            LoginOptions::from_profile(&Profile {
+                login_timeout: Some(0),
+                ..Default::default()
+            })
+            .is_err()
+        );
     }
 }

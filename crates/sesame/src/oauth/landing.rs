@@ -189,7 +189,10 @@ mod tests {
             ..Default::default()
         });
         assert!(!page.contains("<script>alert"), "{page}");
-        assert!(page.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more"), "{page}");
+        assert!(
+            page.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more"),
+            "{page}"
+        );
         assert!(page.contains("access_denied"));
         assert!(page.contains("return to the terminal") || page.contains("Return to the terminal"));
     }
@@ -208,7 +211,10 @@ mod tests {
         let ok = LandingPages::builtin().success(&PageInfo::default());
         assert!(ok.contains("Login complete") && ok.contains("return to the terminal"));
         assert!(!ok.contains("{{"), "all placeholders filled");
-        let bad = LandingPages::builtin().failure(&PageInfo { error: "e", ..Default::default() });
+        let bad = LandingPages::builtin().failure(&PageInfo {
+            error: "e",
+            ..Default::default()
+        });
         assert!(bad.contains("Login failed") && !bad.contains("{{"));
     }
 
@@ -218,11 +224,18 @@ mod tests {
             .with_success_template("<h1>{{title}} at {{issuer}}</h1>")
             .with_failure_template("<b>{{error}}</b>: {{error_description}}");
         assert_eq!(
-            pages.success(&PageInfo { issuer: "https://idp/?a=1&b=2", ..Default::default() }),
+            pages.success(&PageInfo {
+                issuer: "https://idp/?a=1&b=2",
+                ..Default::default()
+            }),
             "<h1>Login complete at https://idp/?a=1&amp;b=2</h1>"
         );
         assert_eq!(
-            pages.failure(&PageInfo { error: "bad\u{1b}[31m", error_description: "x\ny", ..Default::default() }),
+            pages.failure(&PageInfo {
+                error: "bad\u{1b}[31m",
+                error_description: "x\ny",
+                ..Default::default()
+            }),
             "<b>bad[31m</b>: xy"
         );
     }

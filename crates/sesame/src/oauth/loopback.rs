@@ -267,7 +267,9 @@ async fn read_head(stream: &mut TcpStream) -> Option<String> {
 }
 
 fn find_head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n").or_else(|| buf.windows(2).position(|w| w == b"\n\n"))
+    buf.windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .or_else(|| buf.windows(2).position(|w| w == b"\n\n"))
 }
 
 /// Decides the reply to one request and, for the one accepted callback, the outcome.
@@ -284,11 +286,21 @@ fn judge(head: &str, shared: &Shared) -> (Reply, Option<Result<AuthorizationCode
         return (Reply::text(404, "Not Found", "Not found."), None);
     }
     if method != "GET" {
-        return (Reply::text(405, "Method Not Allowed", "Only GET is accepted here."), None);
+        return (
+            Reply::text(405, "Method Not Allowed", "Only GET is accepted here."),
+            None,
+        );
     }
     let Some(query) = query.filter(|q| !q.is_empty()) else {
         tracing::debug!("loopback: callback path without a query (404)");
-        return (Reply::text(404, "Not Found", "Not found: this address only accepts the login redirect."), None);
+        return (
+            Reply::text(
+                404,
+                "Not Found",
+                "Not found: this address only accepts the login redirect.",
+            ),
+            None,
+        );
     };
     let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
     let one = |name: &str| -> std::result::Result<Option<&str>, ()> {
@@ -310,15 +322,23 @@ fn judge(head: &str, shared: &Shared) -> (Reply, Option<Result<AuthorizationCode
     }
     if shared.claimed.swap(true, Ordering::SeqCst) {
         return (
-            Reply::text(409, "Conflict", "This login has already completed. Return to the terminal."),
+            Reply::text(
+                409,
+                "Conflict",
+                "This login has already completed. Return to the terminal.",
+            ),
             None,
         );
     }
     let issuer = shared.check.issuer.as_str();
     let pages = &shared.check.pages;
-    let (Ok(code), Ok(error), Ok(description), Ok(uri), Ok(iss)) =
-        (one("code"), one("error"), one("error_description"), one("error_uri"), one("iss"))
-    else {
+    let (Ok(code), Ok(error), Ok(description), Ok(uri), Ok(iss)) = (
+        one("code"),
+        one("error"),
+        one("error_description"),
+        one("error_uri"),
+        one("iss"),
+    ) else {
         return failure(pages, issuer, "invalid_request", "The redirect repeats a parameter.");
     };
     if let Some(iss) = iss
@@ -356,14 +376,30 @@ fn judge(head: &str, shared: &Shared) -> (Reply, Option<Result<AuthorizationCode
     match code.filter(|c| !c.is_empty()) {
         Some(code) => {
             tracing::debug!("loopback: authorization code received");
-            let page = pages.success(&PageInfo { issuer, ..Default::default() });
-            (html(200, "OK", page), Some(Ok(AuthorizationCode(SecretString::from(code.to_string())))))
+            let page = pages.success(&PageInfo {
+                issuer,
+                ..Default::default()
+            });
+            (
+                html(200, "OK", page),
+                Some(Ok(AuthorizationCode(SecretString::from(code.to_string())))),
+            )
         }
-        None => failure(pages, issuer, "invalid_request", "The redirect carries neither a code nor an error."),
+        None => failure(
+            pages,
+            issuer,
+            "invalid_request",
+            "The redirect carries neither a code nor an error.",
+        ),
     }
 }
 
-fn failure(pages: &LandingPages, issuer: &str, error: &str, description: &str) -> (Reply, Option<Result<AuthorizationCode>>) {
+fn failure(
+    pages: &LandingPages,
+    issuer: &str,
+    error: &str,
+    description: &str,
+) -> (Reply, Option<Result<AuthorizationCode>>) {
     let page = pages.failure(&PageInfo {
         issuer,
         error,
@@ -427,7 +463,11 @@ mod tests {
     }
 
     fn http() -> reqwest::Client {
-        reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+        reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
     }
 
     async fn get(url: &str) -> (u16, String) {
@@ -447,29 +487,65 @@ mod tests {
         let (status, body) = get(&format!("{base}/callback?code=forged&state=wrong")).await;
         assert_eq!(status, 400);
         assert!(body.contains("still waiting"), "{body}");
-        assert_eq!(get(&format!("{base}/callback?code=forged")).await.0, 400, "missing state");
-        assert_eq!(get(&format!("{base}/callback?code=x&state=s-123&state=s-123")).await.0, 400, "repeated state");
-        let r = http().post(format!("{base}/callback?code=x&state=s-123")).send().await.unwrap();
+        assert_eq!(
+            get(&format!("{base}/callback?code=forged")).await.0,
+            400,
+            "missing state"
+        );
+        assert_eq!(
+            get(&format!("{base}/callback?code=x&state=s-123&state=s-123")).await.0,
+            400,
+            "repeated state"
+        );
+        let r = http()
+            .post(format!("{base}/callback?code=x&state=s-123"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), 405);
         assert!(!waiter.is_finished(), "still waiting after wrong callbacks");
 
-        let r = http().get(format!("{base}/callback?code=the-code&state=s-123&iss=http%3A%2F%2F127.0.0.1%3A9%2F")).send().await.unwrap();
+        let r = http()
+            .get(format!(
+                "{base}/callback?code=the-code&state=s-123&iss=http%3A%2F%2F127.0.0.1%3A9%2F"
+            ))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), 200);
         assert_eq!(r.headers()["cache-control"], "no-store");
-        assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
+        assert!(
+            r.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("default-src 'none'")
+        );
         let page = r.text().await.unwrap();
-        assert!(page.contains("Login complete") && page.contains("return to the terminal"), "{page}");
+        assert!(
+            page.contains("Login complete") && page.contains("return to the terminal"),
+            "{page}"
+        );
         let code = waiter.await.unwrap().unwrap();
         assert_eq!(code.expose(), "the-code");
         assert!(!format!("{code:?}").contains("the-code"));
         // The listener is gone once `wait` returned.
-        assert!(http().get(format!("{base}/callback?code=x&state=s-123")).send().await.is_err());
+        assert!(
+            http()
+                .get(format!("{base}/callback?code=x&state=s-123"))
+                .send()
+                .await
+                .is_err()
+        );
     }
 
     #[tokio::test]
     async fn provider_error_gives_the_failure_page_and_a_typed_error() {
         let l = LoopbackListener::bind("http://localhost:0/cb", &[]).await.unwrap();
-        assert!(l.redirect_uri().starts_with("http://localhost:"), "same host string: {}", l.redirect_uri());
+        assert!(
+            l.redirect_uri().starts_with("http://localhost:"),
+            "same host string: {}",
+            l.redirect_uri()
+        );
         let base = format!("http://127.0.0.1:{}", l.port());
         let waiter = tokio::spawn(l.wait(check("st")));
         let (status, page) = get(&format!(
@@ -477,13 +553,19 @@ mod tests {
         ))
         .await;
         assert_eq!(status, 200);
-        assert!(page.contains("Login failed") && page.contains("access_denied"), "{page}");
+        assert!(
+            page.contains("Login failed") && page.contains("access_denied"),
+            "{page}"
+        );
         assert!(!page.contains("<script>alert"), "escaped: {page}");
         assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt; denied"), "{page}");
         let err = waiter.await.unwrap().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::OAuth);
         assert_eq!(err.oauth_error_code(), Some("access_denied"));
-        assert!(err.to_string().contains("<script>alert(1)</script> denied"), "the terminal gets the text: {err}");
+        assert!(
+            err.to_string().contains("<script>alert(1)</script> denied"),
+            "the terminal gets the text: {err}"
+        );
     }
 
     #[tokio::test]
@@ -491,7 +573,10 @@ mod tests {
         let l = LoopbackListener::bind(DEFAULT_REDIRECT_URI, &[]).await.unwrap();
         let base = format!("http://127.0.0.1:{}", l.port());
         let waiter = tokio::spawn(l.wait(check("st")));
-        let (_, page) = get(&format!("{base}/callback?code=c&state=st&iss=https%3A%2F%2Fevil.example")).await;
+        let (_, page) = get(&format!(
+            "{base}/callback?code=c&state=st&iss=https%3A%2F%2Fevil.example"
+        ))
+        .await;
         assert!(page.contains("invalid_issuer"), "{page}");
         let err = waiter.await.unwrap().unwrap_err();
         assert!(err.to_string().contains("RFC 9207"), "{err}");
@@ -519,11 +604,20 @@ mod tests {
     async fn ports_are_tried_in_order_and_other_hosts_refused() {
         let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let busy_port = busy.local_addr().unwrap().port();
-        let l = LoopbackListener::bind("http://127.0.0.1/callback", &[busy_port, 0]).await.unwrap();
+        let l = LoopbackListener::bind("http://127.0.0.1/callback", &[busy_port, 0])
+            .await
+            .unwrap();
         assert_ne!(l.port(), busy_port);
-        let err = LoopbackListener::bind("http://127.0.0.1/callback", &[busy_port]).await.unwrap_err();
+        let err = LoopbackListener::bind("http://127.0.0.1/callback", &[busy_port])
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("redirect_ports"), "{err}");
-        for bad in ["http://0.0.0.0:0/cb", "http://example.com/cb", "https://127.0.0.1/cb", "http://127.0.0.1/cb?x=1"] {
+        for bad in [
+            "http://0.0.0.0:0/cb",
+            "http://example.com/cb",
+            "https://127.0.0.1/cb",
+            "http://127.0.0.1/cb?x=1",
+        ] {
             let err = LoopbackListener::bind(bad, &[]).await.unwrap_err();
             assert!(err.is_config(), "{bad}: {err}");
         }
@@ -535,6 +629,9 @@ mod tests {
         let port = l.port();
         let r = tokio::time::timeout(Duration::from_millis(100), l.wait(check("st"))).await;
         assert!(r.is_err(), "timed out");
-        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "closed after the timeout");
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "closed after the timeout"
+        );
     }
 }

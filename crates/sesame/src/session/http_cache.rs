@@ -333,7 +333,7 @@ impl HttpCache {
             return Ok(resp);
         }
         match read_bounded(resp, self.inner.max_entry, method, url).await? {
-            Read::Whole { headers, body, .. } => {
+            Bounded::Whole { headers, body } => {
                 let entry = Entry {
                     url: url.to_string(),
                     status,
@@ -351,7 +351,7 @@ impl HttpCache {
                 }
                 Ok(build_response(url, status, headers, body))
             }
-            Read::TooLarge(r) => Ok(r),
+            Bounded::TooLarge(r) => Ok(r),
         }
     }
 
@@ -610,7 +610,7 @@ fn build_response(url: &Url, status: StatusCode, headers: HeaderMap, body: Bytes
     reqwest::Response::from(r)
 }
 
-enum Read {
+enum Bounded {
     Whole {
         headers: HeaderMap,
         body: Bytes,
@@ -620,7 +620,7 @@ enum Read {
 
 /// Reads a body of at most `max` bytes; a larger one is handed back as a response that
 /// streams what was read followed by the rest.
-async fn read_bounded(mut resp: reqwest::Response, max: usize, method: &Method, url: &Url) -> Result<Read> {
+async fn read_bounded(mut resp: reqwest::Response, max: usize, method: &Method, url: &Url) -> Result<Bounded> {
     let mut chunks: Vec<Bytes> = Vec::new();
     let mut total = 0usize;
     loop {
@@ -642,7 +642,7 @@ async fn read_bounded(mut resp: reqwest::Response, max: usize, method: &Method, 
                 .body(reqwest::Body::wrap_stream(stream))
                 .expect("a status and a URL make a response");
             *r.headers_mut() = headers;
-            return Ok(Read::TooLarge(reqwest::Response::from(r)));
+            return Ok(Bounded::TooLarge(reqwest::Response::from(r)));
         }
     }
     let headers = resp.headers().clone();
@@ -650,7 +650,7 @@ async fn read_bounded(mut resp: reqwest::Response, max: usize, method: &Method, 
     for c in chunks {
         body.extend_from_slice(&c);
     }
-    Ok(Read::Whole {
+    Ok(Bounded::Whole {
         headers,
         body: body.freeze(),
     })

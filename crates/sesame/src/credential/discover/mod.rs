@@ -342,7 +342,7 @@ impl Discover {
         let mut netrc = self.netrc_skipped.clone();
         if let (Some(n), Some(host)) = (&self.netrc, url.and_then(Url::host_str)) {
             netrc.push(Skipped::new(
-                format!("netrc ({})", n.path().display()),
+                n.path().display().to_string(),
                 format!("no entry with login and password for {host}"),
             ));
         }
@@ -659,15 +659,13 @@ impl DiscoverBuilder {
                     Err(e) => {
                         tracing::warn!("netrc not used: {e}");
                         d.netrc_skipped
-                            .push(Skipped::new(format!("netrc ({})", p.display()), e.to_string()));
+                            .push(Skipped::new(p.display().to_string(), e.to_string()));
                     }
                 },
-                Some(p) => d
-                    .netrc_skipped
-                    .push(Skipped::new(format!("netrc ({})", p.display()), "not found")),
+                Some(p) => d.netrc_skipped.push(Skipped::new(p.display().to_string(), "not found")),
                 None => d
                     .netrc_skipped
-                    .push(Skipped::new("netrc", "no $NETRC and no home directory")),
+                    .push(Skipped::new("~/.netrc", "no $NETRC and no home directory")),
             }
             if d.netrc.is_none() && netrc_mode == Mode::Required {
                 return Err(required_error("a netrc file", "SESAME_FIND_NETRC", &d.netrc_skipped));

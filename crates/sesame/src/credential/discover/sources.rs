@@ -137,6 +137,9 @@ fn condor_candidates(env: &Env, out: &mut Vec<Candidate>) {
     }
 }
 
+/// Token files larger than this are not read.
+const MAX_TOKEN_FILE: u64 = 1024 * 1024;
+
 /// What a token file holds, as last read.
 #[derive(Clone)]
 pub(crate) struct FileToken {
@@ -201,6 +204,13 @@ impl FileCache {
         };
         if !meta.is_file() {
             return FileRead::Unreadable("not a regular file".into());
+        }
+        if meta.len() > MAX_TOKEN_FILE {
+            return FileRead::Unreadable(format!(
+                "{} bytes; a token file holds one token (at most {} KiB)",
+                meta.len(),
+                MAX_TOKEN_FILE / 1024
+            ));
         }
         let stamp = Stamp::of(&meta);
         if let Ok(entries) = self.entries.lock()

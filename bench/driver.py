@@ -1,0 +1,494 @@
+"""bench/run's driver: starts the provider and the bench server, runs every contender in
+interleaved rounds, and writes the table (bench/results/latest.md, README between markers).
+
+Run through `bash bench/run` (which installs the venv and builds the binaries first).
+
+    python driver.py [default|soak|quick]
+
+Environment knobs: BENCH_N (requests per run, 10000), BENCH_ROUNDS (5), BENCH_CONC (64),
+BENCH_SPAWN_RUNS (30 per round), BENCH_SOAK_SECONDS (300), BENCH_SOAK_TTL (5),
+BENCH_CONTENDERS (comma list to run only some), BENCH_SESAME_BIN, BENCH_BIN.
+"""
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PY = sys.executable
+BENCH_BIN = os.environ["BENCH_BIN"]
+SESAME_BIN = os.environ["BENCH_SESAME_BIN"]
+CLIENT_ID, CLIENT_SECRET = "m2m-basic", "m2m-basic-secret"
+SCOPES = ["read:/", "api"]
+
+RUST = ["raw", "sesame"]
+PYTHON = ["requests", "igwn", "itkdb", "odsbox", "sesame-py"]
+LABEL = {
+    "raw": "raw reqwest, fixed header (floor)",
+    "sesame": "sesame `Session` (client-credentials, cached token)",
+    "requests": "Python `requests.Session`, fixed header",
+    "igwn": "`igwn_auth_utils.Session(token=…)`",
+    "itkdb": "`itkdb.core.Session` + `UserBearer`",
+    "odsbox": "odsbox m2m (`requests_oauthlib.OAuth2Session`)",
+    "sesame-py": "Python `sesame.Session`",
+}
+PEERS = ["requests", "igwn", "itkdb", "odsbox"]
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def load_avg():
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return -1.0
+
+
+class Proc:
+    """A child that prints one JSON line when ready and lives while its stdin is open."""
+
+    def __init__(self, argv, env, name, cwd=None):
+        self.name = name
+        self.err = open(WORK / f"{name}.stderr", "wb")
+        self.p = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=self.err)
+        line = self.p.stdout.readline()
+        if not line:
+            self.p.wait(timeout=10)
+            raise SystemExit(f"{name} did not start; see {WORK / (name + '.stderr')}:\n"
+                             + (WORK / f"{name}.stderr").read_text()[-2000:])
+        self.info = json.loads(line)
+
+    def stop(self):
+        try:
+            self.p.stdin.close()
+            self.p.wait(timeout=10)
+        except Exception:  # noqa: BLE001
+            self.p.terminate()
+            self.p.wait(timeout=10)
+        self.err.close()
+
+
+def run_json(argv, env, timeout=900, what=None):
+    r = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=timeout, cwd=WORK)
+    if r.returncode != 0:
+        raise RuntimeError(f"{what or argv[:3]} failed ({r.returncode}): {r.stderr.decode()[-1500:]}")
+    lines = [l for l in r.stdout.decode().splitlines() if l.startswith("{")]
+    return json.loads(lines[-1])
+
+
+def http_json(url, method="GET"):
+    req = urllib.request.Request(url, method=method)
+    with urllib.request.urlopen(req, timeout=10) as r:  # 127.0.0.1 only
+        return json.loads(r.read() or b"null")
+
+
+def base_env():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SESAME_", "BEARER_TOKEN", "SCITOKEN"))}
+    env.update({
+        "SESAME_CONFIG": str(WORK / "config.toml"),
+        "SESAME_CACHE_DIR": str(WORK / "cache"),
+        "XDG_CACHE_HOME": str(WORK / "xdg-cache"),       # scitokens' key cache
+        "XDG_RUNTIME_DIR": str(WORK / "run"),
+        "BEARER_TOKEN_FILE": str(WORK / "token"),
+        "BENCH_CLIENT_SECRET": CLIENT_SECRET,
+        "OAUTHLIB_INSECURE_TRANSPORT": "1",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    })
+    for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+        env.pop(k, None)
+    return env
+
+
+def write_config(profiles):
+    text = []
+    for name, p in profiles.items():
+        text.append(f"[profiles.{name}]")
+        for k, v in p.items():
+            text.append(f"{k} = {v}")
+        text.append("")
+    (WORK / "config.toml").write_text("\n".join(text))
+
+
+def start_idp(env, ttl=None, name="idp"):
+    e = dict(env)
+    if ttl:
+        e["SESAME_IDP_AT_TTL"] = str(ttl)
+    idp = Proc(["node", str(ROOT / "testbed/idp/server.mjs")], e, name)
+    log(f"{name}: {idp.info['issuer']}")
+    return idp
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt_int(v):
+    return "–" if v is None else f"{v:,.0f}"
+
+
+def fmt_ratio(v):
+    if v is None:
+        return "–"
+    return f"{v:.3f}" if v < 2 else (f"{v:.1f}×" if v < 100 else f"{v:,.0f}×")
+
+
+def fmt_us(v):
+    if v is None:
+        return "–"
+    return f"{v:,.0f} µs" if v >= 100 else f"{v:.1f} µs"
+
+
+def fmt_mib(kib):
+    return "–" if not kib else f"{kib / 1024:.1f} MiB"
+
+
+# ----------------------------------------------------------------------------- default
+
+def default_mode(quick=False):
+    n = int(os.environ.get("BENCH_N", "2000" if quick else "10000"))
+    rounds = int(os.environ.get("BENCH_ROUNDS", "2" if quick else "5"))
+    conc = int(os.environ.get("BENCH_CONC", "64"))
+    spawn_runs = int(os.environ.get("BENCH_SPAWN_RUNS", "10" if quick else "30"))
+    wanted = os.environ.get("BENCH_CONTENDERS")
+    env = base_env()
+    t_start = time.time()
+
+    versions = run_json([PY, str(HERE / "peers.py"), "setup-check"], env, what="setup-check")
+    log("python peers:", json.dumps(versions))
+    contenders = list(RUST)
+    for c in PYTHON:
+        dist = {"igwn": "igwn-auth-utils", "sesame-py": "sesame"}.get(c, c)
+        if c == "odsbox":
+            ok = versions.get("odsbox") and versions.get("requests-oauthlib")
+        else:
+            ok = versions.get(dist)
+        if ok:
+            contenders.append(c)
+        else:
+            log(f"skipping {c}: {versions.get(dist + '_error', 'not installed')}")
+    if wanted:
+        contenders = [c for c in contenders if c in wanted.split(",")]
+
+    idp = start_idp(env)
+    issuer = idp.info["issuer"]
+    server = Proc([BENCH_BIN, "server", "--introspect", issuer, "--max-seconds", "3600"], env, "server")
+    base = f"http://127.0.0.1:{server.info['port']}/"
+    url = base + "data"
+    try:
+        scopes = "[" + ", ".join(f'"{s}"' for s in SCOPES) + "]"
+        write_config({"bench": {
+            "base_url": f'"{base}"',
+            "auth": '"client-credentials"',
+            "issuer": f'"{issuer}"',
+            "client_id": f'"{CLIENT_ID}"',
+            "client_secret": '{ env = "BENCH_CLIENT_SECRET" }',
+            "scopes": scopes,
+        }})
+        # The token every contender presents: sesame fetches it once and caches it; the
+        # fixed-header contenders and the token-file readers get the same string.
+        r = subprocess.run([SESAME_BIN, "token", "-p", "bench"], env=env, capture_output=True, timeout=60)
+        if r.returncode != 0:
+            raise SystemExit(f"sesame token failed: {r.stderr.decode()}")
+        token = r.stdout.decode().strip()
+        tf = WORK / "token"
+        tf.write_text(token + "\n")
+        tf.chmod(0o600)
+        log(f"token: {len(token)} bytes, cached in {WORK / 'cache'}")
+
+        results = {"A": {c: [] for c in contenders}, "B": {c: [] for c in contenders}}
+        ratio_rows = {"A": [], "B": []}
+
+        def argv_for(c, concurrency):
+            common = ["--url", url, "--n", str(n), "--concurrency", str(concurrency),
+                      "--token-file", str(tf)]
+            if c in RUST:
+                extra = ["--profile", "bench"] if c == "sesame" else []
+                return [BENCH_BIN, "load", "--contender", c] + common + extra
+            return [PY, str(HERE / "peers.py"), "load", "--contender", c, "--issuer", issuer,
+                    "--scope", " ".join(SCOPES), "--profile", "bench"] + common
+
+        for rnd in range(rounds):
+            order = contenders[rnd % len(contenders):] + contenders[:rnd % len(contenders)]
+            for work, concurrency in (("A", 1), ("B", conc)):
+                row = {}
+                for c in order:
+                    try:
+                        res = run_json(argv_for(c, concurrency), env, what=f"{c} {work}")
+                    except Exception as e:  # noqa: BLE001
+                        log(f"round {rnd + 1} {work} {c}: FAILED: {e}")
+                        continue
+                    results[work][c].append(res)
+                    row[c] = res["rps"]
+                    log(f"round {rnd + 1}/{rounds} work {work} {c:>9}: {res['rps']:>9,.0f} req/s "
+                        f"p50 {res['median_us']:>8.1f} µs  fail {res['failures']}  "
+                        f"hwm {res['vmhwm_kib'] / 1024:.1f} MiB  load {load_avg():.2f}"
+                        + (f"  first error: {res['first_error']}" if res.get("first_error") else ""))
+                ratio_rows[work].append(row)
+
+        # Work C: token from a warm cache, in process.
+        work_c = {"sesame": [], "igwn": [], "sesame-py": []}
+        for rnd in range(rounds):
+            try:
+                work_c["sesame"].append(run_json([BENCH_BIN, "token-loop", "--profile", "bench",
+                                                  "--n", "200000"], env, what="token-loop"))
+            except Exception as e:  # noqa: BLE001
+                log(f"work C sesame: {e}")
+            for c in ("igwn", "sesame-py"):
+                if c not in contenders:
+                    continue
+                try:
+                    work_c[c].append(run_json([PY, str(HERE / "peers.py"), "token-loop", "--contender", c,
+                                               "--n", "2000" if c == "igwn" else "200000",
+                                               "--token-file", str(tf), "--insecure"], env,
+                                              what=f"token-loop {c}"))
+                except Exception as e:  # noqa: BLE001
+                    log(f"work C {c}: {e}")
+
+        # Work D/E: whole processes.
+        igwn_py = ("from igwn_auth_utils.scitokens import load_token_file, default_bearer_token_file;"
+                   "import time;"
+                   "t = load_token_file(default_bearer_token_file(), insecure=True);"
+                   "assert t['exp'] - time.time() > 60;"
+                   "print(t._serialized_token)")
+        procs = {
+            "cat": ["cat", str(tf)],
+            "sesame --version": [SESAME_BIN, "--version"],
+            "sesame token": [SESAME_BIN, "token", "-p", "bench"],
+            "python3 -c pass": [PY, "-c", "pass"],
+            "python igwn token-file": [PY, "-c", igwn_py],
+        }
+        work_d = {k: [] for k in procs}
+        for rnd in range(rounds):
+            for name, argv in procs.items():
+                runs = spawn_runs if "python" not in name else max(5, spawn_runs // 3)
+                try:
+                    work_d[name].append(run_json([BENCH_BIN, "spawn", "--n", str(runs), "--warmup", "2", "--"]
+                                                 + argv, env, what=f"spawn {name}"))
+                except Exception as e:  # noqa: BLE001
+                    log(f"work D {name}: {e}")
+        stats = http_json(issuer + "/test/stats")
+        srv = http_json(base + "_bench/stats")
+    finally:
+        server.stop()
+        idp.stop()
+
+    meta = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "n": n, "rounds": rounds, "conc": conc,
+        "versions": versions,
+        "load_end": load_avg(),
+        "duration_s": round(time.time() - t_start),
+        "token_requests": stats.get("token_total"),
+        "server": srv,
+        "cpu": cpu_model(),
+    }
+    raw = {"meta": meta, "results": results, "ratios": ratio_rows, "work_c": work_c, "work_d": work_d}
+    name = "quick" if quick else "latest"
+    (RESULTS / f"{name}.json").write_text(json.dumps(raw, indent=1))
+    md = render(raw, contenders)
+    print(md)
+    (RESULTS / f"{name}.md").write_text(md)
+    if not quick and not wanted:
+        update_readme(md)  # only a full default run speaks for the README
+
+
+def cpu_model():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores"
+
+
+def ratio_median(rows, a, b):
+    """Median over rounds of (a's req/s ÷ b's req/s) in the same round."""
+    vals = [r[a] / r[b] for r in rows if r.get(a) and r.get(b)]
+    return statistics.median(vals) if vals else None
+
+
+def render(raw, contenders):
+    meta, results, ratios = raw["meta"], raw["results"], raw["ratios"]
+    peers = [p for p in PEERS if p in contenders]
+    out = []
+    out.append(f"Measured {meta['date']} on {meta['cpu']} (shared), `bash bench/run`: "
+               f"{meta['n']:,} GETs per run, {meta['rounds']} interleaved rounds, medians; ratios are "
+               f"medians of per-round ratios. Work A sequential, Work B {meta['conc']} in flight "
+               f"(Rust: {meta['conc']} tasks on one client/session, multi-thread runtime; Python: "
+               f"{meta['conc']} threads). One local HTTP/1.1 keep-alive server (hyper, one thread) "
+               f"checks `Authorization: Bearer`.")
+    out.append("")
+    hdr = ["contender", "A req/s", "A p50", "A ÷ floor", "B req/s", "B p50", "B ÷ floor",
+           "peak RSS (A / B)", "failures", "sesame ÷ this, A / B"]
+    out.append("| " + " | ".join(hdr) + " |")
+    out.append("|" + "---|" * len(hdr))
+    for c in contenders:
+        a, b = results["A"][c], results["B"][c]
+        if not a and not b:
+            continue
+        fails = sum(r["failures"] for r in a + b)
+        ra = ratio_median(ratios["A"], c, "raw")
+        rb = ratio_median(ratios["B"], c, "raw")
+        sa = ratio_median(ratios["A"], "sesame", c) if c != "sesame" else None
+        sb = ratio_median(ratios["B"], "sesame", c) if c != "sesame" else None
+        vs = "–" if c == "sesame" else f"{fmt_ratio(sa)} / {fmt_ratio(sb)}"
+        out.append("| " + " | ".join([
+            LABEL[c],
+            fmt_int(med([r["rps"] for r in a])), fmt_us(med([r["median_us"] for r in a])), fmt_ratio(ra),
+            fmt_int(med([r["rps"] for r in b])), fmt_us(med([r["median_us"] for r in b])), fmt_ratio(rb),
+            f"{fmt_mib(med([r['vmhwm_kib'] for r in a]))} / {fmt_mib(med([r['vmhwm_kib'] for r in b]))}",
+            str(fails), vs,
+        ]) + " |")
+    out.append("")
+
+    # Work C and D/E
+    wc, wd = raw["work_c"], raw["work_d"]
+    out.append("| Work C: a valid token, warm cache, in process | median per call |")
+    out.append("|---|---|")
+    c_labels = {
+        "sesame": "sesame `credential.token(60 s, false)` (Rust)",
+        "sesame-py": "Python `sesame.Session.token(60)`",
+        "igwn": "igwn `scitokens.load_token_file(bearer token file)` + 60 s check",
+    }
+    for k, lbl in c_labels.items():
+        v = med([r["median_ns"] for r in wc.get(k, [])])
+        if v is not None:
+            out.append(f"| {lbl} | {v / 1000:,.2f} µs |" if v >= 1000 else f"| {lbl} | {v:,.0f} ns |")
+    out.append("")
+    out.append("| Work D/E: whole process | median wall | peak RSS |")
+    out.append("|---|---|---|")
+    for k, runs in wd.items():
+        if not runs:
+            continue
+        out.append(f"| `{k}` | {med([r['median_ms'] for r in runs]):.2f} ms | "
+                   f"{fmt_mib(med([r['maxrss_kib_median'] for r in runs]))} |")
+    out.append("")
+
+    # Targets
+    t = []
+    ra = ratio_median(ratios["A"], "sesame", "raw")
+    rb = ratio_median(ratios["B"], "sesame", "raw")
+    if ra:
+        t.append(f"sesame ÷ raw reqwest, Work A: {ra:.3f} (target ≥ 0.95): {'met' if ra >= 0.95 else 'MISSED'}")
+    if rb:
+        t.append(f"sesame ÷ raw reqwest, Work B: {rb:.3f} (target ≥ 0.95): {'met' if rb >= 0.95 else 'MISSED'}")
+    ia = ratio_median(ratios["A"], "sesame", "igwn")
+    ib = ratio_median(ratios["B"], "sesame", "igwn")
+    if ia:
+        t.append(f"sesame ÷ igwn_auth_utils, Work A: {ia:.1f}× (target ≥ 10×): {'met' if ia >= 10 else 'MISSED'}")
+    if ib:
+        t.append(f"sesame ÷ igwn_auth_utils, Work B: {ib:.1f}× (target ≥ 30×): {'met' if ib >= 30 else 'MISSED'}")
+    st = wd.get("sesame token") or []
+    if st:
+        m = med([r["median_ms"] for r in st])
+        rss = med([r["maxrss_kib_median"] for r in st]) / 1024
+        t.append(f"`sesame token` (cached), whole process: {m:.2f} ms (target ≤ 3 ms): {'met' if m <= 3 else 'MISSED'}")
+        t.append(f"`sesame token` peak RSS: {rss:.1f} MiB (target ≤ 15 MB): {'met' if rss * 1.048576 <= 15 else 'MISSED'}")
+        sv = wd.get("sesame --version") or []
+        if sv:
+            v = med([r["median_ms"] for r in sv])
+            t.append(f"of which process start-up (`sesame --version`): {v:.2f} ms ({100 * v / m:.0f} %)")
+    out.append("Targets (measured, not asserted): " + "; ".join(t) + ".")
+    out.append("")
+    v = meta["versions"]
+    out.append(f"Python {v.get('python')}, requests {v.get('requests')}, igwn-auth-utils {v.get('igwn-auth-utils')}, "
+               f"itkdb {v.get('itkdb')}, odsbox {v.get('odsbox')} (requests-oauthlib {v.get('requests-oauthlib')}); "
+               f"load average {meta['load_end']:.2f} at the end; {meta['duration_s']} s in all; "
+               f"server: {meta['server'].get('ok')} × 200, {meta['server'].get('unauthorized')} × 401, "
+               f"{meta['server'].get('introspections')} token introspections.")
+    return "\n".join(out) + "\n"
+
+
+def update_readme(md):
+    readme = ROOT / "README.md"
+    if not readme.exists():
+        log("README.md not found: results only in bench/results/latest.md")
+        return
+    text = readme.read_text()
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    if start not in text or end not in text or text.index(start) > text.index(end):
+        log("README.md has no bench markers: results only in bench/results/latest.md")
+        return
+    before = text[: text.index(start) + len(start)]
+    after = text[text.index(end):]
+    readme.write_text(before + "\n" + md + after)
+    log("README.md performance section updated")
+
+
+# -------------------------------------------------------------------------------- soak
+
+def soak_mode():
+    seconds = int(os.environ.get("BENCH_SOAK_SECONDS", "300"))
+    ttl = int(os.environ.get("BENCH_SOAK_TTL", "5"))
+    env = base_env()
+    idp = start_idp(env, ttl=ttl, name="idp-soak")
+    issuer = idp.info["issuer"]
+    try:
+        write_config({"soak": {
+            "base_url": f'"{issuer}/api/"',
+            "auth": '"client-credentials"',
+            "issuer": f'"{issuer}"',
+            "client_id": f'"{CLIENT_ID}"',
+            "client_secret": '{ env = "BENCH_CLIENT_SECRET" }',
+        }})
+        http_json(issuer + "/test/stats/reset", method="POST")
+        log(f"soak: one GET {issuer}/api/soak every 100 ms for {seconds} s, tokens live {ttl} s")
+        res = run_json([BENCH_BIN, "soak", "--profile", "soak", "--url", f"{issuer}/api/soak",
+                        "--interval-ms", "100", "--seconds", str(seconds)], env,
+                       timeout=seconds + 120, what="soak")
+        stats = http_json(issuer + "/test/stats")
+    finally:
+        idp.stop()
+    grants = stats.get("token", {})
+    md = (f"Soak ({datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}): {res['requests']} GETs to the "
+          f"provider's protected API (`/api/soak`, JWT verified there), one every 100 ms for {seconds} s, "
+          f"access tokens living {ttl} s, sesame `Session` (client-credentials, file cache).\n\n"
+          f"| requests | failed | token requests at the provider | distinct tokens used | p50 | p99 | max |\n"
+          f"|---|---|---|---|---|---|---|\n"
+          f"| {res['requests']} | {res['failed']} | {stats.get('token_total')} ({json.dumps(grants)}) | "
+          f"{res['distinct_tokens']} | {res['median_ms']:.1f} ms | {res['p99_ms']:.1f} ms | {res['max_ms']:.1f} ms |\n")
+    if res["errors"]:
+        md += "\nFirst errors:\n" + "\n".join(f"- {e}" for e in res["errors"]) + "\n"
+    md += (f"\nTarget: 0 failed requests: {'met' if res['failed'] == 0 else 'MISSED'}. "
+           f"Expected refreshes ≈ {seconds} s ÷ (the renewal at half of the {ttl} s lifetime) ≈ "
+           f"{seconds // max(1, ttl // 2 + (ttl % 2))}–{seconds // max(1, ttl // 2)}.\n")
+    print(md)
+    (RESULTS / "soak.md").write_text(md)
+    (RESULTS / "soak.json").write_text(json.dumps({"result": res, "provider_stats": stats}, indent=1))
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1] if len(sys.argv) > 1 else "default"
+    RESULTS = HERE / "results"
+    RESULTS.mkdir(exist_ok=True)
+    WORK = Path(tempfile.mkdtemp(prefix="sesame-bench-"))
+    for d in ("cache", "xdg-cache", "run"):
+        (WORK / d).mkdir(mode=0o700)
+    try:
+        if mode == "soak":
+            soak_mode()
+        elif mode in ("default", "quick"):
+            default_mode(quick=mode == "quick")
+        else:
+            raise SystemExit(f"unknown mode {mode}: default, quick or soak")
+    finally:
+        if os.environ.get("BENCH_KEEP_WORK"):
+            log(f"work directory kept: {WORK}")
+        else:
+            shutil.rmtree(WORK, ignore_errors=True)

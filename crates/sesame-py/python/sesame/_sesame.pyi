@@ -1,0 +1,475 @@
+"""Type stubs of the extension module ``sesame._sesame`` (the Rust engine's bindings).
+
+Import the names from :mod:`sesame`, not from here.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import (
+    Any,
+    AsyncIterator,
+    Awaitable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Literal,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+    overload,
+)
+
+__version__: str
+USER_AGENT: str
+
+_Params = Union[Mapping[str, Any], Sequence[Tuple[str, Any]], str, bytes, None]
+_Headers = Union[Mapping[str, Union[str, bytes, None]], Sequence[Tuple[str, Union[str, bytes]]], None]
+_Data = Union[bytes, bytearray, memoryview, str, Mapping[str, Any], Sequence[Tuple[str, Any]], Any, None]
+_Files = Union[Mapping[str, Any], Sequence[Tuple[str, Any]], None]
+_Timeout = Union[float, Tuple[Optional[float], Optional[float]], None]
+_Secret = Union[str, Mapping[str, str]]
+_PathLike = Union[str, "os.PathLike[str]"]
+_Scopes = Union[str, Sequence[str]]
+_Login = Optional[Literal["browser", "device", "no-browser"]]
+
+class Headers(Mapping[str, str]):
+    """Response headers: a read-only mapping with case-insensitive names.
+
+    Several header lines with one name are joined with ``", "`` (as in requests);
+    :meth:`get_all` returns them one by one. Names are given in lower case.
+    """
+
+    def __getitem__(self, name: str) -> str: ...
+    def __contains__(self, name: object) -> bool: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[str]: ...
+    @overload
+    def get(self, name: str) -> Optional[str]:
+        """The value of ``name`` (any case), or ``default``."""
+    @overload
+    def get(self, name: str, default: Any) -> Any: ...
+    def get_all(self, name: str) -> List[str]:
+        """Every value of ``name``, one per header line."""
+    def get_list(self, name: str) -> List[str]:
+        """:meth:`get_all` under httpx's name."""
+    def keys(self) -> List[str]:  # type: ignore[override]
+        """The header names (lower case)."""
+    def values(self) -> List[str]:  # type: ignore[override]
+        """The values, in the order of :meth:`keys`."""
+    def items(self) -> List[Tuple[str, str]]:  # type: ignore[override]
+        """``(name, value)`` pairs."""
+
+class Response:
+    """The response to a request. The names are those of ``requests.Response``.
+
+    Without ``stream=True`` the whole body was read when the request returned. ``bool(r)``
+    is ``r.ok``. ``repr`` shows the status only.
+    """
+
+    @property
+    def status_code(self) -> int:
+        """The HTTP status code."""
+    @property
+    def ok(self) -> bool:
+        """``True`` when the status is below 400."""
+    @property
+    def reason(self) -> str:
+        """The reason phrase of the status (``"Not Found"``)."""
+    @property
+    def url(self) -> str:
+        """The final URL, after redirects."""
+    @property
+    def method(self) -> str:
+        """The request method."""
+    @property
+    def http_version(self) -> str:
+        """``"HTTP/1.1"``, ``"HTTP/2"``, …"""
+    @property
+    def headers(self) -> Headers:
+        """The response headers (case-insensitive)."""
+    @property
+    def content(self) -> bytes:
+        """The body. For a streamed response, reads the rest of it first; raises
+        ``RuntimeError`` if :meth:`iter_content` already consumed it."""
+    @property
+    def encoding(self) -> Optional[str]:
+        """The encoding :attr:`text` uses: as set, else the ``charset`` of
+        ``Content-Type``, else ``None`` (UTF-8)."""
+    @encoding.setter
+    def encoding(self, value: Optional[str]) -> None: ...
+    @property
+    def text(self) -> str:
+        """The body decoded with :attr:`encoding` (else UTF-8); bad bytes are replaced."""
+    def json(self, **kwargs: Any) -> Any:
+        """The body parsed with ``json.loads(content, **kwargs)``; raises
+        ``json.JSONDecodeError`` (a ``ValueError``) when it is not JSON."""
+    def raise_for_status(self) -> None:
+        """Raises :class:`sesame.HTTPError` (status, URL, the server's message, this
+        response) when the status is 400 or more."""
+    def iter_content(self, chunk_size: Optional[int] = 1, decode_unicode: bool = False) -> Iterator[Any]:
+        """The body in chunks of ``chunk_size`` bytes (``None``: as they arrive). With
+        ``stream=True`` it is read from the network as you iterate (and is then consumed);
+        else it is sliced from :attr:`content`. ``decode_unicode=True`` yields ``str``."""
+    def aiter_content(self, chunk_size: Optional[int] = None) -> AsyncIterator[bytes]:
+        """``async for chunk in r.aiter_content()``: like :meth:`iter_content`, for
+        :class:`AsyncSession` responses, without blocking the event loop."""
+    def aread(self) -> Awaitable[bytes]:
+        """``await r.aread()``: reads the rest of a streamed body; returns :attr:`content`."""
+    def close(self) -> None:
+        """Releases the connection of a streamed response that will not be read further."""
+    def __enter__(self) -> Response: ...
+    def __exit__(self, *args: Any) -> bool: ...
+    def __bool__(self) -> bool: ...
+
+class Session:
+    """An authenticated HTTP session from a sesame profile.
+
+    ``profile`` names a profile of the configuration file (``$SESAME_CONFIG``, else
+    ``~/.config/sesame/config.toml``, or ``config=``); keyword arguments are profile keys
+    and override ``SESAME_<KEY>`` environment variables, which override the file. Secrets
+    (``token``, ``client_secret``, ``password``) may be strings or ``{"env": "VAR"}`` /
+    ``{"file": "path"}``. ``timeout`` may be ``(connect, read)``. ``insecure=None`` keeps
+    the profile's setting.
+
+    Relative URLs join ``base_url``; the credential goes only to its origin and path
+    prefix, redirects included. Tokens are cached (shared with the ``sesame`` command),
+    renewed ahead of expiry with a single refresh however many threads need one, and a
+    401 renews once and resends once.
+
+    Thread-safe: share one session between threads. The GIL is released while requests,
+    token work and logins run; Ctrl-C interrupts a blocking call. ``repr`` never shows a
+    secret.
+    """
+
+    def __init__(
+        self,
+        profile: Optional[str] = None,
+        *,
+        base_url: Optional[str] = None,
+        auth: Optional[str] = None,
+        issuer: Optional[str] = None,
+        client_id: Optional[str] = None,
+        client_secret: Optional[_Secret] = None,
+        scopes: Optional[_Scopes] = None,
+        audience: Optional[_Scopes] = None,
+        token: Optional[_Secret] = None,
+        cert: Optional[_PathLike] = None,
+        key: Optional[_PathLike] = None,
+        ca_bundle: Optional[_PathLike] = None,
+        insecure: Optional[bool] = None,
+        timeout: _Timeout = None,
+        retries: Optional[int] = None,
+        config: Optional[_PathLike] = None,
+        **more: Any,
+    ) -> None: ...
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: _Params = None,
+        headers: _Headers = None,
+        data: _Data = None,
+        json: Any = None,
+        files: _Files = None,
+        timeout: _Timeout = None,
+        stream: bool = False,
+    ) -> Response:
+        """Sends a request and returns the :class:`Response` (any status: call
+        :meth:`Response.raise_for_status` to turn 4xx/5xx into :class:`sesame.HTTPError`).
+        The arguments mean what they mean in requests; ``timeout=None`` keeps the session's."""
+    def get(
+        self,
+        url: str,
+        params: _Params = None,
+        *,
+        headers: _Headers = None,
+        data: _Data = None,
+        json: Any = None,
+        files: _Files = None,
+        timeout: _Timeout = None,
+        stream: bool = False,
+    ) -> Response:
+        """A GET request."""
+    def options(
+        self,
+        url: str,
+        *,
+        params: _Params = None,
+        headers: _Headers = None,
+        data: _Data = None,
+        json: Any = None,
+        files: _Files = None,
+        timeout: _Timeout = None,
+        stream: bool = False,
+    ) -> Response:
+        """An OPTIONS request."""
+    def head(
+        self,
+        url: str,
+        *,
+        params: _Params = None,
+        headers: _Headers = None,
+        data: _Data = None,
+        json: Any = None,
+        files: _Files = None,
+        timeout: _Timeout = None,
+        stream: bool = False,
+    ) -> Response:
+        """A HEAD request."""
+    def post(
+        self,
+        url: str,
+        data: _Data = None,
+        json: Any = None,
+        *,
+        params: _Params = None,
+        headers: _Headers = None,
+        files: _Files = None,
+        timeout: _Timeout = None,
+        stream: bool = False,
+    ) -> Response:
+        """A POST request."""
+    def put(
+        self,
+        url: str,
+        data: _Data = None,
+        *,
+        params: _Params = None,
+        headers: _Headers = None,
+        json: Any = None,
+        files: _Files = None,
+        timeout: _Timeout = None,
+        stream: bool = False,
+    ) -> Response:
+        """A PUT request."""
+    def patch(
+        self,
+        url: str,
+        data: _Data = None,
+        *,
+        params: _Params = None,
+        headers: _Headers = None,
+        json: Any = None,
+        files: _Files = None,
+        timeout: _Timeout = None,
+        stream: bool = False,
+    ) -> Response:
+        """A PATCH request."""
+    def delete(
+        self,
+        url: str,
+        *,
+        params: _Params = None,
+        headers: _Headers = None,
+        data: _Data = None,
+        json: Any = None,
+        files: _Files = None,
+        timeout: _Timeout = None,
+        stream: bool = False,
+    ) -> Response:
+        """A DELETE request."""
+    def token(self, min_valid: int = 60, *, force_refresh: bool = False) -> str:
+        """A valid access token with at least ``min_valid`` seconds left: from the cache
+        when it can, else renewed (``force_refresh=True`` renews regardless). Raises
+        :class:`sesame.ConfigError` for credentials that are not tokens."""
+    def login(self, mode: _Login = None) -> None:
+        """Gets tokens now. Unattended kinds (client-credentials, password) run their grant;
+        static credentials need nothing; ``oidc`` and ``device`` need a person and raise
+        :class:`sesame.LoginRequired` (run ``sesame login`` in a terminal: the session
+        then uses the tokens it stores)."""
+    def logout(self, revoke: bool = False) -> Optional[str]:
+        """Deletes the profile's cached tokens (revoking them at the provider first with
+        ``revoke=True``). Returns the provider's end-session URL, if it has one."""
+    def status(self) -> Dict[str, Any]:
+        """The profile and its credential (kind, issuer, subject, scopes, seconds left,
+        refresh token present, valid), tokens masked. No network."""
+    def in_scope(self, url: str) -> bool:
+        """Whether the credential would be sent to ``url`` (the base URL's origin and path
+        prefix)."""
+    @property
+    def profile(self) -> str:
+        """The profile name."""
+    @property
+    def auth(self) -> str:
+        """The auth kind (``client-credentials``, ``bearer``, …)."""
+    @property
+    def base_url(self) -> Optional[str]:
+        """The base URL relative URLs join."""
+    def close(self) -> None:
+        """Releases the connections; later calls raise :class:`sesame.Error`."""
+    def __enter__(self) -> Session: ...
+    def __exit__(self, *args: Any) -> bool: ...
+    def _auth_headers(self, method: str, url: str) -> Optional[Tuple[List[Tuple[str, str]], int]]:
+        """For adapters: the credential headers for ``method url`` and the attachment id,
+        or ``None`` out of scope."""
+    def _rejected(self, method: str, url: str, attachment: int, challenge: Optional[str] = None) -> bool:
+        """For adapters: a 401 answered a request that carried ``attachment``; ``True`` when
+        the credential renewed itself and the request should be resent once."""
+    def _auth_headers_async(self, method: str, url: str) -> Awaitable[Optional[Tuple[List[Tuple[str, str]], int]]]:
+        """:meth:`_auth_headers` as an awaitable."""
+    def _rejected_async(
+        self, method: str, url: str, attachment: int, challenge: Optional[str] = None
+    ) -> Awaitable[bool]:
+        """:meth:`_rejected` as an awaitable."""
+
+class AsyncSession:
+    """The asynchronous :class:`Session`: the same arguments and methods, every call
+    awaitable on asyncio (``async with sesame.AsyncSession("ods") as s: await s.get(…)``).
+    Requests run on sesame's runtime; the event loop is never blocked."""
+
+    def __init__(
+        self,
+        profile: Optional[str] = None,
+        *,
+        base_url: Optional[str] = None,
+        auth: Optional[str] = None,
+        issuer: Optional[str] = None,
+        client_id: Optional[str] = None,
+        client_secret: Optional[_Secret] = None,
+        scopes: Optional[_Scopes] = None,
+        audience: Optional[_Scopes] = None,
+        token: Optional[_Secret] = None,
+        cert: Optional[_PathLike] = None,
+        key: Optional[_PathLike] = None,
+        ca_bundle: Optional[_PathLike] = None,
+        insecure: Optional[bool] = None,
+        timeout: _Timeout = None,
+        retries: Optional[int] = None,
+        config: Optional[_PathLike] = None,
+        **more: Any,
+    ) -> None: ...
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: _Params = None,
+        headers: _Headers = None,
+        data: _Data = None,
+        json: Any = None,
+        files: _Files = None,
+        timeout: _Timeout = None,
+        stream: bool = False,
+    ) -> Response:
+        """Sends a request (see :meth:`Session.request`)."""
+    async def get(
+        self,
+        url: str,
+        params: _Params = None,
+        *,
+        headers: _Headers = None,
+        data: _Data = None,
+        json: Any = None,
+        files: _Files = None,
+        timeout: _Timeout = None,
+        stream: bool = False,
+    ) -> Response:
+        """A GET request."""
+    async def options(
+        self,
+        url: str,
+        *,
+        params: _Params = None,
+        headers: _Headers = None,
+        data: _Data = None,
+        json: Any = None,
+        files: _Files = None,
+        timeout: _Timeout = None,
+        stream: bool = False,
+    ) -> Response:
+        """An OPTIONS request."""
+    async def head(
+        self,
+        url: str,
+        *,
+        params: _Params = None,
+        headers: _Headers = None,
+        data: _Data = None,
+        json: Any = None,
+        files: _Files = None,
+        timeout: _Timeout = None,
+        stream: bool = False,
+    ) -> Response:
+        """A HEAD request."""
+    async def post(
+        self,
+        url: str,
+        data: _Data = None,
+        json: Any = None,
+        *,
+        params: _Params = None,
+        headers: _Headers = None,
+        files: _Files = None,
+        timeout: _Timeout = None,
+        stream: bool = False,
+    ) -> Response:
+        """A POST request."""
+    async def put(
+        self,
+        url: str,
+        data: _Data = None,
+        *,
+        params: _Params = None,
+        headers: _Headers = None,
+        json: Any = None,
+        files: _Files = None,
+        timeout: _Timeout = None,
+        stream: bool = False,
+    ) -> Response:
+        """A PUT request."""
+    async def patch(
+        self,
+        url: str,
+        data: _Data = None,
+        *,
+        params: _Params = None,
+        headers: _Headers = None,
+        json: Any = None,
+        files: _Files = None,
+        timeout: _Timeout = None,
+        stream: bool = False,
+    ) -> Response:
+        """A PATCH request."""
+    async def delete(
+        self,
+        url: str,
+        *,
+        params: _Params = None,
+        headers: _Headers = None,
+        data: _Data = None,
+        json: Any = None,
+        files: _Files = None,
+        timeout: _Timeout = None,
+        stream: bool = False,
+    ) -> Response:
+        """A DELETE request."""
+    async def token(self, min_valid: int = 60, *, force_refresh: bool = False) -> str:
+        """See :meth:`Session.token`."""
+    async def login(self, mode: _Login = None) -> None:
+        """See :meth:`Session.login`."""
+    async def logout(self, revoke: bool = False) -> Optional[str]:
+        """See :meth:`Session.logout`."""
+    async def status(self) -> Dict[str, Any]:
+        """See :meth:`Session.status`."""
+    def in_scope(self, url: str) -> bool:
+        """See :meth:`Session.in_scope` (not awaitable: no I/O)."""
+    @property
+    def profile(self) -> str:
+        """The profile name."""
+    @property
+    def auth(self) -> str:
+        """The auth kind."""
+    @property
+    def base_url(self) -> Optional[str]:
+        """The base URL relative URLs join."""
+    async def close(self) -> None:
+        """Releases the connections; later calls raise :class:`sesame.Error`."""
+    async def aclose(self) -> None:
+        """:meth:`close` under httpx's name."""
+    async def __aenter__(self) -> AsyncSession: ...
+    async def __aexit__(self, *args: Any) -> bool: ...
