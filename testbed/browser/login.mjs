@@ -11,7 +11,7 @@
 //   SESAME_BROWSER_USER        login name (default alice)
 //   SESAME_BROWSER_PASSWORD    password (default wonderland)
 //   SESAME_BROWSER_SCREENSHOT  PNG path for a screenshot of the final page
-//   SESAME_BROWSER_TEXT        file for the final page's URL, status, title and text (JSON)
+//   SESAME_BROWSER_TEXT        file for the final page's URL (without query), the `code` it carried, status, title and text (JSON)
 //   SESAME_BROWSER_LOG         file to append this script's log lines to
 //   SESAME_BROWSER_INVOCATIONS file to append one line to per run (tests count browser flows)
 //   SESAME_BROWSER_PROBE       1 = before logging in, probe sesame's loopback listener with GET /favicon.ico
@@ -195,7 +195,7 @@ try {
   const title = await page.title();
   if (env.SESAME_BROWSER_TEXT) {
     mkdirSync(dirname(env.SESAME_BROWSER_TEXT), { recursive: true });
-    writeFileSync(env.SESAME_BROWSER_TEXT, JSON.stringify({ url: `${final.origin}${final.pathname}`, status: lastStatus, title, text }, null, 2));
+    writeFileSync(env.SESAME_BROWSER_TEXT, JSON.stringify({ url: `${final.origin}${final.pathname}`, code: final.searchParams.get('code'), status: lastStatus, title, text }, null, 2));
   }
   if (env.SESAME_BROWSER_SCREENSHOT) {
     mkdirSync(dirname(env.SESAME_BROWSER_SCREENSHOT), { recursive: true });

@@ -64,7 +64,6 @@ impl Context {
     }
 
     /// [`Context::credential`] that logs in on a terminal when it needs to.
-    #[allow(dead_code)] // for `token`
     pub fn credential_interactive(&self) -> Result<Option<std::sync::Arc<dyn sesame::Credential>>, Error> {
         config::credential_for(&self.resolved, &self.interactive_options()?)
     }

@@ -53,7 +53,8 @@ async fn browser_login_then_request_and_token_use_the_cached_token() {
         .screenshot("login-success.png")
         .with("SESAME_BROWSER_PROBE", "1");
     let env = b.env();
-    let r = sesame(home.path(), &["login"], &as_refs(&env)).await;
+    // -vvv: the most verbose logging must still keep the code and tokens out (checked below).
+    let r = sesame(home.path(), &["-vvv", "login"], &as_refs(&env)).await;
     let log = b.wait_done().await;
     assert_eq!(r.code, 0, "{}\n--- browser ---\n{log}", r.all());
     assert!(r.stdout.is_empty(), "stdout carries no login chatter: {}", r.stdout);
@@ -67,10 +68,15 @@ async fn browser_login_then_request_and_token_use_the_cached_token() {
         "{}",
         r.stderr
     );
-    let last = r.stderr.trim_end().lines().last().unwrap();
+    let done: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("sesame: logged in to "))
+        .collect();
     assert!(
-        last.starts_with("sesame: logged in to ") && last.contains(" as alice"),
-        "{last}"
+        done.len() == 1 && done[0].contains(" as alice"),
+        "one success line: {}",
+        r.stderr
     );
 
     // Before the real callback: a favicon → 404 and a forged state → 400, and the listener
@@ -96,8 +102,24 @@ async fn browser_login_then_request_and_token_use_the_cached_token() {
     assert_eq!(t.code, 0, "{}", t.all());
     assert_eq!(t.stdout.trim().split('.').count(), 3, "a JWT access token");
     assert_eq!(b.invocations(), 1);
-    // No secret of the flow reached the terminal.
-    assert!(!r.stderr.contains(t.stdout.trim()));
+    // No secret of the flow reached the terminal, even at -vvv: not the code, not a token;
+    // and the code is never cached.
+    let code = page["code"].as_str().expect("the browser saw a code");
+    assert!(code.len() > 10);
+    assert!(!r.stderr.contains(code), "authorization code leaked:\n{}", r.stderr);
+    assert!(!r.stderr.contains(t.stdout.trim()), "access token leaked");
+    let cache_file = std::fs::read_dir(home.path().join(".cache/sesame"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .expect("a cache file");
+    let raw = std::fs::read_to_string(cache_file).unwrap();
+    assert!(!raw.contains(code), "the code is never cached");
+    let cached: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    for field in ["refresh_token", "id_token"] {
+        let v = cached[field].as_str().unwrap_or_else(|| panic!("{field} cached"));
+        assert!(!r.stderr.contains(v), "{field} leaked");
+    }
 }
 
 #[tokio::test]
@@ -423,4 +445,87 @@ async fn ctrl_c_stops_the_login_with_130() {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "the listener is gone"
     );
+}
+
+/// A `LoginUi` that hands the URL to the test browser (as the CLI does with `$BROWSER`).
+#[derive(Debug)]
+struct HelperUi {
+    command: std::path::PathBuf,
+    env: Vec<(String, String)>,
+    opened: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl sesame::oauth::LoginUi for HelperUi {
+    fn show_authorization_url(&self, _url: &url::Url) {}
+    async fn open_browser(&self, url: &url::Url) -> sesame::oauth::BrowserLaunch {
+        self.opened.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        tokio::process::Command::new(&self.command)
+            .arg(url.as_str())
+            .envs(self.env.iter().filter(|(k, _)| k != "BROWSER").cloned())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the test browser");
+        sesame::oauth::BrowserLaunch::Opened
+    }
+    fn show_device_code(&self, _prompt: &sesame::oauth::DevicePrompt<'_>) {}
+    fn progress(&self, _waiting: sesame::oauth::Waiting, _remaining: Duration) {}
+    fn notice(&self, _message: &str) {}
+}
+
+/// The implicit path (`sesame token` on a terminal): a session whose credential has no
+/// token logs in through its `LoginHandler`; two requests at once run one browser flow.
+#[tokio::test]
+async fn a_session_logs_in_through_its_login_handler_once() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+
+    use sesame::config::{AuthKind, BuildOptions, Config, Profile};
+    use sesame::oauth::{InteractiveLogin, LoginOptions};
+
+    let b = TestBrowser::new();
+    let ui = Arc::new(HelperUi {
+        command: b.command(),
+        env: b.env(),
+        opened: Default::default(),
+    });
+    let profile = Profile {
+        base_url: Some(idp().url("/api/")),
+        auth: Some(AuthKind::Oidc),
+        issuer: Some(idp().issuer().into()),
+        client_id: Some("sesame-cli".into()),
+        scopes: Some(vec!["openid".into()]),
+        login_timeout: Some(60),
+        ..Default::default()
+    };
+    let resolved = Config::default().resolve(None, profile).unwrap();
+    let login = InteractiveLogin::new(ui.clone(), LoginOptions::from_profile(&resolved.profile).unwrap());
+    let opts = BuildOptions {
+        login: Some(Arc::new(login)),
+        store: Some(Arc::new(sesame::token::MemoryStore::default())),
+    };
+    let session = sesame::config::session_builder_with(&resolved, &opts)
+        .unwrap()
+        .build()
+        .unwrap();
+    let get = || async {
+        let v: serde_json::Value = session
+            .get("whoami")
+            .error_for_status(true)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v
+    };
+    let (a, c) = tokio::join!(get(), get());
+    b.wait_done().await;
+    assert_eq!((a["sub"].as_str(), c["sub"].as_str()), (Some("alice"), Some("alice")));
+    assert_eq!(ui.opened.load(Ordering::SeqCst), 1, "one flow for two requests");
+    assert_eq!(b.invocations(), 1);
+    // Cached now: no more browser.
+    assert_eq!(get().await["sub"], "alice");
+    assert_eq!(b.invocations(), 1);
 }

@@ -26,7 +26,7 @@ pub async fn run(ctx: &Context, args: RequestArgs) -> Result<i32, Error> {
     };
     let method = method.unwrap_or_else(|| if body.is_some() { "POST".into() } else { "GET".into() });
     let method = reqwest_method(&method)?;
-    let session = ctx.session()?;
+    let session = ctx.session_interactive()?;
     let mut req = session.request(method, &url).error_for_status(false);
     if args.json.is_some() {
         req = req

@@ -15,7 +15,7 @@ use crate::context::Context;
 use crate::exit;
 
 pub async fn run(ctx: &Context, args: TokenArgs) -> Result<i32, Error> {
-    let cred = ctx.credential()?.ok_or_else(|| {
+    let cred = ctx.credential_interactive()?.ok_or_else(|| {
         Error::config(format!(
             "profile `{}` has no credential (auth = none); set `auth` in the profile or pass --auth",
             ctx.resolved.name

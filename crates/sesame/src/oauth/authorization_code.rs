@@ -23,8 +23,8 @@ use super::OAuthClient;
 use super::landing::LandingPages;
 use super::loopback::{CallbackCheck, LoopbackListener};
 use super::pkce::random_token;
-use crate::Result;
 use crate::token::Token;
+use crate::{ErrorKind, Result};
 
 /// The S256 code challenge of a PKCE verifier: `BASE64URL(SHA256(verifier))`.
 pub fn pkce_challenge(verifier: &str) -> String {
@@ -105,14 +105,24 @@ impl BrowserLogin {
                 pages: self.pages,
             })
             .await?;
-        client
-            .exchange_code(
-                code.expose(),
-                self.verifier.expose_secret(),
-                &redirect_uri,
-                self.nonce.as_ref().map(|n| n.expose_secret()),
-            )
+        let nonce = self.nonce.as_ref().map(|n| n.expose_secret());
+        let verifier = self.verifier.expose_secret();
+        match client
+            .exchange_code(code.expose(), verifier, &redirect_uri, nonce)
             .await
+        {
+            // The pooled connection from discovery sat idle while the person logged in and
+            // the provider may have closed it just as it was reused (keep-alive race): one
+            // retry on a fresh connection. Safe for a single-use code: had the provider
+            // used it, the retry fails with `invalid_grant`.
+            Err(e) if e.kind() == ErrorKind::Transport => {
+                tracing::debug!(error = %e, "code exchange failed on the connection; retrying once");
+                client
+                    .exchange_code(code.expose(), verifier, &redirect_uri, nonce)
+                    .await
+            }
+            other => other,
+        }
     }
 }
 
@@ -203,6 +213,73 @@ mod tests {
             !dbg.contains(&q["state"]) && !dbg.contains(login.verifier.expose_secret()),
             "{dbg}"
         );
+    }
+
+    /// The whole flow against a fake provider whose token endpoint resets the first
+    /// connection (the keep-alive race): the exchange is retried once and succeeds.
+    #[tokio::test]
+    async fn callback_then_exchange_survives_a_reset_connection() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://127.0.0.1:{}", server.local_addr().unwrap().port());
+        let hits = Arc::new(AtomicUsize::new(0));
+        let seen = hits.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut s, _) = server.accept().await.unwrap();
+                let mut buf = vec![0u8; 8192];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                    s.set_zero_linger().unwrap();
+                    drop(s); // RST after the request arrived
+                    continue;
+                }
+                assert!(
+                    req.contains("grant_type=authorization_code") && req.contains("code_verifier="),
+                    "{req}"
+                );
+                let body = r#"{"access_token":"at-1","token_type":"Bearer","expires_in":60}"#;
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+            }
+        });
+        let meta = ProviderMetadata {
+            issuer: base.clone(),
+            authorization_endpoint: Some(format!("{base}/auth")),
+            token_endpoint: Some(format!("{base}/token")),
+            ..Default::default()
+        };
+        let client = OAuthClient::new(
+            ClientConfig::public("cli"),
+            Arc::new(meta),
+            OAuthHttp::default_client().unwrap(),
+        );
+        let login = BrowserLogin::start(&client, "http://127.0.0.1:0/callback", &[], LandingPages::builtin())
+            .await
+            .unwrap();
+        let q: HashMap<String, String> = login.url().query_pairs().into_owned().collect();
+        let callback = format!("{}?code=c-1&state={}&iss={}", login.redirect_uri(), q["state"], base);
+        let browser = tokio::spawn(async move {
+            let r = reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .unwrap()
+                .get(callback)
+                .send()
+                .await
+                .unwrap();
+            r.status().as_u16()
+        });
+        let token = login.finish(&client).await.unwrap();
+        assert_eq!(token.access_token.expose(), "at-1");
+        assert_eq!(browser.await.unwrap(), 200);
+        assert_eq!(hits.load(Ordering::SeqCst), 2, "one reset, one retry");
     }
 
     #[tokio::test]

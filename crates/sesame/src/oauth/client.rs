@@ -574,7 +574,7 @@ fn expiry(now: i64, expires_in: Option<i64>, access_token: &str) -> Option<i64> 
 
 /// A token response as RFC 6749 §5.1 / RFC 8693 §2.2.1 define it.
 #[derive(Deserialize)]
-struct RawTokenResponse {
+pub(crate) struct RawTokenResponse {
     access_token: String,
     token_type: String,
     #[serde(default, deserialize_with = "de_opt_i64")]
@@ -606,7 +606,7 @@ fn de_opt_i64<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Opt
     })
 }
 
-fn parse_token_reply(reply: &Reply, endpoint: &str) -> Result<RawTokenResponse> {
+pub(crate) fn parse_token_reply(reply: &Reply, endpoint: &str) -> Result<RawTokenResponse> {
     if !reply.status.is_success()
         && let Some(e) = provider_error(reply, endpoint)
     {

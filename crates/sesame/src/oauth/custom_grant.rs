@@ -12,8 +12,8 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::Value;
 use url::Url;
 
-use super::http::{OAuthHttp, provider_error};
 use super::OAuthError;
+use super::http::{OAuthHttp, provider_error};
 use crate::redact::redact_url;
 use crate::secret::{AccessToken, RefreshToken};
 use crate::token::{DEFAULT_LIFETIME, Grant, Token, jwt_exp, now_unix};
@@ -78,7 +78,10 @@ impl Grant for CustomJsonGrant {
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let body = serde_json::to_vec(&self.body).map_err(|e| Error::config(format!("grant body: {e}")))?;
-        let reply = self.http.send(Method::POST, &self.endpoint, headers, Some(body)).await?;
+        let reply = self
+            .http
+            .send(Method::POST, &self.endpoint, headers, Some(body))
+            .await?;
         if !reply.status.is_success() {
             if let Some(e) = provider_error(&reply, &self.label()) {
                 return Err(e.into());
@@ -109,7 +112,11 @@ impl Grant for CustomJsonGrant {
             })?
             .to_string();
         let now = now_unix();
-        let num = |p: &Option<String>| p.as_deref().and_then(|p| v.pointer(p)).and_then(|x| x.as_i64().or_else(|| x.as_str()?.parse().ok()));
+        let num = |p: &Option<String>| {
+            p.as_deref()
+                .and_then(|p| v.pointer(p))
+                .and_then(|x| x.as_i64().or_else(|| x.as_str()?.parse().ok()))
+        };
         let expires_at = num(&self.expires_at_pointer)
             .or_else(|| num(&self.expires_in_pointer).map(|s| now + s))
             .or_else(|| jwt_exp(&token))

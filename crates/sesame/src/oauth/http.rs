@@ -86,7 +86,11 @@ impl OAuthHttp {
             .user_agent(crate::USER_AGENT)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
-            .connect_timeout(connect_timeout);
+            .connect_timeout(connect_timeout)
+            // Calls to a provider are minutes apart (a login, a refresh): an idle pooled
+            // connection would be closed by the server's keep-alive timer just as it is
+            // reused ("connection reset"). Keep them only briefly.
+            .pool_idle_timeout(Duration::from_secs(2));
         let b = tls.apply(b)?;
         let client = b
             .build()
@@ -127,7 +131,10 @@ impl OAuthHttp {
                 &what,
                 deadline,
                 |_| {
-                    let mut rb = self.client.request(method.clone(), url.clone()).headers(headers.clone());
+                    let mut rb = self
+                        .client
+                        .request(method.clone(), url.clone())
+                        .headers(headers.clone());
                     if let Some(b) = &body {
                         rb = rb.body(b.clone());
                     }

@@ -22,6 +22,8 @@ pub mod custom_grant;
 pub mod device;
 pub mod discovery;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod http;
 pub mod id_token;
 pub mod interactive;

@@ -99,7 +99,9 @@ pub enum UmaError {
         description: Option<String>,
     },
     /// The resource server named an authorization server sesame does not send credentials to.
-    #[error("the server asked for UMA authorization at `{as_uri}`, which is not this profile's issuer; sesame sends no credentials there (trust it explicitly with Uma::trust_authorization_server)")]
+    #[error(
+        "the server asked for UMA authorization at `{as_uri}`, which is not this profile's issuer; sesame sends no credentials there (trust it explicitly with Uma::trust_authorization_server)"
+    )]
     UntrustedServer {
         /// The authorization server named in the challenge.
         as_uri: String,
@@ -107,7 +109,9 @@ pub enum UmaError {
 }
 
 fn redact(u: &str) -> String {
-    Url::parse(u).map(|u| redact_url(&u)).unwrap_or_else(|_| "[invalid URL]".into())
+    Url::parse(u)
+        .map(|u| redact_url(&u))
+        .unwrap_or_else(|_| "[invalid URL]".into())
 }
 
 /// What sesame reads from `/.well-known/uma2-configuration` (UMA Grant §2, RFC 8414).
@@ -133,8 +137,12 @@ pub struct UmaConfiguration {
 
 /// Fetches and checks an authorization server's UMA configuration.
 pub async fn discover(http: &OAuthHttp, as_uri: &str, insecure: bool) -> Result<UmaConfiguration> {
-    let base = Url::parse(as_uri)
-        .map_err(|e| OAuthError::Discovery(format!("UMA as_uri `{}` is not a URL: {e}", super::error::clean(as_uri, 200))))?;
+    let base = Url::parse(as_uri).map_err(|e| {
+        OAuthError::Discovery(format!(
+            "UMA as_uri `{}` is not a URL: {e}",
+            super::error::clean(as_uri, 200)
+        ))
+    })?;
     check_transport(&base, insecure, "UMA as_uri")?;
     let trimmed = as_uri.trim_end_matches('/');
     let url = Url::parse(&format!("{trimmed}/.well-known/uma2-configuration"))
@@ -289,7 +297,9 @@ pub(crate) fn parse_rpt_reply(
             let description = e.error_description.as_deref().map(|d| super::error::clean(d, 1000));
             match e.error.as_str() {
                 "need_info" => {
-                    let ticket = e.ticket.ok_or_else(|| malformed(endpoint, "need_info without a ticket"))?;
+                    let ticket = e
+                        .ticket
+                        .ok_or_else(|| malformed(endpoint, "need_info without a ticket"))?;
                     let redirect_user = match &e.redirect_user {
                         Some(serde_json::Value::Bool(b)) => *b,
                         Some(serde_json::Value::String(s)) => !s.is_empty(),
@@ -425,7 +435,10 @@ mod tests {
     #[test]
     fn success_need_info_submitted_denied() {
         let ok = parse_rpt_reply(
-            &reply(200, r#"{"access_token":"rpt","token_type":"Bearer","expires_in":60,"upgraded":true,"pct":"p"}"#),
+            &reply(
+                200,
+                r#"{"access_token":"rpt","token_type":"Bearer","expires_in":60,"upgraded":true,"pct":"p"}"#,
+            ),
             "ep",
             "https://as",
             None,
@@ -436,7 +449,10 @@ mod tests {
         assert_eq!(ok.pct.unwrap().expose(), "p");
 
         let e = parse_rpt_reply(
-            &reply(403, r#"{"error":"need_info","ticket":"NEW","redirect_user":true,"required_claims":[{"name":"sub"}]}"#),
+            &reply(
+                403,
+                r#"{"error":"need_info","ticket":"NEW","redirect_user":true,"required_claims":[{"name":"sub"}]}"#,
+            ),
             "ep",
             "https://as",
             Some(("https://as/claims", "cli")),
@@ -451,7 +467,10 @@ mod tests {
                 ..
             } => {
                 assert_eq!(ticket.expose(), "NEW");
-                assert_eq!(redirect_url.as_deref(), Some("https://as/claims?client_id=cli&ticket=NEW"));
+                assert_eq!(
+                    redirect_url.as_deref(),
+                    Some("https://as/claims?client_id=cli&ticket=NEW")
+                );
                 assert_eq!(required_claims.len(), 1);
                 assert!(!format!("{ticket:?}").contains("NEW"));
             }
@@ -471,8 +490,18 @@ mod tests {
         assert!(matches!(uma(e), UmaError::RequestDenied { .. }));
         let e = parse_rpt_reply(&reply(400, r#"{"error":"invalid_grant"}"#), "ep", "https://as", None).unwrap_err();
         assert_eq!(e.oauth_error_code(), Some("invalid_grant"));
-        for junk in ["", "{", "[]", r#"{"access_token":""}"#, r#"{"access_token":1}"#, "<html>"] {
-            assert!(parse_rpt_reply(&reply(200, junk), "ep", "https://as", None).is_err(), "{junk}");
+        for junk in [
+            "",
+            "{",
+            "[]",
+            r#"{"access_token":""}"#,
+            r#"{"access_token":1}"#,
+            "<html>",
+        ] {
+            assert!(
+                parse_rpt_reply(&reply(200, junk), "ep", "https://as", None).is_err(),
+                "{junk}"
+            );
         }
     }
 }
