@@ -104,7 +104,10 @@ async fn methods_bodies_headers_include_and_output() {
     .await;
     assert_eq!(r.code, 0);
     assert!(r.stdout.is_empty());
-    assert_eq!(std::fs::read_to_string(&out).unwrap(), r#"{"ok":true,"via":"authorization"}"#);
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        r#"{"ok":true,"via":"authorization"}"#
+    );
 
     let r = sesame(home.path(), &["request", "items", "--json", "{not json"], &env).await;
     assert_eq!(r.code, 2, "{}", r.stderr);

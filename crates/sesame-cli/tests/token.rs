@@ -51,7 +51,9 @@ async fn thirty_two_processes_one_refresh_same_token() {
         let mut runs = Vec::new();
         for _ in 0..32 {
             let h = home.path().to_path_buf();
-            runs.push(tokio::spawn(async move { sesame(&h, &["token", "--min-valid", "1"], ENV).await }));
+            runs.push(tokio::spawn(async move {
+                sesame(&h, &["token", "--min-valid", "1"], ENV).await
+            }));
         }
         let mut outs = std::collections::HashSet::new();
         for r in runs {
@@ -60,7 +62,11 @@ async fn thirty_two_processes_one_refresh_same_token() {
             outs.insert(r.stdout);
         }
         assert_eq!(idp.token_requests("refresh_token"), 1, "round {round}: {}", idp.stats());
-        assert_eq!(idp.token_requests("password"), 0, "round {round}: the refresh token was used");
+        assert_eq!(
+            idp.token_requests("password"),
+            0,
+            "round {round}: the refresh token was used"
+        );
         assert_eq!(outs.len(), 1, "round {round}: all printed the same token");
         assert_ne!(outs.iter().next().unwrap(), &first.stdout);
         // The cache file is valid JSON with the rotated refresh token.
@@ -73,7 +79,10 @@ async fn thirty_two_processes_one_refresh_same_token() {
         assert_eq!(files.len(), 1);
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(files[0].path()).unwrap()).unwrap();
         assert!(v["refresh_token"].is_string());
-        assert_eq!(format!("{}\n", v["access_token"].as_str().unwrap()), *outs.iter().next().unwrap());
+        assert_eq!(
+            format!("{}\n", v["access_token"].as_str().unwrap()),
+            *outs.iter().next().unwrap()
+        );
     }
 }
 
@@ -98,7 +107,14 @@ async fn output_formats_and_the_cached_fast_path() {
     let id = sesame(home.path(), &["token", "--id-token"], ENV).await;
     assert_eq!(id.stdout.matches('.').count(), 2, "an ID token JWT");
     let st = idp.stats();
-    for k in ["token_total", "discovery", "jwks", "webfinger", "introspection", "userinfo"] {
+    for k in [
+        "token_total",
+        "discovery",
+        "jwks",
+        "webfinger",
+        "introspection",
+        "userinfo",
+    ] {
         assert_eq!(st[k].as_u64(), Some(0), "no request at all while cached ({k}): {st}");
     }
     // --force-refresh renews.
@@ -119,7 +135,16 @@ async fn interactive_profile_without_a_person_exits_4() {
     let home = tempfile::tempdir().unwrap();
     let r = sesame(
         home.path(),
-        &["--no-input", "token", "--auth", "oidc", "--issuer", idp.issuer(), "--client-id", clients::SESAME_CLI],
+        &[
+            "--no-input",
+            "token",
+            "--auth",
+            "oidc",
+            "--issuer",
+            idp.issuer(),
+            "--client-id",
+            clients::SESAME_CLI,
+        ],
         &[],
     )
     .await;
