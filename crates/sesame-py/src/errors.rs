@@ -86,11 +86,7 @@ pub fn error(class: &str, kind: &str, message: impl AsRef<str>) -> PyErr {
 
 /// "This session is closed."
 pub fn closed() -> PyErr {
-    error(
-        "Error",
-        "closed",
-        "this sesame session is closed; create a new one",
-    )
+    error("Error", "closed", "this sesame session is closed; create a new one")
 }
 
 /// The name of an error kind as Python sees it (`Error.kind`).

@@ -49,9 +49,9 @@ pub fn overrides(py: Python<'_>, args: Vec<(String, Bound<'_, PyAny>)>) -> PyRes
             && let Ok(t) = value.cast::<PyTuple>()
         {
             // requests' (connect, read) form.
-            let (connect, read): (f64, f64) = t.extract().map_err(|_| {
-                PyTypeError::new_err("timeout must be a number of seconds or a (connect, read) tuple")
-            })?;
+            let (connect, read): (f64, f64) = t
+                .extract()
+                .map_err(|_| PyTypeError::new_err("timeout must be a number of seconds or a (connect, read) tuple"))?;
             table.insert("connect_timeout".into(), toml::Value::Float(connect));
             table.insert("timeout".into(), toml::Value::Float(read));
             continue;

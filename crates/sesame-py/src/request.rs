@@ -141,8 +141,7 @@ fn body_or_form(d: &Bound<'_, PyAny>) -> PyResult<Body> {
     if let Some(b) = as_bytes(d)? {
         return Ok(Body::Bytes(b));
     }
-    if d.is_instance_of::<PyDict>() || d.is_instance_of::<PyList>() || d.is_instance_of::<PyTuple>() || is_mapping(d)?
-    {
+    if d.is_instance_of::<PyDict>() || d.is_instance_of::<PyList>() || d.is_instance_of::<PyTuple>() || is_mapping(d)? {
         return Ok(Body::Form(pairs(d, "data")?));
     }
     if d.hasattr("read")? {
@@ -153,10 +152,9 @@ fn body_or_form(d: &Bound<'_, PyAny>) -> PyResult<Body> {
     }
     // Any other iterable (a generator of chunks): sent as one body.
     let mut out = Vec::new();
-    for chunk in d
-        .try_iter()
-        .map_err(|_| PyTypeError::new_err("data must be bytes, str, a dict, a list of pairs, a file or an iterable of bytes"))?
-    {
+    for chunk in d.try_iter().map_err(|_| {
+        PyTypeError::new_err("data must be bytes, str, a dict, a list of pairs, a file or an iterable of bytes")
+    })? {
         let chunk = chunk?;
         out.extend(as_bytes(&chunk)?.ok_or_else(|| PyTypeError::new_err("data chunks must be bytes or str"))?);
     }

@@ -318,7 +318,11 @@ impl PyResponse {
     /// else `None` (then `text` decodes UTF-8).
     #[getter]
     fn get_encoding(&self) -> Option<String> {
-        self.encoding.lock().ok().and_then(|e| e.clone()).or_else(|| self.charset())
+        self.encoding
+            .lock()
+            .ok()
+            .and_then(|e| e.clone())
+            .or_else(|| self.charset())
     }
 
     #[setter]
@@ -628,8 +632,7 @@ impl PyHeaders {
 #[pymethods]
 impl PyHeaders {
     fn __getitem__(&self, name: &str) -> PyResult<String> {
-        self.joined(name)
-            .ok_or_else(|| PyKeyError::new_err(name.to_string()))
+        self.joined(name).ok_or_else(|| PyKeyError::new_err(name.to_string()))
     }
 
     /// The value of `name` (any case), or `default`.

@@ -31,6 +31,10 @@ pub struct Core {
 }
 
 type Named<'py> = Vec<(&'static str, Option<Bound<'py, PyAny>>)>;
+/// Where an adapter's request goes when it is in scope: the credential, method and URL.
+type Target = (Arc<dyn Credential>, Method, Url);
+/// Credential headers and the attachment id to quote on a 401.
+type Attached = (Vec<(String, String)>, u64);
 
 impl Core {
     fn new(
@@ -112,11 +116,7 @@ impl Core {
     }
 
     /// The credential and parsed URL for an adapter, or `None` when out of scope.
-    fn adapter_target(
-        &self,
-        method: &str,
-        url: &Bound<'_, PyAny>,
-    ) -> PyResult<Option<(Arc<dyn Credential>, Method, Url)>> {
+    fn adapter_target(&self, method: &str, url: &Bound<'_, PyAny>) -> PyResult<Option<Target>> {
         let session = self.session()?;
         let url = request::url_string(url)?;
         let Ok(url) = Url::parse(&url) else {
@@ -125,12 +125,21 @@ impl Core {
         if !session.in_scope(&url) {
             return Ok(None);
         }
-        let cred = session.credential().cloned().ok_or_else(|| errors::internal("in scope without credential"))?;
+        let cred = session
+            .credential()
+            .cloned()
+            .ok_or_else(|| errors::internal("in scope without credential"))?;
         Ok(Some((cred, request::method(method)?, url)))
     }
 
     /// The library request of a Python call.
-    fn prepare(&self, py: Python<'_>, method: Method, url: &Bound<'_, PyAny>, args: Args<'_>) -> PyResult<sesame::RequestBuilder> {
+    fn prepare(
+        &self,
+        py: Python<'_>,
+        method: Method,
+        url: &Bound<'_, PyAny>,
+        args: Args<'_>,
+    ) -> PyResult<sesame::RequestBuilder> {
         let session = self.session()?;
         request::build(py, &session, method, url, args)
     }
@@ -140,7 +149,7 @@ impl Core {
     }
 }
 
-async fn attach_op(cred: Arc<dyn Credential>, method: Method, url: Url) -> sesame::Result<(Vec<(String, String)>, u64)> {
+async fn attach_op(cred: Arc<dyn Credential>, method: Method, url: Url) -> sesame::Result<Attached> {
     let mut headers = HeaderMap::new();
     let att = cred
         .attach(
@@ -153,7 +162,12 @@ async fn attach_op(cred: Arc<dyn Credential>, method: Method, url: Url) -> sesam
         .await?;
     let pairs = headers
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     Ok((pairs, att.id))
 }
@@ -234,7 +248,10 @@ async fn logout_op(cred: Option<Arc<dyn Credential>>, revoke: bool) -> sesame::R
     };
     let cached = oauth.source().cached(Duration::ZERO)?.map(|l| l.token);
     let stored = cached.or_else(|| oauth.source().peek());
-    let id_token = stored.as_ref().and_then(|t| t.id_token.as_ref()).map(|t| t.expose().to_string());
+    let id_token = stored
+        .as_ref()
+        .and_then(|t| t.id_token.as_ref())
+        .map(|t| t.expose().to_string());
     let mut end_session = None;
     if revoke || id_token.is_some() {
         match oauth.client().await {
@@ -334,7 +351,14 @@ pub struct PySession {
 }
 
 impl PySession {
-    fn send(&self, py: Python<'_>, method: Method, url: &Bound<'_, PyAny>, args: Args<'_>, stream: bool) -> PyResult<PyResponse> {
+    fn send(
+        &self,
+        py: Python<'_>,
+        method: Method,
+        url: &Bound<'_, PyAny>,
+        args: Args<'_>,
+        stream: bool,
+    ) -> PyResult<PyResponse> {
         let rb = self.core.prepare(py, method.clone(), url, args)?;
         let fetched = wait(py, execute(rb, method, stream))?.map_err(py_err)?;
         Ok(PyResponse::from(fetched))
@@ -367,8 +391,20 @@ impl PySession {
         more: Option<Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let named = session_named!(
-            base_url, auth, issuer, client_id, client_secret, scopes, audience, token, cert, key, ca_bundle, insecure,
-            timeout, retries
+            base_url,
+            auth,
+            issuer,
+            client_id,
+            client_secret,
+            scopes,
+            audience,
+            token,
+            cert,
+            key,
+            ca_bundle,
+            insecure,
+            timeout,
+            retries
         );
         Ok(PySession {
             core: Arc::new(Core::new(py, profile, config, named, more.as_ref())?),
@@ -595,7 +631,11 @@ impl PySession {
     #[pyo3(signature = (mode=None))]
     fn login(&self, py: Python<'_>, mode: Option<&str>) -> PyResult<()> {
         check_mode(mode)?;
-        let fut = login_op(self.core.credential()?, self.core.resolved.name.clone(), self.core.kind());
+        let fut = login_op(
+            self.core.credential()?,
+            self.core.resolved.name.clone(),
+            self.core.kind(),
+        );
         wait(py, fut)?.map_err(py_err)
     }
 
@@ -656,7 +696,7 @@ impl PySession {
 
     /// For adapters: the credential headers for `method url` and the attachment id to quote
     /// in `_rejected`, or `None` when `url` is out of scope.
-    fn _auth_headers(&self, py: Python<'_>, method: &str, url: &Bound<'_, PyAny>) -> PyResult<Option<(Vec<(String, String)>, u64)>> {
+    fn _auth_headers(&self, py: Python<'_>, method: &str, url: &Bound<'_, PyAny>) -> PyResult<Option<Attached>> {
         let Some((cred, method, url)) = self.core.adapter_target(method, url)? else {
             return Ok(None);
         };
@@ -681,7 +721,12 @@ impl PySession {
     }
 
     /// `_auth_headers` as an awaitable (for asyncio adapters).
-    fn _auth_headers_async<'py>(&self, py: Python<'py>, method: &str, url: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn _auth_headers_async<'py>(
+        &self,
+        py: Python<'py>,
+        method: &str,
+        url: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let target = self.core.adapter_target(method, url)?;
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             match target {
@@ -728,6 +773,7 @@ impl PyAsyncSession {
         args: Args<'py>,
         stream: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
+        crate::runtime::check_fork()?;
         let rb = self.core.prepare(py, method.clone(), url, args)?;
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             let fetched = execute(rb, method, stream).await.map_err(py_err)?;
@@ -762,8 +808,20 @@ impl PyAsyncSession {
         more: Option<Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let named = session_named!(
-            base_url, auth, issuer, client_id, client_secret, scopes, audience, token, cert, key, ca_bundle, insecure,
-            timeout, retries
+            base_url,
+            auth,
+            issuer,
+            client_id,
+            client_secret,
+            scopes,
+            audience,
+            token,
+            cert,
+            key,
+            ca_bundle,
+            insecure,
+            timeout,
+            retries
         );
         Ok(PyAsyncSession {
             core: Arc::new(Core::new(py, profile, config, named, more.as_ref())?),
@@ -988,7 +1046,11 @@ impl PyAsyncSession {
     #[pyo3(signature = (mode=None))]
     fn login<'py>(&self, py: Python<'py>, mode: Option<&str>) -> PyResult<Bound<'py, PyAny>> {
         check_mode(mode)?;
-        let fut = login_op(self.core.credential()?, self.core.resolved.name.clone(), self.core.kind());
+        let fut = login_op(
+            self.core.credential()?,
+            self.core.resolved.name.clone(),
+            self.core.kind(),
+        );
         pyo3_async_runtimes::tokio::future_into_py(py, async move { fut.await.map_err(py_err) })
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 
@@ -276,7 +277,8 @@ def test_token_login_logout_status(idp, clean_env):
         tok = s.token()
         assert tok not in json.dumps(st) and st["token"].endswith("****")
         assert list(clean_env.glob("*.json")), "the token is in the file cache"
-        assert s.logout(revoke=True) is None
+        end_session = s.logout(revoke=True)
+        assert end_session is None or end_session.startswith(idp.issuer)
         assert not list(clean_env.glob("*.json"))
         assert s.status()["token"] is None
     with sesame.Session(base_url="https://example.invalid/", auth="bearer", token="static-token-abc") as s:
@@ -297,3 +299,37 @@ def test_interactive_login_is_login_required(idp):
         with pytest.raises(ValueError):
             s.login("carrier-pigeon")
         assert s.status()["valid"] is False
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_session_is_not_used_across_fork(server):
+    s = sesame.Session(base_url=server.url("/api/"))
+    assert s.get("echo").ok
+    pid = os.fork()
+    if pid == 0:  # the child: the runtime's threads are not here
+        code = 3
+        try:
+            s.get("echo")
+            code = 1
+        except sesame.Error as e:
+            code = 0 if "fork" in str(e) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert s.get("echo").ok
+
+
+def test_ctrl_c_interrupts_a_request(server):
+    """The GIL is released while a request runs, and a signal still gets through."""
+    import signal
+
+    with sesame.Session(base_url=server.url("/api/")) as s:
+        timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+        t0 = time.monotonic()
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            s.get("slow", params={"ms": 5000})
+        assert time.monotonic() - t0 < 2.0
+        timer.join()
+        assert s.get("echo").ok

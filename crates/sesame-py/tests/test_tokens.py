@@ -44,55 +44,51 @@ def test_refresh_with_the_password_grant(idp, short_tokens, monkeypatch):
     assert stats.get("refresh_token") == 1, stats
 
 
-def test_cache_is_shared_with_the_cli(idp, cli, clean_env, monkeypatch):
+def test_cache_is_shared_with_the_cli(idp, cli, clean_env, tmp_path, monkeypatch):
+    """`sesame token` fills the cache; a Session of the same profile uses that token with
+    no token request, and the command reads it back."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f"""
+[profiles.alice]
+base_url = "{idp.api}"
+auth = "password"
+issuer = "{idp.issuer}"
+client_id = "{PASSWORD_CLIENT[0]}"
+client_secret = {{ env = "PWC_SECRET" }}
+username = "{ALICE[0]}"
+password = {{ env = "ALICE_PASSWORD" }}
+scopes = ["openid", "offline_access"]
+"""
+    )
+    monkeypatch.setenv("SESAME_CONFIG", str(cfg))
     monkeypatch.setenv("PWC_SECRET", PASSWORD_CLIENT[1])
     monkeypatch.setenv("ALICE_PASSWORD", ALICE[1])
+
+    def cli_token() -> str:
+        out = subprocess.run(
+            [cli, "--profile", "alice", "token"], capture_output=True, text=True, env=dict(os.environ), timeout=60
+        )
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
     idp.reset_stats()
-    out = subprocess.run(
-        [
-            cli,
-            "token",
-            "--issuer",
-            idp.issuer,
-            "--auth",
-            "password",
-            "--client-id",
-            PASSWORD_CLIENT[0],
-            "--client-secret-env",
-            "PWC_SECRET",
-            "--username",
-            ALICE[0],
-            "--password-env",
-            "ALICE_PASSWORD",
-            "--scope",
-            "openid",
-            "--scope",
-            "offline_access",
-        ],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-        timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    cli_token = out.stdout.strip()
-    assert cli_token.count(".") == 2
-    assert idp.token_total() == 1
+    token = cli_token()
+    assert token.count(".") == 2
+    assert idp.stats()["token"] == {"password": 1}
+    assert list(clean_env.glob("*.json")), "the command wrote the file cache"
     idp.reset_stats()
-    # The same profile from Python: same cache key, same file, no token request.
-    with sesame.Session(**password_kwargs(idp)) as s:
-        assert s.token() == cli_token
+    with sesame.Session("alice") as s:
+        assert s.token() == token
         assert s.get("whoami").json()["sub"] == "alice"
         assert s.status()["credential"]["store"]
     assert idp.token_total() == 0
-    # and back: the CLI reads what Python would have written (here: the same token)
-    again = subprocess.run(
-        [cli, "token", "--issuer", idp.issuer, "--auth", "password", "--client-id", PASSWORD_CLIENT[0],
-         "--client-secret-env", "PWC_SECRET", "--username", ALICE[0], "--password-env", "ALICE_PASSWORD",
-         "--scope", "openid", "--scope", "offline_access"],
-        capture_output=True, text=True, env=dict(os.environ), timeout=60,
-    )
-    assert again.stdout.strip() == cli_token
+    # the same profile given as arguments instead of the file: the same cache key
+    monkeypatch.delenv("SESAME_CONFIG")
+    with sesame.Session(**password_kwargs(idp)) as s:
+        assert s.token() == token
+    monkeypatch.setenv("SESAME_CONFIG", str(cfg))
+    assert cli_token() == token
     assert idp.token_total() == 0
 
 

@@ -12,7 +12,7 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use super::{Attachment, AuthRequest, Credential, CredentialInfo, Rejection};
 use crate::oauth::{LazyClient, OAuthClient, TokenOptions};
 use crate::secret::{AccessToken, Password, RefreshToken};
-use crate::token::{Grant, Lease, Token, TokenSource};
+use crate::token::{Grant, Token, TokenSource};
 use crate::{Error, Result};
 
 /// Seconds a token must have left to be attached to a request: enough for the request to
@@ -59,11 +59,8 @@ impl OAuth {
         }
     }
 
-    fn attach_min_valid(lease: &Lease) -> Duration {
-        let lifetime = lease
-            .token
-            .expires_at
-            .map(|e| (e - lease.token.issued_at).max(0) as u64);
+    fn attach_min_valid(token: &Token) -> Duration {
+        let lifetime = token.expires_at.map(|e| (e - token.issued_at).max(0) as u64);
         match lifetime {
             Some(l) => ATTACH_MIN_VALID.min(Duration::from_secs(l / 4)),
             None => ATTACH_MIN_VALID,
@@ -77,8 +74,15 @@ impl Credential for OAuth {
         // A short-lived token needs a smaller margin than the default: look at what is
         // cached first (cheap), then ask with the margin that fits it.
         let min_valid = match self.source.cached(Duration::ZERO)? {
-            Some(l) => Self::attach_min_valid(&l),
-            None => ATTACH_MIN_VALID,
+            Some(l) => Self::attach_min_valid(&l.token),
+            // Nothing valid cached: the next token is a fresh one. Judge it by the lifetime
+            // of the last one, if any; asking a fresh token for more than its lifetime
+            // would make every task that waited on the single flight renew once more.
+            None => self
+                .source
+                .peek()
+                .map(|t| Self::attach_min_valid(&t))
+                .unwrap_or(Duration::ZERO),
         };
         let lease = self.source.token(min_valid).await?;
         let mut v = HeaderValue::from_str(&format!("Bearer {}", lease.token.access_token.expose()))
