@@ -33,6 +33,8 @@ pub mod blocking;
 pub mod config;
 pub mod credential;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod message;
 pub mod middleware;
 pub mod oauth;

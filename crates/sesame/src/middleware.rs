@@ -74,7 +74,13 @@ impl Middleware for CredentialMiddleware {
         let mut headers = HeaderMap::new();
         let attachment = self
             .credential
-            .attach(&AuthRequest { method: &method, url: &url }, &mut headers)
+            .attach(
+                &AuthRequest {
+                    method: &method,
+                    url: &url,
+                },
+                &mut headers,
+            )
             .await
             .map_err(wrap)?;
         for (k, mut v) in headers {
@@ -88,9 +94,22 @@ impl Middleware for CredentialMiddleware {
             return Ok(resp);
         }
         let Some(mut again) = spare else { return Ok(resp) };
-        let challenge = resp.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let req_info = AuthRequest { method: &method, url: &url };
-        if self.credential.rejected(&req_info, &attachment, challenge.as_deref()).await.map_err(wrap)? != Rejection::Retry {
+        let challenge = resp
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let req_info = AuthRequest {
+            method: &method,
+            url: &url,
+        };
+        if self
+            .credential
+            .rejected(&req_info, &attachment, challenge.as_deref())
+            .await
+            .map_err(wrap)?
+            != Rejection::Retry
+        {
             return Ok(resp);
         }
         let mut headers = HeaderMap::new();

@@ -18,12 +18,19 @@ fn without_a_keyring_service_tokens_go_to_the_file_store() {
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let store = KeyringStore::open_or_file(dir.path().join("cache"));
-    assert!(started.elapsed() < Duration::from_secs(5), "time-boxed: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "time-boxed: {:?}",
+        started.elapsed()
+    );
     let key = CacheKey::new("https://issuer.test", "c", "oidc", &[], &[], None);
     let mut t = Token::bare(AccessToken::new("kr-token-value"));
     t.expires_at = Some(2_000_000_000);
     store.save(&key, &t).unwrap();
-    assert_eq!(store.load(&key).unwrap().unwrap().access_token.expose(), "kr-token-value");
+    assert_eq!(
+        store.load(&key).unwrap().unwrap().access_token.expose(),
+        "kr-token-value"
+    );
     if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
         assert!(store.describe().starts_with("file"), "{}", store.describe());
         assert!(dir.path().join("cache").join(format!("{}.json", key.hash())).exists());

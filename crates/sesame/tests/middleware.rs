@@ -22,7 +22,10 @@ async fn middleware_attaches_in_scope_only_and_retries_once_on_401() {
     };
     let r = Config::default().resolve(None, profile).unwrap();
     let session = sesame::config::session_builder(&r).unwrap().build().unwrap();
-    let inner = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let inner = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let client = reqwest_middleware::ClientBuilder::new(inner)
         .with(CredentialMiddleware::from_session(&session).unwrap())
         .build();
@@ -36,7 +39,14 @@ async fn middleware_attaches_in_scope_only_and_retries_once_on_401() {
     // Revoked behind our back: 401, one renewal, one resend, 200.
     let cred = session.credential().unwrap();
     let t = cred.token(std::time::Duration::ZERO, false).await.unwrap().unwrap();
-    cred.as_oauth().unwrap().client().await.unwrap().revoke(t.access_token.expose(), None).await.unwrap();
+    cred.as_oauth()
+        .unwrap()
+        .client()
+        .await
+        .unwrap()
+        .revoke(t.access_token.expose(), None)
+        .await
+        .unwrap();
     let resp = client.get(idp.url("/api/whoami")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
 }

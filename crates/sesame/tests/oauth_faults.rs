@@ -16,7 +16,8 @@ use axum::routing::{get, post};
 use base64::Engine;
 use sesame::oauth::custom_grant::CustomJsonGrant;
 use sesame::oauth::{
-    ClientAuth, ClientConfig, IdTokenError, OAuthClient, OAuthError, OAuthHttp, ProviderMetadata, TokenOptions, discovery,
+    ClientAuth, ClientConfig, IdTokenError, OAuthClient, OAuthError, OAuthHttp, ProviderMetadata, TokenOptions,
+    discovery,
 };
 use sesame::tls::TlsOptions;
 use sesame::token::Grant;
@@ -27,21 +28,40 @@ fn routes() -> Router {
     Router::new()
         .route(
             "/html/token",
-            post(|| async { ([(header::CONTENT_TYPE, "text/html")], "<html><body><h1>Please sign in</h1></body></html>") }),
+            post(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/html")],
+                    "<html><body><h1>Please sign in</h1></body></html>",
+                )
+            }),
         )
         .route(
             "/500/token",
             post(|| async {
-                (StatusCode::INTERNAL_SERVER_ERROR, [(header::CONTENT_TYPE, "application/json")], r#"{"error":"server_error","error_description":"database down"}"#)
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    r#"{"error":"server_error","error_description":"database down"}"#,
+                )
             }),
         )
         .route(
             "/truncated/token",
-            post(|| async { ([(header::CONTENT_TYPE, "application/json")], r#"{"access_token":"at-secret-1","token_ty"#) }),
+            post(|| async {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    r#"{"access_token":"at-secret-1","token_ty"#,
+                )
+            }),
         )
         .route(
             "/big/token",
-            post(|| async { ([(header::CONTENT_TYPE, "application/json")], format!(r#"{{"access_token":"{}"}}"#, "a".repeat(10 * 1024 * 1024))) }),
+            post(|| async {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    format!(r#"{{"access_token":"{}"}}"#, "a".repeat(10 * 1024 * 1024)),
+                )
+            }),
         )
         .route(
             "/slow/token",
@@ -52,16 +72,25 @@ fn routes() -> Router {
         )
         .route(
             "/wrongtype/token",
-            post(|| async { axum::Json(serde_json::json!({"access_token": "at-secret-2", "token_type": "mac", "expires_in": 60})) }),
+            post(|| async {
+                axum::Json(serde_json::json!({"access_token": "at-secret-2", "token_type": "mac", "expires_in": 60}))
+            }),
         )
-        .route("/missing/token", post(|| async { axum::Json(serde_json::json!({"token_type": "bearer"})) }))
+        .route(
+            "/missing/token",
+            post(|| async { axum::Json(serde_json::json!({"token_type": "bearer"})) }),
+        )
         .route(
             "/grantToken",
             post(|body: axum::Json<serde_json::Value>| async move {
                 if body["accessCode1"] == "code-one" && body["accessCode2"] == "code-two" {
                     axum::Json(serde_json::json!({"id_token": "itk-token-value", "expires_in": 1200})).into_response()
                 } else {
-                    (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({"message": "invalid access codes"}))).into_response()
+                    (
+                        StatusCode::UNAUTHORIZED,
+                        axum::Json(serde_json::json!({"message": "invalid access codes"})),
+                    )
+                        .into_response()
                 }
             }),
         )
@@ -74,11 +103,18 @@ fn client_at(token_endpoint: String, timeout: Duration) -> OAuthClient {
         token_endpoint: Some(token_endpoint),
         ..Default::default()
     };
-    OAuthClient::new(ClientConfig::confidential("c", "client-secret-value"), Arc::new(meta), http)
+    OAuthClient::new(
+        ClientConfig::confidential("c", "client-secret-value"),
+        Arc::new(meta),
+        http,
+    )
 }
 
 async fn cc_error(server: &TestServer, path: &str, timeout: Duration) -> sesame::Error {
-    client_at(server.url(path), timeout).client_credentials(&TokenOptions::default()).await.unwrap_err()
+    client_at(server.url(path), timeout)
+        .client_credentials(&TokenOptions::default())
+        .await
+        .unwrap_err()
 }
 
 fn no_secrets(e: &sesame::Error) {
@@ -94,13 +130,19 @@ async fn broken_token_endpoints_give_clear_typed_errors() {
     let t = Duration::from_secs(10);
 
     let e = cc_error(&s, "/html/token", t).await;
-    assert!(e.to_string().contains("expected JSON") && e.to_string().contains("Please sign in"), "{e}");
+    assert!(
+        e.to_string().contains("expected JSON") && e.to_string().contains("Please sign in"),
+        "{e}"
+    );
     no_secrets(&e);
 
     let e = cc_error(&s, "/500/token", t).await;
     assert_eq!(e.oauth_error_code(), Some("server_error"), "{e}");
     assert!(e.to_string().contains("database down"), "{e}");
-    assert!(!sesame::token::source::is_permanent(&e), "a 500 server_error is transient");
+    assert!(
+        !sesame::token::source::is_permanent(&e),
+        "a 500 server_error is transient"
+    );
 
     let e = cc_error(&s, "/truncated/token", t).await;
     assert!(e.is_oauth(), "{e:?}");
@@ -115,7 +157,10 @@ async fn broken_token_endpoints_give_clear_typed_errors() {
     no_secrets(&e);
 
     let e = cc_error(&s, "/missing/token", t).await;
-    assert!(matches!(e.as_oauth(), Some(OAuthError::Malformed { .. })) || e.is_oauth(), "{e:?}");
+    assert!(
+        matches!(e.as_oauth(), Some(OAuthError::Malformed { .. })) || e.is_oauth(),
+        "{e:?}"
+    );
     assert!(e.to_string().contains("access_token"), "{e}");
 
     let started = std::time::Instant::now();
@@ -141,7 +186,14 @@ async fn rfc8414_metadata_is_the_fallback_when_oidc_discovery_is_absent() {
             async move { axum::Json(d) }
         }),
     );
-    let s = TestServer::start_with(ServerOptions { bind: None, ..Default::default() }, Some(extra)).await;
+    let s = TestServer::start_with(
+        ServerOptions {
+            bind: None,
+            ..Default::default()
+        },
+        Some(extra),
+    )
+    .await;
     // The document must name the issuer we asked for: use the second server's origin.
     let issuer2 = format!("{}/tenant", s.origin());
     let http = OAuthHttp::default_client().unwrap();
@@ -164,7 +216,12 @@ async fn rfc8414_metadata_is_the_fallback_when_oidc_discovery_is_absent() {
     let issuer = format!("{}/tenant", s.origin());
     let meta = discovery::discover(&http, &issuer, false).await.unwrap();
     assert_eq!(meta.token_endpoint.as_deref(), Some(format!("{issuer}/token").as_str()));
-    assert!(s.requests().iter().any(|r| r.path == "/tenant/.well-known/openid-configuration"), "OIDC tried first");
+    assert!(
+        s.requests()
+            .iter()
+            .any(|r| r.path == "/tenant/.well-known/openid-configuration"),
+        "OIDC tried first"
+    );
 }
 
 #[tokio::test]
@@ -178,9 +235,17 @@ async fn custom_json_grant_like_itk_grant_token() {
     assert_eq!(t.access_token.expose(), "itk-token-value");
     assert_eq!(t.expires_at.unwrap() - t.issued_at, 1200);
     assert!(!format!("{g:?}").contains("code-one"));
-    let bad = CustomJsonGrant::new(http, url, serde_json::json!({"accessCode1": "x", "accessCode2": "y"}), "/id_token");
+    let bad = CustomJsonGrant::new(
+        http,
+        url,
+        serde_json::json!({"accessCode1": "x", "accessCode2": "y"}),
+        "/id_token",
+    );
     let e = bad.obtain().await.unwrap_err();
-    assert!(e.to_string().contains("401") && e.to_string().contains("invalid access codes"), "{e}");
+    assert!(
+        e.to_string().contains("401") && e.to_string().contains("invalid access codes"),
+        "{e}"
+    );
     assert!(!e.to_string().contains("\"x\""));
 }
 
@@ -225,6 +290,12 @@ async fn at_hash_is_checked_against_the_access_token() {
         OAuthHttp::default_client().unwrap(),
     );
     c.verify_id_token(&id_token, None, Some(access_token)).await.unwrap();
-    let e = c.verify_id_token(&id_token, None, Some("another-access-token")).await.unwrap_err();
-    assert!(matches!(e.as_oauth(), Some(OAuthError::IdToken(IdTokenError::AtHash))), "{e}");
+    let e = c
+        .verify_id_token(&id_token, None, Some("another-access-token"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e.as_oauth(), Some(OAuthError::IdToken(IdTokenError::AtHash))),
+        "{e}"
+    );
 }

@@ -37,7 +37,9 @@ fn session(p: Profile) -> Session {
 
 fn oauth_credential(p: Profile) -> Arc<dyn Credential> {
     let r = Config::default().resolve(None, p).unwrap();
-    sesame::config::credential_for(&r, &Default::default()).unwrap().unwrap()
+    sesame::config::credential_for(&r, &Default::default())
+        .unwrap()
+        .unwrap()
 }
 
 fn uma_error(e: &sesame::Error) -> &UmaError {
@@ -138,7 +140,8 @@ async fn the_access_token_is_pushed_as_claim_token_and_need_info_is_typed() {
     // need_info tickets succeed when the claim token identifies the requesting party.
     let tickets = Arc::new(Mutex::new(Vec::new()));
     let rs = challenging_rs(idp, idp.issuer().to_string(), tickets.clone(), false).await;
-    tickets.lock().unwrap().push(ticket(idp, "urn:rs:doc".into(), true).await);
+    let t = ticket(idp, "urn:rs:doc".into(), true).await;
+    tickets.lock().unwrap().push(t);
     let uma = Uma::new(oauth_credential(uma_profile(idp, rs.url("/"))));
     let s = Session::builder()
         .base_url(&rs.url("/"))
@@ -159,7 +162,8 @@ async fn the_access_token_is_pushed_as_claim_token_and_need_info_is_typed() {
     assert_ne!(sent[0], sent[1], "the resend carries the RPT");
 
     // Without the claim token: need_info, with a new ticket that works.
-    tickets.lock().unwrap().push(ticket(idp, "urn:rs:doc".into(), true).await);
+    let t = ticket(idp, "urn:rs:doc".into(), true).await;
+    tickets.lock().unwrap().push(t);
     let uma = Uma::new(oauth_credential(uma_profile(idp, rs.url("/")))).push_claim_token(false);
     let s = Session::builder()
         .base_url(&rs.url("/"))

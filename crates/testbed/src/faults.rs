@@ -91,7 +91,9 @@ impl FaultServer {
         let (st, ts) = (state.clone(), tasks.clone());
         let accept = tokio::spawn(async move {
             loop {
-                let Ok((tcp, _)) = listener.accept().await else { continue };
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
                 let st = st.clone();
                 let h = tokio::spawn(async move {
                     let _ = tokio::time::timeout(MAX_STALL + Duration::from_secs(5), serve(tcp, st, addr)).await;
@@ -228,26 +230,16 @@ async fn respond(tcp: &mut TcpStream, status: u16, headers: &[(&str, String)], b
     let _ = tcp.shutdown().await;
 }
 
-fn gzip_zeros(mib: usize) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    let zeros = vec![0u8; 1024 * 1024];
-    for _ in 0..mib {
-        enc.write_all(&zeros).unwrap();
-    }
-    enc.finish().unwrap()
-}
-
-fn gzip_bomb(mib: usize) -> Arc<Vec<u8>> {
-    static CACHE: Mutex<Option<(usize, Arc<Vec<u8>>)>> = Mutex::new(None);
-    let mut g = CACHE.lock().unwrap();
-    if let Some((m, b)) = g.as_ref()
-        && *m == mib
-    {
-        return b.clone();
-    }
-    let b = Arc::new(gzip_zeros(mib));
-    *g = Some((mib, b.clone()));
-    b
+/// `mib` MiB of zeros, gzipped: one gzip member of 1 MiB of zeros (about 1 KiB), repeated
+/// (RFC 1952 §2.2: a gzip file is a series of members; decoders inflate them all).
+fn gzip_bomb(mib: usize) -> Vec<u8> {
+    static MEMBER: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let member = MEMBER.get_or_init(|| {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(&vec![0u8; 1024 * 1024]).unwrap();
+        enc.finish().unwrap()
+    });
+    member.repeat(mib)
 }
 
 fn reset(tcp: TcpStream) {
@@ -260,7 +252,9 @@ async fn stall() {
 }
 
 async fn serve(mut tcp: TcpStream, state: Arc<Mutex<State>>, addr: SocketAddr) {
-    let Some(req) = read_request(&mut tcp).await else { return };
+    let Some(req) = read_request(&mut tcp).await else {
+        return;
+    };
     let count = {
         let mut g = state.lock().unwrap();
         g.log.push(req.clone());
@@ -278,18 +272,35 @@ async fn serve(mut tcp: TcpStream, state: Arc<Mutex<State>>, addr: SocketAddr) {
         return fake_as(tcp, mode, tail, count, addr).await;
     }
     match path.as_str() {
-        "/ok" => respond(&mut tcp, 200, &[("Content-Type", "application/json".into())], b"{\"ok\":true}").await,
+        "/ok" => {
+            respond(
+                &mut tcp,
+                200,
+                &[("Content-Type", "application/json".into())],
+                b"{\"ok\":true}",
+            )
+            .await
+        }
         "/flaky" => {
             let fail: u64 = param(q, "fail").and_then(|s| s.parse().ok()).unwrap_or(2);
             if count <= fail {
                 let mut h = vec![("Content-Type", "text/plain".to_string())];
                 if let Some(ra) = param(q, "retry_after") {
-                    h.push(("Retry-After", ra.replace("%20", " ").replace("%2C", ",").replace("%3A", ":")));
+                    h.push((
+                        "Retry-After",
+                        ra.replace("%20", " ").replace("%2C", ",").replace("%3A", ":"),
+                    ));
                 }
                 respond(&mut tcp, status(503), &h, b"try again").await;
             } else {
                 let body = format!("{{\"ok\":true,\"attempt\":{count}}}");
-                respond(&mut tcp, 200, &[("Content-Type", "application/json".into())], body.as_bytes()).await;
+                respond(
+                    &mut tcp,
+                    200,
+                    &[("Content-Type", "application/json".into())],
+                    body.as_bytes(),
+                )
+                .await;
             }
         }
         "/storm" => {
@@ -299,7 +310,9 @@ async fn serve(mut tcp: TcpStream, state: Arc<Mutex<State>>, addr: SocketAddr) {
         "/reset" => reset(tcp),
         "/reset-mid-body" => {
             let _ = tcp
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"partial\":")
+                .write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"partial\":",
+                )
                 .await;
             let _ = tcp.flush().await;
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -307,7 +320,9 @@ async fn serve(mut tcp: TcpStream, state: Arc<Mutex<State>>, addr: SocketAddr) {
         }
         "/stall-body" => {
             let _ = tcp
-                .write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/html\r\nContent-Length: 1000000\r\n\r\n")
+                .write_all(
+                    b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/html\r\nContent-Length: 1000000\r\n\r\n",
+                )
                 .await;
             let _ = tcp.write_all(&[b'x'; 100]).await;
             let _ = tcp.flush().await;
@@ -341,7 +356,15 @@ async fn serve(mut tcp: TcpStream, state: Arc<Mutex<State>>, addr: SocketAddr) {
             )
             .await;
         }
-        _ => respond(&mut tcp, 404, &[("Content-Type", "text/plain".into())], b"no such fault").await,
+        _ => {
+            respond(
+                &mut tcp,
+                404,
+                &[("Content-Type", "text/plain".into())],
+                b"no such fault",
+            )
+            .await
+        }
     }
 }
 
@@ -409,7 +432,15 @@ async fn fake_as(mut tcp: TcpStream, mode: &str, tail: &str, count: u64, addr: S
             .to_string();
             match mode.strip_prefix("bad-discovery-") {
                 Some(m) => misbehave(tcp, m, count, doc.as_bytes()).await,
-                None => respond(&mut tcp, 200, &[("Content-Type", "application/json".into())], doc.as_bytes()).await,
+                None => {
+                    respond(
+                        &mut tcp,
+                        200,
+                        &[("Content-Type", "application/json".into())],
+                        doc.as_bytes(),
+                    )
+                    .await
+                }
             }
         }
         "token" => {
@@ -418,6 +449,14 @@ async fn fake_as(mut tcp: TcpStream, mode: &str, tail: &str, count: u64, addr: S
         }
         "jwks" => misbehave(tcp, mode, count, br#"{"keys":[]}"#).await,
         "userinfo" => misbehave(tcp, mode, count, br#"{"sub":"fault"}"#).await,
-        _ => respond(&mut tcp, 404, &[("Content-Type", "text/plain".into())], b"no such endpoint").await,
+        _ => {
+            respond(
+                &mut tcp,
+                404,
+                &[("Content-Type", "text/plain".into())],
+                b"no such endpoint",
+            )
+            .await
+        }
     }
 }

@@ -166,7 +166,14 @@ impl Uma {
     }
 
     async fn config(&self, client: &OAuthClient, as_uri: &str) -> Result<Arc<UmaConfiguration>> {
-        if let Some(c) = self.state.lock().expect("uma state").configs.get(&norm(as_uri)).cloned() {
+        if let Some(c) = self
+            .state
+            .lock()
+            .expect("uma state")
+            .configs
+            .get(&norm(as_uri))
+            .cloned()
+        {
             return Ok(c);
         }
         let cfg = Arc::new(uma::discover(client.http(), as_uri, self.insecure).await?);

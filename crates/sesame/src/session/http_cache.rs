@@ -205,7 +205,14 @@ impl HttpCache {
             return Lookup::Bypass;
         }
         // Requests that manage caching or ranges themselves pass through.
-        for h in ["range", "if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range"] {
+        for h in [
+            "range",
+            "if-none-match",
+            "if-modified-since",
+            "if-match",
+            "if-unmodified-since",
+            "if-range",
+        ] {
             if headers.contains_key(h) {
                 return Lookup::Bypass;
             }
@@ -611,10 +618,7 @@ fn build_response(url: &Url, status: StatusCode, headers: HeaderMap, body: Bytes
 }
 
 enum Bounded {
-    Whole {
-        headers: HeaderMap,
-        body: Bytes,
-    },
+    Whole { headers: HeaderMap, body: Bytes },
     TooLarge(reqwest::Response),
 }
 
@@ -941,7 +945,8 @@ impl Store for DiskStore {
         }
     }
     fn clear(&self) -> Result<()> {
-        let rd = std::fs::read_dir(&self.dir).map_err(|e| Error::io(format!("cannot list {}", self.dir.display()), e))?;
+        let rd =
+            std::fs::read_dir(&self.dir).map_err(|e| Error::io(format!("cannot list {}", self.dir.display()), e))?;
         for e in rd.flatten() {
             if e.file_name().to_string_lossy().ends_with(".hc") {
                 let _ = std::fs::remove_file(e.path());
@@ -981,11 +986,7 @@ fn encode_entry(key: &Key, e: &Entry) -> Result<Vec<u8>> {
         headers: header_pairs(&e.headers),
         req_headers: header_pairs(&e.req_headers),
         policy: e.policy.clone(),
-        stored_at: e
-            .stored_at
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
+        stored_at: e.stored_at.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         body_len: e.body.len() as u64,
         body_sha256: hex::encode(Sha256::digest(&e.body)),
     };
@@ -1007,7 +1008,10 @@ fn header_pairs(h: &HeaderMap) -> Vec<(String, String)> {
 fn header_map(pairs: &[(String, String)]) -> Option<HeaderMap> {
     let mut h = HeaderMap::new();
     for (k, v) in pairs {
-        h.append(HeaderName::from_bytes(k.as_bytes()).ok()?, HeaderValue::from_str(v).ok()?);
+        h.append(
+            HeaderName::from_bytes(k.as_bytes()).ok()?,
+            HeaderValue::from_str(v).ok()?,
+        );
     }
     Some(h)
 }
@@ -1025,7 +1029,8 @@ fn decode_entry(data: &[u8]) -> Option<(Meta, Entry)> {
     }
     let (json, body) = rest.split_at(len);
     let meta: Meta = serde_json::from_slice(json).ok()?;
-    if meta.version != 1 || meta.body_len != body.len() as u64 || hex::encode(Sha256::digest(body)) != meta.body_sha256 {
+    if meta.version != 1 || meta.body_len != body.len() as u64 || hex::encode(Sha256::digest(body)) != meta.body_sha256
+    {
         return None;
     }
     let status = StatusCode::from_u16(meta.status).ok()?;
@@ -1057,6 +1062,36 @@ pub fn fuzz_entry(data: &[u8]) -> bool {
     true
 }
 
+/// A well-formed cache file, as a seed for the fuzzers.
+#[doc(hidden)]
+pub fn fuzz_sample_entry() -> Vec<u8> {
+    let url = Url::parse("https://api.example/v1/items?page=2").expect("a URL");
+    let mut req = HeaderMap::new();
+    req.insert("accept", HeaderValue::from_static("application/json"));
+    let parts = request_parts(&Method::GET, &url, &req).expect("parts");
+    let mut h = HeaderMap::new();
+    h.insert("cache-control", HeaderValue::from_static("private, max-age=60"));
+    h.insert("etag", HeaderValue::from_static("W/\"v1\""));
+    h.insert("vary", HeaderValue::from_static("accept"));
+    h.insert(
+        "last-modified",
+        HeaderValue::from_static("Mon, 02 Nov 2026 10:00:00 GMT"),
+    );
+    let res = response_parts(StatusCode::OK, &h);
+    let policy = CachePolicy::new_options(&parts, &res, SystemTime::now(), CacheOptions::default());
+    let key = Key::new(&url, &Identity(b"anonymous".to_vec()), b"salt");
+    let entry = Entry {
+        url: url.to_string(),
+        status: StatusCode::OK,
+        headers: h,
+        req_headers: parts.headers.clone(),
+        policy,
+        stored_at: SystemTime::now(),
+        body: Bytes::from_static(b"{\"items\":[1,2,3]}"),
+    };
+    encode_entry(&key, &entry).expect("encodes")
+}
+
 fn create_private_dir(dir: &Path) -> Result<()> {
     if dir.is_dir() {
         return Ok(());
@@ -1074,36 +1109,33 @@ fn create_private_dir(dir: &Path) -> Result<()> {
 
 fn load_or_create_salt(dir: &Path) -> Result<Vec<u8>> {
     let path = dir.join("salt");
-    for _ in 0..3 {
-        if let Ok(s) = std::fs::read(&path)
-            && s.len() == 32
-        {
-            return Ok(s);
-        }
-        let salt: [u8; 32] = rand::random();
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempfile_in(dir)
-            .map_err(|e| Error::io(format!("cannot create a file in {}", dir.display()), e))?;
-        tmp.write_all(&salt)
-            .and_then(|_| tmp.as_file().sync_all())
-            .map_err(|e| Error::io("cannot write the HTTP cache salt", e))?;
-        // First writer wins; the others read its salt.
-        match tmp.persist_noclobber(&path) {
-            Ok(_) => return Ok(salt.to_vec()),
-            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => {
-                // A torn or odd salt file: replace it.
-                if std::fs::read(&path).map(|s| s.len() != 32).unwrap_or(true) {
-                    let _ = e.file.persist(&path);
-                }
-            }
-        }
+    let read = || std::fs::read(&path).ok().filter(|s| s.len() == 32);
+    if let Some(s) = read() {
+        return Ok(s);
     }
-    std::fs::read(&path)
-        .ok()
-        .filter(|s| s.len() == 32)
-        .ok_or_else(|| Error::new(crate::ErrorKind::Io, format!("cannot set up {}", path.display())))
+    let salt: [u8; 32] = rand::random();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(format!("cannot create a file in {}", dir.display()), e))?;
+    tmp.write_all(&salt)
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(|e| Error::io("cannot write the HTTP cache salt", e))?;
+    // The first writer wins and the others read its salt; a damaged salt file is replaced
+    // (the entries keyed with it become unreachable and age out).
+    match tmp.persist_noclobber(&path) {
+        Ok(_) => Ok(salt.to_vec()),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => match read() {
+            Some(s) => Ok(s),
+            None => {
+                e.file
+                    .persist(&path)
+                    .map_err(|e| Error::io(format!("cannot replace {}", path.display()), e.error))?;
+                Ok(salt.to_vec())
+            }
+        },
+        Err(e) => Err(Error::io(format!("cannot create {}", path.display()), e.error)),
+    }
 }
 
 /// Writes `data` to `path` atomically: a 0600 temporary file in `dir`, fsync, rename.
@@ -1163,6 +1195,31 @@ mod tests {
         let mut flipped = data.clone();
         *flipped.last_mut().unwrap() ^= 1;
         assert!(decode_entry(&flipped).is_none(), "checksum");
+    }
+
+    #[test]
+    fn a_damaged_salt_is_replaced_and_then_shared() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("salt"), b"short").unwrap();
+        let a = DiskStore::open(d.path().to_path_buf(), 1 << 20).unwrap();
+        assert_eq!(a.salt().len(), 32);
+        let b = DiskStore::open(d.path().to_path_buf(), 1 << 20).unwrap();
+        assert_eq!(a.salt(), b.salt(), "a second process keys entries the same way");
+    }
+
+    #[test]
+    fn a_corrupt_file_is_a_miss_and_is_removed() {
+        let d = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(d.path().to_path_buf(), 1 << 20).unwrap();
+        let (key, e) = entry(b"body");
+        store.put(&key, &e).unwrap();
+        assert!(store.get(&key).is_some());
+        let path = store.path(&key);
+        let mut data = std::fs::read(&path).unwrap();
+        data.truncate(data.len() - 2);
+        std::fs::write(&path, &data).unwrap();
+        assert!(store.get(&key).is_none());
+        assert!(!path.exists());
     }
 
     #[test]

@@ -276,7 +276,13 @@ impl RetryPolicy {
     /// Runs `attempt` (given the 0-based retry number) until `classify` says done, the
     /// retries are used up, or the next wait would pass the budget or `deadline`. `what`
     /// names the request in the log (method and redacted URL).
-    pub async fn run<R, E, F, Fut, C>(&self, what: &str, deadline: Option<Instant>, mut attempt: F, mut classify: C) -> Result<R, E>
+    pub async fn run<R, E, F, Fut, C>(
+        &self,
+        what: &str,
+        deadline: Option<Instant>,
+        mut attempt: F,
+        mut classify: C,
+    ) -> Result<R, E>
     where
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = Result<R, E>>,
@@ -351,7 +357,9 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     }
     if v.bytes().all(|b| b.is_ascii_digit()) {
         // Longer than u64 seconds is "forever": cap it so arithmetic stays safe.
-        return Some(Duration::from_secs(v.parse::<u64>().unwrap_or(u64::MAX / 4).min(u64::MAX / 4)));
+        return Some(Duration::from_secs(
+            v.parse::<u64>().unwrap_or(u64::MAX / 4).min(u64::MAX / 4),
+        ));
     }
     let when = httpdate::parse_http_date(v).ok()?;
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
@@ -511,7 +519,13 @@ mod tests {
         let p = p.retry_non_idempotent(true);
         let (t, _) = script(&p, Method::POST, &[(503, None)]).await;
         assert_eq!(t.len(), 3);
-        for m in [Method::PUT, Method::DELETE, Method::HEAD, Method::OPTIONS, Method::TRACE] {
+        for m in [
+            Method::PUT,
+            Method::DELETE,
+            Method::HEAD,
+            Method::OPTIONS,
+            Method::TRACE,
+        ] {
             assert!(RetryPolicy::is_idempotent(&m));
         }
     }
@@ -541,7 +555,14 @@ mod tests {
         assert_eq!(parse_retry_after(&d, now), Some(Duration::from_secs(30)));
         let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
         assert_eq!(parse_retry_after(&past, now), Some(Duration::ZERO));
-        for bad in ["", "-1", "1.5", "soon", "Wed, 99 Foo 2020", "99999999999999999999999999"] {
+        for bad in [
+            "",
+            "-1",
+            "1.5",
+            "soon",
+            "Wed, 99 Foo 2020",
+            "99999999999999999999999999",
+        ] {
             let r = parse_retry_after(bad, now);
             assert!(r.is_none() || bad.starts_with('9'), "{bad}: {r:?}");
         }

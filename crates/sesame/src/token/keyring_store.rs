@@ -49,7 +49,11 @@ impl KeyringStore {
             }
         });
         let reason = match probe {
-            Some(Ok(())) => return Arc::new(KeyringStore { locks: FileStore::new(dir) }),
+            Some(Ok(())) => {
+                return Arc::new(KeyringStore {
+                    locks: FileStore::new(dir),
+                });
+            }
             Some(Err(e)) => e,
             None => format!("no answer within {} s", KEYRING_TIMEOUT.as_secs()),
         };
@@ -68,7 +72,10 @@ impl KeyringStore {
         timeboxed(KEYRING_TIMEOUT, f).ok_or_else(|| {
             Error::new(
                 ErrorKind::Io,
-                format!("the OS keyring did not answer within {} s ({what}); use cache = \"file\"", KEYRING_TIMEOUT.as_secs()),
+                format!(
+                    "the OS keyring did not answer within {} s ({what}); use cache = \"file\"",
+                    KEYRING_TIMEOUT.as_secs()
+                ),
             )
         })
     }
@@ -85,7 +92,9 @@ impl TokenStore for KeyringStore {
             Ok(text) => match from_json(text.as_bytes()) {
                 Some(t) => Ok(Some(t)),
                 None => {
-                    eprintln!("sesame: warning: the keyring entry for this profile is corrupt; ignoring it (it will be replaced)");
+                    eprintln!(
+                        "sesame: warning: the keyring entry for this profile is corrupt; ignoring it (it will be replaced)"
+                    );
                     Ok(None)
                 }
             },
@@ -97,13 +106,17 @@ impl TokenStore for KeyringStore {
     fn save(&self, key: &CacheKey, token: &Token) -> Result<()> {
         let user = key.hash().to_string();
         let json = String::from_utf8(to_json(key, token)?).map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
-        self.call("write", move || keyring::Entry::new(SERVICE, &user)?.set_password(&json))?
-            .map_err(|e| kr_err("write", e))
+        self.call("write", move || {
+            keyring::Entry::new(SERVICE, &user)?.set_password(&json)
+        })?
+        .map_err(|e| kr_err("write", e))
     }
 
     fn delete(&self, key: &CacheKey) -> Result<()> {
         let user = key.hash().to_string();
-        match self.call("delete", move || keyring::Entry::new(SERVICE, &user)?.delete_credential())? {
+        match self.call("delete", move || {
+            keyring::Entry::new(SERVICE, &user)?.delete_credential()
+        })? {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(e) => Err(kr_err("delete", e)),
         }

@@ -1,0 +1,8 @@
+#![no_main]
+//! Fuzzes `sesame::fuzzing::www_authenticate`: outside data must give a result or an error, never a panic.
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = sesame::fuzzing::www_authenticate(data);
+});
