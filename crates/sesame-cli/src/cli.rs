@@ -163,6 +163,10 @@ pub struct ProfileFlags {
     /// Cache GET responses (RFC 9111).
     #[arg(long, global = true)]
     pub http_cache: bool,
+    /// With --http-cache: treat cached responses as fresh for this many seconds, whatever
+    /// the server says (no-store is still honoured).
+    #[arg(long, global = true, value_name = "S")]
+    pub expires_after: Option<u64>,
 }
 
 impl ProfileFlags {
@@ -214,6 +218,7 @@ impl ProfileFlags {
             redirects: self.redirects.clone(),
             cache: self.cache.clone(),
             http_cache: self.http_cache.then_some(true),
+            expires_after: self.expires_after,
             ..Profile::default()
         })
     }

@@ -66,6 +66,7 @@ pub fn provider_source(resolved: &ResolvedProfile) -> Result<ProviderSource> {
         tls,
         timeout: secs(p.timeout, 30),
         connect_timeout: secs(p.connect_timeout, 10),
+        retries: p.retries,
     })
 }
 

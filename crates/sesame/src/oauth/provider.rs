@@ -30,6 +30,8 @@ pub struct ProviderSource {
     pub timeout: Duration,
     /// Connect timeout.
     pub connect_timeout: Duration,
+    /// Retries for the provider's endpoints (the profile's `retries`).
+    pub retries: Option<u32>,
 }
 
 /// An [`OAuthClient`] built on first use.
@@ -69,7 +71,10 @@ impl LazyClient {
     }
 
     async fn build(&self) -> Result<OAuthClient> {
-        let http = OAuthHttp::new(&self.source.tls, self.source.timeout, self.source.connect_timeout)?;
+        let mut http = OAuthHttp::new(&self.source.tls, self.source.timeout, self.source.connect_timeout)?;
+        if let Some(n) = self.source.retries {
+            http = http.with_retry(crate::session::RetryPolicy::new(n));
+        }
         let insecure = self.config.insecure;
         let ex = &self.source.explicit;
         let meta = if ex.token_endpoint.is_some() {
