@@ -21,7 +21,7 @@ use url::Url;
 
 use super::client_auth::{ClientAuth, JWT_BEARER_ASSERTION};
 use super::discovery::{ProviderMetadata, check_transport};
-use super::http::{HttpFailure, Reply, provider_error};
+use super::http::{HttpFailure, Reply, require_json, status_error};
 use super::id_token::{self, IdTokenCheck};
 use super::{OAuthError, OAuthHttp};
 use crate::redact::redact_url;
@@ -607,31 +607,10 @@ fn de_opt_i64<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Opt
 }
 
 pub(crate) fn parse_token_reply(reply: &Reply, endpoint: &str) -> Result<RawTokenResponse> {
-    if !reply.status.is_success()
-        && let Some(e) = provider_error(reply, endpoint)
-    {
-        return Err(e.into());
-    }
-    if !reply.is_json() && reply.body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        let ct = reply.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        let detail = if reply.media_type().starts_with("text/") {
-            crate::message::summarize(ct, &reply.body)
-        } else {
-            format!("[{} bytes]", reply.body.len())
-        };
-        return Err(OAuthError::Malformed {
-            endpoint: endpoint.to_string(),
-            message: format!("HTTP {}, expected JSON: {detail}", reply.status.as_u16()),
-        }
-        .into());
-    }
     if !reply.status.is_success() {
-        return Err(OAuthError::Malformed {
-            endpoint: endpoint.to_string(),
-            message: format!("HTTP {} without an OAuth error body", reply.status.as_u16()),
-        }
-        .into());
+        return Err(status_error(reply, endpoint).into());
     }
+    require_json(reply, endpoint)?;
     serde_json::from_slice(&reply.body).map_err(|e| {
         // serde's message may quote a value; only the category and position are kept.
         let what = match e.classify() {

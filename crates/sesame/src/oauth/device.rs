@@ -18,7 +18,6 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::header::CONTENT_TYPE;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -117,19 +116,7 @@ impl DeviceAuthorization {
         }
         let reply = client.post_authenticated(&url, form, true).await?;
         if !reply.status.is_success() {
-            if let Some(e) = super::http::provider_error(&reply, &endpoint) {
-                return Err(e.into());
-            }
-            let ct = reply.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-            return Err(OAuthError::Malformed {
-                endpoint,
-                message: format!(
-                    "HTTP {}: {}",
-                    reply.status.as_u16(),
-                    crate::message::summarize(ct, &reply.body)
-                ),
-            }
-            .into());
+            return Err(super::http::status_error(&reply, &endpoint).into());
         }
         let raw: RawDeviceAuthorization = serde_json::from_slice(&reply.body).map_err(|e| {
             // The message may quote a value (the device code): keep only the position.

@@ -207,23 +207,9 @@ impl OAuthHttp {
 pub(crate) fn parse_json_reply<T: DeserializeOwned>(reply: &Reply, url: &Url, what: &str) -> Result<T> {
     let endpoint = format!("{what} {}", redact_url(url));
     if !reply.status.is_success() {
-        if let Some(e) = provider_error(reply, &endpoint) {
-            return Err(e.into());
-        }
-        let ct = reply.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        return Err(OAuthError::Malformed {
-            endpoint,
-            message: format!(
-                "HTTP {}: {}",
-                reply.status.as_u16(),
-                crate::message::summarize(ct, &reply.body)
-            ),
-        }
-        .into());
+        return Err(status_error(reply, &endpoint).into());
     }
-    if !looks_json(reply) {
-        return Err(not_json(reply, endpoint).into());
-    }
+    require_json(reply, &endpoint)?;
     serde_json::from_slice(&reply.body).map_err(|e| {
         OAuthError::Malformed {
             endpoint,
@@ -261,6 +247,31 @@ fn not_json(reply: &Reply, endpoint: String) -> OAuthError {
             "expected JSON, got {}: {detail}",
             if mt.is_empty() { "no Content-Type" } else { &mt }
         ),
+    }
+}
+
+/// The error for a reply with a status ≥ 300: the provider's OAuth error if the body is
+/// one, else the status with a summary of the body.
+pub(crate) fn status_error(reply: &Reply, endpoint: &str) -> OAuthError {
+    provider_error(reply, endpoint).unwrap_or_else(|| {
+        let ct = reply.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        OAuthError::Malformed {
+            endpoint: endpoint.to_string(),
+            message: format!(
+                "HTTP {}: {}",
+                reply.status.as_u16(),
+                crate::message::summarize(ct, &reply.body)
+            ),
+        }
+    })
+}
+
+/// Errors unless the reply is JSON (declared, or a bare object without a content type).
+pub(crate) fn require_json(reply: &Reply, endpoint: &str) -> Result<()> {
+    if looks_json(reply) {
+        Ok(())
+    } else {
+        Err(not_json(reply, endpoint.to_string()).into())
     }
 }
 

@@ -16,7 +16,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use reqwest::header::CONTENT_TYPE;
 use serde::Deserialize;
 use url::Url;
 
@@ -277,20 +276,7 @@ pub(crate) fn parse_rpt_reply(
     as_uri: &str,
     interaction: Option<(&str, &str)>,
 ) -> Result<Rpt> {
-    let looks_json = reply.is_json() || reply.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-    if !looks_json {
-        let ct = reply.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        let detail = if reply.media_type().starts_with("text/") {
-            crate::message::summarize(ct, &reply.body)
-        } else {
-            format!("[{} bytes]", reply.body.len())
-        };
-        return Err(OAuthError::Malformed {
-            endpoint: endpoint.to_string(),
-            message: format!("HTTP {}, expected JSON: {detail}", reply.status.as_u16()),
-        }
-        .into());
-    }
+    super::http::require_json(reply, endpoint)?;
     if !reply.status.is_success() {
         if let Ok(e) = serde_json::from_slice::<RawError>(&reply.body) {
             let as_uri = as_uri.to_string();
@@ -417,7 +403,10 @@ mod tests {
 
     fn reply(status: u16, body: &str) -> Reply {
         let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         Reply {
             status: StatusCode::from_u16(status).unwrap(),
             headers,
