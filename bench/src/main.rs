@@ -140,6 +140,9 @@ fn sesame_session(profile: &str) -> Result<sesame::Session, BoxError> {
 #[derive(Clone)]
 enum Client {
     Raw(reqwest::Client),
+    /// Analysis only: the floor with a per-request `RequestBuilder::timeout` (what sesame
+    /// sets on every attempt) instead of a client-wide one.
+    RawPerRequestTimeout(reqwest::Client),
     Sesame(sesame::Session),
 }
 
@@ -149,6 +152,17 @@ impl Client {
         match self {
             Client::Raw(c) => {
                 let r = c.get(url).send().await.map_err(|e| e.to_string())?;
+                let s = r.status().as_u16();
+                r.bytes().await.map_err(|e| e.to_string())?;
+                Ok(s)
+            }
+            Client::RawPerRequestTimeout(c) => {
+                let r = c
+                    .get(url)
+                    .timeout(Duration::from_secs(60))
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let s = r.status().as_u16();
                 r.bytes().await.map_err(|e| e.to_string())?;
                 Ok(s)
@@ -171,13 +185,23 @@ fn load(o: &Opts) -> Result<(), BoxError> {
     let warmup = o.num("warmup", 200)? as usize;
     let rt = runtime()?;
     let client = match contender.as_str() {
-        "raw" => {
+        // `raw-timeout` and `raw-request-timeout` (analysis only): the floor plus the 60 s
+        // timeout a sesame session has by default, set on the client or on each request.
+        "raw" | "raw-timeout" | "raw-request-timeout" => {
             let token = std::fs::read_to_string(o.req("token-file")?)?.trim().to_string();
             let mut h = reqwest::header::HeaderMap::new();
             let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))?;
             v.set_sensitive(true);
             h.insert(reqwest::header::AUTHORIZATION, v);
-            Client::Raw(reqwest::Client::builder().default_headers(h).build()?)
+            let mut b = reqwest::Client::builder().default_headers(h);
+            if contender == "raw-timeout" {
+                b = b.timeout(Duration::from_secs(60));
+            }
+            if contender == "raw-request-timeout" {
+                Client::RawPerRequestTimeout(b.build()?)
+            } else {
+                Client::Raw(b.build()?)
+            }
         }
         "sesame" => {
             let _guard = rt.enter();

@@ -1,0 +1,72 @@
+//! Each retry is logged at debug level, and the log carries no secret.
+//!
+//! This test is alone in its binary on purpose: it captures logs with a thread-local
+//! subscriber (`tracing::subscriber::set_default`), and tracing caches each call site's
+//! "is anyone interested" answer process-wide. When other tests in the same binary hit the
+//! retry call site at the same moment on threads without a subscriber, that cached answer
+//! can race with this thread's registration and the event is dropped (it failed CI once
+//! that way). One test per process removes the race instead of hiding it behind a retry.
+
+use std::time::Duration;
+
+use sesame::Session;
+use sesame::session::RetryPolicy;
+use sesame::session::retry::Jitter;
+use sesame_testbed::faults::FaultServer;
+
+fn fast(n: u32) -> RetryPolicy {
+    RetryPolicy::new(n)
+        .base_delay(Duration::from_millis(10))
+        .jitter(Jitter::None)
+}
+
+/// A writer that keeps what the log says.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn each_retry_is_logged_at_debug_level_without_secrets() {
+    let log = Captured::default();
+    let w = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || w.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let f = FaultServer::start().await;
+        let s = Session::builder()
+            .base_url(&f.origin())
+            .unwrap()
+            .credential(sesame::credential::Bearer::new("super-secret-token"))
+            .retry_policy(fast(2))
+            .build()
+            .unwrap();
+        let r = s.get("flaky?fail=2&api_key=secret-in-query").send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    });
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let retries: Vec<&str> = text.lines().filter(|l| l.contains("retrying")).collect();
+    assert_eq!(retries.len(), 2, "{text}");
+    assert!(
+        retries.iter().all(|l| l.contains("DEBUG") && l.contains("HTTP 503")),
+        "{text}"
+    );
+    assert!(!text.contains("super-secret-token"), "{text}");
+    assert!(!text.contains("secret-in-query"), "{text}");
+}
