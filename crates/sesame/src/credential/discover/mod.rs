@@ -545,6 +545,9 @@ impl Credential for Discover {
         if self.force_noauth {
             return info.with("force_noauth", "true");
         }
+        if self.verifier.is_some() {
+            info = info.with("verify_signature", "true");
+        }
         if self.token_mode != Mode::Disabled {
             match self.search_cached(self.base_url.as_ref(), self.min_valid, true) {
                 Ok(TokenSearch::Found(f)) => {
