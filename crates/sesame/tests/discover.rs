@@ -1020,7 +1020,11 @@ mod verification {
     }
 
     async fn search(d: &Discover, u: &str) -> Result<(String, String), Vec<String>> {
-        match d.search_tokens_async(Some(&url(u)), Duration::from_secs(60)).await.unwrap() {
+        match d
+            .search_tokens_async(Some(&url(u)), Duration::from_secs(60))
+            .await
+            .unwrap()
+        {
             TokenSearch::Found(f) => Ok((f.token.expose().to_string(), f.source)),
             TokenSearch::NotFound(s) => Err(s.iter().map(|s| s.to_string()).collect()),
         }
@@ -1053,7 +1057,10 @@ mod verification {
         session.get("b").send().await.unwrap();
         assert_eq!(s.last("/b").unwrap().header("authorization"), Some(expected.as_str()));
         let info = d.info();
-        assert!(info.details.contains(&("signature".into(), "verified".into())), "{info:?}");
+        assert!(
+            info.details.contains(&("signature".into(), "verified".into())),
+            "{info:?}"
+        );
         assert!(!format!("{d:?}").contains(&token));
     }
 
@@ -1106,7 +1113,11 @@ mod verification {
         assert_ne!(kid_of(&first), new_kid);
         let d = verifying(w.env().set("BEARER_TOKEN", &second)).build().unwrap();
         assert_eq!(search(&d, U).await.unwrap().0, second);
-        assert_eq!(jwks::fetch_count(&jwks_uri).await, fetched + 1, "one refetch for the new kid");
+        assert_eq!(
+            jwks::fetch_count(&jwks_uri).await,
+            fetched + 1,
+            "one refetch for the new kid"
+        );
         assert_eq!(idp.stats()["jwks"].as_u64().unwrap(), served + 1);
 
         // Another token with the (now known) kid, and the old one: no further fetch.
@@ -1130,9 +1141,7 @@ mod verification {
         assert!(source.starts_with("BEARER_TOKEN_FILE"), "{source}");
 
         let only = w.env().set("BEARER_TOKEN", "opaque-token-value");
-        let skipped = search(&verifying(only.clone()).build().unwrap(), U)
-            .await
-            .unwrap_err();
+        let skipped = search(&verifying(only.clone()).build().unwrap(), U).await.unwrap_err();
         assert!(
             skipped.iter().any(|s| s.starts_with("BEARER_TOKEN: not a JWT")),
             "{skipped:?}"
@@ -1179,7 +1188,11 @@ mod verification {
         let token = mint(idp);
         let w = World::new();
         let env = w.env().set("SCITOKEN", &token);
-        let strict = Discover::builder().env(env.clone()).verify_signature(true).build().unwrap();
+        let strict = Discover::builder()
+            .env(env.clone())
+            .verify_signature(true)
+            .build()
+            .unwrap();
         let skipped = search(&strict, U).await.unwrap_err();
         let reason = &skipped[0];
         assert!(
@@ -1193,7 +1206,11 @@ mod verification {
     #[tokio::test(flavor = "multi_thread")]
     async fn an_unreachable_issuer_is_a_reason_not_an_error() {
         // A JWT naming an issuer where nothing listens (a port just freed).
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let t = jwt(serde_json::json!({"iss": format!("http://127.0.0.1:{port}"), "exp": now() + 3600}));
         let t = t.replace(
             &t[..t.find('.').unwrap()],
@@ -1202,7 +1219,12 @@ mod verification {
         let w = World::new();
         let d = verifying(w.env().set("BEARER_TOKEN", &t)).build().unwrap();
         let skipped = search(&d, U).await.unwrap_err();
-        assert!(skipped.iter().any(|s| s.starts_with("BEARER_TOKEN: issuer unreachable")), "{skipped:?}");
+        assert!(
+            skipped
+                .iter()
+                .any(|s| s.starts_with("BEARER_TOKEN: issuer unreachable")),
+            "{skipped:?}"
+        );
     }
 
     #[test]

@@ -88,7 +88,12 @@ pub async fn verify_signature(
     raw: &str,
     jwks_uri: &Url,
 ) -> Result<std::result::Result<(), IdTokenError>> {
-    let (header, alg, signing_input, signature) = match parts(raw) {
+    let Parts {
+        header,
+        alg,
+        signing_input,
+        signature,
+    } = match parts(raw) {
         Ok(p) => p,
         Err(e) => return Ok(Err(e)),
     };
@@ -117,8 +122,16 @@ pub async fn verify_signature(
     }))
 }
 
-/// Header, allowed algorithm, signing input (`header.payload`) and signature bytes.
-fn parts(raw: &str) -> std::result::Result<(Map<String, Value>, CoreJwsSigningAlgorithm, &str, Vec<u8>), IdTokenError> {
+/// A compact JWS taken apart, its algorithm checked against [`ASYMMETRIC_ALGS`].
+struct Parts<'a> {
+    header: Map<String, Value>,
+    alg: CoreJwsSigningAlgorithm,
+    /// `header.payload`, the bytes the signature covers.
+    signing_input: &'a str,
+    signature: Vec<u8>,
+}
+
+fn parts(raw: &str) -> std::result::Result<Parts<'_>, IdTokenError> {
     let malformed = |m: &str| IdTokenError::Malformed(m.to_string());
     let header = unverified_header(raw)?;
     let name = signed_alg(&header)?;
@@ -137,7 +150,12 @@ fn parts(raw: &str) -> std::result::Result<(Map<String, Value>, CoreJwsSigningAl
     if signature.is_empty() {
         return Err(IdTokenError::Unsigned);
     }
-    Ok((header, alg, signing_input, signature))
+    Ok(Parts {
+        header,
+        alg,
+        signing_input,
+        signature,
+    })
 }
 
 #[cfg(test)]
@@ -161,14 +179,16 @@ mod tests {
             ("opaque".to_string(), "not"),
         ];
         for (raw, want) in cases {
-            let e = parts(&raw).unwrap_err().to_string();
+            let e = parts(&raw).err().expect("refused").to_string();
             assert!(e.contains(want), "{raw}: {e}");
         }
         let ok = format!("{}.{body}.c2ln", b64(r#"{"alg":"ES256","kid":"k"}"#));
-        let (h, alg, input, sig) = parts(&ok).unwrap();
-        assert_eq!(key_id(&h), Some("k"));
-        assert_eq!(alg, CoreJwsSigningAlgorithm::EcdsaP256Sha256);
-        assert_eq!(input.split('.').count(), 2);
-        assert_eq!(sig, b"sig");
+        let Ok(p) = parts(&ok) else {
+            panic!("a well-formed ES256 JWS")
+        };
+        assert_eq!(key_id(&p.header), Some("k"));
+        assert_eq!(p.alg, CoreJwsSigningAlgorithm::EcdsaP256Sha256);
+        assert_eq!(p.signing_input.split('.').count(), 2);
+        assert_eq!(p.signature, b"sig");
     }
 }

@@ -116,7 +116,9 @@ impl Verifier {
             until: Instant::now() + after,
         };
         let Some(claims) = claims else {
-            return refused("not a JWT (an opaque token): its signature cannot be verified, and verify_signature is on".into());
+            return refused(
+                "not a JWT (an opaque token): its signature cannot be verified, and verify_signature is on".into(),
+            );
         };
         let Some(iss) = claims.get("iss").and_then(Value::as_str) else {
             return refused("JWT has no `iss` claim: no issuer keys to verify its signature against".into());
@@ -140,7 +142,12 @@ impl Verifier {
         };
         let jwks_uri = match meta.jwks_uri.as_deref().map(Url::parse) {
             Some(Ok(u)) => u,
-            Some(Err(e)) => return retry(format!("issuer `{iss_shown}` publishes a jwks_uri that is not a URL: {e}"), UNREACHABLE_RETRY),
+            Some(Err(e)) => {
+                return retry(
+                    format!("issuer `{iss_shown}` publishes a jwks_uri that is not a URL: {e}"),
+                    UNREACHABLE_RETRY,
+                );
+            }
             None => return retry(format!("issuer `{iss_shown}` publishes no jwks_uri"), UNREACHABLE_RETRY),
         };
         if jwks_uri.scheme() != "https" && !self.insecure {
@@ -151,11 +158,17 @@ impl Verifier {
         }
         match jws::verify_signature(&self.http, token, &jwks_uri).await {
             Ok(Ok(())) => Verdict::Valid,
-            Err(e) => retry(format!("issuer unreachable: cannot fetch its keys: {e}"), UNREACHABLE_RETRY),
+            Err(e) => retry(
+                format!("issuer unreachable: cannot fetch its keys: {e}"),
+                UNREACHABLE_RETRY,
+            ),
             // The JWKS was just refetched for this kid (or refetching was rate-limited):
             // the key may appear later, so this is not final.
             Ok(Err(IdTokenError::UnknownKey(kid))) => retry(
-                format!("signature does not verify against {iss_shown}'s keys: none has kid `{}`", printable(&kid)),
+                format!(
+                    "signature does not verify against {iss_shown}'s keys: none has kid `{}`",
+                    printable(&kid)
+                ),
                 jwks::REFETCH_MIN_INTERVAL,
             ),
             Ok(Err(IdTokenError::BadSignature(_))) => {
