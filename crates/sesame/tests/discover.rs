@@ -937,9 +937,23 @@ async fn token_returns_the_discovered_token_with_its_claims() {
     assert!(err.to_string().contains("SCITOKEN_FILE"), "{err}");
 }
 
+/// The credential details of a session built from profile `grid` of a TOML file.
+fn profile_info(toml: &str) -> sesame::credential::CredentialInfo {
+    let cfg = sesame::config::Config::from_toml_str(toml, "grid.toml").unwrap();
+    let p = cfg.profile(Some("grid")).unwrap();
+    let session = sesame::config::session_builder(&p).unwrap().build().unwrap();
+    session.credential_info()
+}
+
+/// The error building a session from profile `bad` of a TOML file gives.
+fn profile_error(toml: &str) -> sesame::Error {
+    let cfg = sesame::config::Config::from_toml_str(toml, "bad.toml").unwrap();
+    sesame::config::session_builder(&cfg.profile(Some("bad")).unwrap()).unwrap_err()
+}
+
 #[test]
 fn profiles_wire_auth_discover() {
-    let cfg = sesame::config::Config::from_toml_str(
+    let info = profile_info(
         r#"
 [profiles.grid]
 base_url = "https://se.example.org/"
@@ -948,24 +962,15 @@ force_noauth = true
 required_scope = ["storage.read:/data"]
 min_valid = 30
 "#,
-        "grid.toml",
-    )
-    .unwrap();
-    let p = cfg.profile(Some("grid")).unwrap();
-    let session = sesame::config::session_builder(&p).unwrap().build().unwrap();
-    let info = session.credential_info();
+    );
     assert_eq!(info.kind, "discover");
     assert!(
         info.details.contains(&("force_noauth".into(), "true".into())),
         "{info:?}"
     );
-
-    let cfg = sesame::config::Config::from_toml_str(
+    let err = profile_error(
         "[profiles.bad]\nbase_url = \"https://x/\"\nauth = \"discover\"\nrequired_scope = \"storage.read:/a/../b\"\n",
-        "bad.toml",
-    )
-    .unwrap();
-    let err = sesame::config::session_builder(&cfg.profile(Some("bad")).unwrap()).unwrap_err();
+    );
     assert!(err.is_config(), "{err:?}");
 }
 
@@ -1229,7 +1234,7 @@ mod verification {
 
     #[test]
     fn profiles_wire_verify_signature_and_trusted_issuers() {
-        let cfg = sesame::config::Config::from_toml_str(
+        let info = profile_info(
             r#"
 [profiles.grid]
 base_url = "https://se.example.org/"
@@ -1237,22 +1242,12 @@ auth = "discover"
 verify_signature = true
 trusted_issuers = ["https://issuer.example"]
 "#,
-            "grid.toml",
-        )
-        .unwrap();
-        let p = cfg.profile(Some("grid")).unwrap();
-        let session = sesame::config::session_builder(&p).unwrap().build().unwrap();
-        let info = session.credential_info();
+        );
         assert!(
             info.details.contains(&("verify_signature".into(), "true".into())),
             "{info:?}"
         );
-        let cfg = sesame::config::Config::from_toml_str(
-            "[profiles.bad]\nauth = \"discover\"\ntrusted_issuers = [\"not a url\"]\n",
-            "bad.toml",
-        )
-        .unwrap();
-        let err = sesame::config::session_builder(&cfg.profile(Some("bad")).unwrap()).unwrap_err();
+        let err = profile_error("[profiles.bad]\nauth = \"discover\"\ntrusted_issuers = [\"not a url\"]\n");
         assert!(err.is_config() && err.to_string().contains("not a url"), "{err:?}");
     }
 }
