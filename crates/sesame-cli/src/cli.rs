@@ -404,4 +404,31 @@ mod tests {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
     }
+
+    #[test]
+    fn discover_verification_flags_become_profile_keys() {
+        use clap::Parser;
+        let cli = super::Cli::try_parse_from([
+            "sesame",
+            "--verify-signature",
+            "--trusted-issuer",
+            "https://a.example",
+            "--trusted-issuer",
+            "https://b.example",
+            "status",
+        ])
+        .unwrap();
+        let p = cli.profile.to_profile().unwrap();
+        assert_eq!(p.verify_signature, Some(true));
+        assert_eq!(
+            p.trusted_issuers.as_deref(),
+            Some(&["https://a.example".to_string(), "https://b.example".to_string()][..])
+        );
+        let none = super::Cli::try_parse_from(["sesame", "status"])
+            .unwrap()
+            .profile
+            .to_profile()
+            .unwrap();
+        assert_eq!((none.verify_signature, none.trusted_issuers), (None, None));
+    }
 }
