@@ -9,7 +9,7 @@
 //! stripped; an empty token means "next"; a token that is not an RFC 6750 `b64token` stops
 //! discovery with an error (the WLCG text: "SHOULD stop and return an error"). A JWT is
 //! passed over, with the reason kept, when its `exp` is within `min_valid`, when its `aud`
-//! names neither `scheme://host` of the request nor `ANY`, or when its `scope` lacks a
+//! names neither `scheme://host` of the request nor `ANY`, when its `scope` lacks a
 //! required `authz:/path`, or, with `trusted_issuers` set, when its `iss` is not listed.
 //! Opaque tokens are used as they are. By default the signature of a JWT is **not**
 //! verified: the server does that, and these checks only avoid sending tokens the server

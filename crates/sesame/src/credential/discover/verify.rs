@@ -1,6 +1,6 @@
 //! Optional signature verification of discovered JWTs (`verify_signature = true`).
 //!
-//! The claim checks of [`super::checks`] only avoid sending tokens a server would refuse;
+//! The claim checks of `checks.rs` only avoid sending tokens a server would refuse;
 //! anyone who can write to `/tmp/bt_u<uid>` or set `BEARER_TOKEN` can also put a forged
 //! token there. With verification on, a token is used only if its JWS signature
 //! ([RFC 7515 §5.2](https://www.rfc-editor.org/rfc/rfc7515#section-5.2)) verifies against
