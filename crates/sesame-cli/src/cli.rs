@@ -163,6 +163,12 @@ pub struct ProfileFlags {
     /// Cache GET responses (RFC 9111).
     #[arg(long, global = true)]
     pub http_cache: bool,
+    /// auth = discover: use a JWT only if its signature verifies against its https issuer's keys.
+    #[arg(long, global = true)]
+    pub verify_signature: bool,
+    /// auth = discover: use only tokens from this issuer (repeatable).
+    #[arg(long = "trusted-issuer", global = true, value_name = "URL")]
+    pub trusted_issuers: Vec<String>,
     /// With --http-cache: treat cached responses as fresh for this many seconds, whatever
     /// the server says (no-store is still honoured).
     #[arg(long, global = true, value_name = "S")]
@@ -219,6 +225,8 @@ impl ProfileFlags {
             cache: self.cache.clone(),
             http_cache: self.http_cache.then_some(true),
             expires_after: self.expires_after,
+            verify_signature: self.verify_signature.then_some(true),
+            trusted_issuers: (!self.trusted_issuers.is_empty()).then(|| self.trusted_issuers.clone()),
             ..Profile::default()
         })
     }
@@ -395,5 +403,32 @@ mod tests {
     fn the_command_line_definition_is_consistent() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn discover_verification_flags_become_profile_keys() {
+        use clap::Parser;
+        let cli = super::Cli::try_parse_from([
+            "sesame",
+            "--verify-signature",
+            "--trusted-issuer",
+            "https://a.example",
+            "--trusted-issuer",
+            "https://b.example",
+            "status",
+        ])
+        .unwrap();
+        let p = cli.profile.to_profile().unwrap();
+        assert_eq!(p.verify_signature, Some(true));
+        assert_eq!(
+            p.trusted_issuers.as_deref(),
+            Some(&["https://a.example".to_string(), "https://b.example".to_string()][..])
+        );
+        let none = super::Cli::try_parse_from(["sesame", "status"])
+            .unwrap()
+            .profile
+            .to_profile()
+            .unwrap();
+        assert_eq!((none.verify_signature, none.trusted_issuers), (None, None));
     }
 }

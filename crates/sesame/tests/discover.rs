@@ -937,9 +937,23 @@ async fn token_returns_the_discovered_token_with_its_claims() {
     assert!(err.to_string().contains("SCITOKEN_FILE"), "{err}");
 }
 
+/// The credential details of a session built from profile `grid` of a TOML file.
+fn profile_info(toml: &str) -> sesame::credential::CredentialInfo {
+    let cfg = sesame::config::Config::from_toml_str(toml, "grid.toml").unwrap();
+    let p = cfg.profile(Some("grid")).unwrap();
+    let session = sesame::config::session_builder(&p).unwrap().build().unwrap();
+    session.credential_info()
+}
+
+/// The error building a session from profile `bad` of a TOML file gives.
+fn profile_error(toml: &str) -> sesame::Error {
+    let cfg = sesame::config::Config::from_toml_str(toml, "bad.toml").unwrap();
+    sesame::config::session_builder(&cfg.profile(Some("bad")).unwrap()).unwrap_err()
+}
+
 #[test]
 fn profiles_wire_auth_discover() {
-    let cfg = sesame::config::Config::from_toml_str(
+    let info = profile_info(
         r#"
 [profiles.grid]
 base_url = "https://se.example.org/"
@@ -948,23 +962,292 @@ force_noauth = true
 required_scope = ["storage.read:/data"]
 min_valid = 30
 "#,
-        "grid.toml",
-    )
-    .unwrap();
-    let p = cfg.profile(Some("grid")).unwrap();
-    let session = sesame::config::session_builder(&p).unwrap().build().unwrap();
-    let info = session.credential_info();
+    );
     assert_eq!(info.kind, "discover");
     assert!(
         info.details.contains(&("force_noauth".into(), "true".into())),
         "{info:?}"
     );
-
-    let cfg = sesame::config::Config::from_toml_str(
+    let err = profile_error(
         "[profiles.bad]\nbase_url = \"https://x/\"\nauth = \"discover\"\nrequired_scope = \"storage.read:/a/../b\"\n",
-        "bad.toml",
-    )
-    .unwrap();
-    let err = sesame::config::session_builder(&cfg.profile(Some("bad")).unwrap()).unwrap_err();
+    );
     assert!(err.is_config(), "{err:?}");
+}
+
+// ---------------------------------------------------------------- signature verification
+//
+// Tokens minted by the bundled provider (a real oidc-provider on 127.0.0.1, RS256-signed
+// JWT access tokens) and verified against its real discovery document and JWKS. The
+// provider speaks plain http, so these discover credentials are `insecure` — except the
+// one test that checks an http issuer is refused without it.
+
+mod verification {
+    use super::*;
+    use sesame::oauth::jwks;
+    use sesame_testbed::idp::{self, Idp, clients};
+
+    /// The audience that means "any relying party" (WLCG), so tokens fit any request URL.
+    const ANY_AUD: &str = "https://wlcg.cern.ch/jwt/v1/any";
+
+    /// A fresh access token (a JWT signed with the provider's current key) from `idp`.
+    pub(super) fn mint(idp: &Idp) -> String {
+        let (id, secret) = clients::M2M_BASIC;
+        let r = idp::http::post_form(
+            &idp.token_endpoint(),
+            &[("grant_type", "client_credentials"), ("resource", ANY_AUD)],
+            Some((id, secret)),
+        )
+        .unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        let t = r.json()["access_token"].as_str().unwrap().to_string();
+        assert_eq!(t.split('.').count(), 3, "the provider issues JWT access tokens");
+        t
+    }
+
+    /// `t` with one byte of its signature changed (still valid base64url, still a JWT).
+    fn flip_signature_byte(t: &str) -> String {
+        let sig_start = t.rfind('.').unwrap() + 1;
+        let i = sig_start + 20;
+        let mut b = t.as_bytes().to_vec();
+        b[i] = if b[i] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(b).unwrap()
+    }
+
+    fn kid_of(t: &str) -> String {
+        let h = t.split('.').next().unwrap();
+        let h: serde_json::Value =
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(h).unwrap()).unwrap();
+        h["kid"].as_str().unwrap().to_string()
+    }
+
+    fn verifying(env: Env) -> sesame::credential::discover::DiscoverBuilder {
+        Discover::builder().env(env).verify_signature(true).insecure(true)
+    }
+
+    async fn search(d: &Discover, u: &str) -> Result<(String, String), Vec<String>> {
+        match d
+            .search_tokens_async(Some(&url(u)), Duration::from_secs(60))
+            .await
+            .unwrap()
+        {
+            TokenSearch::Found(f) => Ok((f.token.expose().to_string(), f.source)),
+            TokenSearch::NotFound(s) => Err(s.iter().map(|s| s.to_string()).collect()),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_provider_signed_token_verifies_and_is_sent() {
+        let idp = idp::shared();
+        let token = mint(idp);
+        let s = TestServer::http().await;
+        let w = World::new();
+        let d = verifying(w.env().set("BEARER_TOKEN_FILE", w.file("tok", &token)))
+            .build()
+            .unwrap();
+        // Before any request nothing is verified, and the network-free lookup says so.
+        let before = pick(&d, U).unwrap_err();
+        assert!(before[4].contains("signature not verified yet"), "{before:?}");
+        let d = Arc::new(d);
+        let session = Session::builder()
+            .base_url(&s.url("/"))
+            .unwrap()
+            .credential_arc(d.clone())
+            .build()
+            .unwrap();
+        session.get("a").send().await.unwrap();
+        let expected = format!("Bearer {token}");
+        assert_eq!(s.last("/a").unwrap().header("authorization"), Some(expected.as_str()));
+        // The verdict is remembered: the next request (and the network-free lookup) use it.
+        assert_eq!(pick(&d, U).unwrap().0, token);
+        session.get("b").send().await.unwrap();
+        assert_eq!(s.last("/b").unwrap().header("authorization"), Some(expected.as_str()));
+        let info = d.info();
+        assert!(
+            info.details.contains(&("signature".into(), "verified".into())),
+            "{info:?}"
+        );
+        assert!(!format!("{d:?}").contains(&token));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_flipped_signature_byte_skips_the_token_for_the_next_source() {
+        let idp = idp::shared();
+        let good = mint(idp);
+        let forged = flip_signature_byte(&good);
+        let w = World::new();
+        let d = verifying(
+            w.env()
+                .set("SCITOKEN", &forged)
+                .set("BEARER_TOKEN_FILE", w.file("tok", &good)),
+        )
+        .build()
+        .unwrap();
+        let (t, source) = search(&d, U).await.unwrap();
+        assert_eq!(t, good);
+        assert!(source.starts_with("BEARER_TOKEN_FILE"), "{source}");
+
+        // Alone, the forged token is refused, and the error says why without showing it.
+        let d = verifying(w.env().set("SCITOKEN", &forged)).build().unwrap();
+        let err = d.find_token_async(Some(&url(U))).await.unwrap_err();
+        let m = err.to_string();
+        let want = format!("SCITOKEN: signature does not verify against {}'s keys", idp.issuer());
+        assert!(m.contains(&want), "missing `{want}` in:\n{m}");
+        assert!(!m.contains(&forged) && !format!("{err:?}").contains(&forged));
+
+        // Without verification the same forged token would have been sent.
+        let d = discover(w.env().set("SCITOKEN", &forged));
+        assert_eq!(search(&d, U).await.unwrap().0, forged);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_unknown_kid_triggers_one_jwks_refetch() {
+        // A provider of its own: its key set is rotated here.
+        let idp = Idp::start().await;
+        let jwks_uri = url(&idp.jwks_uri());
+        let w = World::new();
+        let first = mint(&idp);
+        let d = verifying(w.env().set("BEARER_TOKEN", &first)).build().unwrap();
+        assert_eq!(search(&d, U).await.unwrap().0, first);
+        let fetched = jwks::fetch_count(&jwks_uri).await;
+        let served = idp.stats()["jwks"].as_u64().unwrap();
+        assert!(fetched >= 1);
+
+        let new_kid = idp.rotate_keys();
+        let second = mint(&idp);
+        assert_eq!(kid_of(&second), new_kid);
+        assert_ne!(kid_of(&first), new_kid);
+        let d = verifying(w.env().set("BEARER_TOKEN", &second)).build().unwrap();
+        assert_eq!(search(&d, U).await.unwrap().0, second);
+        assert_eq!(
+            jwks::fetch_count(&jwks_uri).await,
+            fetched + 1,
+            "one refetch for the new kid"
+        );
+        assert_eq!(idp.stats()["jwks"].as_u64().unwrap(), served + 1);
+
+        // Another token with the (now known) kid, and the old one: no further fetch.
+        let third = mint(&idp);
+        for t in [&third, &first] {
+            let d = verifying(w.env().set("BEARER_TOKEN", t)).build().unwrap();
+            assert_eq!(&search(&d, U).await.unwrap().0, t);
+        }
+        assert_eq!(jwks::fetch_count(&jwks_uri).await, fetched + 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_opaque_token_is_skipped_when_verifying_and_used_when_not() {
+        let idp = idp::shared();
+        let w = World::new();
+        let env = w
+            .env()
+            .set("BEARER_TOKEN", "opaque-token-value")
+            .set("BEARER_TOKEN_FILE", w.file("tok", &mint(idp)));
+        let (_, source) = search(&verifying(env.clone()).build().unwrap(), U).await.unwrap();
+        assert!(source.starts_with("BEARER_TOKEN_FILE"), "{source}");
+
+        let only = w.env().set("BEARER_TOKEN", "opaque-token-value");
+        let skipped = search(&verifying(only.clone()).build().unwrap(), U).await.unwrap_err();
+        assert!(
+            skipped.iter().any(|s| s.starts_with("BEARER_TOKEN: not a JWT")),
+            "{skipped:?}"
+        );
+        assert_eq!(
+            search(&discover(only), U).await.unwrap().0,
+            "opaque-token-value",
+            "accepted without verification"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn trusted_issuers_pass_over_tokens_from_other_issuers() {
+        let idp = idp::shared();
+        let token = mint(idp);
+        let w = World::new();
+        let env = w.env().set("SCITOKEN", &token);
+        let other = verifying(env.clone())
+            .trusted_issuer("https://other-issuer.example/")
+            .build()
+            .unwrap();
+        let skipped = search(&other, U).await.unwrap_err();
+        let want = format!("SCITOKEN: JWT issuer `{}` is not in trusted_issuers", idp.issuer());
+        assert!(skipped.contains(&want), "{skipped:?}");
+        // Also a filter without verification.
+        let plain = Discover::builder()
+            .env(env.clone())
+            .trusted_issuer("https://other-issuer.example")
+            .build()
+            .unwrap();
+        assert!(pick(&plain, U).is_err());
+        // Listed (trailing slash or not): used.
+        let listed = verifying(env)
+            .trusted_issuer("https://other-issuer.example")
+            .trusted_issuer(format!("{}/", idp.issuer()))
+            .build()
+            .unwrap();
+        assert_eq!(search(&listed, U).await.unwrap().0, token);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_http_issuer_is_refused_unless_the_profile_is_insecure() {
+        let idp = idp::shared();
+        let token = mint(idp);
+        let w = World::new();
+        let env = w.env().set("SCITOKEN", &token);
+        let strict = Discover::builder()
+            .env(env.clone())
+            .verify_signature(true)
+            .build()
+            .unwrap();
+        let skipped = search(&strict, U).await.unwrap_err();
+        let reason = &skipped[0];
+        assert!(
+            reason.starts_with(&format!("SCITOKEN: issuer `{}` is not https", idp.issuer()))
+                && reason.contains("insecure"),
+            "{skipped:?}"
+        );
+        assert_eq!(search(&verifying(env).build().unwrap(), U).await.unwrap().0, token);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_unreachable_issuer_is_a_reason_not_an_error() {
+        // A JWT naming an issuer where nothing listens (a port just freed).
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let t = jwt(serde_json::json!({"iss": format!("http://127.0.0.1:{port}"), "exp": now() + 3600}));
+        let t = t.replace(
+            &t[..t.find('.').unwrap()],
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","kid":"k"}"#),
+        );
+        let w = World::new();
+        let d = verifying(w.env().set("BEARER_TOKEN", &t)).build().unwrap();
+        let skipped = search(&d, U).await.unwrap_err();
+        assert!(
+            skipped
+                .iter()
+                .any(|s| s.starts_with("BEARER_TOKEN: issuer unreachable")),
+            "{skipped:?}"
+        );
+    }
+
+    #[test]
+    fn profiles_wire_verify_signature_and_trusted_issuers() {
+        let info = profile_info(
+            r#"
+[profiles.grid]
+base_url = "https://se.example.org/"
+auth = "discover"
+verify_signature = true
+trusted_issuers = ["https://issuer.example"]
+"#,
+        );
+        assert!(
+            info.details.contains(&("verify_signature".into(), "true".into())),
+            "{info:?}"
+        );
+        let err = profile_error("[profiles.bad]\nauth = \"discover\"\ntrusted_issuers = [\"not a url\"]\n");
+        assert!(err.is_config() && err.to_string().contains("not a url"), "{err:?}");
+    }
 }

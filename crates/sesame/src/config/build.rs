@@ -131,7 +131,9 @@ pub fn credential_for(resolved: &ResolvedProfile, opts: &BuildOptions) -> Result
 
 /// `auth = "discover"`: grid token, X.509 and netrc discovery in the process environment,
 /// with the profile's `min_valid`, `required_scope`, `netrc`, `cert`/`key` (used instead of
-/// discovering a certificate), `fail_if_noauth` and `force_noauth`.
+/// discovering a certificate), `fail_if_noauth`, `force_noauth`, `trusted_issuers` and
+/// `verify_signature` (issuers' metadata and keys are fetched with the profile's
+/// `ca_bundle`, `insecure`, timeouts and `retries`).
 fn discover_credential(resolved: &ResolvedProfile) -> Result<Arc<dyn Credential>> {
     let p = &resolved.profile;
     let mut b = credential::Discover::builder()
@@ -148,6 +150,16 @@ fn discover_credential(resolved: &ResolvedProfile) -> Result<Arc<dyn Credential>
     }
     for s in p.required_scope.iter().flat_map(|s| s.to_vec()) {
         b = b.required_scope(s);
+    }
+    for i in p.trusted_issuers.iter().flatten() {
+        b = b.trusted_issuer(i.clone());
+    }
+    if p.verify_signature == Some(true) {
+        let http = super::oauth::provider_source(resolved)?.http()?;
+        b = b
+            .verify_signature(true)
+            .insecure(p.insecure == Some(true))
+            .oauth_http(http);
     }
     if p.force_noauth != Some(true) {
         match (&p.cert, &p.key) {

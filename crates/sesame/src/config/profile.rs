@@ -254,6 +254,11 @@ profile! {
     min_valid: u64 => Int,
     /// Capabilities a discovered JWT must grant, e.g. `storage.read:/data` (discover).
     required_scope: OneOrMany => List,
+    /// Use a discovered JWT only if its signature verifies against its `https` issuer's
+    /// JWKS; opaque tokens are then passed over (discover).
+    verify_signature: bool => Bool,
+    /// Use only discovered tokens whose `iss` is one of these (discover).
+    trusted_issuers: Vec<String> => List,
     /// Fail before sending when no credential is found (discover).
     fail_if_noauth: bool => Bool,
     /// Send no credential at all (discover).

@@ -2,9 +2,9 @@
 //! signature against the provider's JWKS, `iss`, `aud`, `exp`, `iat`, `nonce`, and
 //! `at_hash` when present. `alg: none` and algorithms outside the allowed list are always
 //! rejected. Built on `openidconnect`'s verifier; sesame adds the JWKS cache with key
-//! rotation and the mapping to typed errors.
+//! rotation and the mapping to typed errors; the header rules (`alg`, `kid`, allowed
+//! algorithms) and key lookup are shared with access-token verification in [`super::jws`].
 
-use base64::Engine;
 use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier, CoreJwsSigningAlgorithm};
 use openidconnect::{
     AccessToken as OidcAccessToken, AccessTokenHash, ClaimsVerificationError, ClientId, ClientSecret, IssuerUrl, Nonce,
@@ -13,21 +13,11 @@ use openidconnect::{
 use url::Url;
 
 use super::error::IdTokenError;
-use super::{OAuthError, OAuthHttp, jwks};
+use super::{OAuthError, OAuthHttp, jws};
 use crate::Result;
 
 /// Algorithms accepted for ID tokens signed with the provider's keys.
-pub const ASYMMETRIC_ALGS: &[CoreJwsSigningAlgorithm] = &[
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
-    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
-    CoreJwsSigningAlgorithm::EdDsa,
-];
+pub use super::jws::ASYMMETRIC_ALGS;
 
 /// What the verifier needs to know.
 #[derive(Debug, Clone)]
@@ -51,28 +41,21 @@ pub struct IdTokenCheck<'a> {
 
 /// Verifies an ID token and returns its claims as JSON.
 pub async fn verify(http: &OAuthHttp, raw: &str, check: &IdTokenCheck<'_>) -> Result<serde_json::Value> {
-    let header = unverified_header(raw)?;
-    let alg = header.get("alg").and_then(|a| a.as_str()).unwrap_or("");
-    if alg.eq_ignore_ascii_case("none") || alg.is_empty() {
-        return Err(OAuthError::IdToken(IdTokenError::Unsigned).into());
-    }
+    let id_err = |e: IdTokenError| -> crate::Error { OAuthError::IdToken(e).into() };
+    let header = jws::unverified_header(raw).map_err(id_err)?;
+    let alg = jws::signed_alg(&header).map_err(id_err)?;
     let symmetric = alg.starts_with("HS");
     if symmetric && check.client_secret.is_none() {
-        return Err(OAuthError::IdToken(IdTokenError::UnsupportedAlg(alg.to_string())).into());
+        return Err(id_err(IdTokenError::UnsupportedAlg(alg.to_string())));
     }
-    let kid = header.get("kid").and_then(|k| k.as_str()).map(str::to_owned);
+    let kid = jws::key_id(&header);
     let token: CoreIdToken = raw
         .parse()
         .map_err(|e: serde_json::Error| OAuthError::IdToken(IdTokenError::Malformed(e.to_string())))?;
     let keys = if symmetric {
         openidconnect::core::CoreJsonWebKeySet::new(vec![])
     } else {
-        let set = jwks::keys_for(http, check.jwks_uri, kid.as_deref()).await?;
-        if let Some(k) = &kid
-            && !jwks::has_kid(&set, k)
-        {
-            return Err(OAuthError::IdToken(IdTokenError::UnknownKey(k.clone())).into());
-        }
+        let set = jws::keys_with_kid(http, check.jwks_uri, kid).await?.map_err(id_err)?;
         (*set).clone()
     };
     let issuer = IssuerUrl::new(check.issuer.to_string())
@@ -116,22 +99,6 @@ pub async fn verify(http: &OAuthHttp, raw: &str, check: &IdTokenCheck<'_>) -> Re
         }
     }
     serde_json::to_value(claims).map_err(|e| OAuthError::IdToken(IdTokenError::Malformed(e.to_string())).into())
-}
-
-fn unverified_header(raw: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
-    let malformed = |m: &str| OAuthError::IdToken(IdTokenError::Malformed(m.to_string()));
-    let h = raw
-        .split('.')
-        .next()
-        .filter(|h| !h.is_empty() && h.len() < 8192)
-        .ok_or_else(|| malformed("not a JWT"))?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(h.trim_end_matches('='))
-        .map_err(|_| malformed("header is not base64url"))?;
-    match serde_json::from_slice(&bytes) {
-        Ok(serde_json::Value::Object(m)) => Ok(m),
-        _ => Err(malformed("header is not a JSON object").into()),
-    }
 }
 
 fn map_sig(e: SignatureVerificationError) -> IdTokenError {

@@ -6,6 +6,7 @@
 //! | `discovery` | provider metadata | OIDC Discovery 1.0, RFC 8414 |
 //! | `webfinger` | issuer from an API base URL | RFC 7033 |
 //! | `jwks` | signing keys, rotation | RFC 7517 |
+//! | `jws` | JWT signatures against a key set (ID tokens, discovered access tokens) | RFC 7515, RFC 8725 |
 //! | `id_token` | ID token verification | OIDC Core §3.1.3.7 |
 //! | `client` | grants: client credentials, password, refresh, code, token exchange | RFC 6749, RFC 8693 |
 //! | `client_auth` | client authentication incl. `private_key_jwt` | RFC 6749 §2.3, RFC 7523 |
@@ -29,6 +30,7 @@ pub mod id_token;
 pub mod interactive;
 mod introspection;
 pub mod jwks;
+pub mod jws;
 pub mod landing;
 pub mod loopback;
 pub mod pkce;

@@ -34,6 +34,17 @@ pub struct ProviderSource {
     pub retries: Option<u32>,
 }
 
+impl ProviderSource {
+    /// The HTTP client for this provider: its TLS options, timeouts and retries.
+    pub fn http(&self) -> Result<OAuthHttp> {
+        let http = OAuthHttp::new(&self.tls, self.timeout, self.connect_timeout)?;
+        Ok(match self.retries {
+            Some(n) => http.with_retry(crate::session::RetryPolicy::new(n)),
+            None => http,
+        })
+    }
+}
+
 /// An [`OAuthClient`] built on first use.
 #[derive(Debug)]
 pub struct LazyClient {
@@ -71,10 +82,7 @@ impl LazyClient {
     }
 
     async fn build(&self) -> Result<OAuthClient> {
-        let mut http = OAuthHttp::new(&self.source.tls, self.source.timeout, self.source.connect_timeout)?;
-        if let Some(n) = self.source.retries {
-            http = http.with_retry(crate::session::RetryPolicy::new(n));
-        }
+        let http = self.source.http()?;
         let insecure = self.config.insecure;
         let ex = &self.source.explicit;
         let meta = if ex.token_endpoint.is_some() {

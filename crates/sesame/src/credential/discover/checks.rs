@@ -1,9 +1,13 @@
 //! What makes a discovered token usable: the WLCG Bearer Token Discovery text (whitespace,
 //! empty, RFC 6750 syntax) and, for JWTs, the WLCG/SciTokens claims (`exp`, `aud`, `scope`).
 //!
-//! Claims are read without verifying the signature: these checks only avoid sending a
+//! Claims are read here without verifying the signature: these checks only avoid sending a
 //! token the server would refuse anyway (expired, meant for another service, lacking the
-//! needed scope); the server remains the one that verifies it.
+//! needed scope, from an issuer not in `trusted_issuers`), and cost no network. When the
+//! profile sets `verify_signature = true`, a token that passes them is then verified
+//! against its issuer's keys ([`super::verify`]) before it is used; otherwise the server
+//! remains the only one that verifies it, and `trusted_issuers` selects tokens rather than
+//! proving where they came from.
 
 use std::time::Duration;
 
@@ -195,6 +199,31 @@ pub fn rejection(claims: Option<&Map<String, Value>>, want: &Expectations<'_>) -
         }
     }
     None
+}
+
+/// Why a token's issuer is not acceptable, or `None` if it is: with `trusted` non-empty, a
+/// JWT whose `iss` is not in the list (trailing `/` ignored), or an opaque token (whose
+/// issuer cannot be known), is passed over.
+pub fn issuer_rejection(claims: Option<&Map<String, Value>>, trusted: &[String]) -> Option<String> {
+    if trusted.is_empty() {
+        return None;
+    }
+    let Some(claims) = claims else {
+        return Some("not a JWT (an opaque token): its issuer cannot be checked against trusted_issuers".into());
+    };
+    let Some(iss) = claims.get("iss").and_then(Value::as_str) else {
+        return Some("JWT has no `iss` claim, and trusted_issuers is set".into());
+    };
+    let norm = iss.trim_end_matches('/');
+    if trusted.iter().any(|t| t.trim_end_matches('/') == norm) {
+        return None;
+    }
+    Some(format!("JWT issuer `{}` is not in trusted_issuers", printable(iss)))
+}
+
+/// Text from an unverified token, safe to print: no control characters, at most 200 chars.
+pub(crate) fn printable(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(200).collect()
 }
 
 /// The audiences a relying party at `url` accepts: `scheme://host` (the WLCG recommendation,

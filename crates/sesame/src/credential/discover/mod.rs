@@ -9,10 +9,17 @@
 //! stripped; an empty token means "next"; a token that is not an RFC 6750 `b64token` stops
 //! discovery with an error (the WLCG text: "SHOULD stop and return an error"). A JWT is
 //! passed over, with the reason kept, when its `exp` is within `min_valid`, when its `aud`
-//! names neither `scheme://host` of the request nor `ANY`, or when its `scope` lacks a
-//! required `authz:/path`. Opaque tokens are used as they are. The signature of a JWT is
-//! **not** verified here: the server does that; these checks only avoid sending tokens the
-//! server would refuse.
+//! names neither `scheme://host` of the request nor `ANY`, when its `scope` lacks a
+//! required `authz:/path`, or, with `trusted_issuers` set, when its `iss` is not listed.
+//! Opaque tokens are used as they are. By default the signature of a JWT is **not**
+//! verified: the server does that, and these checks only avoid sending tokens the server
+//! would refuse. With `verify_signature` (profile key, or
+//! [`DiscoverBuilder::verify_signature`]) a token is used only if its signature verifies
+//! against the keys its `https` issuer publishes (OIDC Discovery / RFC 8414 metadata, then
+//! the JWKS); anything else — an opaque token, an unreachable issuer, a bad signature — is
+//! passed over with its reason, and verdicts are remembered per token (see [`verify`]).
+//! Verification needs the network, so it happens in the async paths (requests,
+//! [`Discover::find_token_async`]); the synchronous lookups use verdicts already reached.
 //!
 //! Token files are checked (`stat`) on every use and re-read when they change, so a token
 //! refreshed by an agent (`htgettoken`, `oidc-agent`, HTCondor's credd) is picked up by a
@@ -42,6 +49,7 @@
 mod checks;
 mod env;
 mod sources;
+pub mod verify;
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
@@ -57,9 +65,11 @@ use url::Url;
 pub use checks::{ANY_AUDIENCES, RequiredScope, accepted_audiences, is_b64token, strip_isspace};
 pub use env::Env;
 
-use self::sources::{FileRead, What};
+use self::sources::{Candidate, FileRead, What};
+use self::verify::Verifier;
 use super::{Attachment, AuthRequest, Credential, CredentialInfo, Netrc, Rejection, X509};
 use crate::error::CredentialError;
+use crate::oauth::OAuthHttp;
 use crate::secret::AccessToken;
 use crate::token::{Token, now_unix};
 use crate::{Error, Result};
@@ -180,6 +190,8 @@ pub struct Discover {
     env: Env,
     min_valid: Duration,
     scopes: Vec<RequiredScope>,
+    trusted_issuers: Vec<String>,
+    verifier: Option<Verifier>,
     token_mode: Mode,
     x509_mode: Mode,
     netrc_mode: Mode,
@@ -204,6 +216,8 @@ impl std::fmt::Debug for Discover {
             .field("netrc", &self.netrc_mode)
             .field("min_valid", &self.min_valid)
             .field("required_scopes", &self.scopes)
+            .field("trusted_issuers", &self.trusted_issuers)
+            .field("verify_signature", &self.verifier.is_some())
             .field("fail_if_noauth", &self.fail_if_noauth)
             .field("force_noauth", &self.force_noauth)
             .field("x509_source", &self.x509_source)
@@ -227,76 +241,135 @@ impl Discover {
     /// Looks for a usable token for a request to `url` (`None`: skip the audience check),
     /// valid for more than `min_valid`. `Err` only for a token that is malformed (RFC 6750),
     /// which stops discovery as the WLCG text asks.
+    ///
+    /// No network: with `verify_signature`, a token counts only if its signature was
+    /// verified earlier in this process; one not verified yet is passed over (use
+    /// [`search_tokens_async`](Self::search_tokens_async), which verifies it).
     pub fn search_tokens(&self, url: Option<&Url>, min_valid: Duration) -> Result<TokenSearch> {
+        self.search_cached(url, min_valid, false)
+    }
+
+    /// [`search_tokens`](Self::search_tokens), verifying signatures over the network when
+    /// `verify_signature` is on (each token once; verdicts are remembered).
+    pub async fn search_tokens_async(&self, url: Option<&Url>, min_valid: Duration) -> Result<TokenSearch> {
+        let want = self.expectations(url, min_valid);
         let mut skipped = Vec::new();
-        let want = checks::Expectations {
-            min_valid,
-            url,
-            scopes: &self.scopes,
-            now: now_unix(),
-        };
         for c in sources::candidates(&self.env) {
-            let (token, claims) = match &c.what {
-                What::Nothing(reason) => {
-                    skipped.push(Skipped::new(c.label, reason.clone()));
+            let u = match self.examine(c, &want)? {
+                Examined::Skip(s) => {
+                    skipped.push(s);
                     continue;
                 }
-                What::Var(name) => {
-                    let raw = self.env.var(name).unwrap_or_default();
-                    let raw = raw.to_string_lossy();
-                    let t = strip_isspace(&raw).to_string();
-                    let claims = crate::token::jwt_claims(&t).map(Arc::new);
-                    (AccessToken::new(t), claims)
-                }
-                What::File(path) => match self.cache.read(path) {
-                    FileRead::Missing => {
-                        skipped.push(Skipped::new(c.label, "file not found"));
-                        continue;
-                    }
-                    FileRead::Unreadable(e) => {
-                        skipped.push(Skipped::new(c.label, format!("cannot read: {e}")));
-                        continue;
-                    }
-                    FileRead::Token(ft) => (ft.token, ft.claims),
-                },
+                Examined::Usable(u) => u,
             };
-            if token.expose().is_empty() {
-                skipped.push(Skipped::new(c.label, "empty"));
+            if let Some(v) = &self.verifier
+                && let Err(reason) = v.check(u.token.expose(), u.claims.as_deref()).await
+            {
+                tracing::debug!(source = %u.label, %reason, "token passed over");
+                skipped.push(Skipped::new(u.label, reason));
                 continue;
             }
-            if !is_b64token(token.expose()) {
-                return Err(CredentialError::Config(format!(
-                    "the token in {} is not a valid bearer token (RFC 6750: letters, digits and -._~+/ followed by any `=`; \
-                     a space, quote or line break inside it?); fix or remove it — discovery stops here, as WLCG Bearer Token Discovery requires",
-                    c.label
-                ))
-                .into());
-            }
-            if let Some(reason) = checks::rejection(claims.as_deref(), &want) {
-                tracing::debug!(source = %c.label, %reason, "token passed over");
-                skipped.push(Skipped::new(c.label, reason));
-                continue;
-            }
-            let expires_at = claims.as_ref().and_then(|m| m.get("exp")).and_then(Value::as_f64);
-            return Ok(TokenSearch::Found(FoundToken {
-                token,
-                source: c.label,
-                expires_at: expires_at.map(|e| e as i64),
-                skipped,
-                claims,
-            }));
+            return Ok(TokenSearch::Found(u.found(skipped)));
         }
         Ok(TokenSearch::NotFound(skipped))
     }
 
+    /// The synchronous search. A token whose signature is still to be verified is passed
+    /// over, or, with `accept_unverified`, taken (to tell "something is there" at build
+    /// time and in `status`, which cannot wait for the network).
+    fn search_cached(&self, url: Option<&Url>, min_valid: Duration, accept_unverified: bool) -> Result<TokenSearch> {
+        let want = self.expectations(url, min_valid);
+        let mut skipped = Vec::new();
+        for c in sources::candidates(&self.env) {
+            let u = match self.examine(c, &want)? {
+                Examined::Skip(s) => {
+                    skipped.push(s);
+                    continue;
+                }
+                Examined::Usable(u) => u,
+            };
+            match self.verifier.as_ref().map(|v| v.cached(u.token.expose())) {
+                None | Some(Some(Ok(()))) => {}
+                Some(None) if accept_unverified => {}
+                Some(Some(Err(reason))) => {
+                    skipped.push(Skipped::new(u.label, reason));
+                    continue;
+                }
+                Some(None) => {
+                    skipped.push(Skipped::new(
+                        u.label,
+                        "signature not verified yet (that needs the network: use find_token_async or a session)",
+                    ));
+                    continue;
+                }
+            }
+            return Ok(TokenSearch::Found(u.found(skipped)));
+        }
+        Ok(TokenSearch::NotFound(skipped))
+    }
+
+    fn expectations<'a>(&'a self, url: Option<&'a Url>, min_valid: Duration) -> checks::Expectations<'a> {
+        checks::Expectations {
+            min_valid,
+            url,
+            scopes: &self.scopes,
+            now: now_unix(),
+        }
+    }
+
+    /// Reads one place and applies the checks that need no network.
+    fn examine(&self, c: Candidate, want: &checks::Expectations<'_>) -> Result<Examined> {
+        let skip = |label: String, reason: String| Ok(Examined::Skip(Skipped::new(label, reason)));
+        let (token, claims) = match &c.what {
+            What::Nothing(reason) => return skip(c.label, reason.clone()),
+            What::Var(name) => {
+                let raw = self.env.var(name).unwrap_or_default();
+                let raw = raw.to_string_lossy();
+                let t = strip_isspace(&raw).to_string();
+                let claims = crate::token::jwt_claims(&t).map(Arc::new);
+                (AccessToken::new(t), claims)
+            }
+            What::File(path) => match self.cache.read(path) {
+                FileRead::Missing => return skip(c.label, "file not found".into()),
+                FileRead::Unreadable(e) => return skip(c.label, format!("cannot read: {e}")),
+                FileRead::Token(ft) => (ft.token, ft.claims),
+            },
+        };
+        if token.expose().is_empty() {
+            return skip(c.label, "empty".into());
+        }
+        if !is_b64token(token.expose()) {
+            return Err(CredentialError::Config(format!(
+                "the token in {} is not a valid bearer token (RFC 6750: letters, digits and -._~+/ followed by any `=`; \
+                 a space, quote or line break inside it?); fix or remove it — discovery stops here, as WLCG Bearer Token Discovery requires",
+                c.label
+            ))
+            .into());
+        }
+        if let Some(reason) = checks::rejection(claims.as_deref(), want)
+            .or_else(|| checks::issuer_rejection(claims.as_deref(), &self.trusted_issuers))
+        {
+            tracing::debug!(source = %c.label, %reason, "token passed over");
+            return skip(c.label, reason);
+        }
+        Ok(Examined::Usable(Usable {
+            label: c.label,
+            token,
+            claims,
+        }))
+    }
+
     /// The token for a request to `url` (`None`: no audience check), valid for more than
     /// the configured `min_valid`; a [`CredentialError::Missing`] error listing every place
-    /// and why it was passed over when there is none.
+    /// and why it was passed over when there is none. No network (see
+    /// [`search_tokens`](Self::search_tokens)).
     pub fn find_token(&self, url: Option<&Url>) -> Result<FoundToken> {
-        match self.search_tokens(url, self.min_valid)? {
-            TokenSearch::Found(f) => Ok(f),
-            TokenSearch::NotFound(skipped) => Err(no_token_error(url, &skipped, &[], &[])),
-        }
+        found_or_error(url, self.search_tokens(url, self.min_valid)?)
+    }
+
+    /// [`find_token`](Self::find_token), verifying signatures when `verify_signature` is on.
+    pub async fn find_token_async(&self, url: Option<&Url>) -> Result<FoundToken> {
+        found_or_error(url, self.search_tokens_async(url, self.min_valid).await?)
     }
 
     /// The X.509 credential found when this was built.
@@ -350,6 +423,39 @@ impl Discover {
     }
 }
 
+fn found_or_error(url: Option<&Url>, search: TokenSearch) -> Result<FoundToken> {
+    match search {
+        TokenSearch::Found(f) => Ok(f),
+        TokenSearch::NotFound(skipped) => Err(no_token_error(url, &skipped, &[], &[])),
+    }
+}
+
+/// One place looked at: passed over (and why), or a token that passed the checks that need
+/// no network.
+enum Examined {
+    Skip(Skipped),
+    Usable(Usable),
+}
+
+struct Usable {
+    label: String,
+    token: AccessToken,
+    claims: Option<Arc<Map<String, Value>>>,
+}
+
+impl Usable {
+    fn found(self, skipped: Vec<Skipped>) -> FoundToken {
+        let expires_at = self.claims.as_ref().and_then(|m| m.get("exp")).and_then(Value::as_f64);
+        FoundToken {
+            token: self.token,
+            source: self.label,
+            expires_at: expires_at.map(|e| e as i64),
+            skipped,
+            claims: self.claims,
+        }
+    }
+}
+
 /// The "no valid token" error: every place tried, and why each was passed over.
 fn no_token_error(url: Option<&Url>, tokens: &[Skipped], x509: &[Skipped], netrc: &[Skipped]) -> Error {
     use std::fmt::Write;
@@ -378,7 +484,7 @@ impl Credential for Discover {
         }
         let mut token_skipped = Vec::new();
         if self.token_mode != Mode::Disabled {
-            match self.search_tokens(Some(req.url), self.min_valid)? {
+            match self.search_tokens_async(Some(req.url), self.min_valid).await? {
                 TokenSearch::Found(f) => {
                     let mut v = HeaderValue::from_str(&format!("Bearer {}", f.token.expose())).map_err(|_| {
                         CredentialError::Config(format!("the token in {} is not a valid header value", f.source))
@@ -421,7 +527,7 @@ impl Credential for Discover {
             return Ok(Rejection::GiveUp);
         }
         // An agent may have replaced the token since: retry once if there is a new one.
-        Ok(match self.search_tokens(Some(req.url), self.min_valid)? {
+        Ok(match self.search_tokens_async(Some(req.url), self.min_valid).await? {
             TokenSearch::Found(f) if self.fingerprint(&f.token) != attachment.id => Rejection::Retry,
             _ => Rejection::GiveUp,
         })
@@ -439,12 +545,22 @@ impl Credential for Discover {
         if self.force_noauth {
             return info.with("force_noauth", "true");
         }
+        if self.verifier.is_some() {
+            info = info.with("verify_signature", "true");
+        }
         if self.token_mode != Mode::Disabled {
-            match self.search_tokens(self.base_url.as_ref(), self.min_valid) {
+            match self.search_cached(self.base_url.as_ref(), self.min_valid, true) {
                 Ok(TokenSearch::Found(f)) => {
                     info = info
                         .with("source", f.source.clone())
                         .with("token", crate::secret::mask(f.token.expose()));
+                    if let Some(v) = &self.verifier {
+                        let state = match v.cached(f.token.expose()) {
+                            Some(Ok(())) => "verified",
+                            _ => "not verified yet",
+                        };
+                        info = info.with("signature", state);
+                    }
                     if let Some(e) = f.expires_at {
                         info = info.with("expires_at", e.to_string());
                     }
@@ -470,7 +586,7 @@ impl Credential for Discover {
             return Ok(None);
         }
         // Nothing to refresh: files are re-read whenever they change anyway.
-        match self.search_tokens(self.base_url.as_ref(), min_valid)? {
+        match self.search_tokens_async(self.base_url.as_ref(), min_valid).await? {
             TokenSearch::Found(f) => {
                 if let Ok(mut last) = self.last_source.lock() {
                     *last = Some(f.source.clone());
@@ -491,6 +607,10 @@ pub struct DiscoverBuilder {
     env: Option<Env>,
     min_valid: Option<Duration>,
     scopes: Vec<String>,
+    trusted_issuers: Vec<String>,
+    verify_signature: bool,
+    insecure: bool,
+    oauth_http: Option<OAuthHttp>,
     token: Option<Mode>,
     x509: Option<Mode>,
     netrc: Option<Mode>,
@@ -518,6 +638,39 @@ impl DiscoverBuilder {
     /// boundaries; `..` is refused). Repeatable.
     pub fn required_scope(mut self, scope: impl Into<String>) -> Self {
         self.scopes.push(scope.into());
+        self
+    }
+
+    /// Use a JWT only if its signature verifies against the keys of its issuer (`iss`,
+    /// which must be `https` unless [`insecure`](Self::insecure)); opaque tokens are then
+    /// passed over. Default off: the server verifies tokens anyway, and verification costs
+    /// a discovery and a JWKS fetch per issuer (cached per process).
+    pub fn verify_signature(mut self, on: bool) -> Self {
+        self.verify_signature = on;
+        self
+    }
+
+    /// Use only tokens issued by this issuer (repeatable; a trailing `/` is ignored). A JWT
+    /// from another issuer, or an opaque token, is passed over. Without
+    /// [`verify_signature`](Self::verify_signature) this selects tokens by their unverified
+    /// `iss`; it does not prove where they came from.
+    pub fn trusted_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.trusted_issuers.push(issuer.into());
+        self
+    }
+
+    /// Allow `http://` issuers and key sets for signature verification, and (unless an
+    /// [`oauth_http`](Self::oauth_http) client is given) skip TLS certificate checks when
+    /// fetching them. For test providers only.
+    pub fn insecure(mut self, on: bool) -> Self {
+        self.insecure = on;
+        self
+    }
+
+    /// The HTTP client for issuer discovery and key sets (default: system roots, 30 s
+    /// timeout, 10 s connect timeout, default retries).
+    pub fn oauth_http(mut self, http: OAuthHttp) -> Self {
+        self.oauth_http = Some(http);
         self
     }
 
@@ -586,6 +739,24 @@ impl DiscoverBuilder {
             .iter()
             .map(|s| RequiredScope::parse(s).map_err(Error::config))
             .collect::<Result<Vec<_>>>()?;
+        for i in &self.trusted_issuers {
+            Url::parse(i).map_err(|e| Error::config(format!("trusted issuer `{i}` is not a URL: {e}")))?;
+        }
+        let verifier = if self.verify_signature {
+            let http = match self.oauth_http {
+                Some(h) => h,
+                None => {
+                    let tls = crate::tls::TlsOptions {
+                        insecure: self.insecure,
+                        ..Default::default()
+                    };
+                    OAuthHttp::new(&tls, Duration::from_secs(30), Duration::from_secs(10))?
+                }
+            };
+            Some(Verifier::new(http, self.insecure))
+        } else {
+            None
+        };
         let mode =
             |explicit: Option<Mode>, var: &str| explicit.or_else(|| Mode::from_env(&env, var)).unwrap_or_default();
         let token_mode = mode(self.token, "SESAME_FIND_TOKEN");
@@ -595,6 +766,8 @@ impl DiscoverBuilder {
             env,
             min_valid: self.min_valid.unwrap_or(DEFAULT_MIN_VALID),
             scopes,
+            trusted_issuers: self.trusted_issuers,
+            verifier,
             token_mode,
             x509_mode,
             netrc_mode,
@@ -676,7 +849,8 @@ impl DiscoverBuilder {
             let search = if token_mode == Mode::Disabled {
                 TokenSearch::NotFound(Vec::new())
             } else {
-                d.search_tokens(d.base_url.as_ref(), d.min_valid)?
+                // Signatures are verified at first use (building cannot wait for the network).
+                d.search_cached(d.base_url.as_ref(), d.min_valid, true)?
             };
             if let TokenSearch::NotFound(skipped) = search {
                 if token_mode == Mode::Required {
