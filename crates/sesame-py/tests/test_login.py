@@ -97,7 +97,7 @@ def ensure_browser_installed() -> None:
         )
 
 
-class TestBrowser:
+class Browser:
     """The `$BROWSER` of the login tests; its log and counters live in `dir`."""
 
     def __init__(self, dir: Path) -> None:
@@ -147,8 +147,8 @@ class TestBrowser:
 
 
 @pytest.fixture
-def browser(tmp_path) -> TestBrowser:
-    return TestBrowser(tmp_path / "browser")
+def browser(tmp_path) -> Browser:
+    return Browser(tmp_path / "browser")
 
 
 def write_profile(name: str, issuer: str, auth: str) -> None:

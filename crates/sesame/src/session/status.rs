@@ -132,3 +132,54 @@ impl Status {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::credential::Bearer;
+
+    fn resolved() -> ResolvedProfile {
+        ResolvedProfile {
+            name: "p".into(),
+            profile: Default::default(),
+            config_path: None,
+        }
+    }
+
+    #[test]
+    fn no_credential_and_a_static_token() {
+        let st = Status::of(&resolved(), None);
+        assert_eq!(
+            (st.info.kind.as_str(), &st.token, st.valid),
+            ("none", &TokenStatus::NotApplicable, true)
+        );
+        let c: Arc<dyn Credential> = Arc::new(Bearer::new("static-token-abcdefgh"));
+        let st = Status::of(&resolved(), Some(&c));
+        assert_eq!(st.info.kind, "bearer");
+        assert_eq!(st.token, TokenStatus::Static("static-t…****".into()), "masked");
+        assert!(st.valid && st.certificate_seconds_left.is_none());
+    }
+
+    #[test]
+    fn audience_and_subject_forms() {
+        let mut t = CachedToken {
+            subject: Some(json!("alice")),
+            scopes: vec![],
+            audience: Some(json!("api")),
+            masked: "****".into(),
+            seconds_left: None,
+            refresh_token: false,
+        };
+        assert_eq!(t.subject_str(), Some("alice"));
+        assert_eq!(t.audience_list(), Some(vec!["api".to_string()]));
+        t.audience = Some(json!(["a", "b", 3]));
+        assert_eq!(t.audience_list(), Some(vec!["a".to_string(), "b".to_string()]));
+        t.audience = Some(json!(7));
+        assert_eq!(t.audience_list(), Some(vec![]));
+        t.audience = None;
+        t.subject = Some(json!(42));
+        assert_eq!((t.audience_list(), t.subject_str()), (None, None));
+    }
+}
