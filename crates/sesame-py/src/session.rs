@@ -310,6 +310,63 @@ macro_rules! session_named {
 /// method of each class) makes it. The class's own methods follow in `$rest`.
 macro_rules! session_pymethods {
     ($class:ident, $ret:ty, { $($rest:tt)* }) => {
+        session_pymethods!(@impl $class, $ret, { $($rest)* }, [
+            (
+                "A GET request (`AsyncSession`: awaitable).",
+                get,
+                Method::GET,
+                (url, params=None, *, headers=None, data=None, json=None, files=None, timeout=None, stream=false),
+                [params, headers, data, json, files, timeout]
+            ),
+            (
+                "An OPTIONS request (`AsyncSession`: awaitable).",
+                options,
+                Method::OPTIONS,
+                (url, *, params=None, headers=None, data=None, json=None, files=None, timeout=None, stream=false),
+                [params, headers, data, json, files, timeout]
+            ),
+            (
+                "A HEAD request (`AsyncSession`: awaitable).",
+                head,
+                Method::HEAD,
+                (url, *, params=None, headers=None, data=None, json=None, files=None, timeout=None, stream=false),
+                [params, headers, data, json, files, timeout]
+            ),
+            (
+                "A POST request (`AsyncSession`: awaitable).",
+                post,
+                Method::POST,
+                (url, data=None, json=None, *, params=None, headers=None, files=None, timeout=None, stream=false),
+                [data, json, params, headers, files, timeout]
+            ),
+            (
+                "A PUT request (`AsyncSession`: awaitable).",
+                put,
+                Method::PUT,
+                (url, data=None, *, params=None, headers=None, json=None, files=None, timeout=None, stream=false),
+                [data, params, headers, json, files, timeout]
+            ),
+            (
+                "A PATCH request (`AsyncSession`: awaitable).",
+                patch,
+                Method::PATCH,
+                (url, data=None, *, params=None, headers=None, json=None, files=None, timeout=None, stream=false),
+                [data, params, headers, json, files, timeout]
+            ),
+            (
+                "A DELETE request (`AsyncSession`: awaitable).",
+                delete,
+                Method::DELETE,
+                (url, *, params=None, headers=None, data=None, json=None, files=None, timeout=None, stream=false),
+                [params, headers, data, json, files, timeout]
+            ),
+        ]);
+    };
+    // One request method per row: (doc, name, HTTP method, Python signature, the Rust
+    // parameters in the signature's order).
+    (@impl $class:ident, $ret:ty, { $($rest:tt)* }, [
+        $(($doc:tt, $name:ident, $method:expr, $sig:tt, [$($arg:ident),*])),* $(,)?
+    ]) => {
         #[allow(clippy::too_many_arguments)]
         #[pymethods]
         impl $class {
@@ -383,180 +440,19 @@ macro_rules! session_pymethods {
                 self.send(py, request::method(method)?, url, args, stream)
             }
 
-            /// A GET request (`AsyncSession`: awaitable).
-            #[pyo3(signature = (url, params=None, *, headers=None, data=None, json=None, files=None, timeout=None, stream=false))]
-            fn get<'py>(
-                &self,
-                py: Python<'py>,
-                url: &Bound<'py, PyAny>,
-                params: Option<Bound<'py, PyAny>>,
-                headers: Option<Bound<'py, PyAny>>,
-                data: Option<Bound<'py, PyAny>>,
-                json: Option<Bound<'py, PyAny>>,
-                files: Option<Bound<'py, PyAny>>,
-                timeout: Option<Bound<'py, PyAny>>,
-                stream: bool,
-            ) -> $ret {
-                let args = Args {
-                    params,
-                    headers,
-                    data,
-                    json,
-                    files,
-                    timeout,
-                };
-                self.send(py, Method::GET, url, args, stream)
-            }
-
-            /// An OPTIONS request (`AsyncSession`: awaitable).
-            #[pyo3(signature = (url, *, params=None, headers=None, data=None, json=None, files=None, timeout=None, stream=false))]
-            fn options<'py>(
-                &self,
-                py: Python<'py>,
-                url: &Bound<'py, PyAny>,
-                params: Option<Bound<'py, PyAny>>,
-                headers: Option<Bound<'py, PyAny>>,
-                data: Option<Bound<'py, PyAny>>,
-                json: Option<Bound<'py, PyAny>>,
-                files: Option<Bound<'py, PyAny>>,
-                timeout: Option<Bound<'py, PyAny>>,
-                stream: bool,
-            ) -> $ret {
-                let args = Args {
-                    params,
-                    headers,
-                    data,
-                    json,
-                    files,
-                    timeout,
-                };
-                self.send(py, Method::OPTIONS, url, args, stream)
-            }
-
-            /// A HEAD request (`AsyncSession`: awaitable).
-            #[pyo3(signature = (url, *, params=None, headers=None, data=None, json=None, files=None, timeout=None, stream=false))]
-            fn head<'py>(
-                &self,
-                py: Python<'py>,
-                url: &Bound<'py, PyAny>,
-                params: Option<Bound<'py, PyAny>>,
-                headers: Option<Bound<'py, PyAny>>,
-                data: Option<Bound<'py, PyAny>>,
-                json: Option<Bound<'py, PyAny>>,
-                files: Option<Bound<'py, PyAny>>,
-                timeout: Option<Bound<'py, PyAny>>,
-                stream: bool,
-            ) -> $ret {
-                let args = Args {
-                    params,
-                    headers,
-                    data,
-                    json,
-                    files,
-                    timeout,
-                };
-                self.send(py, Method::HEAD, url, args, stream)
-            }
-
-            /// A POST request (`AsyncSession`: awaitable).
-            #[pyo3(signature = (url, data=None, json=None, *, params=None, headers=None, files=None, timeout=None, stream=false))]
-            fn post<'py>(
-                &self,
-                py: Python<'py>,
-                url: &Bound<'py, PyAny>,
-                data: Option<Bound<'py, PyAny>>,
-                json: Option<Bound<'py, PyAny>>,
-                params: Option<Bound<'py, PyAny>>,
-                headers: Option<Bound<'py, PyAny>>,
-                files: Option<Bound<'py, PyAny>>,
-                timeout: Option<Bound<'py, PyAny>>,
-                stream: bool,
-            ) -> $ret {
-                let args = Args {
-                    params,
-                    headers,
-                    data,
-                    json,
-                    files,
-                    timeout,
-                };
-                self.send(py, Method::POST, url, args, stream)
-            }
-
-            /// A PUT request (`AsyncSession`: awaitable).
-            #[pyo3(signature = (url, data=None, *, params=None, headers=None, json=None, files=None, timeout=None, stream=false))]
-            fn put<'py>(
-                &self,
-                py: Python<'py>,
-                url: &Bound<'py, PyAny>,
-                data: Option<Bound<'py, PyAny>>,
-                params: Option<Bound<'py, PyAny>>,
-                headers: Option<Bound<'py, PyAny>>,
-                json: Option<Bound<'py, PyAny>>,
-                files: Option<Bound<'py, PyAny>>,
-                timeout: Option<Bound<'py, PyAny>>,
-                stream: bool,
-            ) -> $ret {
-                let args = Args {
-                    params,
-                    headers,
-                    data,
-                    json,
-                    files,
-                    timeout,
-                };
-                self.send(py, Method::PUT, url, args, stream)
-            }
-
-            /// A PATCH request (`AsyncSession`: awaitable).
-            #[pyo3(signature = (url, data=None, *, params=None, headers=None, json=None, files=None, timeout=None, stream=false))]
-            fn patch<'py>(
-                &self,
-                py: Python<'py>,
-                url: &Bound<'py, PyAny>,
-                data: Option<Bound<'py, PyAny>>,
-                params: Option<Bound<'py, PyAny>>,
-                headers: Option<Bound<'py, PyAny>>,
-                json: Option<Bound<'py, PyAny>>,
-                files: Option<Bound<'py, PyAny>>,
-                timeout: Option<Bound<'py, PyAny>>,
-                stream: bool,
-            ) -> $ret {
-                let args = Args {
-                    params,
-                    headers,
-                    data,
-                    json,
-                    files,
-                    timeout,
-                };
-                self.send(py, Method::PATCH, url, args, stream)
-            }
-
-            /// A DELETE request (`AsyncSession`: awaitable).
-            #[pyo3(signature = (url, *, params=None, headers=None, data=None, json=None, files=None, timeout=None, stream=false))]
-            fn delete<'py>(
-                &self,
-                py: Python<'py>,
-                url: &Bound<'py, PyAny>,
-                params: Option<Bound<'py, PyAny>>,
-                headers: Option<Bound<'py, PyAny>>,
-                data: Option<Bound<'py, PyAny>>,
-                json: Option<Bound<'py, PyAny>>,
-                files: Option<Bound<'py, PyAny>>,
-                timeout: Option<Bound<'py, PyAny>>,
-                stream: bool,
-            ) -> $ret {
-                let args = Args {
-                    params,
-                    headers,
-                    data,
-                    json,
-                    files,
-                    timeout,
-                };
-                self.send(py, Method::DELETE, url, args, stream)
-            }
+            $(
+                #[doc = $doc]
+                #[pyo3(signature = $sig)]
+                fn $name<'py>(
+                    &self,
+                    py: Python<'py>,
+                    url: &Bound<'py, PyAny>,
+                    $($arg: Option<Bound<'py, PyAny>>,)*
+                    stream: bool,
+                ) -> $ret {
+                    self.send(py, $method, url, Args { $($arg),* }, stream)
+                }
+            )*
 
             /// Whether the credential would be sent to `url` (its origin and path prefix; not
             /// awaitable: no I/O).
