@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import pytest
 
@@ -162,14 +162,21 @@ def write_profile(name: str, issuer: str, auth: str) -> None:
     )
 
 
-def cli_token(cli: str, profile: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
+def assert_cached_for_the_shell(idp, cli: str, profile: str, token: str, cache: Path) -> None:
+    """The token is in the file cache, and `sesame token -p PROFILE` prints it without a new
+    login or a new token from the provider."""
+    assert list(cache.glob("*.json")), "the token is in the file cache"
+    issued = idp.token_total()
+    r = subprocess.run(
         [cli, "token", "-p", profile],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=30,
     )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == token
+    assert idp.token_total() == issued
 
 
 # ---------------------------------------------------------------- (a) device flow
@@ -223,14 +230,7 @@ def test_device_login_shows_the_code_then_the_cli_uses_the_cached_token(idp, bro
     done = [l for l in text.splitlines() if l.startswith("sesame: logged in to ")]
     assert len(done) == 1 and " as alice" in done[0] and "pydevice" in done[0], text
     assert token not in text, "the token never reaches stderr"
-    assert list(clean_env.glob("*.json")), "the token is in the file cache"
-
-    # The shell command finds the token in the same cache: no new login, no new token.
-    issued = idp.token_total()
-    r = cli_token(cli, "pydevice")
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == token
-    assert idp.token_total() == issued
+    assert_cached_for_the_shell(idp, cli, "pydevice", token, clean_env)
     # And so does a new session in this process.
     with sesame.Session(profile="pydevice") as again:
         assert again.token() == token
@@ -273,13 +273,7 @@ def test_browser_login_through_browser_completes_the_loopback_redirect(
     assert text.index("To log in, open this URL in a browser:") < text.index("Opened it in your browser"), text
     assert "code_challenge_method=S256" in text and "nonce=" in text, text
     assert " as alice" in text and token not in text
-    assert list(clean_env.glob("*.json")), "the token is in the file cache"
-
-    issued = idp.token_total()
-    r = cli_token(cli, "pyoidc")
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == token
-    assert idp.token_total() == issued
+    assert_cached_for_the_shell(idp, cli, "pyoidc", token, clean_env)
     assert browser.invocations() == 1, "no second login"
 
 
