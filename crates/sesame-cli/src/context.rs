@@ -41,20 +41,30 @@ impl Context {
 
     /// Build options that let an interactive credential (`auth = "oidc"` / `"device"`) log
     /// a person in when it has no usable token — only when one can take part: a terminal on
-    /// stdin and stderr and no `--no-input` (see `login_ui` for the rules). Otherwise the
-    /// credential reports "login required" (exit 4).
+    /// stdin and stderr and no `--no-input` (see [`sesame::login`] for the rules). Otherwise
+    /// the credential reports "login required" (exit 4).
     pub fn interactive_options(&self) -> Result<config::BuildOptions, Error> {
-        use crate::login_ui::{Caller, CliLoginUi, Facts, require_person};
         use sesame::config::AuthKind;
+        use sesame::login::{Caller, Facts, TextLoginUi, require_person};
         use sesame::oauth::{InteractiveLogin, LoginOptions};
         let mut opts = config::BuildOptions::default();
         let interactive = matches!(self.resolved.profile.auth, Some(AuthKind::Oidc | AuthKind::Device));
-        if interactive && require_person(&Facts::current(&self.global), Caller::Implicit).is_ok() {
-            let ui = std::sync::Arc::new(CliLoginUi::new(&self.global, false));
+        let facts = Facts::current(self.global.no_input);
+        if interactive && require_person(&facts, Caller::Implicit).is_ok() {
+            let ui = std::sync::Arc::new(TextLoginUi::stderr(facts, self.ui_settings(false)));
             let login = InteractiveLogin::new(ui, LoginOptions::from_profile(&self.resolved.profile)?);
             opts.login = Some(std::sync::Arc::new(login));
         }
         Ok(opts)
+    }
+
+    /// How a login is shown: `-q` and `-v` as given, and `--no-browser`.
+    pub fn ui_settings(&self, no_browser: bool) -> sesame::login::UiSettings {
+        sesame::login::UiSettings {
+            no_browser,
+            quiet: self.global.quiet,
+            verbose: self.global.verbose > 0,
+        }
     }
 
     /// [`Context::session`] that logs in on a terminal when it needs to.

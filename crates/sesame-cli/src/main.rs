@@ -5,7 +5,6 @@ mod cli;
 mod commands;
 mod context;
 mod exit;
-mod login_ui;
 mod out;
 
 use clap::Parser;

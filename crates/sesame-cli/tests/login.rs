@@ -6,7 +6,7 @@
 //! The loopback listener's rules (wrong state, favicon, `<script>` in the provider's text,
 //! one callback only, ports, shutdown) are also unit-tested against the listener with
 //! reqwest in `sesame::oauth::loopback`; parallel logins with a fake flow in
-//! `sesame::oauth::interactive`; the terminal and browser rules in the CLI's `login_ui`.
+//! `sesame::oauth::interactive`; the terminal and browser rules in `sesame::login`.
 
 #[path = "support/browser.rs"]
 mod browser;

@@ -8,6 +8,7 @@
 
 mod errors;
 mod logging;
+mod login;
 mod multipart;
 mod profile;
 mod request;

@@ -9,16 +9,16 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use sesame::config::ResolvedProfile;
 use sesame::credential::{Attachment, AuthRequest, Credential, Rejection};
-use sesame::session::Method;
 use sesame::session::header::HeaderMap;
+use sesame::session::{Method, Status, TokenStatus};
 use sesame::{Error, Url};
 
 use crate::errors::{self, py_err};
+use crate::login;
 use crate::profile;
 use crate::request::{self, Args};
 use crate::response::{PyResponse, execute};
@@ -147,6 +147,28 @@ impl Core {
     fn status(&self, py: Python<'_>) -> PyResult<Py<PyDict>> {
         status_dict(py, &self.resolved, self.credential()?)
     }
+
+    /// `token(min_valid, force_refresh=…)`, to run without the GIL.
+    fn token(&self, min_valid: u64, force: bool) -> PyResult<impl Future<Output = sesame::Result<String>> + use<>> {
+        Ok(token_op(
+            self.credential()?,
+            self.resolved.name.clone(),
+            self.kind(),
+            min_valid,
+            force,
+        ))
+    }
+
+    /// `login(mode)`, to run without the GIL.
+    fn login(&self, py: Python<'_>, mode: Option<&str>) -> PyResult<impl Future<Output = sesame::Result<()>> + use<>> {
+        let mode = login::Mode::parse(mode)?;
+        Ok(login::login_op(py, self.credential()?, &self.resolved, mode))
+    }
+
+    /// `logout(revoke)`, to run without the GIL.
+    fn logout(&self, revoke: bool) -> PyResult<impl Future<Output = sesame::Result<Option<String>>> + use<>> {
+        Ok(logout_op(self.credential()?, revoke))
+    }
 }
 
 async fn attach_op(cred: Arc<dyn Credential>, method: Method, url: Url) -> sesame::Result<Attached> {
@@ -212,36 +234,6 @@ async fn token_op(
     }
 }
 
-fn check_mode(mode: Option<&str>) -> PyResult<()> {
-    match mode {
-        None | Some("browser" | "device" | "no-browser") => Ok(()),
-        Some(m) => Err(PyValueError::new_err(format!(
-            "login mode `{m}` is not one of None, \"browser\", \"device\", \"no-browser\""
-        ))),
-    }
-}
-
-async fn login_op(cred: Option<Arc<dyn Credential>>, name: String, kind: &'static str) -> sesame::Result<()> {
-    let Some(cred) = cred else {
-        return Err(Error::config(format!(
-            "profile `{name}` has no credential (auth = none): there is nothing to log in to"
-        )));
-    };
-    let Some(oauth) = cred.as_oauth() else {
-        // Static credentials (bearer, basic, netrc, X.509, …) need no login.
-        return Ok(());
-    };
-    match kind {
-        "client-credentials" | "password" => {
-            oauth.source().force_refresh().await?;
-            Ok(())
-        }
-        _ => Err(Error::login_required(format!(
-            "profile `{name}` (auth = \"{kind}\") needs a person to log in, and the Python package cannot run a browser or device login yet: run `sesame login --profile {name}` in a terminal; this session then uses the tokens it stores"
-        ))),
-    }
-}
-
 async fn logout_op(cred: Option<Arc<dyn Credential>>, revoke: bool) -> sesame::Result<Option<String>> {
     let Some(oauth) = cred.as_ref().and_then(|c| c.as_oauth()) else {
         return Ok(None);
@@ -272,74 +264,222 @@ async fn logout_op(cred: Option<Arc<dyn Credential>>, revoke: bool) -> sesame::R
     Ok(end_session)
 }
 
-/// `status()`: the profile and its credential, secrets masked, no network.
+/// `status()`: the profile and its credential, secrets masked, no network. The state is
+/// [`Status`] (shared with `sesame status`); this formats it as a dict.
 fn status_dict(py: Python<'_>, resolved: &ResolvedProfile, cred: Option<Arc<dyn Credential>>) -> PyResult<Py<PyDict>> {
+    let st = Status::of(resolved, cred.as_ref());
     let d = PyDict::new(py);
-    let p = &resolved.profile;
-    d.set_item("profile", &resolved.name)?;
-    d.set_item("config", resolved.config_path.as_ref().map(|p| p.display().to_string()))?;
-    d.set_item("base_url", &p.base_url)?;
-    d.set_item("issuer", &p.issuer)?;
-    let info = cred
-        .as_ref()
-        .map(|c| c.info())
-        .unwrap_or_else(|| sesame::credential::CredentialInfo::new("none"));
-    d.set_item("auth", &info.kind)?;
+    d.set_item("profile", &st.profile)?;
+    d.set_item("config", st.config.as_ref().map(|p| p.display().to_string()))?;
+    d.set_item("base_url", &st.base_url)?;
+    d.set_item("issuer", &st.issuer)?;
+    d.set_item("auth", &st.info.kind)?;
     let details = PyDict::new(py);
-    for (k, v) in &info.details {
+    for (k, v) in &st.info.details {
         details.set_item(k, v)?;
     }
     d.set_item("credential", details)?;
-    let mut valid = true;
-    let now = sesame::token::now_unix();
-    if let Some(c) = &cred
-        && let Some(oauth) = c.as_oauth()
-    {
-        match c.cached_token().or_else(|| oauth.source().peek().map(|t| (*t).clone())) {
-            Some(t) => {
-                let claims = sesame::token::jwt_claims(t.access_token.expose()).unwrap_or_default();
-                let id_claims = t
-                    .id_token
-                    .as_ref()
-                    .and_then(|i| sesame::token::jwt_claims(i.expose()))
-                    .unwrap_or_default();
-                let sub = id_claims
-                    .get("sub")
-                    .or_else(|| claims.get("sub"))
-                    .and_then(|s| s.as_str())
-                    .map(str::to_owned);
-                d.set_item("subject", sub)?;
-                d.set_item("scopes", t.scopes.clone())?;
-                if let Some(aud) = claims.get("aud") {
-                    let aud: Vec<String> = match aud {
-                        serde_json::Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect(),
-                        serde_json::Value::String(s) => vec![s.clone()],
-                        _ => Vec::new(),
-                    };
-                    d.set_item("audience", aud)?;
-                }
-                d.set_item("token", sesame::secret::mask(t.access_token.expose()))?;
-                let left = t.expires_at.map(|e| e - now);
-                d.set_item("seconds_left", left)?;
-                d.set_item("refresh_token", t.refresh_token.is_some())?;
-                let usable = left.is_none_or(|l| l > 0) || t.refresh_token.is_some();
-                valid = usable || !matches!(info.kind.as_str(), "oidc" | "device");
+    match &st.token {
+        TokenStatus::Cached(t) => {
+            d.set_item("subject", t.subject_str())?;
+            d.set_item("scopes", t.scopes.clone())?;
+            if let Some(aud) = t.audience_list() {
+                d.set_item("audience", aud)?;
             }
-            None => {
-                d.set_item("token", py.None())?;
-                valid = !matches!(info.kind.as_str(), "oidc" | "device");
-            }
+            d.set_item("token", &t.masked)?;
+            d.set_item("seconds_left", t.seconds_left)?;
+            d.set_item("refresh_token", t.refresh_token)?;
         }
-    } else if let Some(t) = cred.as_ref().and_then(|c| c.cached_token()) {
-        d.set_item("token", sesame::secret::mask(t.access_token.expose()))?;
+        TokenStatus::NoneCached => d.set_item("token", py.None())?,
+        TokenStatus::Static(masked) => d.set_item("token", masked)?,
+        TokenStatus::NotApplicable => {}
     }
-    d.set_item("valid", valid)?;
+    d.set_item("valid", st.valid)?;
     Ok(d.unbind())
 }
 
 macro_rules! session_named {
     ($($name:ident),*) => {
         vec![$((stringify!($name), $name)),*]
+    };
+}
+
+/// The `#[pymethods]` block of a session class: what `Session` and `AsyncSession` share
+/// (the constructor, the request methods, scope and properties), written once; `$ret` is
+/// what a request returns (a response, or an awaitable of one) and `send` (an inherent
+/// method of each class) makes it. The class's own methods follow in `$rest`.
+macro_rules! session_pymethods {
+    ($class:ident, $ret:ty, { $($rest:tt)* }) => {
+        session_pymethods!(@impl $class, $ret, { $($rest)* }, [
+            (
+                "A GET request (`AsyncSession`: awaitable).",
+                get,
+                Method::GET,
+                (url, params=None, *, headers=None, data=None, json=None, files=None, timeout=None, stream=false),
+                [params, headers, data, json, files, timeout]
+            ),
+            (
+                "An OPTIONS request (`AsyncSession`: awaitable).",
+                options,
+                Method::OPTIONS,
+                (url, *, params=None, headers=None, data=None, json=None, files=None, timeout=None, stream=false),
+                [params, headers, data, json, files, timeout]
+            ),
+            (
+                "A HEAD request (`AsyncSession`: awaitable).",
+                head,
+                Method::HEAD,
+                (url, *, params=None, headers=None, data=None, json=None, files=None, timeout=None, stream=false),
+                [params, headers, data, json, files, timeout]
+            ),
+            (
+                "A POST request (`AsyncSession`: awaitable).",
+                post,
+                Method::POST,
+                (url, data=None, json=None, *, params=None, headers=None, files=None, timeout=None, stream=false),
+                [data, json, params, headers, files, timeout]
+            ),
+            (
+                "A PUT request (`AsyncSession`: awaitable).",
+                put,
+                Method::PUT,
+                (url, data=None, *, params=None, headers=None, json=None, files=None, timeout=None, stream=false),
+                [data, params, headers, json, files, timeout]
+            ),
+            (
+                "A PATCH request (`AsyncSession`: awaitable).",
+                patch,
+                Method::PATCH,
+                (url, data=None, *, params=None, headers=None, json=None, files=None, timeout=None, stream=false),
+                [data, params, headers, json, files, timeout]
+            ),
+            (
+                "A DELETE request (`AsyncSession`: awaitable).",
+                delete,
+                Method::DELETE,
+                (url, *, params=None, headers=None, data=None, json=None, files=None, timeout=None, stream=false),
+                [params, headers, data, json, files, timeout]
+            ),
+        ]);
+    };
+    // One request method per row: (doc, name, HTTP method, Python signature, the Rust
+    // parameters in the signature's order).
+    (@impl $class:ident, $ret:ty, { $($rest:tt)* }, [
+        $(($doc:tt, $name:ident, $method:expr, $sig:tt, [$($arg:ident),*])),* $(,)?
+    ]) => {
+        #[allow(clippy::too_many_arguments)]
+        #[pymethods]
+        impl $class {
+            #[new]
+            #[pyo3(signature = (profile=None, *, base_url=None, auth=None, issuer=None, client_id=None, client_secret=None, scopes=None, audience=None, token=None, cert=None, key=None, ca_bundle=None, insecure=None, timeout=None, retries=None, config=None, **more))]
+            fn new<'py>(
+                py: Python<'py>,
+                profile: Option<String>,
+                base_url: Option<Bound<'py, PyAny>>,
+                auth: Option<Bound<'py, PyAny>>,
+                issuer: Option<Bound<'py, PyAny>>,
+                client_id: Option<Bound<'py, PyAny>>,
+                client_secret: Option<Bound<'py, PyAny>>,
+                scopes: Option<Bound<'py, PyAny>>,
+                audience: Option<Bound<'py, PyAny>>,
+                token: Option<Bound<'py, PyAny>>,
+                cert: Option<Bound<'py, PyAny>>,
+                key: Option<Bound<'py, PyAny>>,
+                ca_bundle: Option<Bound<'py, PyAny>>,
+                insecure: Option<Bound<'py, PyAny>>,
+                timeout: Option<Bound<'py, PyAny>>,
+                retries: Option<Bound<'py, PyAny>>,
+                config: Option<PathBuf>,
+                more: Option<Bound<'py, PyDict>>,
+            ) -> PyResult<Self> {
+                let named = session_named!(
+                    base_url,
+                    auth,
+                    issuer,
+                    client_id,
+                    client_secret,
+                    scopes,
+                    audience,
+                    token,
+                    cert,
+                    key,
+                    ca_bundle,
+                    insecure,
+                    timeout,
+                    retries
+                );
+                Ok(Self {
+                    core: Arc::new(Core::new(py, profile, config, named, more.as_ref())?),
+                })
+            }
+
+            /// Sends a request; a relative `url` joins the profile's `base_url` (`AsyncSession`:
+            /// awaitable).
+            #[pyo3(signature = (method, url, *, params=None, headers=None, data=None, json=None, files=None, timeout=None, stream=false))]
+            fn request<'py>(
+                &self,
+                py: Python<'py>,
+                method: &str,
+                url: &Bound<'py, PyAny>,
+                params: Option<Bound<'py, PyAny>>,
+                headers: Option<Bound<'py, PyAny>>,
+                data: Option<Bound<'py, PyAny>>,
+                json: Option<Bound<'py, PyAny>>,
+                files: Option<Bound<'py, PyAny>>,
+                timeout: Option<Bound<'py, PyAny>>,
+                stream: bool,
+            ) -> $ret {
+                let args = Args {
+                    params,
+                    headers,
+                    data,
+                    json,
+                    files,
+                    timeout,
+                };
+                self.send(py, request::method(method)?, url, args, stream)
+            }
+
+            $(
+                #[doc = $doc]
+                #[pyo3(signature = $sig)]
+                fn $name<'py>(
+                    &self,
+                    py: Python<'py>,
+                    url: &Bound<'py, PyAny>,
+                    $($arg: Option<Bound<'py, PyAny>>,)*
+                    stream: bool,
+                ) -> $ret {
+                    self.send(py, $method, url, Args { $($arg),* }, stream)
+                }
+            )*
+
+            /// Whether the credential would be sent to `url` (its origin and path prefix; not
+            /// awaitable: no I/O).
+            fn in_scope(&self, url: &Bound<'_, PyAny>) -> PyResult<bool> {
+                self.core.in_scope(url)
+            }
+
+            /// The profile name.
+            #[getter]
+            fn profile(&self) -> String {
+                self.core.resolved.name.clone()
+            }
+
+            /// The auth kind (`client-credentials`, `bearer`, …).
+            #[getter]
+            fn auth(&self) -> &'static str {
+                self.core.kind()
+            }
+
+            /// The base URL relative URLs join (`None` without one).
+            #[getter]
+            fn base_url(&self) -> PyResult<Option<String>> {
+                Ok(self.core.session()?.base_url().map(|u| u.to_string()))
+            }
+
+            $($rest)*
+        }
     };
 }
 
@@ -351,12 +491,12 @@ pub struct PySession {
 }
 
 impl PySession {
-    fn send(
+    fn send<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         method: Method,
-        url: &Bound<'_, PyAny>,
-        args: Args<'_>,
+        url: &Bound<'py, PyAny>,
+        args: Args<'py>,
         stream: bool,
     ) -> PyResult<PyResponse> {
         let rb = self.core.prepare(py, method.clone(), url, args)?;
@@ -365,314 +505,39 @@ impl PySession {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-#[pymethods]
-impl PySession {
-    #[new]
-    #[pyo3(signature = (profile=None, *, base_url=None, auth=None, issuer=None, client_id=None, client_secret=None, scopes=None, audience=None, token=None, cert=None, key=None, ca_bundle=None, insecure=None, timeout=None, retries=None, config=None, **more))]
-    fn new(
-        py: Python<'_>,
-        profile: Option<String>,
-        base_url: Option<Bound<'_, PyAny>>,
-        auth: Option<Bound<'_, PyAny>>,
-        issuer: Option<Bound<'_, PyAny>>,
-        client_id: Option<Bound<'_, PyAny>>,
-        client_secret: Option<Bound<'_, PyAny>>,
-        scopes: Option<Bound<'_, PyAny>>,
-        audience: Option<Bound<'_, PyAny>>,
-        token: Option<Bound<'_, PyAny>>,
-        cert: Option<Bound<'_, PyAny>>,
-        key: Option<Bound<'_, PyAny>>,
-        ca_bundle: Option<Bound<'_, PyAny>>,
-        insecure: Option<Bound<'_, PyAny>>,
-        timeout: Option<Bound<'_, PyAny>>,
-        retries: Option<Bound<'_, PyAny>>,
-        config: Option<PathBuf>,
-        more: Option<Bound<'_, PyDict>>,
-    ) -> PyResult<Self> {
-        let named = session_named!(
-            base_url,
-            auth,
-            issuer,
-            client_id,
-            client_secret,
-            scopes,
-            audience,
-            token,
-            cert,
-            key,
-            ca_bundle,
-            insecure,
-            timeout,
-            retries
-        );
-        Ok(PySession {
-            core: Arc::new(Core::new(py, profile, config, named, more.as_ref())?),
-        })
-    }
-
-    /// Sends a request; a relative `url` joins the profile's `base_url`.
-    #[pyo3(signature = (method, url, *, params=None, headers=None, data=None, json=None, files=None, timeout=None, stream=false))]
-    fn request(
-        &self,
-        py: Python<'_>,
-        method: &str,
-        url: &Bound<'_, PyAny>,
-        params: Option<Bound<'_, PyAny>>,
-        headers: Option<Bound<'_, PyAny>>,
-        data: Option<Bound<'_, PyAny>>,
-        json: Option<Bound<'_, PyAny>>,
-        files: Option<Bound<'_, PyAny>>,
-        timeout: Option<Bound<'_, PyAny>>,
-        stream: bool,
-    ) -> PyResult<PyResponse> {
-        let args = Args {
-            params,
-            headers,
-            data,
-            json,
-            files,
-            timeout,
-        };
-        self.send(py, request::method(method)?, url, args, stream)
-    }
-
-    /// A GET request.
-    #[pyo3(signature = (url, params=None, *, headers=None, data=None, json=None, files=None, timeout=None, stream=false))]
-    fn get(
-        &self,
-        py: Python<'_>,
-        url: &Bound<'_, PyAny>,
-        params: Option<Bound<'_, PyAny>>,
-        headers: Option<Bound<'_, PyAny>>,
-        data: Option<Bound<'_, PyAny>>,
-        json: Option<Bound<'_, PyAny>>,
-        files: Option<Bound<'_, PyAny>>,
-        timeout: Option<Bound<'_, PyAny>>,
-        stream: bool,
-    ) -> PyResult<PyResponse> {
-        let args = Args {
-            params,
-            headers,
-            data,
-            json,
-            files,
-            timeout,
-        };
-        self.send(py, Method::GET, url, args, stream)
-    }
-
-    /// An OPTIONS request.
-    #[pyo3(signature = (url, *, params=None, headers=None, data=None, json=None, files=None, timeout=None, stream=false))]
-    fn options(
-        &self,
-        py: Python<'_>,
-        url: &Bound<'_, PyAny>,
-        params: Option<Bound<'_, PyAny>>,
-        headers: Option<Bound<'_, PyAny>>,
-        data: Option<Bound<'_, PyAny>>,
-        json: Option<Bound<'_, PyAny>>,
-        files: Option<Bound<'_, PyAny>>,
-        timeout: Option<Bound<'_, PyAny>>,
-        stream: bool,
-    ) -> PyResult<PyResponse> {
-        let args = Args {
-            params,
-            headers,
-            data,
-            json,
-            files,
-            timeout,
-        };
-        self.send(py, Method::OPTIONS, url, args, stream)
-    }
-
-    /// A HEAD request.
-    #[pyo3(signature = (url, *, params=None, headers=None, data=None, json=None, files=None, timeout=None, stream=false))]
-    fn head(
-        &self,
-        py: Python<'_>,
-        url: &Bound<'_, PyAny>,
-        params: Option<Bound<'_, PyAny>>,
-        headers: Option<Bound<'_, PyAny>>,
-        data: Option<Bound<'_, PyAny>>,
-        json: Option<Bound<'_, PyAny>>,
-        files: Option<Bound<'_, PyAny>>,
-        timeout: Option<Bound<'_, PyAny>>,
-        stream: bool,
-    ) -> PyResult<PyResponse> {
-        let args = Args {
-            params,
-            headers,
-            data,
-            json,
-            files,
-            timeout,
-        };
-        self.send(py, Method::HEAD, url, args, stream)
-    }
-
-    /// A POST request.
-    #[pyo3(signature = (url, data=None, json=None, *, params=None, headers=None, files=None, timeout=None, stream=false))]
-    fn post(
-        &self,
-        py: Python<'_>,
-        url: &Bound<'_, PyAny>,
-        data: Option<Bound<'_, PyAny>>,
-        json: Option<Bound<'_, PyAny>>,
-        params: Option<Bound<'_, PyAny>>,
-        headers: Option<Bound<'_, PyAny>>,
-        files: Option<Bound<'_, PyAny>>,
-        timeout: Option<Bound<'_, PyAny>>,
-        stream: bool,
-    ) -> PyResult<PyResponse> {
-        let args = Args {
-            params,
-            headers,
-            data,
-            json,
-            files,
-            timeout,
-        };
-        self.send(py, Method::POST, url, args, stream)
-    }
-
-    /// A PUT request.
-    #[pyo3(signature = (url, data=None, *, params=None, headers=None, json=None, files=None, timeout=None, stream=false))]
-    fn put(
-        &self,
-        py: Python<'_>,
-        url: &Bound<'_, PyAny>,
-        data: Option<Bound<'_, PyAny>>,
-        params: Option<Bound<'_, PyAny>>,
-        headers: Option<Bound<'_, PyAny>>,
-        json: Option<Bound<'_, PyAny>>,
-        files: Option<Bound<'_, PyAny>>,
-        timeout: Option<Bound<'_, PyAny>>,
-        stream: bool,
-    ) -> PyResult<PyResponse> {
-        let args = Args {
-            params,
-            headers,
-            data,
-            json,
-            files,
-            timeout,
-        };
-        self.send(py, Method::PUT, url, args, stream)
-    }
-
-    /// A PATCH request.
-    #[pyo3(signature = (url, data=None, *, params=None, headers=None, json=None, files=None, timeout=None, stream=false))]
-    fn patch(
-        &self,
-        py: Python<'_>,
-        url: &Bound<'_, PyAny>,
-        data: Option<Bound<'_, PyAny>>,
-        params: Option<Bound<'_, PyAny>>,
-        headers: Option<Bound<'_, PyAny>>,
-        json: Option<Bound<'_, PyAny>>,
-        files: Option<Bound<'_, PyAny>>,
-        timeout: Option<Bound<'_, PyAny>>,
-        stream: bool,
-    ) -> PyResult<PyResponse> {
-        let args = Args {
-            params,
-            headers,
-            data,
-            json,
-            files,
-            timeout,
-        };
-        self.send(py, Method::PATCH, url, args, stream)
-    }
-
-    /// A DELETE request.
-    #[pyo3(signature = (url, *, params=None, headers=None, data=None, json=None, files=None, timeout=None, stream=false))]
-    fn delete(
-        &self,
-        py: Python<'_>,
-        url: &Bound<'_, PyAny>,
-        params: Option<Bound<'_, PyAny>>,
-        headers: Option<Bound<'_, PyAny>>,
-        data: Option<Bound<'_, PyAny>>,
-        json: Option<Bound<'_, PyAny>>,
-        files: Option<Bound<'_, PyAny>>,
-        timeout: Option<Bound<'_, PyAny>>,
-        stream: bool,
-    ) -> PyResult<PyResponse> {
-        let args = Args {
-            params,
-            headers,
-            data,
-            json,
-            files,
-            timeout,
-        };
-        self.send(py, Method::DELETE, url, args, stream)
-    }
-
+session_pymethods!(PySession, PyResult<PyResponse>, {
     /// A valid access token with at least `min_valid` seconds left (renewed first if
     /// needed; `force_refresh=True` renews regardless).
     #[pyo3(signature = (min_valid=60, *, force_refresh=false))]
     fn token(&self, py: Python<'_>, min_valid: u64, force_refresh: bool) -> PyResult<String> {
-        let fut = token_op(
-            self.core.credential()?,
-            self.core.resolved.name.clone(),
-            self.core.kind(),
-            min_valid,
-            force_refresh,
-        );
-        wait(py, fut)?.map_err(py_err)
+        wait(py, self.core.token(min_valid, force_refresh)?)?.map_err(py_err)
     }
 
-    /// Gets tokens now (unattended grants), or raises `LoginRequired` for kinds that need a
-    /// person (browser/device logins are not available in the Python package yet).
+    /// Logs in now and stores the tokens in the profile's cache (the one `sesame login` and
+    /// `sesame token` use). `oidc`: the browser flow — the URL is printed to `sys.stderr`,
+    /// then a browser is opened (`$BROWSER`, else the platform's) unless `mode="no-browser"`,
+    /// `$SSH_CONNECTION` is set or there is no display; it falls back to the device flow when
+    /// no browser can be opened. `device`: the device flow — the code and where to enter it
+    /// are printed. `mode="browser"` / `"device"` pick the flow whatever the profile says.
+    /// Unattended kinds (client-credentials, password) get a new token; static credentials
+    /// need nothing. Raises `LoginRequired` at once when nobody can take part (stdin and
+    /// stderr are not terminals and `$BROWSER` is not set), `Timeout` after `login_timeout`.
+    /// The GIL is released while it waits; Ctrl-C stops it.
     #[pyo3(signature = (mode=None))]
     fn login(&self, py: Python<'_>, mode: Option<&str>) -> PyResult<()> {
-        check_mode(mode)?;
-        let fut = login_op(
-            self.core.credential()?,
-            self.core.resolved.name.clone(),
-            self.core.kind(),
-        );
-        wait(py, fut)?.map_err(py_err)
+        wait(py, self.core.login(py, mode)?)?.map_err(py_err)
     }
 
     /// Deletes the profile's cached tokens (revoking them first with `revoke=True`).
     /// Returns the provider's end-session URL, if it has one.
     #[pyo3(signature = (revoke=false))]
     fn logout(&self, py: Python<'_>, revoke: bool) -> PyResult<Option<String>> {
-        let fut = logout_op(self.core.credential()?, revoke);
-        wait(py, fut)?.map_err(py_err)
+        wait(py, self.core.logout(revoke)?)?.map_err(py_err)
     }
 
     /// The profile and its credential as a dict, tokens masked; no network.
     fn status(&self, py: Python<'_>) -> PyResult<Py<PyDict>> {
         self.core.status(py)
-    }
-
-    /// Whether the credential would be sent to `url` (its origin and path prefix).
-    fn in_scope(&self, url: &Bound<'_, PyAny>) -> PyResult<bool> {
-        self.core.in_scope(url)
-    }
-
-    /// The profile name.
-    #[getter]
-    fn profile(&self) -> String {
-        self.core.resolved.name.clone()
-    }
-
-    /// The auth kind (`client-credentials`, `bearer`, …).
-    #[getter]
-    fn auth(&self) -> &'static str {
-        self.core.kind()
-    }
-
-    /// The base URL relative URLs join (`None` without one).
-    #[getter]
-    fn base_url(&self) -> PyResult<Option<String>> {
-        Ok(self.core.session()?.base_url().map(|u| u.to_string()))
     }
 
     /// Closes the session: its connections are released; later requests fail.
@@ -756,7 +621,7 @@ impl PySession {
             }
         })
     }
-}
+});
 
 /// The asynchronous session: the same API as `Session`, every call awaitable on asyncio.
 #[pyclass(module = "sesame", name = "AsyncSession", subclass, frozen)]
@@ -782,282 +647,25 @@ impl PyAsyncSession {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-#[pymethods]
-impl PyAsyncSession {
-    #[new]
-    #[pyo3(signature = (profile=None, *, base_url=None, auth=None, issuer=None, client_id=None, client_secret=None, scopes=None, audience=None, token=None, cert=None, key=None, ca_bundle=None, insecure=None, timeout=None, retries=None, config=None, **more))]
-    fn new(
-        py: Python<'_>,
-        profile: Option<String>,
-        base_url: Option<Bound<'_, PyAny>>,
-        auth: Option<Bound<'_, PyAny>>,
-        issuer: Option<Bound<'_, PyAny>>,
-        client_id: Option<Bound<'_, PyAny>>,
-        client_secret: Option<Bound<'_, PyAny>>,
-        scopes: Option<Bound<'_, PyAny>>,
-        audience: Option<Bound<'_, PyAny>>,
-        token: Option<Bound<'_, PyAny>>,
-        cert: Option<Bound<'_, PyAny>>,
-        key: Option<Bound<'_, PyAny>>,
-        ca_bundle: Option<Bound<'_, PyAny>>,
-        insecure: Option<Bound<'_, PyAny>>,
-        timeout: Option<Bound<'_, PyAny>>,
-        retries: Option<Bound<'_, PyAny>>,
-        config: Option<PathBuf>,
-        more: Option<Bound<'_, PyDict>>,
-    ) -> PyResult<Self> {
-        let named = session_named!(
-            base_url,
-            auth,
-            issuer,
-            client_id,
-            client_secret,
-            scopes,
-            audience,
-            token,
-            cert,
-            key,
-            ca_bundle,
-            insecure,
-            timeout,
-            retries
-        );
-        Ok(PyAsyncSession {
-            core: Arc::new(Core::new(py, profile, config, named, more.as_ref())?),
-        })
-    }
-
-    /// `await session.request(method, url, …)`.
-    #[pyo3(signature = (method, url, *, params=None, headers=None, data=None, json=None, files=None, timeout=None, stream=false))]
-    fn request<'py>(
-        &self,
-        py: Python<'py>,
-        method: &str,
-        url: &Bound<'py, PyAny>,
-        params: Option<Bound<'py, PyAny>>,
-        headers: Option<Bound<'py, PyAny>>,
-        data: Option<Bound<'py, PyAny>>,
-        json: Option<Bound<'py, PyAny>>,
-        files: Option<Bound<'py, PyAny>>,
-        timeout: Option<Bound<'py, PyAny>>,
-        stream: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let args = Args {
-            params,
-            headers,
-            data,
-            json,
-            files,
-            timeout,
-        };
-        self.send(py, request::method(method)?, url, args, stream)
-    }
-
-    /// `await session.get(url, …)`.
-    #[pyo3(signature = (url, params=None, *, headers=None, data=None, json=None, files=None, timeout=None, stream=false))]
-    fn get<'py>(
-        &self,
-        py: Python<'py>,
-        url: &Bound<'py, PyAny>,
-        params: Option<Bound<'py, PyAny>>,
-        headers: Option<Bound<'py, PyAny>>,
-        data: Option<Bound<'py, PyAny>>,
-        json: Option<Bound<'py, PyAny>>,
-        files: Option<Bound<'py, PyAny>>,
-        timeout: Option<Bound<'py, PyAny>>,
-        stream: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let args = Args {
-            params,
-            headers,
-            data,
-            json,
-            files,
-            timeout,
-        };
-        self.send(py, Method::GET, url, args, stream)
-    }
-
-    /// `await session.options(url, …)`.
-    #[pyo3(signature = (url, *, params=None, headers=None, data=None, json=None, files=None, timeout=None, stream=false))]
-    fn options<'py>(
-        &self,
-        py: Python<'py>,
-        url: &Bound<'py, PyAny>,
-        params: Option<Bound<'py, PyAny>>,
-        headers: Option<Bound<'py, PyAny>>,
-        data: Option<Bound<'py, PyAny>>,
-        json: Option<Bound<'py, PyAny>>,
-        files: Option<Bound<'py, PyAny>>,
-        timeout: Option<Bound<'py, PyAny>>,
-        stream: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let args = Args {
-            params,
-            headers,
-            data,
-            json,
-            files,
-            timeout,
-        };
-        self.send(py, Method::OPTIONS, url, args, stream)
-    }
-
-    /// `await session.head(url, …)`.
-    #[pyo3(signature = (url, *, params=None, headers=None, data=None, json=None, files=None, timeout=None, stream=false))]
-    fn head<'py>(
-        &self,
-        py: Python<'py>,
-        url: &Bound<'py, PyAny>,
-        params: Option<Bound<'py, PyAny>>,
-        headers: Option<Bound<'py, PyAny>>,
-        data: Option<Bound<'py, PyAny>>,
-        json: Option<Bound<'py, PyAny>>,
-        files: Option<Bound<'py, PyAny>>,
-        timeout: Option<Bound<'py, PyAny>>,
-        stream: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let args = Args {
-            params,
-            headers,
-            data,
-            json,
-            files,
-            timeout,
-        };
-        self.send(py, Method::HEAD, url, args, stream)
-    }
-
-    /// `await session.post(url, data, json, …)`.
-    #[pyo3(signature = (url, data=None, json=None, *, params=None, headers=None, files=None, timeout=None, stream=false))]
-    fn post<'py>(
-        &self,
-        py: Python<'py>,
-        url: &Bound<'py, PyAny>,
-        data: Option<Bound<'py, PyAny>>,
-        json: Option<Bound<'py, PyAny>>,
-        params: Option<Bound<'py, PyAny>>,
-        headers: Option<Bound<'py, PyAny>>,
-        files: Option<Bound<'py, PyAny>>,
-        timeout: Option<Bound<'py, PyAny>>,
-        stream: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let args = Args {
-            params,
-            headers,
-            data,
-            json,
-            files,
-            timeout,
-        };
-        self.send(py, Method::POST, url, args, stream)
-    }
-
-    /// `await session.put(url, data, …)`.
-    #[pyo3(signature = (url, data=None, *, params=None, headers=None, json=None, files=None, timeout=None, stream=false))]
-    fn put<'py>(
-        &self,
-        py: Python<'py>,
-        url: &Bound<'py, PyAny>,
-        data: Option<Bound<'py, PyAny>>,
-        params: Option<Bound<'py, PyAny>>,
-        headers: Option<Bound<'py, PyAny>>,
-        json: Option<Bound<'py, PyAny>>,
-        files: Option<Bound<'py, PyAny>>,
-        timeout: Option<Bound<'py, PyAny>>,
-        stream: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let args = Args {
-            params,
-            headers,
-            data,
-            json,
-            files,
-            timeout,
-        };
-        self.send(py, Method::PUT, url, args, stream)
-    }
-
-    /// `await session.patch(url, data, …)`.
-    #[pyo3(signature = (url, data=None, *, params=None, headers=None, json=None, files=None, timeout=None, stream=false))]
-    fn patch<'py>(
-        &self,
-        py: Python<'py>,
-        url: &Bound<'py, PyAny>,
-        data: Option<Bound<'py, PyAny>>,
-        params: Option<Bound<'py, PyAny>>,
-        headers: Option<Bound<'py, PyAny>>,
-        json: Option<Bound<'py, PyAny>>,
-        files: Option<Bound<'py, PyAny>>,
-        timeout: Option<Bound<'py, PyAny>>,
-        stream: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let args = Args {
-            params,
-            headers,
-            data,
-            json,
-            files,
-            timeout,
-        };
-        self.send(py, Method::PATCH, url, args, stream)
-    }
-
-    /// `await session.delete(url, …)`.
-    #[pyo3(signature = (url, *, params=None, headers=None, data=None, json=None, files=None, timeout=None, stream=false))]
-    fn delete<'py>(
-        &self,
-        py: Python<'py>,
-        url: &Bound<'py, PyAny>,
-        params: Option<Bound<'py, PyAny>>,
-        headers: Option<Bound<'py, PyAny>>,
-        data: Option<Bound<'py, PyAny>>,
-        json: Option<Bound<'py, PyAny>>,
-        files: Option<Bound<'py, PyAny>>,
-        timeout: Option<Bound<'py, PyAny>>,
-        stream: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let args = Args {
-            params,
-            headers,
-            data,
-            json,
-            files,
-            timeout,
-        };
-        self.send(py, Method::DELETE, url, args, stream)
-    }
-
+session_pymethods!(PyAsyncSession, PyResult<Bound<'py, PyAny>>, {
     /// `await session.token(min_valid=60)`.
     #[pyo3(signature = (min_valid=60, *, force_refresh=false))]
     fn token<'py>(&self, py: Python<'py>, min_valid: u64, force_refresh: bool) -> PyResult<Bound<'py, PyAny>> {
-        let fut = token_op(
-            self.core.credential()?,
-            self.core.resolved.name.clone(),
-            self.core.kind(),
-            min_valid,
-            force_refresh,
-        );
+        let fut = self.core.token(min_valid, force_refresh)?;
         pyo3_async_runtimes::tokio::future_into_py(py, async move { fut.await.map_err(py_err) })
     }
 
-    /// `await session.login(mode=None)`.
+    /// `await session.login(mode=None)`: see `Session.login`.
     #[pyo3(signature = (mode=None))]
     fn login<'py>(&self, py: Python<'py>, mode: Option<&str>) -> PyResult<Bound<'py, PyAny>> {
-        check_mode(mode)?;
-        let fut = login_op(
-            self.core.credential()?,
-            self.core.resolved.name.clone(),
-            self.core.kind(),
-        );
+        let fut = self.core.login(py, mode)?;
         pyo3_async_runtimes::tokio::future_into_py(py, async move { fut.await.map_err(py_err) })
     }
 
     /// `await session.logout(revoke=False)`.
     #[pyo3(signature = (revoke=false))]
     fn logout<'py>(&self, py: Python<'py>, revoke: bool) -> PyResult<Bound<'py, PyAny>> {
-        let fut = logout_op(self.core.credential()?, revoke);
+        let fut = self.core.logout(revoke)?;
         pyo3_async_runtimes::tokio::future_into_py(py, async move { fut.await.map_err(py_err) })
     }
 
@@ -1065,29 +673,6 @@ impl PyAsyncSession {
     fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let d = self.core.status(py)?;
         pyo3_async_runtimes::tokio::future_into_py(py, async move { Ok(d) })
-    }
-
-    /// Whether the credential would be sent to `url` (not awaitable: no I/O).
-    fn in_scope(&self, url: &Bound<'_, PyAny>) -> PyResult<bool> {
-        self.core.in_scope(url)
-    }
-
-    /// The profile name.
-    #[getter]
-    fn profile(&self) -> String {
-        self.core.resolved.name.clone()
-    }
-
-    /// The auth kind.
-    #[getter]
-    fn auth(&self) -> &'static str {
-        self.core.kind()
-    }
-
-    /// The base URL relative URLs join.
-    #[getter]
-    fn base_url(&self) -> PyResult<Option<String>> {
-        Ok(self.core.session()?.base_url().map(|u| u.to_string()))
     }
 
     /// `await session.close()`.
@@ -1116,4 +701,4 @@ impl PyAsyncSession {
     fn __repr__(&self) -> String {
         self.core.repr("AsyncSession")
     }
-}
+});

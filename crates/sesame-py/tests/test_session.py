@@ -289,7 +289,8 @@ def test_token_login_logout_status(idp, clean_env):
             s.token()
 
 
-def test_interactive_login_is_login_required(idp):
+def test_interactive_login_is_login_required(idp, monkeypatch):
+    monkeypatch.delenv("BROWSER", raising=False)  # and no terminal: nobody to log in
     with sesame.Session(base_url=idp.api, auth="oidc", issuer=idp.issuer, client_id="sesame-cli", cache="memory") as s:
         with pytest.raises(sesame.LoginRequired) as e:
             s.get("whoami")

@@ -35,6 +35,7 @@ pub mod credential;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod login;
 pub mod message;
 pub mod middleware;
 pub mod oauth;

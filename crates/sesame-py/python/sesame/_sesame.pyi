@@ -278,10 +278,26 @@ class Session:
         when it can, else renewed (``force_refresh=True`` renews regardless). Raises
         :class:`sesame.ConfigError` for credentials that are not tokens."""
     def login(self, mode: _Login = None) -> None:
-        """Gets tokens now. Unattended kinds (client-credentials, password) run their grant;
-        static credentials need nothing; ``oidc`` and ``device`` need a person and raise
-        :class:`sesame.LoginRequired` (run ``sesame login`` in a terminal: the session
-        then uses the tokens it stores)."""
+        """Logs in now and stores the tokens in the profile's cache — the one ``sesame login``
+        and ``sesame token`` use, so the shell and later sessions use them too.
+
+        - ``auth="oidc"``: the browser flow (authorization code + PKCE, redirect to a
+          loopback listener on 127.0.0.1). The URL is written to ``sys.stderr`` first, then
+          a browser is opened (``$BROWSER``, else the platform's opener) unless
+          ``mode="no-browser"``, ``$SSH_CONNECTION`` is set or there is no display; when
+          none can be opened and the provider supports it, the device flow runs as well.
+        - ``auth="device"``: the device flow (RFC 8628): the code and where to enter it
+          are written to ``sys.stderr``.
+        - ``mode="browser"`` / ``"device"`` pick the flow whatever the profile says (like
+          ``sesame login --browser`` / ``--device``); ``"no-browser"`` opens nothing.
+        - Unattended kinds (client-credentials, password) get a new token; static
+          credentials need nothing.
+
+        Raises :class:`sesame.LoginRequired` at once when nobody can take part (stdin and
+        stderr are not both terminals and ``$BROWSER`` is not set, or ``"no-browser"``
+        without terminals), :class:`sesame.Timeout` after the profile's ``login_timeout``,
+        :class:`sesame.AuthError` when the provider refuses. The GIL is released while it
+        waits; Ctrl-C (``KeyboardInterrupt``) stops it and closes the loopback listener."""
     def logout(self, revoke: bool = False) -> Optional[str]:
         """Deletes the profile's cached tokens (revoking them at the provider first with
         ``revoke=True``). Returns the provider's end-session URL, if it has one."""

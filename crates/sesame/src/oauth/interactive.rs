@@ -5,7 +5,8 @@
 //! # Who decides what
 //!
 //! The library decides *what* happens: which flow, which URL to show, when to fall back to
-//! the device flow, when to give up. A [`LoginUi`] (the CLI's, the Python binding's)
+//! the device flow, when to give up. A [`LoginUi`] (the text one,
+//! [`TextLoginUi`](crate::login::TextLoginUi), serves the CLI and the Python package)
 //! decides *how* it is shown: where text goes, whether and how a browser is opened, what a
 //! progress line looks like, whether a QR code is drawn.
 //!

@@ -13,6 +13,7 @@ mod redirect;
 mod request;
 mod response;
 pub mod retry;
+mod status;
 
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ pub use request::{Body, RequestBuilder};
 pub use reqwest::{Method, StatusCode, header};
 pub use response::Response;
 pub use retry::RetryPolicy;
+pub use status::{CachedToken, Status, TokenStatus};
 
 use crate::credential::{Credential, CredentialInfo};
 use crate::scope::CredentialScope;

@@ -1,175 +1,88 @@
-//! How the CLI presents a login: the library's [`LoginUi`] on stderr, and the rules for
-//! when sesame may involve a person at all.
-//!
-//! # When sesame logs a person in
-//!
-//! A login needs a person, so sesame only starts one when a person can take part:
-//!
-//! | situation | `sesame login` | a command that needs a token (`sesame token`, …) |
-//! |---|---|---|
-//! | `--no-input` | exit 4 | exit 4 |
-//! | stdin and stderr are terminals | logs in | logs in |
-//! | not both terminals, `$BROWSER` set | logs in (the `$BROWSER` program completes it) | exit 4 |
-//! | not both terminals, `$BROWSER` set, `--no-browser` | exit 4 | exit 4 |
-//! | not both terminals, no `$BROWSER` | exit 4 | exit 4 |
-//!
-//! The reasoning, as a careful `gh auth login` user would expect: a script, a cron job or
-//! CI (no terminal) must never hang on a login nobody will finish, so it gets exit 4 at
-//! once with advice. Typing `sesame login` while naming the program that opens URLs
-//! (`BROWSER=… sesame login`) is an explicit request to run the browser flow through that
-//! program, terminal or not; browser automation and sesame's own tests use exactly that.
-//! An implicit login (a token that ran out in the middle of `sesame token`) happens only
-//! in front of a terminal. `$(sesame token)` in a terminal still logs in: only stdout is
-//! captured there, and prompts go to stderr.
-//!
-//! # When sesame opens a browser
-//!
-//! The URL (or the device code) is always printed to stderr first. Then a browser is
-//! opened unless `--no-browser` (then sesame just waits for the redirect), `$SSH_CONNECTION`
-//! is set (a browser there would not reach this machine's 127.0.0.1), or — on Linux and the
-//! BSDs — there is no display (`$DISPLAY` and `$WAYLAND_DISPLAY` unset) and no `$BROWSER`.
-//! `$BROWSER` (a `:`-separated list of commands; `%s` stands for the URL, else the URL is
-//! appended) is preferred to the platform opener (`xdg-open`, `open`, `start`). The browser
-//! runs in its own process group so that Ctrl-C in the terminal stops sesame, not the
-//! browser. If no browser can be opened (SSH, no display, the command failed or exited
-//! with an error within a second) the library falls back to the device flow when the
-//! provider supports it, while the printed URL keeps working.
-//!
-//! In the device flow the code is shown first (gh style), then where to enter it, then a
-//! QR code of the complete verification URI when stderr is a terminal; a browser is opened
-//! at that URI under the same rules.
+//! [`TextLoginUi`]: a login shown as text on a stream (stderr for the command, Python's
+//! `sys.stderr` for the Python package), with the browser opened under the rules of
+//! [`browser_policy`](super::browser_policy).
 
-use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
+use std::fmt;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sesame::Error;
-use sesame::oauth::{BrowserLaunch, DevicePrompt, LoginUi, Waiting};
 use url::Url;
 
-use crate::cli::Global;
+use super::{Facts, browser_policy};
+use crate::oauth::{BrowserLaunch, DevicePrompt, LoginUi, Waiting};
 
-/// Who asks for a login.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Caller {
-    /// `sesame login` itself.
-    LoginCommand {
-        /// `--no-browser` was given.
-        no_browser: bool,
-    },
-    /// Another command that found no usable token.
-    Implicit,
+/// Where a [`TextLoginUi`] writes. `write` gets whole pieces of text (lines end in `\n`; a
+/// progress line ends without one and is later cleared with `\r\x1b[2K`); it must return
+/// quickly and never fail.
+pub trait TextOutput: Send + Sync + fmt::Debug {
+    /// Writes `text` and flushes.
+    fn write(&self, text: &str);
 }
 
-/// The facts the rules look at (read once from the process; built by hand in tests).
-#[derive(Debug, Clone, Default)]
-pub struct Facts {
-    pub no_input: bool,
-    pub stdin_tty: bool,
-    pub stderr_tty: bool,
-    pub browser: Option<String>,
-    pub ssh: bool,
-    pub display: bool,
-}
+/// The process's stderr.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stderr;
 
-impl Facts {
-    pub fn current(global: &Global) -> Facts {
-        let set = |v: &str| std::env::var_os(v).is_some_and(|s| !s.is_empty());
-        Facts {
-            no_input: global.no_input,
-            stdin_tty: std::io::stdin().is_terminal(),
-            stderr_tty: std::io::stderr().is_terminal(),
-            browser: std::env::var("BROWSER").ok().filter(|b| !b.trim().is_empty()),
-            ssh: set("SSH_CONNECTION"),
-            display: !cfg!(all(unix, not(target_os = "macos"))) || set("DISPLAY") || set("WAYLAND_DISPLAY"),
-        }
+impl TextOutput for Stderr {
+    fn write(&self, text: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(text.as_bytes());
+        let _ = err.flush();
     }
 }
 
-/// Whether a login may start; `Err` is a "login required" error (exit 4) that says why.
-pub fn require_person(facts: &Facts, caller: Caller) -> Result<(), Error> {
-    if facts.no_input {
-        return Err(Error::login_required(
-            "logging in needs a person and --no-input forbids prompts: run `sesame login` in a terminal first",
-        ));
-    }
-    if facts.stdin_tty && facts.stderr_tty {
-        return Ok(());
-    }
-    match caller {
-        Caller::LoginCommand { no_browser: false } if facts.browser.is_some() => Ok(()),
-        Caller::LoginCommand { .. } => Err(Error::login_required(
-            "`sesame login` needs a terminal (stdin and stderr are not both terminals): run it in a terminal, or set $BROWSER to a program that completes the login in a browser",
-        )),
-        Caller::Implicit => Err(Error::login_required(
-            "no valid token and no terminal to log in from: run `sesame login` in a terminal first",
-        )),
-    }
+/// How much a [`TextLoginUi`] says, and whether it may open a browser.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UiSettings {
+    /// Open no browser (`--no-browser`): print the URL (or code) and wait.
+    pub no_browser: bool,
+    /// Only what the person needs (the URL, the code, notices): no "opened" line, no progress.
+    pub quiet: bool,
+    /// The browser command's own stderr is shown (else discarded).
+    pub verbose: bool,
 }
 
-/// Whether a browser may be opened; `Err` is the reason for the person.
-fn browser_policy(facts: &Facts, no_browser: bool) -> Result<(), BrowserLaunch> {
-    if no_browser {
-        return Err(BrowserLaunch::Declined);
-    }
-    if facts.ssh {
-        return Err(BrowserLaunch::Unavailable(
-            "not opening a browser in an SSH session ($SSH_CONNECTION is set)".into(),
-        ));
-    }
-    if !facts.display && facts.browser.is_none() {
-        return Err(BrowserLaunch::Unavailable(
-            "not opening a browser: there is no display ($DISPLAY and $WAYLAND_DISPLAY are unset) and $BROWSER is not set"
-                .into(),
-        ));
-    }
-    Ok(())
-}
-
-/// The CLI's login UI: everything on stderr.
+/// A [`LoginUi`] that writes text to a [`TextOutput`]: the URL, the device code (with a QR
+/// code when the output is a terminal), notices and a progress line (terminals only).
 #[derive(Debug)]
-pub struct CliLoginUi {
+pub struct TextLoginUi {
     facts: Facts,
-    no_browser: bool,
-    quiet: bool,
-    verbose: u8,
+    settings: UiSettings,
+    out: Arc<dyn TextOutput>,
     /// A progress line is on screen (it ends without a newline).
     progress_shown: Mutex<bool>,
 }
 
-impl CliLoginUi {
-    pub fn new(global: &Global, no_browser: bool) -> Self {
-        Self::with_facts(Facts::current(global), global, no_browser)
-    }
-
-    pub fn with_facts(facts: Facts, global: &Global, no_browser: bool) -> Self {
-        CliLoginUi {
+impl TextLoginUi {
+    /// A UI on `out`; `facts.stderr_tty` tells whether `out` is a terminal.
+    pub fn new(facts: Facts, settings: UiSettings, out: Arc<dyn TextOutput>) -> Self {
+        TextLoginUi {
             facts,
-            no_browser,
-            quiet: global.quiet,
-            verbose: global.verbose,
+            settings,
+            out,
             progress_shown: Mutex::new(false),
         }
     }
 
-    /// Writes lines to stderr, first clearing a progress line.
+    /// A UI on the process's stderr.
+    pub fn stderr(facts: Facts, settings: UiSettings) -> Self {
+        Self::new(facts, settings, Arc::new(Stderr))
+    }
+
+    /// Writes lines, first clearing a progress line.
     fn say(&self, text: &str) {
         let mut shown = self.progress_shown.lock().unwrap_or_else(|e| e.into_inner());
-        let mut err = std::io::stderr().lock();
-        if *shown {
-            let _ = write!(err, "\r\x1b[2K");
-            *shown = false;
-        }
-        let _ = writeln!(err, "{text}");
+        let clear = if *shown { "\r\x1b[2K" } else { "" };
+        *shown = false;
+        self.out.write(&format!("{clear}{text}\n"));
     }
 
     fn clear_progress(&self) {
         let mut shown = self.progress_shown.lock().unwrap_or_else(|e| e.into_inner());
         if *shown {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r\x1b[2K");
-            let _ = err.flush();
+            self.out.write("\r\x1b[2K");
             *shown = false;
         }
     }
@@ -182,7 +95,7 @@ impl CliLoginUi {
             cmd.args(&argv[1..])
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
-                .stderr(if self.verbose > 0 {
+                .stderr(if self.settings.verbose {
                     std::process::Stdio::inherit()
                 } else {
                     std::process::Stdio::null()
@@ -213,7 +126,7 @@ impl CliLoginUi {
     }
 }
 
-impl Drop for CliLoginUi {
+impl Drop for TextLoginUi {
     fn drop(&mut self) {
         // Ctrl-C drops the login: leave the terminal on a fresh line.
         self.clear_progress();
@@ -221,13 +134,13 @@ impl Drop for CliLoginUi {
 }
 
 #[async_trait]
-impl LoginUi for CliLoginUi {
+impl LoginUi for TextLoginUi {
     fn show_authorization_url(&self, url: &Url) {
         self.say(&format!("To log in, open this URL in a browser:\n\n    {url}\n"));
     }
 
     async fn open_browser(&self, url: &Url) -> BrowserLaunch {
-        if let Err(why) = browser_policy(&self.facts, self.no_browser) {
+        if let Err(why) = browser_policy(&self.facts, self.settings.no_browser) {
             return why;
         }
         let launch = match &self.facts.browser {
@@ -255,7 +168,7 @@ impl LoginUi for CliLoginUi {
                 }
             }
         };
-        if launch == BrowserLaunch::Opened && !self.quiet {
+        if launch == BrowserLaunch::Opened && !self.settings.quiet {
             self.say("Opened it in your browser; finish the login there.");
         }
         launch
@@ -281,7 +194,7 @@ impl LoginUi for CliLoginUi {
     }
 
     fn progress(&self, waiting: Waiting, remaining: Duration) {
-        if self.quiet || !self.facts.stderr_tty {
+        if self.settings.quiet || !self.facts.stderr_tty {
             return;
         }
         let what = match waiting {
@@ -290,9 +203,10 @@ impl LoginUi for CliLoginUi {
             Waiting::BrowserOrDevice => "Waiting for the login (browser or device code)",
         };
         let mut shown = self.progress_shown.lock().unwrap_or_else(|e| e.into_inner());
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r\x1b[2K{what}… {} left (Ctrl-C to cancel)", clock(remaining));
-        let _ = err.flush();
+        self.out.write(&format!(
+            "\r\x1b[2K{what}… {} left (Ctrl-C to cancel)",
+            clock(remaining)
+        ));
         *shown = true;
     }
 
@@ -430,75 +344,47 @@ fn human(d: Duration) -> String {
 mod tests {
     use super::*;
 
-    fn facts() -> Facts {
-        Facts {
-            display: true,
-            ..Default::default()
+    /// Collects what the UI writes.
+    #[derive(Debug, Default)]
+    struct Collect(Mutex<String>);
+    impl TextOutput for Collect {
+        fn write(&self, text: &str) {
+            self.0.lock().unwrap().push_str(text);
         }
     }
 
-    #[test]
-    fn the_terminal_rules() {
-        let login = Caller::LoginCommand { no_browser: false };
-        let tty = Facts {
-            stdin_tty: true,
+    #[tokio::test]
+    async fn text_goes_to_the_output_and_no_browser_declines() {
+        let out = Arc::new(Collect::default());
+        let facts = Facts {
             stderr_tty: true,
-            ..facts()
+            display: true,
+            ..Default::default()
         };
-        assert!(require_person(&tty, login).is_ok());
-        assert!(require_person(&tty, Caller::Implicit).is_ok());
-        let no_input = Facts {
-            no_input: true,
-            ..tty.clone()
+        let settings = UiSettings {
+            no_browser: true,
+            ..Default::default()
         };
-        let e = require_person(&no_input, login).unwrap_err();
-        assert!(e.is_login_required() && e.to_string().contains("--no-input"), "{e}");
-        // No terminal: only an explicit login with $BROWSER.
-        let pipe = facts();
-        assert!(require_person(&pipe, login).unwrap_err().is_login_required());
-        assert!(require_person(&pipe, Caller::Implicit).unwrap_err().is_login_required());
-        let pipe_browser = Facts {
-            browser: Some("b".into()),
-            ..facts()
-        };
-        assert!(require_person(&pipe_browser, login).is_ok());
-        assert!(require_person(&pipe_browser, Caller::LoginCommand { no_browser: true }).is_err());
-        assert!(require_person(&pipe_browser, Caller::Implicit).is_err());
-        let half = Facts {
-            stderr_tty: true,
-            ..facts()
-        };
+        let ui = TextLoginUi::new(facts, settings, out.clone());
+        let url = Url::parse("http://127.0.0.1:1/auth?x=1").unwrap();
+        ui.show_authorization_url(&url);
+        assert_eq!(ui.open_browser(&url).await, BrowserLaunch::Declined);
+        ui.progress(Waiting::Browser, Duration::from_secs(61));
+        ui.notice("hello");
+        drop(ui);
+        let text = out.0.lock().unwrap().clone();
         assert!(
-            require_person(&half, Caller::Implicit).is_err(),
-            "stdin must be a terminal too"
+            text.starts_with("To log in, open this URL in a browser:\n\n    http://127.0.0.1:1/auth?x=1\n"),
+            "{text:?}"
         );
-    }
-
-    #[test]
-    fn the_browser_rules() {
-        assert_eq!(browser_policy(&facts(), true), Err(BrowserLaunch::Declined));
-        assert!(matches!(
-            browser_policy(&Facts { ssh: true, browser: Some("b".into()), ..facts() }, false),
-            Err(BrowserLaunch::Unavailable(r)) if r.contains("SSH")
-        ));
-        let headless = Facts {
-            display: false,
-            ..facts()
-        };
         assert!(
-            matches!(browser_policy(&headless, false), Err(BrowserLaunch::Unavailable(r)) if r.contains("display"))
+            text.contains("Waiting for the login in the browser… 1:01 left"),
+            "{text:?}"
         );
-        let headless_browser = Facts {
-            display: false,
-            browser: Some("b".into()),
-            ..facts()
-        };
-        assert_eq!(
-            browser_policy(&headless_browser, false),
-            Ok(()),
-            "$BROWSER counts as a way to open"
+        assert!(
+            text.ends_with("\r\x1b[2Ksesame: hello\n"),
+            "the progress line is cleared first: {text:?}"
         );
-        assert_eq!(browser_policy(&facts(), false), Ok(()));
     }
 
     #[test]

@@ -1,0 +1,120 @@
+//! `Session.login(mode=None)`: the login `sesame login` runs ([`sesame::login::login`]),
+//! shown on Python's `sys.stderr` (so notebooks and redirected `sys.stderr` see it too).
+//!
+//! The binding only supplies what Python knows: whether `sys.stdin` and `sys.stderr` are
+//! terminals, where text goes, and the mode. The rules (when a person may be involved, when
+//! a browser is opened), the flows and the token cache are the library's. The GIL is
+//! released while the login waits, and Ctrl-C ends it (see `runtime::wait`), which closes
+//! the loopback listener.
+
+use std::sync::Arc;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use sesame::config::ResolvedProfile;
+use sesame::credential::Credential;
+use sesame::login::{Caller, Facts, LoginRequest, TextLoginUi, TextOutput, UiSettings};
+use sesame::oauth::LoginMethod;
+use sesame::{Error, Result};
+
+/// `login(mode=…)`: the flow to force and whether a browser may be opened.
+#[derive(Debug, Clone, Copy)]
+pub struct Mode {
+    method: Option<LoginMethod>,
+    no_browser: bool,
+}
+
+impl Mode {
+    /// `None`, `"browser"`, `"device"` or `"no-browser"` (the flags of `sesame login`).
+    pub fn parse(mode: Option<&str>) -> PyResult<Mode> {
+        let (method, no_browser) = match mode {
+            None => (None, false),
+            Some("browser") => (Some(LoginMethod::Browser), false),
+            Some("device") => (Some(LoginMethod::Device), false),
+            Some("no-browser") => (None, true),
+            Some(m) => {
+                return Err(PyValueError::new_err(format!(
+                    "login mode `{m}` is not one of None, \"browser\", \"device\", \"no-browser\""
+                )));
+            }
+        };
+        Ok(Mode { method, no_browser })
+    }
+}
+
+/// Python's `sys.stderr` (nothing when it is `None`, as under `pythonw`).
+#[derive(Debug)]
+struct PyStderr;
+
+impl TextOutput for PyStderr {
+    fn write(&self, text: &str) {
+        Python::attach(|py| {
+            let written = (|| -> PyResult<()> {
+                let err = py.import("sys")?.getattr("stderr")?;
+                if !err.is_none() {
+                    err.call_method1("write", (text,))?;
+                    err.call_method0("flush")?;
+                }
+                Ok(())
+            })();
+            if let Err(e) = written {
+                tracing::debug!(error = %e, "cannot write the login prompt to sys.stderr");
+            }
+        });
+    }
+}
+
+/// Whether `sys.<name>` is a terminal (`False` when it is missing or cannot say).
+fn is_tty(py: Python<'_>, name: &str) -> bool {
+    py.import("sys")
+        .and_then(|sys| sys.getattr(name))
+        .and_then(|s| s.call_method0("isatty"))
+        .and_then(|r| r.extract::<bool>())
+        .unwrap_or(false)
+}
+
+/// The login of `cred` (the session's credential of `resolved`), ready to run without the
+/// GIL. Static credentials need nothing; `auth = none` has nothing to log in to.
+pub fn login_op(
+    py: Python<'_>,
+    cred: Option<Arc<dyn Credential>>,
+    resolved: &ResolvedProfile,
+    mode: Mode,
+) -> impl Future<Output = Result<()>> + Send + use<> {
+    let facts = Facts::with_terminals(false, is_tty(py, "stdin"), is_tty(py, "stderr"));
+    let name = resolved.name.clone();
+    let profile = resolved.profile.clone();
+    async move {
+        let Some(cred) = cred else {
+            return Err(Error::config(format!(
+                "profile `{name}` has no credential (auth = none): there is nothing to log in to"
+            )));
+        };
+        let Some(oauth) = cred.as_oauth() else {
+            // Static credentials (bearer, basic, netrc, X.509, …) need no login.
+            return Ok(());
+        };
+        let out: Arc<dyn TextOutput> = Arc::new(PyStderr);
+        let settings = UiSettings {
+            no_browser: mode.no_browser,
+            ..UiSettings::default()
+        };
+        let request = LoginRequest {
+            method: mode.method,
+            caller: Caller::LoginCall {
+                no_browser: mode.no_browser,
+            },
+            ui: Arc::new(TextLoginUi::new(facts.clone(), settings, out.clone())),
+            facts,
+        };
+        let kind = cred.info().kind;
+        let done = sesame::login::login(oauth, &kind, &name, &profile, request).await?;
+        if done.interactive {
+            out.write(&format!(
+                "{}\n",
+                sesame::login::summary(oauth, &name, &done.token, done.adopted)
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,367 @@
+//! Logging a person in, as the `sesame` command and the Python package both do it: when a
+//! login may start at all, how it is shown on a text stream ([`TextLoginUi`]), and the
+//! login itself ([`login`]) for a profile's credential, stored in its token cache.
+//!
+//! The flows (browser, device, fallback, one login per cache key) are in
+//! [`crate::oauth::interactive`]; this module is what sits between them and a front end.
+//!
+//! # When sesame logs a person in
+//!
+//! A login needs a person, so sesame only starts one when a person can take part:
+//!
+//! | situation | an explicit login (`sesame login`, `Session.login()`) | a command that needs a token (`sesame token`, …) |
+//! |---|---|---|
+//! | `--no-input` | login required | login required |
+//! | stdin and stderr are terminals | logs in | logs in |
+//! | not both terminals, `$BROWSER` set | logs in (the `$BROWSER` program completes it) | login required |
+//! | not both terminals, `$BROWSER` set, `--no-browser` | login required | login required |
+//! | not both terminals, no `$BROWSER` | login required | login required |
+//!
+//! The reasoning, as a careful `gh auth login` user would expect: a script, a cron job or
+//! CI (no terminal) must never hang on a login nobody will finish, so it gets "login
+//! required" at once with advice. Asking for a login while naming the program that opens
+//! URLs (`BROWSER=… sesame login`) is an explicit request to run the browser flow through
+//! that program, terminal or not; browser automation and sesame's own tests use exactly
+//! that. An implicit login (a token that ran out in the middle of `sesame token`) happens
+//! only in front of a terminal. `$(sesame token)` in a terminal still logs in: only stdout
+//! is captured there, and prompts go to stderr.
+//!
+//! # When sesame opens a browser
+//!
+//! The URL (or the device code) is always printed first. Then a browser is opened unless
+//! `--no-browser` (then sesame just waits for the redirect), `$SSH_CONNECTION` is set (a
+//! browser there would not reach this machine's 127.0.0.1), or — on Linux and the BSDs —
+//! there is no display (`$DISPLAY` and `$WAYLAND_DISPLAY` unset) and no `$BROWSER`.
+//! `$BROWSER` (a `:`-separated list of commands; `%s` stands for the URL, else the URL is
+//! appended) is preferred to the platform opener (`xdg-open`, `open`, `start`). The browser
+//! runs in its own process group so that Ctrl-C in the terminal stops sesame, not the
+//! browser. If no browser can be opened (SSH, no display, the command failed or exited
+//! with an error within a second) the library falls back to the device flow when the
+//! provider supports it, while the printed URL keeps working.
+//!
+//! In the device flow the code is shown first (gh style), then where to enter it, then a
+//! QR code of the complete verification URI when the output is a terminal; a browser is
+//! opened at that URI under the same rules.
+
+mod text_ui;
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+pub use text_ui::{Stderr, TextLoginUi, TextOutput, UiSettings, browser_commands, render_qr};
+
+use crate::config::Profile;
+use crate::credential::OAuth;
+use crate::oauth::{BrowserLaunch, InteractiveLogin, LoginMethod, LoginOptions, LoginUi};
+use crate::token::Token;
+use crate::{Error, Result};
+
+/// Who asks for a login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// `sesame login` itself.
+    LoginCommand {
+        /// `--no-browser` was given.
+        no_browser: bool,
+    },
+    /// A program's explicit login call (`Session.login()` in Python).
+    LoginCall {
+        /// Open no browser (`mode="no-browser"`).
+        no_browser: bool,
+    },
+    /// Another command that found no usable token.
+    Implicit,
+}
+
+/// The facts the rules look at (read once from the process; built by hand in tests).
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// Prompts are forbidden (`--no-input`).
+    pub no_input: bool,
+    /// Standard input is a terminal.
+    pub stdin_tty: bool,
+    /// The output the login is shown on (stderr) is a terminal.
+    pub stderr_tty: bool,
+    /// `$BROWSER`, when set and not blank.
+    pub browser: Option<String>,
+    /// `$SSH_CONNECTION` is set.
+    pub ssh: bool,
+    /// A display is there (always on platforms other than Linux and the BSDs).
+    pub display: bool,
+}
+
+impl Facts {
+    /// The process's facts, with the terminals of its standard streams.
+    pub fn current(no_input: bool) -> Facts {
+        Facts::with_terminals(
+            no_input,
+            std::io::stdin().is_terminal(),
+            std::io::stderr().is_terminal(),
+        )
+    }
+
+    /// The environment's facts with terminals told by the caller (the Python package asks
+    /// `sys.stdin` and `sys.stderr`).
+    pub fn with_terminals(no_input: bool, stdin_tty: bool, stderr_tty: bool) -> Facts {
+        let set = |v: &str| std::env::var_os(v).is_some_and(|s| !s.is_empty());
+        Facts {
+            no_input,
+            stdin_tty,
+            stderr_tty,
+            browser: std::env::var("BROWSER").ok().filter(|b| !b.trim().is_empty()),
+            ssh: set("SSH_CONNECTION"),
+            display: !cfg!(all(unix, not(target_os = "macos"))) || set("DISPLAY") || set("WAYLAND_DISPLAY"),
+        }
+    }
+}
+
+/// Whether a login may start; `Err` is a "login required" error that says why.
+pub fn require_person(facts: &Facts, caller: Caller) -> Result<()> {
+    if facts.no_input {
+        return Err(Error::login_required(
+            "logging in needs a person and --no-input forbids prompts: run `sesame login` in a terminal first",
+        ));
+    }
+    if facts.stdin_tty && facts.stderr_tty {
+        return Ok(());
+    }
+    match caller {
+        Caller::LoginCommand { no_browser: false } | Caller::LoginCall { no_browser: false }
+            if facts.browser.is_some() =>
+        {
+            Ok(())
+        }
+        Caller::LoginCommand { .. } => Err(Error::login_required(
+            "`sesame login` needs a terminal (stdin and stderr are not both terminals): run it in a terminal, or set $BROWSER to a program that completes the login in a browser",
+        )),
+        Caller::LoginCall { .. } => Err(Error::login_required(
+            "logging in needs a person, and there is none to ask: stdin and stderr are not both terminals and $BROWSER is not set (or no browser may be opened). Call login() from a terminal, set $BROWSER to a program that completes the login in a browser, or run `sesame login` in a terminal: sessions use the tokens it stores",
+        )),
+        Caller::Implicit => Err(Error::login_required(
+            "no valid token and no terminal to log in from: run `sesame login` in a terminal first",
+        )),
+    }
+}
+
+/// Whether a browser may be opened; `Err` is the reason for the person.
+pub fn browser_policy(facts: &Facts, no_browser: bool) -> std::result::Result<(), BrowserLaunch> {
+    if no_browser {
+        return Err(BrowserLaunch::Declined);
+    }
+    if facts.ssh {
+        return Err(BrowserLaunch::Unavailable(
+            "not opening a browser in an SSH session ($SSH_CONNECTION is set)".into(),
+        ));
+    }
+    if !facts.display && facts.browser.is_none() {
+        return Err(BrowserLaunch::Unavailable(
+            "not opening a browser: there is no display ($DISPLAY and $WAYLAND_DISPLAY are unset) and $BROWSER is not set"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a credential kind logs a person in (`oidc`, `device`).
+pub fn is_interactive_kind(kind: &str) -> bool {
+    matches!(kind, "oidc" | "device")
+}
+
+/// An explicit login ([`login`]): which flow, whether a browser may be opened, who asks,
+/// and how it is shown.
+#[derive(Debug, Clone)]
+pub struct LoginRequest {
+    /// The flow, whatever the profile says (`--browser`, `--device`); `None`: the profile's.
+    pub method: Option<LoginMethod>,
+    /// `sesame login` or a program's call (for the rules and their messages).
+    pub caller: Caller,
+    /// The facts the rules look at.
+    pub facts: Facts,
+    /// How the login is shown.
+    pub ui: Arc<dyn LoginUi>,
+}
+
+/// What [`login`] did.
+#[derive(Debug, Clone)]
+pub struct LoggedIn {
+    /// The stored token.
+    pub token: Arc<Token>,
+    /// A person logged in (`oidc`, `device`); else an unattended grant ran.
+    pub interactive: bool,
+    /// The token came from a login that finished while this one waited (no flow ran here).
+    pub adopted: bool,
+}
+
+/// Logs in with `oauth` (the credential of `profile`, of auth kind `kind`) and stores the
+/// token in its cache: a person's login (browser or device flow, see
+/// [`crate::oauth::interactive`]) for `oidc` and `device` when [`require_person`] allows,
+/// else a new token from the unattended grant (`client-credentials`, `password`).
+pub async fn login(
+    oauth: &OAuth,
+    kind: &str,
+    profile_name: &str,
+    profile: &Profile,
+    request: LoginRequest,
+) -> Result<LoggedIn> {
+    if !is_interactive_kind(kind) {
+        if request.method.is_some() {
+            return Err(Error::config(format!(
+                "choosing the browser or device flow (--browser, --device) applies to auth = \"oidc\" or \"device\"; profile `{profile_name}` uses auth = \"{kind}\", which needs no person"
+            )));
+        }
+        let lease = oauth.source().force_refresh().await?;
+        return Ok(LoggedIn {
+            token: lease.token,
+            interactive: false,
+            adopted: false,
+        });
+    }
+    require_person(&request.facts, request.caller)?;
+    let mut options = LoginOptions::from_profile(profile)?;
+    if let Some(m) = request.method {
+        options.method = m;
+    }
+    let login = InteractiveLogin::new(request.ui, options);
+    let client = oauth.client().await?;
+    let outcome = login.login_and_store(oauth.source(), client).await?;
+    Ok(LoggedIn {
+        token: outcome.lease.token,
+        interactive: true,
+        adopted: outcome.adopted,
+    })
+}
+
+/// The one-line success message: `sesame: logged in to ISSUER as WHO (profile `P`); access
+/// token valid for 5 min, refresh token stored`.
+pub fn summary(oauth: &OAuth, profile_name: &str, token: &Token, adopted: bool) -> String {
+    let claims = token
+        .id_token
+        .as_ref()
+        .and_then(|t| crate::token::jwt_claims(t.expose()))
+        .or_else(|| crate::token::jwt_claims(token.access_token.expose()));
+    let who = claims.as_ref().and_then(|c| {
+        ["preferred_username", "email", "sub"]
+            .iter()
+            .find_map(|k| c.get(*k).and_then(|v| v.as_str()))
+            .map(|s| s.chars().filter(|c| !c.is_control()).take(100).collect::<String>())
+    });
+    let issuer = token
+        .issuer
+        .clone()
+        .unwrap_or_else(|| oauth.source().key().issuer.clone());
+    let mut line = format!("sesame: logged in to {issuer}");
+    if let Some(w) = who {
+        line.push_str(&format!(" as {w}"));
+    }
+    line.push_str(&format!(" (profile `{profile_name}`)"));
+    if let Some(left) = token.seconds_left(crate::token::now_unix()) {
+        line.push_str(&format!("; access token valid for {}", duration(left)));
+    }
+    if token.refresh_token.is_some() {
+        line.push_str(", refresh token stored");
+    }
+    if adopted {
+        line.push_str(" (from the login that finished while this one waited)");
+    }
+    line
+}
+
+fn duration(secs: i64) -> String {
+    let s = secs.max(0);
+    if s >= 7200 {
+        format!("{} h", s / 3600)
+    } else if s >= 120 {
+        format!("{} min", s / 60)
+    } else {
+        format!("{s} s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts() -> Facts {
+        Facts {
+            display: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_terminal_rules() {
+        let login = Caller::LoginCommand { no_browser: false };
+        let call = Caller::LoginCall { no_browser: false };
+        let tty = Facts {
+            stdin_tty: true,
+            stderr_tty: true,
+            ..facts()
+        };
+        assert!(require_person(&tty, login).is_ok());
+        assert!(require_person(&tty, call).is_ok());
+        assert!(require_person(&tty, Caller::Implicit).is_ok());
+        let no_input = Facts {
+            no_input: true,
+            ..tty.clone()
+        };
+        let e = require_person(&no_input, login).unwrap_err();
+        assert!(e.is_login_required() && e.to_string().contains("--no-input"), "{e}");
+        // No terminal: only an explicit login with $BROWSER.
+        let pipe = facts();
+        assert!(require_person(&pipe, login).unwrap_err().is_login_required());
+        let e = require_person(&pipe, call).unwrap_err();
+        assert!(e.is_login_required() && e.to_string().contains("login()"), "{e}");
+        assert!(require_person(&pipe, Caller::Implicit).unwrap_err().is_login_required());
+        let pipe_browser = Facts {
+            browser: Some("b".into()),
+            ..facts()
+        };
+        assert!(require_person(&pipe_browser, login).is_ok());
+        assert!(require_person(&pipe_browser, call).is_ok());
+        assert!(require_person(&pipe_browser, Caller::LoginCommand { no_browser: true }).is_err());
+        assert!(require_person(&pipe_browser, Caller::LoginCall { no_browser: true }).is_err());
+        assert!(require_person(&pipe_browser, Caller::Implicit).is_err());
+        let half = Facts {
+            stderr_tty: true,
+            ..facts()
+        };
+        assert!(
+            require_person(&half, Caller::Implicit).is_err(),
+            "stdin must be a terminal too"
+        );
+    }
+
+    #[test]
+    fn the_browser_rules() {
+        assert_eq!(browser_policy(&facts(), true), Err(BrowserLaunch::Declined));
+        assert!(matches!(
+            browser_policy(&Facts { ssh: true, browser: Some("b".into()), ..facts() }, false),
+            Err(BrowserLaunch::Unavailable(r)) if r.contains("SSH")
+        ));
+        let headless = Facts {
+            display: false,
+            ..facts()
+        };
+        assert!(
+            matches!(browser_policy(&headless, false), Err(BrowserLaunch::Unavailable(r)) if r.contains("display"))
+        );
+        let headless_browser = Facts {
+            display: false,
+            browser: Some("b".into()),
+            ..facts()
+        };
+        assert_eq!(
+            browser_policy(&headless_browser, false),
+            Ok(()),
+            "$BROWSER counts as a way to open"
+        );
+        assert_eq!(browser_policy(&facts(), false), Ok(()));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration(7300), "2 h");
+        assert_eq!(duration(300), "5 min");
+        assert_eq!(duration(-3), "0 s");
+    }
+}

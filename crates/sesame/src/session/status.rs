@@ -1,0 +1,185 @@
+//! [`Status`]: what `sesame status` and Python's `Session.status()` show — the profile, its
+//! credential and its token, secrets masked, computed without any network.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::config::ResolvedProfile;
+use crate::credential::{Credential, CredentialInfo};
+
+/// The state of a profile's credential, tokens masked. Front ends format it.
+#[derive(Debug, Clone)]
+pub struct Status {
+    /// The profile name.
+    pub profile: String,
+    /// The configuration file it came from, if any.
+    pub config: Option<PathBuf>,
+    /// The profile's `base_url`.
+    pub base_url: Option<String>,
+    /// The profile's `issuer`.
+    pub issuer: Option<String>,
+    /// The credential's kind and non-secret details (`none` without a credential).
+    pub info: CredentialInfo,
+    /// Seconds until a certificate credential's `not_after` (negative: expired), when it
+    /// tells one.
+    pub certificate_seconds_left: Option<i64>,
+    /// The token, if the credential is a token credential.
+    pub token: TokenStatus,
+    /// Whether the credential can be used without a person logging in.
+    pub valid: bool,
+}
+
+/// The token part of a [`Status`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenStatus {
+    /// Not an OAuth credential and no token held (basic, netrc, X.509, none).
+    NotApplicable,
+    /// Not an OAuth credential, holding a static token (bearer, API key): masked.
+    Static(String),
+    /// An OAuth credential with no token cached.
+    NoneCached,
+    /// An OAuth credential's cached token.
+    Cached(CachedToken),
+}
+
+/// A cached OAuth token, described without its secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CachedToken {
+    /// The ID token's `sub`, else the access token's (as the JWT has it).
+    pub subject: Option<Value>,
+    /// The granted scopes.
+    pub scopes: Vec<String>,
+    /// The access token's `aud` claim as the JWT has it (a string or a list).
+    pub audience: Option<Value>,
+    /// The access token, masked (`eyJhbGci…****`).
+    pub masked: String,
+    /// Seconds until it expires (negative: expired); `None` when it does not say.
+    pub seconds_left: Option<i64>,
+    /// A refresh token is stored.
+    pub refresh_token: bool,
+}
+
+impl CachedToken {
+    /// The subject when it is a string.
+    pub fn subject_str(&self) -> Option<&str> {
+        self.subject.as_ref().and_then(|s| s.as_str())
+    }
+
+    /// The audience as a list (a single string becomes one item; other values none).
+    pub fn audience_list(&self) -> Option<Vec<String>> {
+        self.audience.as_ref().map(|aud| match aud {
+            Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect(),
+            Value::String(s) => vec![s.clone()],
+            _ => Vec::new(),
+        })
+    }
+}
+
+impl Status {
+    /// The status of `resolved` with its credential `cred` (`None`: auth = none). Reads the
+    /// token the credential holds, or the one its store has; never renews, never sends.
+    pub fn of(resolved: &ResolvedProfile, cred: Option<&Arc<dyn Credential>>) -> Status {
+        let p = &resolved.profile;
+        let info = cred.map(|c| c.info()).unwrap_or_else(|| CredentialInfo::new("none"));
+        let now = crate::token::now_unix();
+        let certificate_seconds_left = info
+            .details
+            .iter()
+            .find(|(k, _)| k == "not_after")
+            .and_then(|(_, v)| v.parse::<i64>().ok())
+            .map(|t| t - now);
+        let interactive = crate::login::is_interactive_kind(&info.kind);
+        let (token, valid) = match cred.and_then(|c| c.as_oauth().map(|o| (c, o))) {
+            Some((c, oauth)) => match c.cached_token().or_else(|| oauth.source().peek().map(|t| (*t).clone())) {
+                Some(t) => {
+                    let claims = crate::token::jwt_claims(t.access_token.expose()).unwrap_or_default();
+                    let id_claims = t
+                        .id_token
+                        .as_ref()
+                        .and_then(|i| crate::token::jwt_claims(i.expose()))
+                        .unwrap_or_default();
+                    let subject = id_claims.get("sub").or_else(|| claims.get("sub")).cloned();
+                    let seconds_left = t.expires_at.map(|e| e - now);
+                    let usable = seconds_left.is_none_or(|l| l > 0) || t.refresh_token.is_some();
+                    let cached = CachedToken {
+                        subject,
+                        scopes: t.scopes.clone(),
+                        audience: claims.get("aud").cloned(),
+                        masked: crate::secret::mask(t.access_token.expose()),
+                        seconds_left,
+                        refresh_token: t.refresh_token.is_some(),
+                    };
+                    (TokenStatus::Cached(cached), usable || !interactive)
+                }
+                None => (TokenStatus::NoneCached, !interactive),
+            },
+            None => match cred.and_then(|c| c.cached_token()) {
+                Some(t) => (TokenStatus::Static(crate::secret::mask(t.access_token.expose())), true),
+                None => (TokenStatus::NotApplicable, true),
+            },
+        };
+        Status {
+            profile: resolved.name.clone(),
+            config: resolved.config_path.clone(),
+            base_url: p.base_url.clone(),
+            issuer: p.issuer.clone(),
+            info,
+            certificate_seconds_left,
+            token,
+            valid,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::credential::Bearer;
+
+    fn resolved() -> ResolvedProfile {
+        ResolvedProfile {
+            name: "p".into(),
+            profile: Default::default(),
+            config_path: None,
+        }
+    }
+
+    #[test]
+    fn no_credential_and_a_static_token() {
+        let st = Status::of(&resolved(), None);
+        assert_eq!(
+            (st.info.kind.as_str(), &st.token, st.valid),
+            ("none", &TokenStatus::NotApplicable, true)
+        );
+        let c: Arc<dyn Credential> = Arc::new(Bearer::new("static-token-abcdefgh"));
+        let st = Status::of(&resolved(), Some(&c));
+        assert_eq!(st.info.kind, "bearer");
+        assert_eq!(st.token, TokenStatus::Static("static-t…****".into()), "masked");
+        assert!(st.valid && st.certificate_seconds_left.is_none());
+    }
+
+    #[test]
+    fn audience_and_subject_forms() {
+        let mut t = CachedToken {
+            subject: Some(json!("alice")),
+            scopes: vec![],
+            audience: Some(json!("api")),
+            masked: "****".into(),
+            seconds_left: None,
+            refresh_token: false,
+        };
+        assert_eq!(t.subject_str(), Some("alice"));
+        assert_eq!(t.audience_list(), Some(vec!["api".to_string()]));
+        t.audience = Some(json!(["a", "b", 3]));
+        assert_eq!(t.audience_list(), Some(vec!["a".to_string(), "b".to_string()]));
+        t.audience = Some(json!(7));
+        assert_eq!(t.audience_list(), Some(vec![]));
+        t.audience = None;
+        t.subject = Some(json!(42));
+        assert_eq!((t.audience_list(), t.subject_str()), (None, None));
+    }
+}
