@@ -91,6 +91,26 @@ async fn timeouts_are_typed() {
 }
 
 #[tokio::test]
+async fn a_request_timeout_longer_than_the_sessions_is_honoured() {
+    // The session's timeout is the client's own; a request's overrides it either way.
+    let s = TestServer::http().await;
+    let session = Session::builder()
+        .base_url(&s.url("/"))
+        .unwrap()
+        .timeout(Some(Duration::from_millis(300)))
+        .build()
+        .unwrap();
+    let r = session
+        .get("slow?ms=800")
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(session.get("slow?ms=800").send().await.unwrap_err().is_timeout());
+}
+
+#[tokio::test]
 async fn connection_refused_is_a_transport_error() {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -3,7 +3,13 @@
 //! the deadline of the whole call, and the stricter rule for token POSTs. (Exact delays in
 //! paused time are unit tests in `session/retry.rs`.)
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime};
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
 
 use sesame::Session;
 use sesame::config::{Config, Profile};
@@ -11,6 +17,7 @@ use sesame::oauth::OAuthHttp;
 use sesame::session::retry::Jitter;
 use sesame::session::{Method, RetryPolicy};
 use sesame_testbed::faults::FaultServer;
+use sesame_testbed::server::{ServerOptions, TestServer};
 
 fn fast(n: u32) -> RetryPolicy {
     RetryPolicy::new(n)
@@ -187,6 +194,47 @@ async fn the_timeout_is_the_deadline_of_the_whole_call() {
         f.hits("/storm"),
         3,
         "at 0, 1 and 2 s; a wait to 3 s would pass the deadline"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_gets_only_what_is_left_of_the_timeout() {
+    // The first attempt may lean on the client's own (session) timeout; a retry must not:
+    // 503 at once, then a reply that never comes in time.
+    let hits = Arc::new(AtomicU32::new(0));
+    let counter = hits.clone();
+    let app = Router::new().route(
+        "/then-stall",
+        get(move || {
+            let counter = counter.clone();
+            async move {
+                if counter.fetch_add(1, Ordering::SeqCst) > 0 {
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                }
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        }),
+    );
+    let srv = TestServer::start_with(ServerOptions::default(), Some(app)).await;
+    let s = Session::builder()
+        .base_url(&srv.origin())
+        .unwrap()
+        .retry_policy(
+            RetryPolicy::new(1)
+                .base_delay(Duration::from_millis(800))
+                .jitter(Jitter::None),
+        )
+        .timeout(Some(Duration::from_secs(2)))
+        .build()
+        .unwrap();
+    let t = Instant::now();
+    let e = s.get("then-stall").send().await.unwrap_err();
+    let took = t.elapsed();
+    assert!(e.is_timeout(), "{e:?}");
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    assert!(
+        took < Duration::from_millis(2500),
+        "{took:?}: the retry ends at the 2 s deadline, not 2 s after it started"
     );
 }
 

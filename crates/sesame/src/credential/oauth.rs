@@ -3,16 +3,17 @@
 //! kinds whose first token comes from `sesame login`).
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 
 use super::{Attachment, AuthRequest, Credential, CredentialInfo, Rejection};
 use crate::oauth::{LazyClient, OAuthClient, TokenOptions};
 use crate::secret::{AccessToken, Password, RefreshToken};
-use crate::token::{Grant, Token, TokenSource};
+use crate::token::{Grant, Lease, Token, TokenSource};
 use crate::{Error, Result};
 
 /// Seconds a token must have left to be attached to a request: enough for the request to
@@ -25,6 +26,9 @@ pub struct OAuth {
     source: TokenSource,
     kind: String,
     client: Option<Arc<LazyClient>>,
+    /// The `Bearer …` header value of the last token attached, with its generation: built
+    /// (and checked) once per token instead of once per request.
+    header: Arc<RwLock<Option<(u64, HeaderValue)>>>,
 }
 
 impl fmt::Debug for OAuth {
@@ -43,6 +47,7 @@ impl OAuth {
             source,
             kind: kind.into(),
             client,
+            header: Arc::default(),
         }
     }
 
@@ -59,6 +64,23 @@ impl OAuth {
         }
     }
 
+    /// `Bearer <token>` for a lease: built (and checked) once per token generation, then
+    /// cloned (a reference count). A new generation (a renewal, a token adopted from the
+    /// store, the one after a 401) gets a new value.
+    fn header_for(&self, lease: &Lease) -> Result<HeaderValue> {
+        if let Some((generation, v)) = &*self.header.read().expect("header cache")
+            && *generation == lease.generation
+        {
+            return Ok(v.clone());
+        }
+        let mut v =
+            HeaderValue::from_maybe_shared(Bytes::from(format!("Bearer {}", lease.token.access_token.expose())))
+                .map_err(|_| Error::config("the provider issued a token that is not a valid header value"))?;
+        v.set_sensitive(true);
+        *self.header.write().expect("header cache") = Some((lease.generation, v.clone()));
+        Ok(v)
+    }
+
     fn attach_min_valid(token: &Token) -> Duration {
         let lifetime = token.expires_at.map(|e| (e - token.issued_at).max(0) as u64);
         match lifetime {
@@ -71,24 +93,15 @@ impl OAuth {
 #[async_trait]
 impl Credential for OAuth {
     async fn attach(&self, _req: &AuthRequest<'_>, headers: &mut HeaderMap) -> Result<Attachment> {
-        // A short-lived token needs a smaller margin than the default: look at what is
-        // cached first (cheap), then ask with the margin that fits it.
-        let min_valid = match self.source.cached(Duration::ZERO)? {
-            Some(l) => Self::attach_min_valid(&l.token),
-            // Nothing valid cached: the next token is a fresh one. Judge it by the lifetime
-            // of the last one, if any; asking a fresh token for more than its lifetime
-            // would make every task that waited on the single flight renew once more.
-            None => self
-                .source
-                .peek()
-                .map(|t| Self::attach_min_valid(&t))
-                .unwrap_or(Duration::ZERO),
-        };
-        let lease = self.source.token(min_valid).await?;
-        let mut v = HeaderValue::from_str(&format!("Bearer {}", lease.token.access_token.expose()))
-            .map_err(|_| Error::config("the provider issued a token that is not a valid header value"))?;
-        v.set_sensitive(true);
-        headers.insert(AUTHORIZATION, v);
+        // A short-lived token needs a smaller margin than the default: the one that fits
+        // the token held. With none valid the next token is a fresh one, judged by the
+        // lifetime of the last one, if any; asking a fresh token for more than its
+        // lifetime would make every task that waited on the single flight renew once more.
+        let lease = self
+            .source
+            .token_with_margin(|held| held.map(Self::attach_min_valid).unwrap_or(Duration::ZERO))
+            .await?;
+        headers.insert(AUTHORIZATION, self.header_for(&lease)?);
         Ok(Attachment { id: lease.generation })
     }
 
@@ -317,5 +330,113 @@ impl Grant for StaticGrant {
     }
     fn unattended(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use reqwest::Method;
+    use url::Url;
+
+    use super::*;
+    use crate::token::{CacheKey, now_unix};
+
+    /// Hands out `tok-1`, `tok-2`, … living an hour.
+    #[derive(Debug, Default)]
+    struct Numbered(AtomicU32);
+
+    #[async_trait]
+    impl Grant for Numbered {
+        async fn obtain(&self) -> Result<Token> {
+            let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+            let mut t = Token::bare(format!("tok-{n}"));
+            t.issued_at = now_unix();
+            t.expires_at = Some(t.issued_at + 3600);
+            Ok(t)
+        }
+        async fn refresh(&self, _rt: &RefreshToken) -> Result<Token> {
+            self.obtain().await
+        }
+        fn unattended(&self) -> bool {
+            true
+        }
+    }
+
+    fn credential() -> (OAuth, Arc<Numbered>) {
+        let grant = Arc::new(Numbered::default());
+        let key = CacheKey::new("https://issuer.test", "client", "client-credentials", &[], &[], None);
+        let source = TokenSource::builder(key, grant.clone()).build();
+        (OAuth::new("client-credentials", source, None), grant)
+    }
+
+    async fn attach(c: &OAuth) -> (String, Attachment) {
+        let url = Url::parse("https://api.test/v1/items").unwrap();
+        let req = AuthRequest {
+            method: &Method::GET,
+            url: &url,
+        };
+        let mut h = HeaderMap::new();
+        let a = c.attach(&req, &mut h).await.unwrap();
+        let v = h.get(AUTHORIZATION).unwrap();
+        assert!(v.is_sensitive());
+        (v.to_str().unwrap().to_string(), a)
+    }
+
+    #[tokio::test]
+    async fn the_cached_bearer_header_follows_the_token() {
+        let (c, grant) = credential();
+        let (h1, a1) = attach(&c).await;
+        assert_eq!(h1, "Bearer tok-1");
+        let (again, a) = attach(&c).await;
+        assert_eq!(
+            (again.as_str(), a.id),
+            ("Bearer tok-1", a1.id),
+            "same token, same header"
+        );
+        assert_eq!(grant.0.load(Ordering::SeqCst), 1);
+
+        // A renewal: the next request carries the new token.
+        c.token(Duration::ZERO, true).await.unwrap();
+        let (h2, a2) = attach(&c).await;
+        assert_eq!(h2, "Bearer tok-2");
+
+        // A 401 for the current token: the resend carries a new one, and so does every
+        // request after it.
+        let url = Url::parse("https://api.test/v1/items").unwrap();
+        let req = AuthRequest {
+            method: &Method::GET,
+            url: &url,
+        };
+        assert_eq!(c.rejected(&req, &a2, None).await.unwrap(), Rejection::Retry);
+        assert_eq!(attach(&c).await.0, "Bearer tok-3");
+        assert_eq!(attach(&c).await.0, "Bearer tok-3");
+
+        // A token installed from elsewhere (a login), and a clone of the credential.
+        let mut t = Token::bare("tok-installed");
+        t.expires_at = Some(now_unix() + 3600);
+        c.source().install(t).unwrap();
+        assert_eq!(attach(&c.clone()).await.0, "Bearer tok-installed");
+        assert_eq!(attach(&c).await.0, "Bearer tok-installed");
+        assert_eq!(grant.0.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_token_that_is_not_a_header_value_is_an_error_every_time() {
+        let (c, _) = credential();
+        let mut t = Token::bare("bad\ntoken");
+        t.expires_at = Some(now_unix() + 3600);
+        c.source().install(t).unwrap();
+        let url = Url::parse("https://api.test/").unwrap();
+        let req = AuthRequest {
+            method: &Method::GET,
+            url: &url,
+        };
+        for _ in 0..2 {
+            let mut h = HeaderMap::new();
+            assert!(c.attach(&req, &mut h).await.is_err());
+            assert!(h.get(AUTHORIZATION).is_none());
+        }
     }
 }

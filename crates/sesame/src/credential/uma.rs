@@ -18,6 +18,7 @@
 //! credential says.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -64,6 +65,9 @@ pub struct Uma {
     push_claim_token: bool,
     insecure: bool,
     state: Mutex<State>,
+    /// Whether any RPT is held: while none is (an API that never asked for UMA), `attach`
+    /// goes straight to the wrapped credential, without the lock or the resource key.
+    holds_rpts: AtomicBool,
 }
 
 impl std::fmt::Debug for Uma {
@@ -99,6 +103,7 @@ impl Uma {
             push_claim_token: true,
             insecure: false,
             state: Mutex::new(State::default()),
+            holds_rpts: AtomicBool::new(false),
         }
     }
 
@@ -248,11 +253,9 @@ impl Uma {
                 }
             }
         }
-        let key = resource_key(url);
-        s.order.retain(|k| k != &key);
-        s.order.push_back(key.clone());
-        s.rpts.insert(
-            key,
+        self.keep(
+            &mut s,
+            resource_key(url),
             Held {
                 rpt: rpt.token.access_token,
                 expires_at: rpt.token.expires_at,
@@ -260,18 +263,49 @@ impl Uma {
                 generation,
             },
         );
+        Ok(())
+    }
+
+    /// Keeps an RPT for the resource `key`, dropping the oldest beyond [`MAX_RPTS`].
+    fn keep(&self, s: &mut State, key: String, held: Held) {
+        s.order.retain(|k| k != &key);
+        s.order.push_back(key.clone());
+        s.rpts.insert(key, held);
         while s.order.len() > MAX_RPTS {
             if let Some(k) = s.order.pop_front() {
                 s.rpts.remove(&k);
             }
         }
-        Ok(())
+        self.note_rpts(s);
+    }
+
+    /// Drops the RPT kept for `key`, if any.
+    fn forget(&self, s: &mut State, key: &str) {
+        if s.rpts.remove(key).is_some() {
+            s.order.retain(|k| k != key);
+        }
+        self.note_rpts(s);
+    }
+
+    /// Publishes whether any RPT is held, for [`attach`](Credential::attach)'s fast path.
+    /// Called with the state lock held after every change to `rpts`, so the flag is `true`
+    /// whenever one is kept. An `attach` that happens after the RPT was kept (the resend
+    /// in the same task, or any task that synchronised with it) cannot read an older
+    /// `false` (coherence), and the Release/Acquire pair makes the map visible too, though
+    /// it is read under the lock anyway. An `attach` racing with `obtain` may miss the
+    /// RPT, exactly as it could by taking the lock first.
+    fn note_rpts(&self, s: &State) {
+        self.holds_rpts.store(!s.rpts.is_empty(), Ordering::Release);
     }
 }
 
 #[async_trait]
 impl Credential for Uma {
     async fn attach(&self, request: &AuthRequest<'_>, headers: &mut HeaderMap) -> Result<Attachment> {
+        // No RPT held (an API that never asked for UMA): no lock, no resource key.
+        if !self.holds_rpts.load(Ordering::Acquire) {
+            return self.inner.attach(request, headers).await;
+        }
         let held = {
             let mut s = self.state.lock().expect("uma state");
             let key = resource_key(request.url);
@@ -280,7 +314,7 @@ impl Credential for Uma {
                     Some((h.rpt.clone(), h.generation))
                 }
                 Some(_) => {
-                    s.rpts.remove(&key);
+                    self.forget(&mut s, &key);
                     None
                 }
                 None => None,
@@ -319,11 +353,8 @@ impl Credential for Uma {
         if attachment.id & RPT_FLAG != 0 {
             // The RPT itself was refused (expired, revoked): forget it; the resend carries
             // the wrapped credential, and a UMA challenge to that starts afresh next time.
-            self.state
-                .lock()
-                .expect("uma state")
-                .rpts
-                .remove(&resource_key(request.url));
+            let mut s = self.state.lock().expect("uma state");
+            self.forget(&mut s, &resource_key(request.url));
             return Ok(Rejection::Retry);
         }
         self.inner.rejected(request, attachment, challenge).await
@@ -347,5 +378,100 @@ impl Credential for Uma {
 
     fn as_oauth(&self) -> Option<&OAuth> {
         self.inner.as_oauth()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::Method;
+
+    use super::*;
+    use crate::credential::Bearer;
+
+    fn uma() -> Arc<Uma> {
+        Arc::new(Uma::new(Arc::new(Bearer::new("access-token"))))
+    }
+
+    fn held(rpt: &str, expires_at: Option<i64>) -> Held {
+        Held {
+            rpt: AccessToken::new(rpt),
+            expires_at,
+            as_uri: "https://as.test".into(),
+            generation: 1,
+        }
+    }
+
+    fn keep(u: &Uma, url: &str, h: Held) {
+        let mut s = u.state.lock().unwrap();
+        u.keep(&mut s, resource_key(&Url::parse(url).unwrap()), h);
+    }
+
+    async fn attach(u: &Uma, url: &str) -> (String, Attachment) {
+        let url = Url::parse(url).unwrap();
+        let req = AuthRequest {
+            method: &Method::GET,
+            url: &url,
+        };
+        let mut h = HeaderMap::new();
+        let a = u.attach(&req, &mut h).await.unwrap();
+        (h.get(AUTHORIZATION).unwrap().to_str().unwrap().to_string(), a)
+    }
+
+    #[tokio::test]
+    async fn without_rpts_the_wrapped_credential_is_attached() {
+        let u = uma();
+        assert!(!u.holds_rpts.load(Ordering::Acquire));
+        let (h, a) = attach(&u, "https://api.test/doc?x=1").await;
+        assert_eq!(h, "Bearer access-token");
+        assert_eq!(a.id & RPT_FLAG, 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_rpt_kept_by_another_task_is_attached() {
+        let u = uma();
+        // Kept on another worker thread, the way a 401 on another task keeps one.
+        let k = u.clone();
+        tokio::spawn(async move { keep(&k, "https://api.test/doc", held("rpt-1", None)) })
+            .await
+            .unwrap();
+        let (h, a) = attach(&u, "https://api.test/doc?page=2").await;
+        assert_eq!(h, "Bearer rpt-1", "the query is not part of the resource");
+        assert_ne!(a.id & RPT_FLAG, 0);
+        // Other resources still get the wrapped credential.
+        assert_eq!(attach(&u, "https://api.test/other").await.0, "Bearer access-token");
+    }
+
+    #[tokio::test]
+    async fn an_expired_or_refused_rpt_is_dropped_and_the_fast_path_comes_back() {
+        let u = uma();
+        keep(&u, "https://api.test/old", held("rpt-old", Some(now_unix() - 1)));
+        keep(&u, "https://api.test/doc", held("rpt-1", Some(now_unix() + 3600)));
+        assert_eq!(attach(&u, "https://api.test/old").await.0, "Bearer access-token");
+        assert!(u.holds_rpts.load(Ordering::Acquire), "one RPT is still held");
+        let (h, a) = attach(&u, "https://api.test/doc").await;
+        assert_eq!(h, "Bearer rpt-1");
+
+        // The server refuses the RPT (no UMA challenge): it is forgotten.
+        let url = Url::parse("https://api.test/doc").unwrap();
+        let req = AuthRequest {
+            method: &Method::GET,
+            url: &url,
+        };
+        assert_eq!(u.rejected(&req, &a, None).await.unwrap(), Rejection::Retry);
+        assert!(!u.holds_rpts.load(Ordering::Acquire));
+        assert!(u.state.lock().unwrap().order.is_empty());
+        assert_eq!(attach(&u, "https://api.test/doc").await.0, "Bearer access-token");
+    }
+
+    #[test]
+    fn the_oldest_rpts_are_dropped_beyond_the_limit() {
+        let u = uma();
+        for i in 0..=MAX_RPTS {
+            keep(&u, &format!("https://api.test/doc{i}"), held(&format!("rpt-{i}"), None));
+        }
+        let s = u.state.lock().unwrap();
+        assert_eq!((s.rpts.len(), s.order.len()), (MAX_RPTS, MAX_RPTS));
+        assert!(!s.rpts.contains_key("https://api.test/doc0"));
+        assert!(u.holds_rpts.load(Ordering::Acquire));
     }
 }

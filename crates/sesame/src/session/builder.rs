@@ -100,7 +100,9 @@ impl SessionBuilder {
         self
     }
 
-    /// Total time allowed for one request, `None` for none (streaming downloads).
+    /// Total time allowed for one request, `None` for none (streaming downloads): the
+    /// deadline of the whole call, retries, redirects and the 401 resend included (to
+    /// within a millisecond).
     pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
         self.timeout = timeout;
         self

@@ -205,6 +205,7 @@ impl RequestBuilder {
             None => inner.retry.clone(),
         };
         // The timeout bounds the whole call: retries, redirects and the 401 resend included.
+        let request_timeout = self.timeout;
         let deadline = self
             .timeout
             .or(inner.timeout)
@@ -267,10 +268,14 @@ impl RequestBuilder {
                     "request"
                 );
             }
-            let what = format!("{method} {}", redact_url(&url));
+            // Formatted (and the URL redacted) only when a retry is logged.
+            let what = RequestLabel {
+                method: &method,
+                url: &url,
+            };
             let resp = retry
                 .run(
-                    &what,
+                    what,
                     deadline,
                     |_| {
                         let mut rb = client.request(method.clone(), url.clone()).headers(all.clone());
@@ -278,7 +283,16 @@ impl RequestBuilder {
                             rb = rb.body(b.clone());
                         }
                         if let Some(d) = deadline {
-                            rb = rb.timeout(d.saturating_duration_since(tokio::time::Instant::now()));
+                            let left = d.saturating_duration_since(tokio::time::Instant::now());
+                            // The client applies the session's timeout to every request by
+                            // itself; a per-request timeout (which costs reqwest an extensions
+                            // map and a timer re-registration per request) is set only when
+                            // less than that is left (retries, redirects, the 401 resend, a
+                            // slow token renewal) or the request has its own.
+                            let client_default = inner.timeout.filter(|_| request_timeout.is_none());
+                            if client_default.is_none_or(|t| left + CLIENT_TIMEOUT_SLACK < t) {
+                                rb = rb.timeout(left);
+                            }
                         }
                         rb.send()
                     },
@@ -387,4 +401,22 @@ fn redirect_target(resp: &reqwest::Response, current: &Url) -> Option<Url> {
 
 fn same_origin(a: &Url, b: &Url) -> bool {
     a.scheme() == b.scheme() && a.host() == b.host() && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// How much of the whole-call deadline may be gone before an attempt and still let the
+/// client's own (session) timeout stand for the rest: the call then ends at most this much
+/// after its deadline. Anything later (a retry, a redirect, the 401 resend, a slow token
+/// renewal) gets exactly what is left.
+const CLIENT_TIMEOUT_SLACK: Duration = Duration::from_millis(1);
+
+/// `METHOD url` (redacted) for log lines, formatted only when one is written.
+struct RequestLabel<'a> {
+    method: &'a Method,
+    url: &'a Url,
+}
+
+impl std::fmt::Display for RequestLabel<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, redact_url(self.url))
+    }
 }

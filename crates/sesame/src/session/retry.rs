@@ -276,14 +276,15 @@ impl RetryPolicy {
     /// Runs `attempt` (given the 0-based retry number) until `classify` says done, the
     /// retries are used up, or the next wait would pass the budget or `deadline`. `what`
     /// names the request in the log (method and redacted URL).
-    pub async fn run<R, E, F, Fut, C>(
+    pub async fn run<R, E, F, Fut, C, W>(
         &self,
-        what: &str,
+        what: W,
         deadline: Option<Instant>,
         mut attempt: F,
         mut classify: C,
     ) -> Result<R, E>
     where
+        W: std::fmt::Display,
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = Result<R, E>>,
         C: FnMut(&Result<R, E>) -> Verdict,
@@ -302,14 +303,14 @@ impl RetryPolicy {
             };
             if n >= self.max_retries {
                 if self.max_retries > 0 {
-                    tracing::debug!(request = what, reason = %reason, retries = n, "giving up: no retries left");
+                    tracing::debug!(request = %what, reason = %reason, retries = n, "giving up: no retries left");
                 }
                 return outcome;
             }
             let delay = match retry_after {
                 Some(d) if d > self.max_retry_after => {
                     tracing::debug!(
-                        request = what,
+                        request = %what,
                         reason = %reason,
                         retry_after_s = d.as_secs(),
                         cap_s = self.max_retry_after.as_secs(),
@@ -322,12 +323,12 @@ impl RetryPolicy {
             };
             let wake = Instant::now().checked_add(delay);
             if wake.is_none() || end.is_some_and(|e| wake.is_some_and(|w| w > e)) {
-                tracing::debug!(request = what, reason = %reason, delay_ms = delay.as_millis() as u64, "not retrying: the time budget would be exceeded");
+                tracing::debug!(request = %what, reason = %reason, delay_ms = delay.as_millis() as u64, "not retrying: the time budget would be exceeded");
                 return outcome;
             }
             n += 1;
             tracing::debug!(
-                request = what,
+                request = %what,
                 reason = %reason,
                 retry = n,
                 of = self.max_retries,

@@ -216,12 +216,19 @@ impl TokenSource {
 
     /// A token valid for at least `min_valid`: cached when possible, renewed when needed.
     pub async fn token(&self, min_valid: Duration) -> Result<Lease> {
+        self.get(|_| min_valid, false).await
+    }
+
+    /// Like [`token`](Self::token), with the margin chosen from the token held now (valid,
+    /// expired or rejected; `None` when there is none) in the same look at the cache: for
+    /// a margin that depends on the token's lifetime, without reading the cache twice.
+    pub async fn token_with_margin(&self, min_valid: impl FnOnce(Option<&Token>) -> Duration) -> Result<Lease> {
         self.get(min_valid, false).await
     }
 
     /// A new token, whatever the cache holds (`--force-refresh`).
     pub async fn force_refresh(&self) -> Result<Lease> {
-        self.get(Duration::ZERO, true).await
+        self.get(|_| Duration::ZERO, true).await
     }
 
     /// The cached token, from memory or the store, if it is valid for `min_valid`; never
@@ -332,48 +339,47 @@ impl TokenSource {
         exp - threshold - jitter
     }
 
-    async fn get(&self, min_valid: Duration, force: bool) -> Result<Lease> {
+    async fn get(&self, min_valid: impl FnOnce(Option<&Token>) -> Duration, force: bool) -> Result<Lease> {
         self.load_once()?;
         let now = self.inner.clock.now();
-        let seen = {
-            let (snapshot, failed_recently) = {
-                let st = self.inner.state.read().expect("token state");
-                let failed = st
-                    .last_failure
-                    .is_some_and(|f| now < f + self.inner.policy.min_retry_interval.as_secs() as i64);
-                (st.current.clone(), failed)
-            };
-            if let (false, Some(c)) = (force, &snapshot)
-                && !c.rejected
-                && c.token.valid_for(min_valid, now)
-            {
-                let lease = Lease {
-                    token: c.token.clone(),
-                    generation: c.generation,
-                };
-                if now < c.renew_at || failed_recently {
-                    return Ok(lease);
-                }
-                // In the renew window: one task renews, the others carry on.
-                let Ok(guard) = self.inner.refresh_lock.try_lock() else {
-                    return Ok(lease);
-                };
-                return match self.renew(&guard, min_valid, false, Some(c.generation)).await {
-                    Ok(l) => Ok(l),
-                    Err(e) => {
-                        let now = self.inner.clock.now();
-                        if c.token.valid_for(min_valid, now) && !is_permanent(&e) {
-                            tracing::warn!(error = %e, "token renewal failed; using the current token until it expires");
-                            self.inner.state.write().expect("token state").last_failure = Some(now);
-                            Ok(lease)
-                        } else {
-                            Err(e)
-                        }
-                    }
-                };
-            }
-            snapshot.map(|c| c.generation)
+        let (snapshot, failed_recently) = {
+            let st = self.inner.state.read().expect("token state");
+            let failed = st
+                .last_failure
+                .is_some_and(|f| now < f + self.inner.policy.min_retry_interval.as_secs() as i64);
+            (st.current.clone(), failed)
         };
+        let min_valid = min_valid(snapshot.as_ref().map(|c| &*c.token));
+        if let (false, Some(c)) = (force, &snapshot)
+            && !c.rejected
+            && c.token.valid_for(min_valid, now)
+        {
+            let lease = Lease {
+                token: c.token.clone(),
+                generation: c.generation,
+            };
+            if now < c.renew_at || failed_recently {
+                return Ok(lease);
+            }
+            // In the renew window: one task renews, the others carry on.
+            let Ok(guard) = self.inner.refresh_lock.try_lock() else {
+                return Ok(lease);
+            };
+            return match self.renew(&guard, min_valid, false, Some(c.generation)).await {
+                Ok(l) => Ok(l),
+                Err(e) => {
+                    let now = self.inner.clock.now();
+                    if c.token.valid_for(min_valid, now) && !is_permanent(&e) {
+                        tracing::warn!(error = %e, "token renewal failed; using the current token until it expires");
+                        self.inner.state.write().expect("token state").last_failure = Some(now);
+                        Ok(lease)
+                    } else {
+                        Err(e)
+                    }
+                }
+            };
+        }
+        let seen = snapshot.map(|c| c.generation);
         // Expired, missing, rejected or forced: wait for the one refresh.
         let guard = self.inner.refresh_lock.lock().await;
         let renewed_meanwhile = {
