@@ -36,12 +36,16 @@ fn start(ttl: u64) -> Idp {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_tasks_on_an_expired_token_send_one_token_request() {
-    let idp = tokio::task::spawn_blocking(|| start(2)).await.unwrap();
+    // 8 s tokens: a new token enters its renewal window at half its lifetime, so the
+    // 10,000 tasks have 4 s to finish before a second refresh becomes *correct*. With 2 s
+    // tokens that margin was 1 s, which a loaded 2-core machine overran (2 refreshes seen).
+    let idp = tokio::task::spawn_blocking(|| start(8)).await.unwrap();
     let s = session(m2m_profile(&idp, idp.url("/api/")));
     let cred = s.credential().unwrap().clone();
     cred.token(Duration::ZERO, false).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(3100)).await; // the 2 s token has expired
+    tokio::time::sleep(Duration::from_millis(8100)).await; // the 8 s token has expired
     idp.reset_stats();
+    let started = std::time::Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..10_000 {
         let c = cred.clone();
@@ -57,7 +61,13 @@ async fn ten_thousand_tasks_on_an_expired_token_send_one_token_request() {
     for t in tasks {
         distinct.insert(t.await.unwrap().expose().to_string());
     }
-    assert_eq!(idp.token_requests("client_credentials"), 1, "stats: {}", idp.stats());
+    let took = started.elapsed();
+    assert_eq!(
+        idp.token_requests("client_credentials"),
+        1,
+        "stats: {}; the tasks took {took:?}",
+        idp.stats()
+    );
     assert_eq!(distinct.len(), 1);
     // And those tokens work.
     let r = s.get("whoami").send().await.unwrap();
