@@ -205,7 +205,9 @@ impl RequestBuilder {
             None => inner.retry.clone(),
         };
         // The timeout bounds the whole call: retries, redirects and the 401 resend included.
-        let request_timeout = self.timeout;
+        // The timeout the client applies to each attempt by itself: the session's, unless
+        // this request has its own.
+        let client_timeout = inner.timeout.filter(|_| self.timeout.is_none());
         let deadline = self
             .timeout
             .or(inner.timeout)
@@ -289,8 +291,7 @@ impl RequestBuilder {
                             // map and a timer re-registration per request) is set only when
                             // less than that is left (retries, redirects, the 401 resend, a
                             // slow token renewal) or the request has its own.
-                            let client_default = inner.timeout.filter(|_| request_timeout.is_none());
-                            if client_default.is_none_or(|t| left + CLIENT_TIMEOUT_SLACK < t) {
+                            if client_timeout.is_none_or(|t| left + CLIENT_TIMEOUT_SLACK < t) {
                                 rb = rb.timeout(left);
                             }
                         }
