@@ -690,5 +690,10 @@ server.listen(PORT, '127.0.0.1', () => {
   state.apiResource = `${state.issuer}/api`;
   rebuildProvider();
   console.error(`[idp] listening on ${state.issuer} (${JSON.stringify(currentConfig())})`);
+  // Test bed self-test only: lets the harness's stall diagnosis be exercised.
+  if (process.env.SESAME_IDP_HOLD_READY === '1') {
+    console.error('[idp] holding the ready line back (test bed self-test)');
+    return;
+  }
   emitReady({ issuer: state.issuer, port });
 });
