@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 use sesame::config::{OneOrMany, Profile, SecretSource};
 
@@ -232,6 +233,55 @@ impl ProfileFlags {
     }
 }
 
+/// `sesame token` alone: the same global flags and the same [`TokenArgs`], without the other
+/// commands. Why it exists: `sesame token` runs in shell prompts and scripts many times a
+/// second, and clap spends about a third of that command's run copying every global flag
+/// into every subcommand when it builds the full tree. This grammar is a strict subset of
+/// [`Cli`]'s, so whatever it accepts the full parser would read the same way; everything it
+/// refuses (help, `--version`, typos, other commands) goes to the full parser, which prints
+/// exactly what it always printed.
+#[derive(Debug, Parser)]
+#[command(name = "sesame")]
+pub struct TokenCli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(flatten)]
+    pub profile: ProfileFlags,
+    #[command(subcommand)]
+    pub command: TokenOnly,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenOnly {
+    /// Print a valid access token (from the cache when it has --min-valid seconds left).
+    Token(TokenArgs),
+}
+
+impl From<TokenCli> for Cli {
+    fn from(t: TokenCli) -> Cli {
+        let TokenOnly::Token(args) = t.command;
+        Cli {
+            global: t.global,
+            profile: t.profile,
+            command: Command::Token(args),
+        }
+    }
+}
+
+impl Cli {
+    /// Parses the process's arguments, exiting with clap's message and code 2 on a usage
+    /// error (help and version exit 0), as `Cli::parse` does.
+    pub fn parse_args() -> Cli {
+        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        if args.iter().skip(1).any(|a| a == "token")
+            && let Ok(cli) = TokenCli::try_parse_from(&args)
+        {
+            return cli.into();
+        }
+        Cli::parse_from(args)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Log in (browser or device flow, per the profile) and store the tokens in the cache.
@@ -293,7 +343,15 @@ pub struct TokenArgs {
     pub force_refresh: bool,
     /// Also write the token to the WLCG bearer-token file (default $BEARER_TOKEN_FILE,
     /// else $XDG_RUNTIME_DIR/bt_u<uid>, else /tmp/bt_u<uid>).
-    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "")]
+    // Bare `--write-bearer-file` arrives as an empty path (clap's PathBuf parser refuses
+    // empty values, hence the OsString parser).
+    #[arg(
+        long,
+        value_name = "PATH",
+        num_args = 0..=1,
+        default_missing_value = "",
+        value_parser = clap::builder::OsStringValueParser::new().map(std::path::PathBuf::from)
+    )]
     pub write_bearer_file: Option<std::path::PathBuf>,
     /// Down-scoping: scopes requested for this token only (filled from --scope).
     #[arg(skip)]
@@ -403,6 +461,82 @@ mod tests {
     fn the_command_line_definition_is_consistent() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+        super::TokenCli::command().debug_assert();
+    }
+
+    /// The `token` fast path must read every command line exactly as the full parser does.
+    #[test]
+    fn the_token_fast_path_parses_like_the_full_parser() {
+        use clap::{CommandFactory, Parser};
+        let accepted: &[&[&str]] = &[
+            &["token"],
+            &["token", "-p", "bench"],
+            &["-p", "bench", "token", "--json"],
+            &["-vv", "--config", "/x.toml", "token", "--min-valid", "300", "--header"],
+            &[
+                "token",
+                "--scope",
+                "a",
+                "--scope",
+                "b",
+                "--audience",
+                "https://api",
+                "--env",
+            ],
+            &[
+                "--auth",
+                "client-credentials",
+                "--issuer",
+                "https://idp",
+                "token",
+                "--force-refresh",
+            ],
+            &["token", "--write-bearer-file"],
+            &[
+                "token",
+                "--write-bearer-file",
+                "/tmp/bt",
+                "--id-token",
+                "--no-input",
+                "-q",
+            ],
+        ];
+        for args in accepted {
+            let argv: Vec<&str> = std::iter::once("sesame").chain(args.iter().copied()).collect();
+            let fast: super::Cli = super::TokenCli::try_parse_from(&argv)
+                .unwrap_or_else(|e| panic!("{argv:?}: {e}"))
+                .into();
+            let full = super::Cli::try_parse_from(&argv).unwrap();
+            assert_eq!(format!("{fast:?}"), format!("{full:?}"), "{argv:?}");
+        }
+        // Refused by the fast path, so the full parser answers (help, version, errors, others).
+        let refused: &[&[&str]] = &[
+            &["token", "--help"],
+            &["--version", "token"],
+            &["token", "--json", "--header"],
+            &["token", "extra"],
+            &["--profile", "token", "status"],
+            &["help", "token"],
+            &["token", "--bogus"],
+        ];
+        for args in refused {
+            let argv: Vec<&str> = std::iter::once("sesame").chain(args.iter().copied()).collect();
+            assert!(super::TokenCli::try_parse_from(&argv).is_err(), "{argv:?}");
+        }
+        // Same flags, same help text for `token` in both trees.
+        let full = super::Cli::command();
+        let fast = super::TokenCli::command();
+        let describe = |c: &clap::Command| {
+            let t = c.find_subcommand("token").unwrap();
+            let mut args: Vec<String> = t
+                .get_arguments()
+                .chain(c.get_arguments())
+                .map(|a| format!("{:?} {:?} {:?}", a.get_id(), a.get_long(), a.get_help()))
+                .collect();
+            args.sort();
+            (format!("{:?}", t.get_about()), args)
+        };
+        assert_eq!(describe(&full), describe(&fast));
     }
 
     #[test]

@@ -117,6 +117,29 @@ async fn output_formats_and_the_cached_fast_path() {
     ] {
         assert_eq!(st[k].as_u64(), Some(0), "no request at all while cached ({k}): {st}");
     }
+    // --write-bearer-file: bare, it writes where $BEARER_TOKEN_FILE points; with a path, there.
+    // Both 0600, the token alone.
+    let default_file = home.path().join("bt_default");
+    let default_str = default_file.to_str().unwrap();
+    let mut env_bt = ENV.to_vec();
+    env_bt.push(("BEARER_TOKEN_FILE", default_str));
+    let b = sesame(home.path(), &["token", "--write-bearer-file"], &env_bt).await;
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    assert_eq!(b.stdout.trim(), tok);
+    let explicit = home.path().join("bt_explicit");
+    let x = sesame(
+        home.path(),
+        &["token", "--write-bearer-file", explicit.to_str().unwrap(), "--header"],
+        ENV,
+    )
+    .await;
+    assert_eq!(x.code, 0, "{}", x.stderr);
+    for file in [&default_file, &explicit] {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::read_to_string(file).unwrap().trim(), tok, "{}", file.display());
+        let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
     // --force-refresh renews.
     let f = sesame(home.path(), &["token", "--force-refresh"], ENV).await;
     assert_ne!(f.stdout.trim(), tok);
