@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
-use sesame::config::{OneOrMany, Profile, SecretSource};
+use sesame::config::{OneOrMany, Ports, Profile, SecretSource};
 
 /// An authenticated HTTP session to a REST API, from the shell.
 ///
@@ -174,6 +174,31 @@ pub struct ProfileFlags {
     /// the server says (no-store is still honoured).
     #[arg(long, global = true, value_name = "S")]
     pub expires_after: Option<u64>,
+    /// Seconds a token must still be valid to be used; fewer left means renew first
+    /// (`token`, `exec`, discovered tokens; default 60).
+    #[arg(long, global = true, value_name = "S")]
+    pub min_valid: Option<u64>,
+    /// Explicit JWKS URI (skips discovery of the provider's keys).
+    #[arg(long, global = true, value_name = "URL")]
+    pub jwks_uri: Option<String>,
+    /// Loopback port for the browser login's redirect (repeatable: tried in order; 0 = any).
+    #[arg(long = "redirect-port", global = true, value_name = "PORT")]
+    pub redirect_ports: Vec<u16>,
+    /// auth = discover: a capability a discovered JWT must grant (repeatable).
+    #[arg(long = "required-scope", global = true, value_name = "SCOPE")]
+    pub required_scopes: Vec<String>,
+    /// auth = discover: fail before sending when no credential is found.
+    #[arg(long, global = true, conflicts_with = "force_noauth")]
+    pub fail_if_noauth: bool,
+    /// auth = discover: send no credential at all.
+    #[arg(long, global = true)]
+    pub force_noauth: bool,
+    /// HTML template for the browser login's success page.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub success_page: Option<PathBuf>,
+    /// HTML template for the browser login's failure page.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub failure_page: Option<PathBuf>,
 }
 
 impl ProfileFlags {
@@ -228,7 +253,18 @@ impl ProfileFlags {
             expires_after: self.expires_after,
             verify_signature: self.verify_signature.then_some(true),
             trusted_issuers: (!self.trusted_issuers.is_empty()).then(|| self.trusted_issuers.clone()),
-            ..Profile::default()
+            min_valid: self.min_valid,
+            jwks_uri: self.jwks_uri.clone(),
+            redirect_ports: match self.redirect_ports.as_slice() {
+                [] => None,
+                [one] => Some(Ports::One(*one)),
+                many => Some(Ports::Many(many.to_vec())),
+            },
+            required_scope: (!self.required_scopes.is_empty()).then(|| OneOrMany::Many(self.required_scopes.clone())),
+            fail_if_noauth: self.fail_if_noauth.then_some(true),
+            force_noauth: self.force_noauth.then_some(true),
+            success_page: self.success_page.clone(),
+            failure_page: self.failure_page.clone(),
         })
     }
 }
@@ -323,9 +359,6 @@ pub struct LoginArgs {
 
 #[derive(Debug, Args)]
 pub struct TokenArgs {
-    /// Seconds the token must still be valid; fewer left means renew first.
-    #[arg(long, default_value_t = 60, value_name = "S")]
-    pub min_valid: u64,
     /// Print `Authorization: Bearer …`.
     #[arg(long, group = "format")]
     pub header: bool,
@@ -441,9 +474,6 @@ pub struct ExecArgs {
     /// Leave the token file in place when the command ends.
     #[arg(long)]
     pub keep: bool,
-    /// Seconds the token in the file must have left (default: the profile's min_valid, else 60).
-    #[arg(long, value_name = "S")]
-    pub min_valid: Option<u64>,
     /// The command and its arguments, after `--`.
     #[arg(value_name = "CMD", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<std::ffi::OsString>,
@@ -462,6 +492,97 @@ mod tests {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
         super::TokenCli::command().debug_assert();
+    }
+
+    /// SPEC §2: every profile key has a flag that overrides it.
+    #[test]
+    fn every_profile_key_has_a_flag() {
+        use clap::Parser;
+        let mut argv = vec!["sesame".to_string()];
+        let mut flag = |f: &str, v: Option<&str>| {
+            argv.push(format!("--{f}"));
+            argv.extend(v.map(str::to_string));
+        };
+        for f in [
+            "base-url",
+            "issuer",
+            "webfinger-prefix",
+            "token-endpoint",
+            "authorization-endpoint",
+            "device-authorization-endpoint",
+            "revocation-endpoint",
+            "introspection-endpoint",
+            "userinfo-endpoint",
+            "end-session-endpoint",
+            "jwks-uri",
+            "client-id",
+            "client-auth",
+            "redirect-uri",
+            "username",
+            "api-key-header",
+            "redirects",
+            "cache",
+            "trusted-issuer",
+            "required-scope",
+            "scope",
+            "audience",
+        ] {
+            flag(f, Some("x"));
+        }
+        for f in [
+            "client-key",
+            "netrc",
+            "cert",
+            "key",
+            "ca-bundle",
+            "success-page",
+            "failure-page",
+        ] {
+            flag(f, Some("/f"));
+        }
+        for f in [
+            "login-timeout",
+            "renew-before",
+            "timeout",
+            "connect-timeout",
+            "retries",
+            "expires-after",
+            "min-valid",
+            "redirect-port",
+        ] {
+            flag(f, Some("7"));
+        }
+        flag("auth", Some("discover"));
+        flag("client-secret-env", Some("CS"));
+        flag("password-file", Some("/pw"));
+        flag("token-env", Some("TOK"));
+        for f in [
+            "resource",
+            "insecure",
+            "http-cache",
+            "verify-signature",
+            "fail-if-noauth",
+        ] {
+            flag(f, None);
+        }
+        argv.push("status".into());
+        let cli = super::Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{e}"));
+        let profile = cli.profile.to_profile().unwrap();
+        let set = profile.keys_set();
+        // force_noauth conflicts with fail_if_noauth: checked on its own below.
+        let missing: Vec<_> = sesame::config::Profile::KEYS
+            .iter()
+            .filter(|k| !set.contains(k) && **k != "force_noauth")
+            .collect();
+        assert!(missing.is_empty(), "profile keys without a flag: {missing:?}");
+        let cli = super::Cli::try_parse_from(["sesame", "--force-noauth", "status"]).unwrap();
+        assert_eq!(cli.profile.to_profile().unwrap().force_noauth, Some(true));
+        let cli = super::Cli::try_parse_from(["sesame", "--redirect-port", "8400", "--redirect-port", "0", "status"])
+            .unwrap();
+        assert_eq!(
+            cli.profile.to_profile().unwrap().redirect_ports,
+            Some(sesame::config::Ports::Many(vec![8400, 0]))
+        );
     }
 
     /// The `token` fast path must read every command line exactly as the full parser does.

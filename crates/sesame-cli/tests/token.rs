@@ -144,6 +144,20 @@ async fn output_formats_and_the_cached_fast_path() {
     let f = sesame(home.path(), &["token", "--force-refresh"], ENV).await;
     assert_ne!(f.stdout.trim(), tok);
     assert_eq!(idp.token_requests("refresh_token"), 1);
+    // min_valid is a profile key (flag, SESAME_MIN_VALID or the file): asking for more than
+    // the token has left (300 s lifetime) renews; the default (60 s) uses the cache.
+    idp.reset_stats();
+    let m = sesame(home.path(), &["token", "--min-valid", "400"], ENV).await;
+    assert_eq!(m.code, 0, "{}", m.stderr);
+    assert_eq!(idp.token_requests("refresh_token"), 1, "{}", idp.stats());
+    let mut env_mv = ENV.to_vec();
+    env_mv.push(("SESAME_MIN_VALID", "400"));
+    let m = sesame(home.path(), &["token"], &env_mv).await;
+    assert_eq!(m.code, 0, "{}", m.stderr);
+    assert_eq!(idp.token_requests("refresh_token"), 2, "{}", idp.stats());
+    let m = sesame(home.path(), &["token"], ENV).await;
+    assert_eq!(m.code, 0, "{}", m.stderr);
+    assert_eq!(idp.token_requests("refresh_token"), 2, "{}", idp.stats());
     // Down-scoping never widens.
     let w = sesame(home.path(), &["token", "--scope", "admin"], ENV).await;
     assert_eq!(w.code, 2, "{}", w.stderr);

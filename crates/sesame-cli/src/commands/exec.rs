@@ -49,7 +49,7 @@ async fn supervise(ctx: &Context, args: &ExecArgs) -> Result<i32, Error> {
             ctx.resolved.name
         ))
     })?;
-    let min_valid = Duration::from_secs(args.min_valid.or(ctx.resolved.profile.min_valid).unwrap_or(60));
+    let min_valid = Duration::from_secs(ctx.resolved.profile.min_valid.unwrap_or(60));
     // Absolute, so that the command finds the file from any directory.
     let target = match &args.bearer_file {
         Some(p) => Some(std::path::absolute(p).map_err(|e| Error::io(format!("bad path {}", p.display()), e))?),

@@ -21,7 +21,7 @@ pub async fn run(ctx: &Context, args: TokenArgs) -> Result<i32, Error> {
             ctx.resolved.name
         ))
     })?;
-    let min_valid = Duration::from_secs(args.min_valid);
+    let min_valid = Duration::from_secs(ctx.resolved.profile.min_valid.unwrap_or(60));
     let mut token = match cred.token(min_valid, args.force_refresh).await? {
         Some(t) => t,
         None => {

@@ -141,6 +141,13 @@ macro_rules! profile {
             /// Every key a profile accepts, as written in the file.
             pub const KEYS: &'static [&'static str] = &[ $( stringify!($field) ),* ];
 
+            /// The keys that are set, in [`Profile::KEYS`] order.
+            pub fn keys_set(&self) -> Vec<&'static str> {
+                let mut set = Vec::new();
+                $( if self.$field.is_some() { set.push(stringify!($field)); } )*
+                set
+            }
+
             /// `self` with every key set in `over` replaced by `over`'s value.
             pub fn merge(mut self, over: Profile) -> Profile {
                 $( if over.$field.is_some() { self.$field = over.$field; } )*
