@@ -161,3 +161,25 @@ async fn netrc_with_loose_permissions_is_refused() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(s.last("/n").unwrap().header("authorization"), Some("Basic dTpw"));
 }
+
+#[tokio::test]
+async fn an_unreachable_server_says_what_to_check() {
+    let home = tempfile::tempdir().unwrap();
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/x");
+    let r = sesame(home.path(), &["request", "--retries", "0", &url], &[]).await;
+    assert_clear(&r, 1, &[&url, "hint: check that the server is up and reachable"]);
+    // A credential file that is not there: the path and what to check.
+    let r = sesame(
+        home.path(),
+        &["request", "--auth", "netrc", "--netrc", "/nonexistent/netrc", &url],
+        &[],
+    )
+    .await;
+    assert_clear(&r, 2, &["/nonexistent/netrc", "hint: check the path"]);
+}

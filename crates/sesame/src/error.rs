@@ -478,6 +478,14 @@ impl Error {
         match self.kind() {
             ErrorKind::LoginRequired => Some("run `sesame login` (add -p PROFILE for another profile)"),
             ErrorKind::Config => Some("see `sesame --help` and the configuration file section of the README"),
+            ErrorKind::Credential if matches!(self.as_credential(), Some(CredentialError::File { .. })) => {
+                Some("check the path (profile key or flag) and that the file exists and is readable by you")
+            }
+            // Timeouts, HTTP statuses and provider refusals carry their advice in the message.
+            ErrorKind::Transport => Some(
+                "check that the server is up and reachable from here (host name, port, firewall, \
+                 HTTPS_PROXY/NO_PROXY); `-vv` shows each attempt",
+            ),
             _ => None,
         }
     }
