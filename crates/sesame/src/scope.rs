@@ -115,6 +115,18 @@ impl CredentialScope {
     }
 }
 
+/// Whether `url`'s host is loopback as written: 127.0.0.0/8, `::1` or `localhost` (no
+/// DNS). Plain `http://` is accepted for these only — traffic that never leaves the
+/// machine — by the issuer rule and the session's base URL rule alike.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
 /// Why a URL is outside a [`CredentialScope`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutOfScope {

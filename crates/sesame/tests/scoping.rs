@@ -209,3 +209,116 @@ async fn custom_credentials_are_scoped_like_built_in_ones() {
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+#[tokio::test]
+async fn listed_credential_header_set_by_hand_does_not_cross_origins() {
+    let api = TestServer::http().await;
+    let evil = TestServer::http().await;
+    let session = Session::builder()
+        .base_url(&api.url("/"))
+        .unwrap()
+        .credential(Bearer::new(TOKEN))
+        .credential_header("X-Auth")
+        .unwrap()
+        .redirects(RedirectPolicy::All)
+        .build()
+        .unwrap();
+    let target = evil.url("/landing");
+    let resp = session
+        .get(&format!("redirect?to={}", urlencode(&target)))
+        .header("X-Auth", "s3cret")
+        .header("X-Custom", "keep-me")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // The first hop, in the origin, carried it.
+    assert_eq!(api.last("/redirect").unwrap().header("x-auth"), Some("s3cret"));
+    let landed = evil.last("/landing").expect("redirect followed");
+    assert_eq!(landed.header("x-auth"), None, "a listed credential header crossed origins");
+    assert_eq!(landed.header("x-custom"), Some("keep-me"));
+    // A same-origin hop keeps it.
+    session
+        .get("redirect?to=/next")
+        .header("X-Auth", "s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.last("/next").unwrap().header("x-auth"), Some("s3cret"));
+}
+
+#[test]
+fn plain_http_base_to_a_non_loopback_host_is_refused_with_a_credential() {
+    let err = Session::builder()
+        .base_url("http://sesame-test.invalid/api/")
+        .unwrap()
+        .credential(Bearer::new(TOKEN))
+        .build()
+        .expect_err("a bearer token over cleartext to another machine must be refused");
+    assert_eq!(err.kind(), sesame::ErrorKind::Config);
+    let msg = err.to_string();
+    assert!(msg.contains("http://sesame-test.invalid/api/"), "{msg}");
+    assert!(msg.contains("allow_http"), "{msg}");
+    assert!(!msg.contains("--"), "engine messages name keys, not flags: {msg}");
+    // Opting in, or an insecure profile, builds.
+    for b in [
+        Session::builder().allow_http(true),
+        Session::builder().insecure(true),
+    ] {
+        b.base_url("http://sesame-test.invalid/api/")
+            .unwrap()
+            .credential(Bearer::new(TOKEN))
+            .build()
+            .unwrap();
+    }
+    // No credential, nothing to leak.
+    Session::builder()
+        .base_url("http://sesame-test.invalid/api/")
+        .unwrap()
+        .build()
+        .unwrap();
+    // Loopback never leaves the machine: allowed without opting in.
+    for base in [
+        "http://127.0.0.1:8080/",
+        "http://127.9.8.7/",
+        "http://[::1]:9000/",
+        "http://localhost/",
+        "http://LOCALHOST:1/",
+        "https://sesame-test.invalid/",
+    ] {
+        Session::builder()
+            .base_url(base)
+            .unwrap()
+            .credential(Bearer::new(TOKEN))
+            .build()
+            .unwrap_or_else(|e| panic!("{base}: {e}"));
+    }
+    // Look-alikes of loopback are not loopback.
+    for base in ["http://127.0.0.1.sesame-test.invalid/", "http://localhost.sesame-test.invalid/", "http://[::2]/"] {
+        assert!(
+            Session::builder()
+                .base_url(base)
+                .unwrap()
+                .credential(Bearer::new(TOKEN))
+                .build()
+                .is_err(),
+            "{base} is not loopback"
+        );
+    }
+}
+
+#[test]
+fn allow_http_profile_key_opts_in() {
+    use sesame::config::{Config, Profile, SecretSource};
+    let profile = |allow: Option<bool>| Profile {
+        base_url: Some("http://sesame-test.invalid/".into()),
+        token: Some(SecretSource::Literal(TOKEN.into())),
+        allow_http: allow,
+        ..Default::default()
+    };
+    let r = Config::default().resolve(None, profile(None)).unwrap();
+    let e = sesame::config::session_builder(&r).unwrap().build().unwrap_err();
+    assert!(e.to_string().contains("allow_http"), "{e}");
+    let r = Config::default().resolve(None, profile(Some(true))).unwrap();
+    sesame::config::session_builder(&r).unwrap().build().unwrap();
+}

@@ -168,19 +168,10 @@ async fn fetch(http: &OAuthHttp, issuer: &str, insecure: bool) -> Result<Provide
 pub fn check_transport(url: &Url, insecure: bool, what: &str) -> Result<()> {
     match url.scheme() {
         "https" => Ok(()),
-        "http" if insecure || is_loopback(url) => Ok(()),
+        "http" if insecure || crate::scope::is_loopback(url) => Ok(()),
         other => Err(OAuthError::Discovery(format!(
             "{what} `{url}` uses {other}://; sesame requires https (plain http only on 127.0.0.1/localhost or with insecure = true)"
         ))
         .into()),
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
     }
 }

@@ -55,6 +55,10 @@ pub(crate) struct Inner {
     timeout: Option<std::time::Duration>,
     retry: RetryPolicy,
     http_cache: Option<http_cache::HttpCache>,
+    /// Header names set by hand that carry credentials, beyond the conventional ones
+    /// ([`crate::redact::is_sensitive_header`]): the profile's `credential_headers` and the
+    /// credential's own header.
+    credential_headers: Vec<HeaderName>,
 }
 
 impl std::fmt::Debug for Session {
@@ -171,11 +175,17 @@ impl Inner {
     fn covers(&self, url: &Url) -> bool {
         self.credential.is_some() && self.scope.as_ref().is_some_and(|s| s.covers(url))
     }
-}
 
-/// Headers a user may set by hand that carry credentials; they are dropped when a redirect
-/// leaves the origin, as curl does (credential headers set by a [`Credential`] are never
-/// carried in the first place: they are attached per hop).
-pub(crate) fn is_hand_set_credential_header(name: &HeaderName) -> bool {
-    crate::redact::is_sensitive_header(name, &[])
+    /// Whether a header a user set by hand carries a credential: such headers are dropped
+    /// when a redirect leaves the origin, as curl does, key the HTTP cache and are
+    /// redacted (credential headers set by a [`Credential`] are never carried in the
+    /// first place: they are attached per hop).
+    pub(crate) fn is_hand_set_credential_header(&self, name: &HeaderName) -> bool {
+        crate::redact::is_sensitive_header(name, &self.credential_headers)
+    }
+
+    /// The extra credential header names (see [`Inner::is_hand_set_credential_header`]).
+    pub(crate) fn credential_headers(&self) -> &[HeaderName] {
+        &self.credential_headers
+    }
 }
