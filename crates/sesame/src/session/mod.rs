@@ -22,6 +22,7 @@ use url::Url;
 
 pub use builder::SessionBuilder;
 pub use redirect::RedirectPolicy;
+pub(crate) use redirect::{NextMethod, next_method};
 pub use request::{Body, RequestBuilder};
 pub use reqwest::{Method, StatusCode, header};
 pub use response::Response;
@@ -159,6 +160,22 @@ impl Session {
     /// The retry policy.
     pub fn retry_policy(&self) -> &RetryPolicy {
         &self.inner.retry
+    }
+
+    /// The redirect policy.
+    pub fn redirect_policy(&self) -> RedirectPolicy {
+        self.inner.redirect
+    }
+
+    /// The most redirects followed for one request.
+    pub fn max_redirects(&self) -> usize {
+        self.inner.max_redirects
+    }
+
+    /// Extra header names that carry credentials when set by hand (`credential_headers`
+    /// and the credential's own header), beyond the conventional ones.
+    pub fn credential_headers(&self) -> &[HeaderName] {
+        &self.inner.credential_headers
     }
 
     /// The response cache, if `http_cache` is on.
