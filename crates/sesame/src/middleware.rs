@@ -101,7 +101,10 @@ impl CredentialMiddleware {
         crate::redact::is_sensitive_header(name, &self.credential_headers)
     }
 
-    async fn attach(&self, req: &mut reqwest::Request) -> reqwest_middleware::Result<Option<crate::credential::Attachment>> {
+    async fn attach(
+        &self,
+        req: &mut reqwest::Request,
+    ) -> reqwest_middleware::Result<Option<crate::credential::Attachment>> {
         if !self.scope.covers(req.url()) {
             return Ok(None);
         }

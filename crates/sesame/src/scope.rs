@@ -244,7 +244,10 @@ mod tests {
         assert!(s.covers(&u("http://h.example/api/a%20b")));
         assert!(s.covers(&u("http://h.example/api/..x/y")));
         assert!(s.covers(&u("http://h.example/api/x;v=1/y")));
-        assert!(s.covers(&u("http://h.example/%61pi/x")), "decoded, `/%61pi/` is `/api/`");
+        assert!(
+            s.covers(&u("http://h.example/%61pi/x")),
+            "decoded, `/%61pi/` is `/api/`"
+        );
         assert!(!s.covers(&u("http://h.example/api%2Fx")));
         // A whole-origin scope has no prefix to escape.
         let o = scope("http://h.example/");

@@ -27,7 +27,11 @@ impl TlsOptions {
     pub fn fingerprint(&self) -> String {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
-        h.update(if self.insecure { b"insecure\0" as &[u8] } else { b"verified\0" });
+        h.update(if self.insecure {
+            b"insecure\0" as &[u8]
+        } else {
+            b"verified\0"
+        });
         for path in &self.ca_bundles {
             h.update(b"bundle\0");
             h.update(path.as_os_str().as_encoded_bytes());

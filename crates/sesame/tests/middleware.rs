@@ -4,8 +4,8 @@ mod support;
 
 use sesame::config::{AuthKind, Config, Profile, SecretSource};
 use sesame::credential::ApiKey;
-use sesame::{RedirectPolicy, Session};
 use sesame::middleware::CredentialMiddleware;
+use sesame::{RedirectPolicy, Session};
 use sesame_testbed::idp::{self, clients};
 use support::*;
 

@@ -235,7 +235,11 @@ async fn listed_credential_header_set_by_hand_does_not_cross_origins() {
     // The first hop, in the origin, carried it.
     assert_eq!(api.last("/redirect").unwrap().header("x-auth"), Some("s3cret"));
     let landed = evil.last("/landing").expect("redirect followed");
-    assert_eq!(landed.header("x-auth"), None, "a listed credential header crossed origins");
+    assert_eq!(
+        landed.header("x-auth"),
+        None,
+        "a listed credential header crossed origins"
+    );
     assert_eq!(landed.header("x-custom"), Some("keep-me"));
     // A same-origin hop keeps it.
     session
@@ -261,10 +265,7 @@ fn plain_http_base_to_a_non_loopback_host_is_refused_with_a_credential() {
     assert!(msg.contains("allow_http"), "{msg}");
     assert!(!msg.contains("--"), "engine messages name keys, not flags: {msg}");
     // Opting in, or an insecure profile, builds.
-    for b in [
-        Session::builder().allow_http(true),
-        Session::builder().insecure(true),
-    ] {
+    for b in [Session::builder().allow_http(true), Session::builder().insecure(true)] {
         b.base_url("http://sesame-test.invalid/api/")
             .unwrap()
             .credential(Bearer::new(TOKEN))
@@ -294,7 +295,11 @@ fn plain_http_base_to_a_non_loopback_host_is_refused_with_a_credential() {
             .unwrap_or_else(|e| panic!("{base}: {e}"));
     }
     // Look-alikes of loopback are not loopback.
-    for base in ["http://127.0.0.1.sesame-test.invalid/", "http://localhost.sesame-test.invalid/", "http://[::2]/"] {
+    for base in [
+        "http://127.0.0.1.sesame-test.invalid/",
+        "http://localhost.sesame-test.invalid/",
+        "http://[::2]/",
+    ] {
         assert!(
             Session::builder()
                 .base_url(base)
@@ -429,11 +434,7 @@ http {{
             );
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        Some(Nginx {
-            child,
-            port,
-            _dir: dir,
-        })
+        Some(Nginx { child, port, _dir: dir })
     }
 
     fn url(&self, path: &str) -> String {
@@ -456,7 +457,9 @@ async fn encoded_slash_dot_segment_is_out_of_scope_through_nginx() {
     // In scope, through nginx: attached (the set-up works).
     session.get("ok").send().await.unwrap();
     assert_eq!(
-        api.last("/api/ok").expect("nginx proxied /api/").header("authorization"),
+        api.last("/api/ok")
+            .expect("nginx proxied /api/")
+            .header("authorization"),
         Some(format!("Bearer {TOKEN}").as_str())
     );
     let variants = ["..%2F", "..%2f", "..%5C", "%2E%2E%2F", "%2e%2e/", "..;/"];
@@ -471,9 +474,17 @@ async fn encoded_slash_dot_segment_is_out_of_scope_through_nginx() {
                 session.get(&nginx.url(&target)).send().await
             }
             .unwrap();
-            let how = if via_redirect { "after a same-origin redirect" } else { "directly" };
+            let how = if via_redirect {
+                "after a same-origin redirect"
+            } else {
+                "directly"
+            };
             let seen: Vec<_> = api.requests().into_iter().chain(other.requests()).collect();
-            assert!(!seen.is_empty(), "{v} {how}: nginx proxied nothing (status {})", resp.status());
+            assert!(
+                !seen.is_empty(),
+                "{v} {how}: nginx proxied nothing (status {})",
+                resp.status()
+            );
             for r in &seen {
                 assert!(
                     r.headers.iter().all(|(_, val)| !val.contains(TOKEN)),

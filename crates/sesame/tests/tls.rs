@@ -166,7 +166,11 @@ async fn tls_provider(ca: &Arc<TestCa>) -> TestServer {
         .route(
             "/.well-known/openid-configuration",
             get(|h: HeaderMap| async move {
-                let host = h.get("host").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                let host = h
+                    .get("host")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
                 axum::Json(serde_json::json!({
                     "issuer": format!("https://{host}"),
                     "token_endpoint": format!("https://{host}/token"),
@@ -202,13 +206,17 @@ async fn discovery_and_jwks_fetched_insecurely_are_not_reused_by_a_verifying_cli
         insecure: true,
         ..Default::default()
     };
-    let meta = discovery::discover(&http(insecure.clone()), &issuer, true).await.unwrap();
+    let meta = discovery::discover(&http(insecure.clone()), &issuer, true)
+        .await
+        .unwrap();
     assert_eq!(meta.issuer.trim_end_matches('/'), issuer);
     jwks::keys_for(&http(insecure.clone()), &jwks_uri, None).await.unwrap();
     assert_eq!(fetches("/.well-known/openid-configuration"), 1);
     assert_eq!(fetches("/jwks"), 1);
     // Another insecure client still shares the cache.
-    discovery::discover(&http(insecure.clone()), &issuer, true).await.unwrap();
+    discovery::discover(&http(insecure.clone()), &issuer, true)
+        .await
+        .unwrap();
     jwks::keys_for(&http(insecure), &jwks_uri, None).await.unwrap();
     assert_eq!(fetches("/.well-known/openid-configuration"), 1);
     assert_eq!(fetches("/jwks"), 1);
