@@ -172,6 +172,17 @@ pub fn store_for(cache: Option<&str>) -> Result<Arc<dyn TokenStore>> {
     }
 }
 
+/// Says why a secret that is missing (unset variable, empty file) was needed; other errors
+/// (an unsafe file, say) keep their own type.
+fn needed_for(e: Error, why: &str) -> Error {
+    match e.as_credential() {
+        Some(crate::error::CredentialError::Config(_)) => {
+            crate::error::CredentialError::Config(format!("{why}: {e}")).into()
+        }
+        _ => e,
+    }
+}
+
 /// The OAuth credential of a profile.
 pub(crate) fn credential(resolved: &ResolvedProfile, auth: AuthKind, opts: &BuildOptions) -> Result<OAuth> {
     let p = &resolved.profile;
@@ -181,9 +192,10 @@ pub(crate) fn credential(resolved: &ResolvedProfile, auth: AuthKind, opts: &Buil
     let client = match p.client_secret.clone() {
         Some(src) => LazyClient::with_deferred_secret(parts.source, parts.client, move || {
             let s = src.resolve("client_secret").map_err(|e| {
-                Error::from(crate::error::CredentialError::Config(format!(
-                    "the provider must be asked for a token, and that needs the client secret: {e}"
-                )))
+                needed_for(
+                    e,
+                    "the provider must be asked for a token, and that needs the client secret",
+                )
             })?;
             Ok(ClientSecret::new(s.expose_secret().to_string()))
         }),
@@ -206,21 +218,22 @@ pub(crate) fn credential(resolved: &ResolvedProfile, auth: AuthKind, opts: &Buil
                     resolved.name
                 ))
             })?;
-            let pw = p
-                .password
-                .as_ref()
-                .ok_or_else(|| {
-                    Error::config(format!(
-                        "profile `{}` uses auth = \"password\" but has no `password`",
-                        resolved.name
-                    ))
-                })?
-                .resolve("password")?;
-            Arc::new(PasswordGrant::new(
-                client.clone(),
-                user,
-                Password::new(pw.expose_secret().to_string()),
-            ))
+            let pw = p.password.clone().ok_or_else(|| {
+                Error::config(format!(
+                    "profile `{}` uses auth = \"password\" but has no `password`",
+                    resolved.name
+                ))
+            })?;
+            // Read when a grant is sent, not for a cached token or a refresh.
+            Arc::new(PasswordGrant::deferred(client.clone(), user, move || {
+                let s = pw.resolve("password").map_err(|e| {
+                    needed_for(
+                        e,
+                        "a new token must be obtained with the password grant, and that needs the password",
+                    )
+                })?;
+                Ok(Password::new(s.expose_secret().to_string()))
+            }))
         }
         _ => Arc::new(InteractiveGrant::new(client.clone(), opts.login.clone())),
     };

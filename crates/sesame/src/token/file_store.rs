@@ -33,7 +33,9 @@ pub struct FileStore {
 struct FileToken {
     version: u32,
     key: KeyIdentity,
-    #[serde(default)]
+    /// Salted HMAC of the client secret that obtained the tokens (named so that nothing
+    /// in a record reads like a secret: it is not one).
+    #[serde(default, rename = "client_fingerprint", skip_serializing_if = "Option::is_none")]
     client_secret_fingerprint: Option<SecretFingerprint>,
     issuer: Option<String>,
     client_id: String,
