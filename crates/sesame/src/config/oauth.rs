@@ -161,8 +161,9 @@ pub fn store_for(cache: Option<&str>) -> Result<Arc<dyn TokenStore>> {
         "keyring" => Ok(crate::token::KeyringStore::open_or_file(FileStore::default_dir()?)),
         #[cfg(not(feature = "keyring"))]
         "keyring" => {
-            eprintln!(
-                "sesame: note: this build of sesame has no OS keyring support (cargo feature `keyring`); keeping tokens in the file cache"
+            // The engine never prints: the CLI's default filter shows warnings on stderr.
+            tracing::warn!(
+                "this build of sesame has no OS keyring support (cargo feature `keyring`); keeping tokens in the file cache"
             );
             Ok(Arc::new(FileStore::new(FileStore::default_dir()?)))
         }
