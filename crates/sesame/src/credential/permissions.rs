@@ -149,7 +149,7 @@ pub(crate) fn discovered_path_problem(path: &Path) -> std::io::Result<Option<Str
 #[cfg(unix)]
 pub(crate) fn check_private_dir(dir: &Path, what: &'static str) -> Result<(), CredentialError> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    // lstat: a symlinked folder is judged by the link's owner and then by its target.
+    // A symlinked folder is judged by the link's own owner, then by its target.
     let meta = std::fs::metadata(dir).map_err(|e| CredentialError::File {
         what,
         path: dir.to_path_buf(),
