@@ -14,7 +14,7 @@ fn chmod(p: &Path, mode: u32) {
 }
 
 fn folder_error(dir: &Path) -> String {
-    let e = HttpCache::disk(dir, 1 << 20).err().expect("the folder is refused");
+    let e = HttpCache::disk(dir, 1 << 20).expect_err("the folder is refused");
     assert!(
         matches!(e.as_credential(), Some(sesame::CredentialError::UnsafeFolder { .. })),
         "{e}"
