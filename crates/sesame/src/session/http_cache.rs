@@ -1107,19 +1107,10 @@ pub fn fuzz_sample_entry() -> Vec<u8> {
     encode_entry(&key, &entry).expect("encodes")
 }
 
+/// Creates the folder 0700, and refuses an existing one that another account owns or can
+/// write: it could plant responses (served as the API's) or read cached bodies.
 fn create_private_dir(dir: &Path) -> Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(dir)
-        .map_err(|e| Error::io(format!("cannot create the HTTP cache folder {}", dir.display()), e))
+    crate::credential::permissions::ensure_private_dir(dir, "HTTP cache folder")
 }
 
 fn load_or_create_salt(dir: &Path) -> Result<Vec<u8>> {

@@ -332,6 +332,7 @@ impl Discover {
             What::File(path) => match self.cache.read(path) {
                 FileRead::Missing => return skip(c.label, "file not found".into()),
                 FileRead::Unreadable(e) => return skip(c.label, format!("cannot read: {e}")),
+                FileRead::Refused(reason) => return skip(c.label, reason),
                 FileRead::Token(ft) => (ft.token, ft.claims),
             },
         };
