@@ -57,8 +57,10 @@ impl KeyringStore {
             Some(Err(e)) => e,
             None => format!("no answer within {} s", KEYRING_TIMEOUT.as_secs()),
         };
-        eprintln!(
-            "sesame: note: no OS keyring service answered ({reason}); keeping tokens in the file cache {}",
+        // Logged, not printed: the engine never writes to the terminal; the front ends
+        // show warnings (the CLI's default filter includes them).
+        tracing::warn!(
+            "no OS keyring service answered ({reason}); keeping tokens in the file cache {}",
             dir.display()
         );
         Arc::new(FileStore::new(dir))

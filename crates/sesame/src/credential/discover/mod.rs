@@ -42,7 +42,7 @@
 //! let d = Discover::builder().required_scope("storage.read:/data").build()?;
 //! let url = url::Url::parse("https://se.example.org/data/run1.root").unwrap();
 //! let found = d.find_token(Some(&url))?;
-//! eprintln!("using the token from {}", found.source);
+//! tracing::info!("using the token from {}", found.source);
 //! # Ok(()) }
 //! ```
 
