@@ -390,13 +390,15 @@ pub enum ConfigError {
     Invalid(String),
     /// Keys the profile's auth kind has no use for (see `docs/credential-kinds.md`):
     /// sesame refuses them rather than ignore them without a word.
-    #[error("{}", misplaced_message(profile, *kind, *inferred_from, keys))]
+    #[error("{}", misplaced_message(profile, *kind, *inferred, *inferred_from, keys))]
     KeyNotForKind {
         /// The profile.
         profile: String,
         /// Its auth kind.
         kind: crate::config::AuthKind,
-        /// The key the kind was inferred from, when no `auth` is set.
+        /// No `auth` is set: the kind was inferred from the keys present.
+        inferred: bool,
+        /// The key the kind was inferred from (none for an inferred `none`).
         inferred_from: Option<&'static str>,
         /// The keys that do not apply.
         keys: Vec<MisplacedKey>,
@@ -417,12 +419,14 @@ pub struct MisplacedKey {
 fn misplaced_message(
     profile: &str,
     kind: crate::config::AuthKind,
+    inferred: bool,
     inferred_from: Option<&str>,
     keys: &[MisplacedKey],
 ) -> String {
-    let how = match inferred_from {
-        Some(k) => format!(" (inferred from `{k}`: the profile sets no `auth`)"),
-        None => String::new(),
+    let how = match (inferred, inferred_from) {
+        (true, Some(k)) => format!(" (inferred from `{k}`: the profile sets no `auth`)"),
+        (true, None) => " (the profile sets no `auth` and has no credential keys)".to_string(),
+        (false, _) => String::new(),
     };
     let each: Vec<String> = keys
         .iter()

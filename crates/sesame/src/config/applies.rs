@@ -225,6 +225,7 @@ pub fn check(resolved: &ResolvedProfile) -> Result<Vec<MisplacedKey>> {
         return Err(ConfigError::KeyNotForKind {
             profile: resolved.name.clone(),
             kind,
+            inferred: p.auth.is_none(),
             inferred_from,
             keys: refused,
         }
@@ -350,6 +351,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(s.contains("inferred from `token`") && s.contains("`scopes`"), "{s}");
+        let s = resolve(
+            "[profiles.p]\nissuer = \"https://idp.example\"\nclient_id = \"c\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            s.contains("auth = \"none\"") && s.contains("sets no `auth`") && s.contains("`issuer`"),
+            "{s}"
+        );
         // Inferred from an ambient SESAME_TOKEN: the file's basic keys are below it.
         let ignored = resolve(
             "[profiles.p]\nusername = \"u\"\npassword = { env = \"P\" }\n",
