@@ -105,3 +105,38 @@ async fn insecure_warns_once_for_every_command_that_uses_the_profile() {
     let n = sesame(home.path(), &["token"], &env).await;
     assert_eq!(warnings(&n.stderr), 0, "{}", n.stderr);
 }
+
+/// The case of the report: a confidential client's `sesame token --insecure` posts the
+/// client secret to the token endpoint; it must say that verification is off, `-q` or not.
+#[tokio::test]
+async fn token_with_a_client_secret_warns_about_insecure() {
+    use sesame_testbed::idp::{Idp, clients};
+    let idp = tokio::task::spawn_blocking(Idp::start_blocking).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    write_config(
+        home.path(),
+        &format!(
+            "[profiles.m2m]\nbase_url = \"{}\"\nissuer = \"{}\"\nauth = \"client-credentials\"\nclient_id = \"{}\"\nclient_secret = {{ env = \"CS\" }}\n",
+            idp.url("/api/"),
+            idp.issuer(),
+            clients::M2M_BASIC.0
+        ),
+    );
+    let env = [("CS", clients::M2M_BASIC.1)];
+    for args in [
+        &["--insecure", "token"][..],
+        &["-q", "--insecure", "token", "--force-refresh"],
+    ] {
+        idp.reset_stats();
+        let r = sesame(home.path(), args, &env).await;
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        assert_eq!(r.stdout.trim().matches('.').count(), 2, "a JWT access token");
+        assert_eq!(
+            idp.token_requests("client_credentials"),
+            1,
+            "the secret went to the token endpoint"
+        );
+        assert_eq!(warnings(&r.stderr), 1, "{args:?}: {}", r.stderr);
+        assert!(!r.stderr.contains(clients::M2M_BASIC.1), "{}", r.stderr);
+    }
+}
