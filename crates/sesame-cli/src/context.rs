@@ -22,11 +22,27 @@ impl Context {
         }
         let overrides = flags.to_profile().map_err(Error::config)?;
         let resolved = config.resolve(global.profile.as_deref(), overrides)?;
+        if resolved.insecure() {
+            insecure_warning(&resolved.name);
+        }
         Ok(Context {
             global,
             config,
             resolved,
         })
+    }
+
+    /// The error for a command that needs a credential the profile does not give: auth =
+    /// none, or `force_noauth`, which sends nothing whatever the kind.
+    pub fn no_credential(&self, advice: &str) -> Error {
+        let name = &self.resolved.name;
+        if self.resolved.profile.force_noauth == Some(true) {
+            Error::config(format!(
+                "profile `{name}` sets force_noauth (--force-noauth), so it has no credential; remove it"
+            ))
+        } else {
+            Error::config(format!("profile `{name}` has no credential (auth = none); {advice}"))
+        }
     }
 
     /// The profile's credential alone (no HTTP client, no TLS set-up): what `token` needs.
@@ -77,4 +93,15 @@ impl Context {
     pub fn credential_interactive(&self) -> Result<Option<std::sync::Arc<dyn sesame::Credential>>, Error> {
         config::credential_for(&self.resolved, &self.interactive_options()?)
     }
+}
+
+/// SPEC §6.6: `insecure` warns on every use. Every command that uses a profile loads it
+/// here, once per process, so this is the one place; `-q` does not silence it (it hides
+/// progress, not a risk the user may have forgotten — an old `SESAME_INSECURE=1` in a shell
+/// profile, say — while a client secret or token goes over an unverified connection).
+fn insecure_warning(profile: &str) {
+    eprintln!(
+        "sesame: warning: TLS certificate verification is DISABLED for profile `{profile}` (insecure = true, --insecure or SESAME_INSECURE): \
+         anyone on the network path can read or change the traffic, including the credentials sent; use it only with test servers"
+    );
 }

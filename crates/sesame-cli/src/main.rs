@@ -31,9 +31,11 @@ fn main() {
 
 fn init_logging(verbose: u8, quiet: bool) {
     use tracing_subscriber::EnvFilter;
+    // The library's `sesame::insecure` lines repeat, per client and per request, the notice
+    // the CLI prints once per process whatever -q says (context.rs); -v shows them.
     let filter = match (quiet, verbose) {
         (true, _) => "error",
-        (_, 0) => "warn",
+        (_, 0) => "warn,sesame::insecure=off",
         (_, 1) => "warn,sesame=info,sesame_cli=info",
         (_, 2) => "warn,sesame=debug,sesame_cli=debug",
         _ => "debug,sesame=trace,sesame_cli=trace",

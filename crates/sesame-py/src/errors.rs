@@ -29,6 +29,21 @@ pub fn make(py: Python<'_>, class: &str, message: &str, kwargs: &Bound<'_, PyDic
     }
 }
 
+/// Issues `sesame.InsecureWarning` (a `UserWarning`) for a session of `profile` built
+/// with TLS verification off. A warning, not a log record: the `sesame` logger's level (the
+/// package's quiet setting) must not hide it, and Python's warning filters are how a
+/// program that means it (a test suite) silences it. Raises when the filters turn warnings
+/// into errors.
+pub fn insecure_warning(py: Python<'_>, profile: &str) -> PyResult<()> {
+    let category = module(py)?.getattr("InsecureWarning")?;
+    let text = format!(
+        "TLS certificate verification is DISABLED for profile `{profile}` (insecure=True): anyone on the network path can read or change the traffic, including the credentials sent; use it only with test servers"
+    );
+    let text = std::ffi::CString::new(text.replace('\0', "")).map_err(|_| internal("warning text"))?;
+    // stacklevel 1: the Python line that created the session.
+    PyErr::warn(py, &category, &text, 1)
+}
+
 /// A `sesame.Error` of the right subclass for a library error.
 pub fn to_pyerr(py: Python<'_>, e: &sesame::Error) -> PyErr {
     let kw = PyDict::new(py);

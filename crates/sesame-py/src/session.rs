@@ -61,6 +61,10 @@ impl Core {
             overrides,
         };
         let built = py.detach(move || profile::build(req)).map_err(py_err)?;
+        if built.resolved.insecure() {
+            // SPEC §6.6: on every use, whatever the `sesame` logger's level.
+            errors::insecure_warning(py, &built.resolved.name)?;
+        }
         Ok(Core {
             session: RwLock::new(Some(built.session)),
             resolved: built.resolved,

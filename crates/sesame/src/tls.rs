@@ -69,6 +69,9 @@ impl TlsOptions {
             builder = builder.tls_certs_merge(certs);
         }
         if self.insecure {
+            // Front ends print their own notice on every use; this target lets them keep
+            // the library's log lines for -v and not say it twice.
+            tracing::warn!(target: "sesame::insecure", "TLS certificate verification is DISABLED for this client (insecure = true)");
             builder = builder.tls_danger_accept_invalid_certs(true);
         }
         Ok(builder)

@@ -44,10 +44,7 @@ async fn supervise(ctx: &Context, args: &ExecArgs) -> Result<i32, Error> {
     };
     let session = ctx.session()?;
     let credential = session.credential().cloned().ok_or_else(|| {
-        Error::config(format!(
-            "profile `{}` has no credential (auth = none); sesame exec needs a token credential: set `auth` (bearer, discover, oidc, …)",
-            ctx.resolved.name
-        ))
+        ctx.no_credential("sesame exec needs a token credential: set `auth` (bearer, discover, oidc, …)")
     })?;
     let min_valid = Duration::from_secs(ctx.resolved.profile.min_valid.unwrap_or(60));
     // Absolute, so that the command finds the file from any directory.

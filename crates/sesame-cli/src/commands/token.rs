@@ -15,12 +15,9 @@ use crate::context::Context;
 use crate::exit;
 
 pub async fn run(ctx: &Context, args: TokenArgs) -> Result<i32, Error> {
-    let cred = ctx.credential_interactive()?.ok_or_else(|| {
-        Error::config(format!(
-            "profile `{}` has no credential (auth = none); set `auth` in the profile or pass --auth",
-            ctx.resolved.name
-        ))
-    })?;
+    let cred = ctx
+        .credential_interactive()?
+        .ok_or_else(|| ctx.no_credential("set `auth` in the profile or pass --auth"))?;
     let min_valid = Duration::from_secs(ctx.resolved.profile.min_valid.unwrap_or(60));
     let mut token = match cred.token(min_valid, args.force_refresh).await? {
         Some(t) => t,

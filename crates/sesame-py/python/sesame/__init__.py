@@ -13,7 +13,7 @@ one refresh however many threads need them, a 401 renews once and resends once.
 - :class:`Response` — ``status_code``, ``ok``, ``headers``, ``content``, ``text``, ``json()``.
 - :class:`RequestsAuth` / :class:`HttpxAuth` — for code that keeps its own HTTP library
   (loaded on first use; neither library is a dependency).
-- :class:`Error` and its subclasses.
+- :class:`Error` and its subclasses; :class:`InsecureWarning` when TLS verification is off.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from ._errors import (
     DecodeError,
     Error,
     HTTPError,
+    InsecureWarning,
     LoginRequired,
     Timeout,
     TransportError,
@@ -44,7 +45,18 @@ __version__: str = _sesame.__version__
 _abc.Mapping.register(Headers)
 
 # Show the public names as `sesame.X` in tracebacks and reprs.
-for _cls in (Error, ConfigError, CredentialError, LoginRequired, AuthError, HTTPError, TransportError, Timeout, DecodeError):
+for _cls in (
+    Error,
+    ConfigError,
+    CredentialError,
+    LoginRequired,
+    AuthError,
+    HTTPError,
+    TransportError,
+    Timeout,
+    DecodeError,
+    InsecureWarning,
+):
     _cls.__module__ = __name__
 del _cls
 
@@ -64,6 +76,7 @@ __all__ = [
     "TransportError",
     "Timeout",
     "DecodeError",
+    "InsecureWarning",
     "__version__",
 ]
 

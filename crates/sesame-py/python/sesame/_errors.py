@@ -19,6 +19,7 @@ __all__ = [
     "TransportError",
     "Timeout",
     "DecodeError",
+    "InsecureWarning",
 ]
 
 
@@ -133,3 +134,13 @@ class Timeout(Error):
 
 class DecodeError(Error):
     """A response body could not be decoded."""
+
+
+class InsecureWarning(UserWarning):
+    """Issued whenever a session (``Session``, ``AsyncSession``, ``RequestsAuth``,
+    ``HttpxAuth``) is created with TLS certificate verification disabled (``insecure=True``,
+    the profile's ``insecure = true`` or ``SESAME_INSECURE``).
+
+    The level of the ``sesame`` logger does not hide it; silence it deliberately with
+    ``warnings.filterwarnings("ignore", category=sesame.InsecureWarning)``.
+    """

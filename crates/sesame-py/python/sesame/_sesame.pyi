@@ -133,7 +133,8 @@ class Session:
     and override ``SESAME_<KEY>`` environment variables, which override the file. Secrets
     (``token``, ``client_secret``, ``password``) may be strings or ``{"env": "VAR"}`` /
     ``{"file": "path"}``. ``timeout`` may be ``(connect, read)``. ``insecure=None`` keeps
-    the profile's setting.
+    the profile's setting; with TLS verification off, creating the session issues
+    :class:`sesame.InsecureWarning` every time.
 
     Relative URLs join ``base_url``; the credential goes only to its origin and path
     prefix, redirects included. Tokens are cached (shared with the ``sesame`` command),

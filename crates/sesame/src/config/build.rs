@@ -80,10 +80,20 @@ fn secs(v: f64, key: &str) -> Result<Duration> {
 
 /// The credential of a profile's `auth` kind (`None` for `none`), without building a
 /// session: `sesame token` uses it to answer from the cache with no TLS set-up at all.
+///
+/// The profile's keys are first checked against its kind ([`super::applies::check`]): a key
+/// the kind has no use for is a configuration error, never silently dropped.
 pub fn credential_for(resolved: &ResolvedProfile, opts: &BuildOptions) -> Result<Option<Arc<dyn Credential>>> {
+    super::applies::check(resolved)?;
     let p = &resolved.profile;
     let name = &resolved.name;
     let auth = p.auth.unwrap_or_else(|| infer_kind(p));
+    // igwn-auth-utils' `force_noauth`: send nothing, whatever the kind (a test switch that
+    // keeps the profile). `discover` implements it itself and says so in `status`.
+    if p.force_noauth == Some(true) && auth != AuthKind::Discover {
+        tracing::info!("profile `{name}`: force_noauth is set; no credential is sent");
+        return Ok(None);
+    }
     let need = |what: Option<&super::SecretSource>, key: &str| -> Result<String> {
         let src = what.ok_or_else(|| {
             Error::config(format!(
@@ -127,12 +137,53 @@ pub fn credential_for(resolved: &ResolvedProfile, opts: &BuildOptions) -> Result
                 )));
             }
         },
-        AuthKind::Discover => discover_credential(resolved)?,
+        AuthKind::Discover => match &p.token {
+            // An explicit token wins over discovery (igwn-auth-utils' `token=`): it is sent
+            // as it is, with no token or netrc lookup; a certificate is still attached (the
+            // profile's, else a discovered one).
+            Some(t) => {
+                let explicit = credential::Bearer::try_new(t.resolve("token")?.expose_secret().to_string())?;
+                Arc::new(credential::Combined::new(vec![
+                    Arc::new(explicit),
+                    discover_credential(resolved, true)?,
+                ]))
+            }
+            None => discover_credential(resolved, false)?,
+        },
         AuthKind::ClientCredentials | AuthKind::Password | AuthKind::Oidc | AuthKind::Device => {
             Arc::new(super::oauth::credential(resolved, auth, opts)?)
         }
     };
+    let cred = with_certificate(resolved, auth, cred)?;
+    // netrc is the one kind that can find nothing for a host: `fail_if_noauth` makes that an
+    // error before the request goes out. The other kinds already fail without their
+    // credential.
+    let cred: Arc<dyn Credential> = if auth == AuthKind::Netrc && p.fail_if_noauth == Some(true) {
+        Arc::new(credential::RequireAny::new(cred))
+    } else {
+        cred
+    };
     Ok(Some(cred))
+}
+
+/// `cert` (+ `key`) with a kind whose credential is a header (bearer, api-key, basic,
+/// netrc, OAuth): the certificate is presented in the TLS handshake *as well* — what a
+/// user of igwn-auth-utils or a grid service expects from "token + certificate".
+fn with_certificate(
+    resolved: &ResolvedProfile,
+    auth: AuthKind,
+    cred: Arc<dyn Credential>,
+) -> Result<Arc<dyn Credential>> {
+    let p = &resolved.profile;
+    if super::applies::key_use("cert", auth) != Some(super::applies::KeyUse::Added) {
+        return Ok(cred);
+    }
+    let x509 = match (&p.cert, &p.key) {
+        (Some(c), Some(k)) => credential::X509::from_files(expand_home(c), expand_home(k))?,
+        (Some(c), None) => credential::X509::from_proxy_file(expand_home(c))?,
+        (None, _) => return Ok(cred),
+    };
+    Ok(Arc::new(credential::Combined::new(vec![cred, Arc::new(x509)])))
 }
 
 /// `auth = "discover"`: grid token, X.509 and netrc discovery in the process environment,
@@ -140,11 +191,18 @@ pub fn credential_for(resolved: &ResolvedProfile, opts: &BuildOptions) -> Result
 /// discovering a certificate), `fail_if_noauth`, `force_noauth`, `trusted_issuers` and
 /// `verify_signature` (issuers' metadata and keys are fetched with the profile's
 /// `ca_bundle`, `insecure`, timeouts and `retries`).
-fn discover_credential(resolved: &ResolvedProfile) -> Result<Arc<dyn Credential>> {
+///
+/// With `explicit_token`, the profile's `token` is sent instead of a discovered one: token
+/// and netrc discovery are off, and `fail_if_noauth` is met by that token.
+fn discover_credential(resolved: &ResolvedProfile, explicit_token: bool) -> Result<Arc<dyn Credential>> {
     let p = &resolved.profile;
     let mut b = credential::Discover::builder()
-        .fail_if_noauth(p.fail_if_noauth.unwrap_or(false))
+        .fail_if_noauth(p.fail_if_noauth.unwrap_or(false) && !explicit_token)
         .force_noauth(p.force_noauth.unwrap_or(false));
+    if explicit_token {
+        use credential::discover::Mode;
+        b = b.token(Mode::Disabled).netrc(Mode::Disabled);
+    }
     if let Some(s) = p.min_valid {
         b = b.min_valid(Duration::from_secs(s));
     }
@@ -178,7 +236,7 @@ fn discover_credential(resolved: &ResolvedProfile) -> Result<Arc<dyn Credential>
 }
 
 /// With no `auth` key: a token means bearer, a username basic, a certificate x509, else none.
-fn infer_kind(p: &super::Profile) -> AuthKind {
+pub(super) fn infer_kind(p: &super::Profile) -> AuthKind {
     if p.token.is_some() {
         AuthKind::Bearer
     } else if p.client_id.is_some() && p.client_secret.is_some() {

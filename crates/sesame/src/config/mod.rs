@@ -21,6 +21,7 @@
 //! assert_eq!(p.name, "api");
 //! ```
 
+pub mod applies;
 mod build;
 mod oauth;
 mod profile;
@@ -71,6 +72,79 @@ pub struct ResolvedProfile {
     pub profile: Profile,
     /// The configuration file, if any (for messages).
     pub config_path: Option<PathBuf>,
+    /// Which layer set each key ([`applies::check`] treats a key from the environment
+    /// differently from one the user wrote in the profile or passed explicitly).
+    pub origins: Origins,
+}
+
+impl ResolvedProfile {
+    /// Whether TLS certificate verification is off for this profile (`insecure = true`).
+    /// The library logs a warning whenever it builds such a session; front ends must also
+    /// tell the user on every use (SPEC §6.6), whatever their quiet setting: the library
+    /// itself never prints.
+    pub fn insecure(&self) -> bool {
+        self.profile.insecure == Some(true)
+    }
+}
+
+/// The layer a profile key came from, from the least to the most specific.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Origin {
+    /// The profile's table in the configuration file.
+    File,
+    /// A `SESAME_<KEY>` environment variable.
+    Environment,
+    /// An explicit override: a command-line option, a keyword argument, a builder call.
+    Argument,
+}
+
+impl Origin {
+    /// Where `key` was set, for messages.
+    pub fn describe(&self, key: &str) -> String {
+        match self {
+            Origin::File => "set in the configuration file".into(),
+            Origin::Environment => format!("from the environment variable SESAME_{}", key.to_ascii_uppercase()),
+            Origin::Argument => "given explicitly".into(),
+        }
+    }
+}
+
+/// The layer of each key set in a [`ResolvedProfile`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origins(BTreeMap<&'static str, Origin>);
+
+impl Origins {
+    /// The layer that set `key` (`None`: unset, or a profile built without layers; callers
+    /// then treat the key as explicit).
+    pub fn of(&self, key: &str) -> Option<Origin> {
+        self.0.get(key).copied()
+    }
+}
+
+/// Layers `overrides` over `env` over `base` and records which layer set each key.
+pub(crate) fn layer(
+    name: String,
+    config_path: Option<PathBuf>,
+    base: Profile,
+    env: Profile,
+    overrides: Profile,
+) -> ResolvedProfile {
+    let mut origins = BTreeMap::new();
+    for (layer, origin) in [
+        (&base, Origin::File),
+        (&env, Origin::Environment),
+        (&overrides, Origin::Argument),
+    ] {
+        for key in layer.keys_set() {
+            origins.insert(key, origin);
+        }
+    }
+    ResolvedProfile {
+        name,
+        profile: base.merge(env).merge(overrides),
+        config_path,
+        origins: Origins(origins),
+    }
 }
 
 impl Config {
@@ -171,27 +245,35 @@ impl Config {
             }
             None => ("default".to_string(), Profile::default()),
         };
-        let profile = base.merge(env_profile()?).merge(overrides);
-        Ok(ResolvedProfile {
-            name,
-            profile,
-            config_path: self.path.clone(),
-        })
+        Ok(layer(name, self.path.clone(), base, env_profile()?, overrides))
     }
 }
 
 /// `SESAME_<KEY>` variables for every profile key, as a profile.
 fn env_profile() -> Result<Profile> {
-    let mut table = toml::Table::new();
-    let mut names = Vec::new();
+    let mut pairs = Vec::new();
     for key in Profile::KEYS {
         let var = format!("SESAME_{}", key.to_ascii_uppercase());
-        let Ok(raw) = std::env::var(&var) else { continue };
+        if let Ok(raw) = std::env::var(&var) {
+            pairs.push((*key, raw));
+        }
+    }
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    profile_from_pairs(&pairs)
+}
+
+/// `(key, text)` pairs, read as `SESAME_<KEY>` variables are, as a profile (empty text:
+/// unset).
+pub(crate) fn profile_from_pairs(pairs: &[(&str, &str)]) -> Result<Profile> {
+    let mut table = toml::Table::new();
+    let mut names = Vec::new();
+    for (key, raw) in pairs {
         if raw.is_empty() {
             continue;
         }
-        let kind = Profile::env_kind(key).expect("every key has a kind");
-        let value = env_value(kind, &raw).map_err(|m| Error::config(format!("environment variable {var}: {m}")))?;
+        let var = format!("SESAME_{}", key.to_ascii_uppercase());
+        let kind = Profile::env_kind(key).ok_or_else(|| Error::config(format!("{var}: not a profile key")))?;
+        let value = env_value(kind, raw).map_err(|m| Error::config(format!("environment variable {var}: {m}")))?;
         table.insert((*key).to_string(), value);
         names.push(var);
     }

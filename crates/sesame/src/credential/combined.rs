@@ -91,3 +91,65 @@ impl Credential for Combined {
         info
     }
 }
+
+/// A credential that must attach something: a request for which `inner` has neither a
+/// header nor a TLS identity fails before it is sent (`fail_if_noauth` for netrc, whose
+/// file may have no entry for the request's host).
+#[derive(Debug, Clone)]
+pub struct RequireAny {
+    inner: Arc<dyn Credential>,
+}
+
+impl RequireAny {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn Credential>) -> Self {
+        RequireAny { inner }
+    }
+}
+
+#[async_trait]
+impl Credential for RequireAny {
+    async fn attach(&self, req: &AuthRequest<'_>, headers: &mut HeaderMap) -> Result<Attachment> {
+        let a = self.inner.attach(req, headers).await?;
+        if headers.is_empty() && self.inner.tls_identity()?.is_none() {
+            return Err(super::super::error::CredentialError::Config(format!(
+                "no credential for {} ({} found nothing for this host) and fail_if_noauth is set; nothing was sent",
+                req.url.host_str().unwrap_or_default(),
+                self.inner.info().kind
+            ))
+            .into());
+        }
+        Ok(a)
+    }
+
+    async fn rejected(
+        &self,
+        req: &AuthRequest<'_>,
+        attachment: &Attachment,
+        challenge: Option<&str>,
+    ) -> Result<Rejection> {
+        self.inner.rejected(req, attachment, challenge).await
+    }
+
+    async fn token(&self, min_valid: std::time::Duration, force: bool) -> Result<Option<crate::token::Token>> {
+        self.inner.token(min_valid, force).await
+    }
+
+    fn cached_token(&self) -> Option<crate::token::Token> {
+        self.inner.cached_token()
+    }
+
+    fn as_oauth(&self) -> Option<&super::OAuth> {
+        self.inner.as_oauth()
+    }
+
+    fn tls_identity(&self) -> Result<Option<reqwest::Identity>> {
+        self.inner.tls_identity()
+    }
+
+    fn info(&self) -> CredentialInfo {
+        let mut info = self.inner.info();
+        info.details.push(("fail_if_noauth".into(), "true".into()));
+        info
+    }
+}

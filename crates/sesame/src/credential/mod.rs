@@ -38,7 +38,7 @@ pub use api_key::{ApiKey, DEFAULT_HEADER as API_KEY_DEFAULT_HEADER};
 pub use basic::Basic;
 pub(crate) use basic::basic_header as basic_header_value;
 pub use bearer::Bearer;
-pub use combined::Combined;
+pub use combined::{Combined, RequireAny};
 pub use custom::FnCredential;
 pub use discover::Discover;
 pub use netrc::{Netrc, NetrcEntry};

@@ -260,7 +260,7 @@ impl SessionBuilder {
             client_scoped.clone()
         };
         if self.tls.insecure {
-            tracing::warn!("TLS certificate verification is DISABLED for this session (insecure = true)");
+            tracing::warn!(target: "sesame::insecure", "TLS certificate verification is DISABLED for this session (insecure = true)");
         }
         let scope = self.base.as_ref().and_then(CredentialScope::from_base);
         if self.credential.is_some() && scope.is_none() {

@@ -234,7 +234,7 @@ impl RequestBuilder {
                 &inner.client_plain
             };
             if inner.insecure {
-                tracing::warn!(url = %redact_url(&url), "sending without TLS certificate verification (insecure = true)");
+                tracing::warn!(target: "sesame::insecure", url = %redact_url(&url), "sending without TLS certificate verification (insecure = true)");
             }
             let mut all = headers.clone();
             for (k, v) in cred_headers.iter() {

@@ -145,6 +145,7 @@ mod tests {
             name: "p".into(),
             profile: Default::default(),
             config_path: None,
+            origins: Default::default(),
         }
     }
 
