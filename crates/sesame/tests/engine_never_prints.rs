@@ -21,7 +21,12 @@ fn engine_sources_have_no_print_macros() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);
-    assert!(files.len() > 20, "found only {} source files under {}", files.len(), src.display());
+    assert!(
+        files.len() > 20,
+        "found only {} source files under {}",
+        files.len(),
+        src.display()
+    );
     let mut found = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
