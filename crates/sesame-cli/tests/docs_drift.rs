@@ -64,7 +64,12 @@ fn check_block(file: &str, name: &str, generated: &str) {
         .zip(want.lines())
         .enumerate()
         .find(|(_, (h, w))| h != w)
-        .map(|(i, (h, w))| format!("first difference, line {} of the block:\n  in {file}: {h}\n  from code: {w}", i + 1))
+        .map(|(i, (h, w))| {
+            format!(
+                "first difference, line {} of the block:\n  in {file}: {h}\n  from code: {w}",
+                i + 1
+            )
+        })
         .unwrap_or_else(|| "the block is longer or shorter than the code's".into());
     panic!(
         "the `{name}` block of {file} is out of date with the code; regenerate it with\n\n    {REGENERATE}\n\nand commit the result ({first_diff})"
@@ -174,7 +179,11 @@ fn flags_by_key() -> BTreeMap<&'static str, Vec<String>> {
             }
         }
         let keys = keys.unwrap_or_else(|| panic!("--{long}: no test value parses"));
-        assert_eq!(keys.len(), 1, "--{long} sets {keys:?}, expected exactly one profile key");
+        assert_eq!(
+            keys.len(),
+            1,
+            "--{long} sets {keys:?}, expected exactly one profile key"
+        );
         map.entry(keys[0]).or_default().push(flag_label(arg));
     }
     map
@@ -207,11 +216,24 @@ fn render_keys() -> String {
     out.push_str("|---|---|---|---|---|\n");
     assert_eq!(Profile::KEY_DOCS.len(), Profile::KEYS.len());
     for (key, doc) in Profile::KEY_DOCS {
-        let doc = doc.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
-        assert!(!doc.is_empty(), "profile key `{key}` has no doc comment in the profile! macro");
+        let doc = doc
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            !doc.is_empty(),
+            "profile key `{key}` has no doc comment in the profile! macro"
+        );
         let flag = flags
             .get(key)
-            .map(|f| f.iter().map(|f| format!("`{}`", f.replace('|', "\\|"))).collect::<Vec<_>>().join(", "))
+            .map(|f| {
+                f.iter()
+                    .map(|f| format!("`{}`", f.replace('|', "\\|")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
             .unwrap_or_else(|| "–".into());
         out.push_str(&format!(
             "| `{key}` | {} | {} | {flag} | `SESAME_{}` |\n",
@@ -302,7 +324,8 @@ fn render_cli() -> String {
             .get_arguments()
             .filter(|a| !a.is_global_set() && !a.is_hide_set() && !is_builtin(a))
             .collect();
-        let (positional, options): (Vec<&clap::Arg>, Vec<&clap::Arg>) = own.into_iter().partition(|a| a.is_positional());
+        let (positional, options): (Vec<&clap::Arg>, Vec<&clap::Arg>) =
+            own.into_iter().partition(|a| a.is_positional());
         if !positional.is_empty() {
             out.push_str("\nArguments:\n\n");
             render_args(&mut out, &positional);
@@ -404,10 +427,9 @@ fn link_targets(text: &str) -> Vec<String> {
         let t = line.trim_start();
         if t.starts_with('[')
             && let Some(i) = t.find("]:")
+            && let Some(target) = t[i + 2..].split_whitespace().next()
         {
-            if let Some(target) = t[i + 2..].split_whitespace().next() {
-                targets.push(target.to_string());
-            }
+            targets.push(target.to_string());
         }
     }
     targets
@@ -531,7 +553,8 @@ fn no_markdown_file_points_at_the_build_specification() {
 fn mentions_word(line: &str, word: &str) -> bool {
     let is_word = |c: char| c.is_alphanumeric() || c == '_';
     line.match_indices(word).any(|(i, _)| {
-        !line[..i].chars().next_back().is_some_and(is_word) && !line[i + word.len()..].chars().next().is_some_and(is_word)
+        !line[..i].chars().next_back().is_some_and(is_word)
+            && !line[i + word.len()..].chars().next().is_some_and(is_word)
     })
 }
 
@@ -561,7 +584,13 @@ fn the_user_docs_do_not_cite_the_build_specification() {
 fn the_link_checker_finds_links_and_anchors() {
     let text = "See [a](a.md#x-y) and [b](b.md \"B\"), `[not](code.md)`.\n```\n[no](fence.md)\n```\n[r]: r.md\n";
     assert_eq!(link_targets(text), ["a.md#x-y", "b.md", "r.md"]);
-    assert_eq!(slug(" 6.1 Credentials go only to their `scope` "), "61-credentials-go-only-to-their-scope");
+    assert_eq!(
+        slug(" 6.1 Credentials go only to their `scope` "),
+        "61-credentials-go-only-to-their-scope"
+    );
     assert!(mentions_word("see SPEC §2", "SPEC") && !mentions_word("SESAME_INTROSPECTION_ENDPOINT", "SPEC"));
-    assert_eq!(anchors("# Title\n```\n# not\n```\n## Two words"), ["title", "two-words"]);
+    assert_eq!(
+        anchors("# Title\n```\n# not\n```\n## Two words"),
+        ["title", "two-words"]
+    );
 }
