@@ -146,6 +146,14 @@ pub struct ProfileFlags {
     /// Disable TLS certificate verification (dangerous; warns on every use).
     #[arg(long, global = true)]
     pub insecure: bool,
+    /// Allow credentials over plain http:// to a host that is not loopback (they cross the
+    /// network unencrypted).
+    #[arg(long, global = true)]
+    pub allow_http: bool,
+    /// A header that carries a credential when set with -H (repeatable): never sent across
+    /// origins on a redirect, part of the HTTP cache key, redacted in logs.
+    #[arg(long = "credential-header", global = true, value_name = "NAME")]
+    pub credential_headers: Vec<String>,
     /// Request timeout in seconds (0 = none).
     #[arg(long, global = true, value_name = "S")]
     pub timeout: Option<f64>,
@@ -244,6 +252,8 @@ impl ProfileFlags {
             key: self.key.clone(),
             ca_bundle: self.ca_bundle.clone(),
             insecure: self.insecure.then_some(true),
+            allow_http: self.allow_http.then_some(true),
+            credential_headers: (!self.credential_headers.is_empty()).then(|| self.credential_headers.clone()),
             timeout: self.timeout,
             connect_timeout: self.connect_timeout,
             retries: self.retries,
@@ -525,6 +535,7 @@ mod tests {
             "trusted-issuer",
             "required-scope",
             "scope",
+            "credential-header",
             "audience",
         ] {
             flag(f, Some("x"));
@@ -559,6 +570,7 @@ mod tests {
         for f in [
             "resource",
             "insecure",
+            "allow-http",
             "http-cache",
             "verify-signature",
             "fail-if-noauth",

@@ -15,7 +15,13 @@ pub fn code_for(e: &Error) -> i32 {
     match e.as_credential() {
         // A credential file that is missing, unreadable, malformed or unsafe is a setup
         // problem the user fixes in the profile: a configuration error.
-        Some(C::File { .. } | C::UnsafePermissions { .. } | C::Config(_)) => return USAGE,
+        Some(
+            C::File { .. }
+            | C::UnsafePermissions { .. }
+            | C::UnsafeWritable { .. }
+            | C::UnsafeFolder { .. }
+            | C::Config(_),
+        ) => return USAGE,
         Some(C::Expired(_) | C::Missing(_)) => return LOGIN_REQUIRED,
         _ => {}
     }

@@ -189,3 +189,83 @@ async fn completions_for_each_shell() {
         assert!(r.stdout.contains("sesame") && r.stdout.contains("request"), "{shell}");
     }
 }
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn hand_set_credential_header_does_not_follow_a_cross_origin_redirect() {
+    let s = api().await;
+    let evil = TestServer::http().await;
+    let home = tempfile::tempdir().unwrap();
+    bearer_profile(home.path(), &s.url("/"));
+    let to = urlencode(&evil.url("/landing"));
+    let env = [("API_TOKEN", TOKEN)];
+    // From the flag...
+    let r = sesame(
+        home.path(),
+        &[
+            "request",
+            "--redirects",
+            "all",
+            "--credential-header",
+            "X-Auth",
+            "-H",
+            "X-Auth: s3cret",
+            "-H",
+            "X-Plain: kept",
+            &format!("redirect?to={to}"),
+        ],
+        &env,
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(s.last("/redirect").unwrap().header("x-auth"), Some("s3cret"));
+    let landed = evil.last("/landing").expect("redirect followed");
+    assert_eq!(landed.header("x-auth"), None, "X-Auth crossed origins");
+    assert_eq!(landed.header("x-plain"), Some("kept"));
+    evil.clear();
+    // ...and from the profile's list via the environment (SESAME_CREDENTIAL_HEADERS).
+    let r = sesame(
+        home.path(),
+        &[
+            "request",
+            "--redirects",
+            "all",
+            "-H",
+            "X-Auth: s3cret",
+            &format!("redirect?to={to}"),
+        ],
+        &[("API_TOKEN", TOKEN), ("SESAME_CREDENTIAL_HEADERS", "X-Other,X-Auth")],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(evil.last("/landing").unwrap().header("x-auth"), None);
+}
+
+#[tokio::test]
+async fn plain_http_to_a_non_loopback_host_needs_allow_http() {
+    let home = tempfile::tempdir().unwrap();
+    let args = [
+        "request",
+        "--base-url",
+        "http://sesame-test.invalid/api/",
+        "--token-env",
+        "T",
+        "--timeout",
+        "2",
+        "x",
+    ];
+    let r = sesame(home.path(), &args, &[("T", TOKEN)]).await;
+    assert_eq!(r.code, 2, "a configuration error: {}", r.stderr);
+    assert!(r.stderr.contains("http://sesame-test.invalid/api/"), "{}", r.stderr);
+    assert!(r.stderr.contains("allow_http"), "{}", r.stderr);
+    assert!(!r.stderr.contains(TOKEN));
+    // Opted in, it gets as far as the network (the name does not resolve: exit 1).
+    let mut with = args.to_vec();
+    with.insert(1, "--allow-http");
+    let r = sesame(home.path(), &with, &[("T", TOKEN)]).await;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("allow_http"), "{}", r.stderr);
+}

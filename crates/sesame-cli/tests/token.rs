@@ -189,3 +189,277 @@ async fn interactive_profile_without_a_person_exits_4() {
     assert!(r.stderr.contains("sesame login"), "{}", r.stderr);
     assert!(r.stdout.is_empty());
 }
+
+// ---------------------------------------------------------------- the client secret and the cache
+
+/// A valid cached token needs no client secret: `sesame token` in a shell without the
+/// secret's variable prints it (no provider call); renewing then needs the secret and says so.
+#[tokio::test]
+async fn cached_token_is_printed_without_the_client_secret() {
+    let idp = tokio::task::spawn_blocking(Idp::start_blocking).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    write_config(home.path(), &profile(&idp));
+    let first = sesame(home.path(), &["token"], ENV).await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    idp.reset_stats();
+    let no_secret = [("PW", account::PASSWORD)];
+    let r = sesame(home.path(), &["token"], &no_secret).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, first.stdout, "the cached token");
+    // Nor the password (of the password grant): neither is read for a cached token.
+    let r = sesame(home.path(), &["token"], &[]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, first.stdout, "the cached token");
+    assert_eq!(idp.stats()["token_total"].as_u64(), Some(0), "{}", idp.stats());
+    // A renewal needs the secret: a clear error naming the variable, not a provider call.
+    let f = sesame(home.path(), &["token", "--force-refresh"], &no_secret).await;
+    assert_eq!(f.code, 2, "{}", f.stderr);
+    assert!(
+        f.stderr.contains("CS") && f.stderr.contains("client secret"),
+        "{}",
+        f.stderr
+    );
+    assert!(!f.stderr.contains(clients::PASSWORD_CLIENT.1));
+    assert_eq!(idp.stats()["token_total"].as_u64(), Some(0), "{}", idp.stats());
+}
+
+/// A token obtained with one client secret is not handed out under another: the provider
+/// is asked, and refuses the wrong secret.
+#[tokio::test]
+async fn changed_client_secret_does_not_return_the_cached_token() {
+    let idp = tokio::task::spawn_blocking(Idp::start_blocking).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    write_config(home.path(), &profile(&idp));
+    let first = sesame(home.path(), &["token"], ENV).await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    idp.reset_stats();
+    let wrong = [("CS", "not-the-client-secret"), ("PW", account::PASSWORD)];
+    let r = sesame(home.path(), &["token"], &wrong).await;
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(!r.stdout.contains(first.stdout.trim()), "the cached token was printed");
+    assert!(r.stdout.is_empty());
+    assert!(r.stderr.contains("invalid_client"), "{}", r.stderr);
+    assert!(
+        idp.token_requests("password") >= 1,
+        "the provider was asked: {}",
+        idp.stats()
+    );
+    assert!(!r.stderr.contains("not-the-client-secret"));
+    // The right secret still finds the cached token.
+    idp.reset_stats();
+    let ok = sesame(home.path(), &["token"], ENV).await;
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert_eq!(ok.stdout, first.stdout);
+    assert_eq!(idp.stats()["token_total"].as_u64(), Some(0), "{}", idp.stats());
+}
+
+// ---------------------------------------------------------------- secret files the user names
+
+fn chmod(p: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[tokio::test]
+async fn world_writable_token_file_is_refused_and_readable_one_warns() {
+    let home = tempfile::tempdir().unwrap();
+    let f = home.path().join("api-token");
+    std::fs::write(&f, "static-token-value\n").unwrap();
+    let fs = f.to_str().unwrap();
+    let args = ["token", "--auth", "bearer", "--token-file", fs];
+    chmod(&f, 0o666);
+    let r = sesame(home.path(), &args, &[]).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("token file {fs} can be written by other users")),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty());
+    chmod(&f, 0o644);
+    let r = sesame(home.path(), &args, &[]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "static-token-value\n");
+    assert!(
+        r.stderr
+            .contains(&format!("token file {fs} can be read by other users")),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("chmod 600"), "{}", r.stderr);
+    chmod(&f, 0o600);
+    let r = sesame(home.path(), &args, &[]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("other users"), "{}", r.stderr);
+}
+
+#[tokio::test]
+async fn world_writable_client_secret_and_password_files_are_refused_and_readable_ones_warn() {
+    let idp = tokio::task::spawn_blocking(Idp::start_blocking).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let cs = home.path().join("client-secret");
+    let pw = home.path().join("password");
+    std::fs::write(&cs, clients::PASSWORD_CLIENT.1).unwrap();
+    std::fs::write(&pw, account::PASSWORD).unwrap();
+    let text = profile(&idp)
+        .replace(
+            r#"client_secret = { env = "CS" }"#,
+            &format!("client_secret = {{ file = \"{}\" }}", cs.display()),
+        )
+        .replace(
+            r#"password = { env = "PW" }"#,
+            &format!("password = {{ file = \"{}\" }}", pw.display()),
+        );
+    write_config(home.path(), &text);
+    chmod(&pw, 0o600);
+    for (file, what) in [(&cs, "client_secret file"), (&pw, "password file")] {
+        chmod(&cs, 0o600);
+        chmod(&pw, 0o600);
+        chmod(file, 0o666);
+        // No cached grant: the password grant (client secret and password) must be sent.
+        let _ = std::fs::remove_dir_all(home.path().join(".cache/sesame"));
+        let r = sesame(home.path(), &["token"], &[]).await;
+        assert_eq!(r.code, 2, "{what}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains(&format!("{what} {} can be written by other users", file.display())),
+            "{what}: {}",
+            r.stderr
+        );
+        chmod(file, 0o644);
+        let _ = std::fs::remove_dir_all(home.path().join(".cache/sesame"));
+        let r = sesame(home.path(), &["token"], &[]).await;
+        assert_eq!(r.code, 0, "{what}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains(&format!("{what} {} can be read by other users", file.display())),
+            "{what}: {}",
+            r.stderr
+        );
+    }
+}
+
+#[tokio::test]
+async fn config_file_with_a_plain_text_secret_is_refused_when_others_can_write_it() {
+    let home = tempfile::tempdir().unwrap();
+    write_config(
+        home.path(),
+        "[profiles.b]\nauth = \"bearer\"\ntoken = \"plain-text-token-value\"\n",
+    );
+    let cfg = home.path().join(".config/sesame/config.toml");
+    chmod(&cfg, 0o666);
+    let r = sesame(home.path(), &["token"], &[]).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "configuration file {} can be written by other users",
+            cfg.display()
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty());
+    chmod(&cfg, 0o644);
+    let r = sesame(home.path(), &["token"], &[]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "plain-text-token-value\n");
+    assert!(r.stderr.contains("plain text"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "configuration file {} can be read by other users",
+            cfg.display()
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("plain-text-token-value"));
+}
+
+// ---------------------------------------------------------------- discovery as a non-root user
+
+/// The issue's scenario end to end: a user without `XDG_RUNTIME_DIR` runs `sesame token`
+/// with `auth = "discover"`, and another account has created `/tmp/bt_u<uid>` (0644) first.
+/// The token in it is not printed; the error says why the file was passed over.
+#[tokio::test]
+async fn planted_tmp_bearer_file_is_not_used_by_a_non_root_victim() {
+    use std::os::unix::fs::MetadataExt;
+    let me = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1);
+    if me != 0 {
+        println!(
+            "SKIPPED planted_tmp_bearer_file_is_not_used_by_a_non_root_victim: needs root to run sesame as another uid"
+        );
+        return;
+    }
+    let Some(setpriv) = ["/usr/bin/setpriv", "/bin/setpriv"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        println!(
+            "SKIPPED planted_tmp_bearer_file_is_not_used_by_a_non_root_victim: setpriv (util-linux) not installed"
+        );
+        return;
+    };
+    // An unusual uid, so that no real account's files are touched.
+    const VICTIM: u32 = 64_123;
+    let work = tempfile::tempdir().unwrap();
+    chmod(work.path(), 0o755);
+    let exe = work.path().join("sesame");
+    std::fs::copy(env!("CARGO_BIN_EXE_sesame"), &exe).unwrap();
+    chmod(&exe, 0o755);
+    let home = work.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(VICTIM), Some(VICTIM)).unwrap();
+    chmod(&home, 0o700);
+    let planted = std::path::PathBuf::from(format!("/tmp/bt_u{VICTIM}"));
+    struct Remove(std::path::PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _ = std::fs::remove_file(&planted);
+    std::fs::write(&planted, "planted-by-another-account\n").unwrap();
+    let _cleanup = Remove(planted.clone());
+    chmod(&planted, 0o644);
+    let run = |args: &[&str]| {
+        std::process::Command::new(setpriv)
+            .args([
+                &format!("--reuid={VICTIM}"),
+                &format!("--regid={VICTIM}"),
+                "--clear-groups",
+                "--",
+            ])
+            .arg(&exe)
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", &home)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--no-input", "token", "--auth", "discover"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stdout.contains("planted-by-another-account"),
+        "the planted token was used: {stdout}"
+    );
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!("/tmp/bt_u{VICTIM}")) && stderr.contains("owned by uid 0"),
+        "{stderr}"
+    );
+    // The victim's own file there is used.
+    std::fs::remove_file(&planted).unwrap();
+    std::fs::write(&planted, "victims-own-token\n").unwrap();
+    chmod(&planted, 0o600);
+    std::os::unix::fs::chown(&planted, Some(VICTIM), Some(VICTIM)).unwrap();
+    let out = run(&["--no-input", "token", "--auth", "discover"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "victims-own-token\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

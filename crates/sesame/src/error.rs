@@ -402,6 +402,30 @@ pub enum CredentialError {
         /// Its permission bits.
         mode: u32,
     },
+    /// A file holding a secret that the user named can be written by group or others:
+    /// another account could swap the secret.
+    #[error("{what} {} can be written by other users (mode {mode:04o}); refusing to use it. Fix: chmod 600 {}", path.display(), path.display())]
+    UnsafeWritable {
+        /// What the file is (`token file`, `client_secret file`, `configuration file`, …).
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A folder sesame keeps secrets in is not private to this user (owned by another
+    /// account, or writable by group or others).
+    #[error("{what} {} {problem}; refusing to use it. Fix: {fix}", path.display())]
+    UnsafeFolder {
+        /// What the folder is (`token cache folder`, `HTTP cache folder`).
+        what: &'static str,
+        /// The folder.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+        /// What to do.
+        fix: String,
+    },
     /// A file could not be read or parsed.
     #[error("cannot use {what} {}: {message}", path.display())]
     File {

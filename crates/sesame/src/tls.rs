@@ -18,6 +18,40 @@ pub struct TlsOptions {
 }
 
 impl TlsOptions {
+    /// A digest of everything that decides which servers these options trust: the
+    /// `insecure` switch, each CA bundle's path *and contents* (a bundle edited in place
+    /// is another trust), and each PEM given inline. Process-wide caches of documents
+    /// fetched over TLS (discovery, JWKS) are keyed by it, so that a document fetched
+    /// under weaker settings is never served to a client with stronger ones. An unreadable
+    /// bundle hashes as such (building the client with it fails anyway).
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(if self.insecure {
+            b"insecure\0" as &[u8]
+        } else {
+            b"verified\0"
+        });
+        for path in &self.ca_bundles {
+            h.update(b"bundle\0");
+            h.update(path.as_os_str().as_encoded_bytes());
+            h.update(b"\0");
+            match std::fs::read(path) {
+                Ok(bytes) => {
+                    h.update((bytes.len() as u64).to_be_bytes());
+                    h.update(&bytes);
+                }
+                Err(_) => h.update(b"unreadable"),
+            }
+        }
+        for pem in &self.ca_pems {
+            h.update(b"pem\0");
+            h.update((pem.len() as u64).to_be_bytes());
+            h.update(pem);
+        }
+        hex::encode(h.finalize())
+    }
+
     /// Applies these options to a reqwest client builder.
     pub(crate) fn apply(&self, mut builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder> {
         builder = builder.tls_version_min(reqwest::tls::Version::TLS_1_2);

@@ -1251,3 +1251,187 @@ trusted_issuers = ["https://issuer.example"]
         assert!(err.is_config() && err.to_string().contains("not a url"), "{err:?}");
     }
 }
+
+// ---------------------------------------------------------------- files other accounts control
+
+/// A uid that is not ours: the test runs as root in CI, and root can give a file away.
+const OTHER_UID: u32 = 65534;
+
+fn is_root() -> bool {
+    rustix_euid() == 0
+}
+
+fn rustix_euid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    let f = tempfile::NamedTempFile::new().unwrap();
+    f.as_file().metadata().unwrap().uid()
+}
+
+fn chmod(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Every token-file place of discovery, pointed at `file` (or, for the fixed names, with
+/// `file` written there), as (env, label prefix).
+fn every_token_file_place(w: &World, text: &str, prepare: &dyn Fn(&Path)) -> Vec<(Env, &'static str)> {
+    let mut out = Vec::new();
+    let f = w.file("sci", text);
+    prepare(&f);
+    out.push((w.env().set("SCITOKEN_FILE", &f), "SCITOKEN_FILE"));
+    let creds = w.path("creds");
+    std::fs::create_dir_all(&creds).unwrap();
+    let u = creds.join("job.use");
+    write_private(&u, text.as_bytes());
+    prepare(&u);
+    out.push((w.env().set("_CONDOR_CREDS", &creds), "$_CONDOR_CREDS/job.use"));
+    let b = w.file("bt", text);
+    prepare(&b);
+    out.push((w.env().set("BEARER_TOKEN_FILE", &b), "BEARER_TOKEN_FILE"));
+    let xdg = w.path("xdg");
+    std::fs::create_dir_all(&xdg).unwrap();
+    let x = xdg.join(format!("bt_u{EUID}"));
+    write_private(&x, text.as_bytes());
+    prepare(&x);
+    out.push((w.env().set("XDG_RUNTIME_DIR", &xdg), "$XDG_RUNTIME_DIR/bt_u"));
+    let t = w.tmp().join(format!("bt_u{EUID}"));
+    write_private(&t, text.as_bytes());
+    prepare(&t);
+    out.push((w.env(), "/tmp/bt_u"));
+    out
+}
+
+#[test]
+fn planted_tmp_bearer_file_of_another_user_is_skipped() {
+    if !is_root() {
+        println!(
+            "SKIPPED planted_tmp_bearer_file_of_another_user_is_skipped: needs root to create a file owned by another uid"
+        );
+        return;
+    }
+    let w = World::new();
+    let planted = w.tmp().join(format!("bt_u{EUID}"));
+    // The attacker's file: world-readable, as a planted file would be, and not ours.
+    std::fs::write(&planted, "attackers-token-zzzz").unwrap();
+    chmod(&planted, 0o644);
+    std::os::unix::fs::chown(&planted, Some(OTHER_UID), Some(OTHER_UID)).unwrap();
+    let skipped = pick(&discover(w.env()), U).unwrap_err();
+    let r = skipped.iter().find(|s| s.starts_with("/tmp/bt_u4242")).unwrap();
+    assert!(r.contains("owned by uid 65534") && r.contains("not used"), "{r}");
+    assert!(!skipped.iter().any(|s| s.contains("attackers-token")), "{skipped:?}");
+    // And a session sends nothing from it.
+    let err = Discover::builder()
+        .env(w.env())
+        .fail_if_noauth(true)
+        .base_url(U)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("owned by uid 65534"), "{err}");
+}
+
+#[test]
+fn discovered_token_files_of_another_user_are_skipped_in_every_place() {
+    if !is_root() {
+        println!("SKIPPED discovered_token_files_of_another_user_are_skipped_in_every_place: needs root to chown");
+        return;
+    }
+    let w = World::new();
+    let give_away = |p: &Path| std::os::unix::fs::chown(p, Some(OTHER_UID), None).unwrap();
+    for (env, label) in every_token_file_place(&w, "planted-token-abc", &give_away) {
+        let skipped = pick(&discover(env), U).unwrap_err();
+        let r = skipped
+            .iter()
+            .find(|s| s.starts_with(label))
+            .unwrap_or_else(|| panic!("{label}: {skipped:?}"));
+        assert!(r.contains("owned by uid 65534"), "{label}: {r}");
+    }
+    // A symlink another account planted is not followed to a file of ours.
+    let w = World::new();
+    let mine = w.file("mine", "my-own-token");
+    let link = w.tmp().join(format!("bt_u{EUID}"));
+    std::os::unix::fs::symlink(&mine, &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(OTHER_UID), None).unwrap();
+    let skipped = pick(&discover(w.env()), U).unwrap_err();
+    assert!(
+        skipped.iter().any(|s| s.contains("a symlink owned by uid 65534")),
+        "{skipped:?}"
+    );
+}
+
+#[test]
+fn group_or_other_writable_token_files_are_skipped_with_the_reason() {
+    for mode in [0o666, 0o620, 0o602] {
+        let w = World::new();
+        let set_mode = |p: &Path| chmod(p, mode);
+        for (env, label) in every_token_file_place(&w, "shared-token-abc", &set_mode) {
+            let skipped = pick(&discover(env), U).unwrap_err();
+            let r = skipped
+                .iter()
+                .find(|s| s.starts_with(label))
+                .unwrap_or_else(|| panic!("{label}: {skipped:?}"));
+            assert!(
+                r.contains("writable by group or others") && r.contains(&format!("{mode:04o}")),
+                "{label}: {r}"
+            );
+        }
+    }
+    // Readable by others but not writable: used (with a warning), as before.
+    let w = World::new();
+    let f = w.file("readable", "readable-token");
+    chmod(&f, 0o644);
+    assert_eq!(
+        token_of(&discover(w.env().set("BEARER_TOKEN_FILE", &f)), U),
+        "readable-token"
+    );
+    // A skipped file does not hide the next place.
+    let bad = w.file("bad", "bad-token");
+    chmod(&bad, 0o666);
+    write_private(&w.tmp().join(format!("bt_u{EUID}")), b"good-token");
+    let (t, s) = pick(&discover(w.env().set("BEARER_TOKEN_FILE", &bad)), U).unwrap();
+    assert_eq!(t, "good-token");
+    assert!(s.starts_with("/tmp/bt_u"), "{s}");
+}
+
+#[test]
+fn planted_x509_proxy_of_another_user_is_skipped() {
+    if !is_root() {
+        println!("SKIPPED planted_x509_proxy_of_another_user_is_skipped: needs root to chown");
+        return;
+    }
+    let ca = TestCa::new("grid CA");
+    let w = World::new();
+    let tmp_proxy = w.tmp().join(format!("x509up_u{EUID}"));
+    write_proxy(&ca, "Planted Proxy", time::Duration::hours(12), &tmp_proxy);
+    std::os::unix::fs::chown(&tmp_proxy, Some(OTHER_UID), Some(OTHER_UID)).unwrap();
+    let named = w.path("named_proxy");
+    write_proxy(&ca, "Planted Named", time::Duration::hours(12), &named);
+    std::os::unix::fs::chown(&named, Some(OTHER_UID), None).unwrap();
+    let (cert, key) = ca
+        .client_cert("Planted Cert", time::Duration::days(1))
+        .write(w.dir.path(), "env");
+    std::os::unix::fs::chown(&key, Some(OTHER_UID), None).unwrap();
+    let found = discover_x509(
+        &w.env()
+            .set("X509_USER_CERT", &cert)
+            .set("X509_USER_KEY", &key)
+            .set("X509_USER_PROXY", &named),
+    );
+    assert!(found.found.is_none(), "{:?}", found.source);
+    for prefix in ["X509_USER_CERT", "X509_USER_PROXY", &tmp_proxy.display().to_string()] {
+        let r = found.skipped.iter().find(|s| s.source.starts_with(prefix)).unwrap();
+        assert!(r.reason.contains("owned by uid 65534"), "{r}");
+    }
+    // Our own proxy, writable by the group: skipped too.
+    let w = World::new();
+    let p = w.tmp().join(format!("x509up_u{EUID}"));
+    write_proxy(&ca, "Shared Proxy", time::Duration::hours(12), &p);
+    chmod(&p, 0o620);
+    let found = discover_x509(&w.env());
+    assert!(found.found.is_none());
+    let r = found
+        .skipped
+        .iter()
+        .find(|s| s.source.starts_with(&p.display().to_string()))
+        .unwrap();
+    assert!(r.reason.contains("writable by group or others"), "{r}");
+}

@@ -56,6 +56,18 @@ async fn server() -> TestServer {
             }),
         )
         .route(
+            "/c/custom-auth",
+            // No `Vary`: the server trusts its own auth header and forgets to say so.
+            any(|h: HeaderMap| async move {
+                let who = h
+                    .get("x-custom-auth")
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| format!("custom {v}"))
+                    .unwrap_or_else(|| "anonymous".into());
+                ([(header::CACHE_CONTROL, "max-age=60")], who)
+            }),
+        )
+        .route(
             "/c/etag",
             any(|h: HeaderMap| async move {
                 let headers = [(header::ETAG, "\"v1\""), (header::CACHE_CONTROL, "no-cache")];
@@ -363,4 +375,56 @@ async fn the_disk_store_is_safe_under_concurrent_processes() {
             assert_eq!(m & 0o077, 0, "{:?} is {m:o}", e.file_name());
         }
     }
+}
+
+#[tokio::test]
+async fn listed_credential_header_is_part_of_the_cache_key() {
+    let srv = server().await;
+    let dir = tempdir();
+    let cache = HttpCache::disk(dir.path().join("http"), 10 * 1024 * 1024).unwrap();
+    let s = Session::builder()
+        .base_url(&srv.url("/c/"))
+        .unwrap()
+        .credential_header("X-Custom-Auth")
+        .unwrap()
+        .http_cache(Some(cache.clone()))
+        .build()
+        .unwrap();
+    let get = |v: Option<&'static str>| {
+        let mut r = s.get("custom-auth");
+        if let Some(v) = v {
+            r = r.header("X-Custom-Auth", v);
+        }
+        async move { r.send().await.unwrap().text().await.unwrap() }
+    };
+    assert_eq!(get(None).await, "anonymous");
+    assert_eq!(get(None).await, "anonymous");
+    assert_eq!(hits(&srv, "/c/custom-auth"), 1, "the anonymous GET is cached");
+    // The same URL with the credential header must not get the anonymous entry...
+    assert_eq!(get(Some("k1-s3cret")).await, "custom k1-s3cret");
+    assert_eq!(hits(&srv, "/c/custom-auth"), 2, "went to the server");
+    // ...nor another value's.
+    assert_eq!(get(Some("k2-s3cret")).await, "custom k2-s3cret");
+    assert_eq!(hits(&srv, "/c/custom-auth"), 3);
+    // Each value has its own entry.
+    assert_eq!(get(Some("k1-s3cret")).await, "custom k1-s3cret");
+    assert_eq!(get(None).await, "anonymous");
+    assert_eq!(hits(&srv, "/c/custom-auth"), 3);
+    // Values are hashed into the key, never stored: no cache file holds them.
+    let mut files = 0;
+    for e in std::fs::read_dir(dir.path().join("http")).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        assert!(!name.contains("s3cret"), "{name}");
+        if p.is_file() {
+            files += 1;
+            let bytes = std::fs::read(&p).unwrap();
+            let meta = String::from_utf8_lossy(&bytes);
+            assert!(
+                !meta.to_ascii_lowercase().contains("x-custom-auth"),
+                "{name} stored the credential header"
+            );
+        }
+    }
+    assert!(files >= 3, "three identities stored ({files} files)");
 }

@@ -156,3 +156,92 @@ async fn proxy_file_with_chain_is_presented() {
     assert_eq!(x.info().chain_len, 2);
     assert!(x.info().subject.contains("Grid User"), "{}", x.info().subject);
 }
+
+/// A TLS provider whose discovery document names the issuer it was asked under, and an
+/// empty key set.
+async fn tls_provider(ca: &Arc<TestCa>) -> TestServer {
+    use axum::http::HeaderMap;
+    use axum::routing::get;
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(|h: HeaderMap| async move {
+                let host = h
+                    .get("host")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                axum::Json(serde_json::json!({
+                    "issuer": format!("https://{host}"),
+                    "token_endpoint": format!("https://{host}/token"),
+                    "jwks_uri": format!("https://{host}/jwks"),
+                }))
+            }),
+        )
+        .route("/jwks", get(|| async { axum::Json(serde_json::json!({ "keys": [] })) }));
+    TestServer::start_with(
+        ServerOptions {
+            tls: Some(ca.clone()),
+            ..Default::default()
+        },
+        Some(app),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn discovery_and_jwks_fetched_insecurely_are_not_reused_by_a_verifying_client() {
+    use sesame::oauth::{OAuthHttp, discovery, jwks};
+    use sesame::tls::TlsOptions;
+    let ca = Arc::new(TestCa::new("untrusted CA"));
+    let idp = tls_provider(&ca).await;
+    let issuer = idp.origin();
+    let jwks_uri = sesame::Url::parse(&idp.url("/jwks")).unwrap();
+    let t = std::time::Duration::from_secs(5);
+    let http = |tls: TlsOptions| OAuthHttp::new(&tls, t, t).unwrap();
+    let fetches = |path: &str| idp.requests().iter().filter(|r| r.path == path).count();
+
+    // Session 1: insecure, fetches and caches both documents.
+    let insecure = TlsOptions {
+        insecure: true,
+        ..Default::default()
+    };
+    let meta = discovery::discover(&http(insecure.clone()), &issuer, true)
+        .await
+        .unwrap();
+    assert_eq!(meta.issuer.trim_end_matches('/'), issuer);
+    jwks::keys_for(&http(insecure.clone()), &jwks_uri, None).await.unwrap();
+    assert_eq!(fetches("/.well-known/openid-configuration"), 1);
+    assert_eq!(fetches("/jwks"), 1);
+    // Another insecure client still shares the cache.
+    discovery::discover(&http(insecure.clone()), &issuer, true)
+        .await
+        .unwrap();
+    jwks::keys_for(&http(insecure), &jwks_uri, None).await.unwrap();
+    assert_eq!(fetches("/.well-known/openid-configuration"), 1);
+    assert_eq!(fetches("/jwks"), 1);
+
+    // Session 2: verifies certificates, without the CA: TLS verification must fail — the
+    // documents the insecure client cached are not this client's to use.
+    let strict = http(TlsOptions::default());
+    let e = discovery::discover(&strict, &issuer, false)
+        .await
+        .expect_err("discovery must verify the server, not reuse the insecure fetch");
+    assert!(e.to_string().to_ascii_lowercase().contains("certificate"), "{e}");
+    let e = jwks::keys_for(&strict, &jwks_uri, None)
+        .await
+        .expect_err("JWKS must verify the server, not reuse the insecure fetch");
+    assert!(e.to_string().to_ascii_lowercase().contains("certificate"), "{e}");
+    assert_eq!(fetches("/jwks"), 1, "the handshake failed: nothing was served");
+
+    // With the CA it verifies, and fetches under its own trust.
+    let trusted = http(TlsOptions {
+        ca_pems: vec![ca.cert_pem.clone().into_bytes()],
+        ..Default::default()
+    });
+    discovery::discover(&trusted, &issuer, false).await.unwrap();
+    jwks::keys_for(&trusted, &jwks_uri, None).await.unwrap();
+    assert_eq!(fetches("/.well-known/openid-configuration"), 2);
+    assert_eq!(fetches("/jwks"), 2);
+    discovery::forget(&issuer);
+}

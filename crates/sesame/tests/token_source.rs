@@ -416,3 +416,185 @@ async fn corrupt_or_exposed_cache_files_are_never_trusted() {
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(!text.contains("secret") && !text.contains("password"), "{text}");
 }
+
+// ---------------------------------------------------------------- the cache folder and records
+
+#[cfg(unix)]
+fn chmod(p: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[cfg(unix)]
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let f = tempfile::NamedTempFile::new().unwrap();
+    f.as_file().metadata().unwrap().uid() == 0
+}
+
+fn token(n: &str) -> Token {
+    Token {
+        access_token: AccessToken::new(format!("access-{n}")),
+        token_type: "Bearer".into(),
+        expires_at: Some(sesame::token::now_unix() + 600),
+        issued_at: sesame::token::now_unix(),
+        refresh_token: Some(RefreshToken::new(format!("refresh-{n}"))),
+        id_token: None,
+        scopes: vec![],
+        issuer: None,
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn other_writable_cache_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let store = FileStore::new(&cache);
+    store.save(&key(), &token("a")).unwrap();
+    for mode in [0o777, 0o770, 0o703] {
+        chmod(&cache, mode);
+        for e in [
+            store.load(&key()).unwrap_err(),
+            store.save(&key(), &token("b")).unwrap_err(),
+            store.lock(&key()).err().unwrap(),
+        ] {
+            let s = e.to_string();
+            assert!(
+                matches!(e.as_credential(), Some(sesame::CredentialError::UnsafeFolder { .. })),
+                "{s}"
+            );
+            assert!(
+                s.contains(&cache.display().to_string()) && s.contains("writable by group or others"),
+                "{s}"
+            );
+            assert!(s.contains(&format!("chmod 700 {}", cache.display())), "{s}");
+            assert!(!s.contains("--"), "engine wording names no flag: {s}");
+        }
+    }
+    chmod(&cache, 0o700);
+    assert!(store.load(&key()).unwrap().is_some());
+}
+
+#[cfg(unix)]
+#[test]
+fn cache_folder_owned_by_another_uid_is_refused() {
+    if !running_as_root() {
+        println!("SKIPPED cache_folder_owned_by_another_uid_is_refused: needs root to chown the folder");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    chmod(&cache, 0o700);
+    std::os::unix::fs::chown(&cache, Some(65534), Some(65534)).unwrap();
+    let store = FileStore::new(&cache);
+    let e = store.save(&key(), &token("a")).unwrap_err();
+    assert!(e.to_string().contains("owned by uid 65534"), "{e}");
+    let e = store.load(&key()).unwrap_err();
+    assert!(
+        e.to_string().contains("owned by uid 65534") && e.to_string().contains(&cache.display().to_string()),
+        "{e}"
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn symlinked_record_of_another_key_is_not_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn TokenStore> = Arc::new(FileStore::new(dir.path().join("cache")));
+    let fs = FileStore::new(dir.path().join("cache"));
+    let a = CacheKey::new("https://idp-a.test", "client-a", "oidc", &[], &[], None);
+    let b = CacheKey::new("https://idp-b.test", "client-b", "oidc", &[], &[], None);
+    store.save(&a, &token("of-a")).unwrap();
+    let a_file = fs.path_for(&a);
+    let a_bytes = std::fs::read(&a_file).unwrap();
+
+    // B's record is a symlink to A's: not followed.
+    std::os::unix::fs::symlink(&a_file, fs.path_for(&b)).unwrap();
+    assert!(store.load(&b).unwrap().is_none(), "symlink followed");
+    // B's record is a copy of A's: the identity in it is A's.
+    std::fs::remove_file(fs.path_for(&b)).unwrap();
+    std::fs::copy(&a_file, fs.path_for(&b)).unwrap();
+    chmod(&fs.path_for(&b), 0o600);
+    assert!(store.load(&b).unwrap().is_none(), "A's record used for B");
+
+    // B's source neither sends A's access token nor refreshes with A's refresh token.
+    std::fs::remove_file(fs.path_for(&b)).unwrap();
+    std::os::unix::fs::symlink(&a_file, fs.path_for(&b)).unwrap();
+    let clock = ManualClock::new(sesame::token::now_unix());
+    let g = Counting::new(&clock, 600);
+    let src = TokenSource::builder(b.clone(), g.clone())
+        .store(store.clone())
+        .clock(Arc::new(clock.clone()))
+        .build();
+    let lease = src.token(Duration::from_secs(60)).await.unwrap();
+    assert_ne!(lease.token.access_token.expose(), "access-of-a");
+    assert_eq!(g.refreshes.load(Ordering::SeqCst), 0, "A's refresh token was sent");
+    assert_eq!(g.calls.load(Ordering::SeqCst), 1);
+    // Saving B replaced the link itself; A's file is untouched.
+    assert!(
+        !std::fs::symlink_metadata(fs.path_for(&b))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(std::fs::read(&a_file).unwrap(), a_bytes);
+    assert_eq!(store.load(&a).unwrap().unwrap().access_token.expose(), "access-of-a");
+}
+
+#[cfg(unix)]
+#[test]
+fn lock_file_symlink_is_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let store = FileStore::new(&cache);
+    store.save(&key(), &token("a")).unwrap();
+    let lock = cache.join(format!("{}.lock", key().hash()));
+    // To a file that does not exist: it is not created.
+    let target = dir.path().join("created-through-the-link");
+    std::os::unix::fs::symlink(&target, &lock).unwrap();
+    let e = store.lock(&key()).err().expect("a symlinked lock file is refused");
+    assert!(
+        e.to_string().contains("symlink") && e.to_string().contains(&lock.display().to_string()),
+        "{e}"
+    );
+    assert!(!target.exists(), "the symlink target was created");
+    // To an existing file: not opened for writing (its contents and mode stay).
+    std::fs::remove_file(&lock).unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "keep me").unwrap();
+    chmod(&victim, 0o644);
+    std::os::unix::fs::symlink(&victim, &lock).unwrap();
+    assert!(store.lock(&key()).is_err());
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    // A symlinked temporary or record path never matters: records are replaced by rename.
+    std::fs::remove_file(&lock).unwrap();
+    drop(store.lock(&key()).unwrap());
+}
+
+#[test]
+fn record_obtained_with_another_client_secret_is_not_used() {
+    use sesame::token::SecretBinding;
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path().join("cache"));
+    let with = |s: Option<&'static str>| {
+        key().with_client_secret(SecretBinding::new(move || s.map(secrecy::SecretString::from)))
+    };
+    store.save(&with(Some("first-secret-value")), &token("a")).unwrap();
+    let text = std::fs::read_to_string(store.path_for(&key())).unwrap();
+    assert!(!text.contains("first-secret-value"), "{text}");
+    assert!(store.load(&with(Some("first-secret-value"))).unwrap().is_some());
+    assert!(
+        store.load(&with(Some("changed-secret"))).unwrap().is_none(),
+        "another secret"
+    );
+    assert!(
+        store.load(&with(None)).unwrap().is_some(),
+        "secret not available: used while valid"
+    );
+    assert!(
+        store.load(&key()).unwrap().is_none(),
+        "a configuration without a secret"
+    );
+}

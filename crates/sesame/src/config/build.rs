@@ -45,6 +45,12 @@ pub fn session_builder_with(resolved: &ResolvedProfile, opts: &BuildOptions) -> 
     if p.insecure == Some(true) {
         b = b.insecure(true);
     }
+    if p.allow_http == Some(true) {
+        b = b.allow_http(true);
+    }
+    for h in p.credential_headers.iter().flatten() {
+        b = b.credential_header(h)?;
+    }
     if let Some(r) = &p.redirects {
         b = b.redirects(r.parse()?);
     }

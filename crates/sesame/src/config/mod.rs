@@ -95,7 +95,15 @@ impl Config {
             return Ok(Config::default());
         };
         match std::fs::read_to_string(&path) {
-            Ok(text) => Self::from_toml_str(&text, &path),
+            Ok(text) => {
+                let config = Self::from_toml_str(&text, &path)?;
+                if !config.warnings.is_empty() {
+                    // It holds a secret as plain text: the rule of secret files applies
+                    // (refused if others can write it, a warning if they can read it).
+                    crate::credential::permissions::check_user_secret_file(&path, "configuration file")?;
+                }
+                Ok(config)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !named => Ok(Config::default()),
             Err(source) => Err(ConfigError::Read { path, source }.into()),
         }

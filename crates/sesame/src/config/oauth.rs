@@ -12,7 +12,7 @@ use crate::credential::oauth::{ClientCredentialsGrant, InteractiveGrant, Passwor
 use crate::oauth::{ClientAuth, ClientAuthMethod, ClientConfig, LazyClient, ProviderMetadata, ProviderSource};
 use crate::secret::{ClientSecret, Password};
 use crate::tls::TlsOptions;
-use crate::token::{CacheKey, FileStore, Grant, MemoryStore, RenewPolicy, TokenSource, TokenStore};
+use crate::token::{CacheKey, FileStore, Grant, MemoryStore, RenewPolicy, SecretBinding, TokenSource, TokenStore};
 use crate::{Error, Result};
 
 /// The OAuth pieces of a profile, for commands that talk to the provider directly
@@ -72,6 +72,21 @@ pub fn provider_source(resolved: &ResolvedProfile) -> Result<ProviderSource> {
 
 /// Builds the provider source, client configuration and cache key of a profile.
 pub fn oauth_parts(resolved: &ResolvedProfile, auth: AuthKind) -> Result<OAuthParts> {
+    let client_secret = match &resolved.profile.client_secret {
+        Some(s) => Some(ClientSecret::new(
+            s.resolve("client_secret")?.expose_secret().to_string(),
+        )),
+        None => None,
+    };
+    oauth_parts_with(resolved, auth, client_secret)
+}
+
+/// [`oauth_parts`] with the client secret given (or left out, to be read later).
+fn oauth_parts_with(
+    resolved: &ResolvedProfile,
+    auth: AuthKind,
+    client_secret: Option<ClientSecret>,
+) -> Result<OAuthParts> {
     let p = &resolved.profile;
     let name = &resolved.name;
     let source = provider_source(resolved)?;
@@ -80,15 +95,9 @@ pub fn oauth_parts(resolved: &ResolvedProfile, auth: AuthKind) -> Result<OAuthPa
             "profile `{name}` uses auth = \"{auth}\" but has no `client_id`; set it in the profile or pass --client-id"
         ))
     })?;
-    let client_secret = match &p.client_secret {
-        Some(s) => Some(ClientSecret::new(
-            s.resolve("client_secret")?.expose_secret().to_string(),
-        )),
-        None => None,
-    };
     let method = match &p.client_auth {
         Some(m) => m.parse::<ClientAuthMethod>()?,
-        None if client_secret.is_some() => ClientAuthMethod::Basic,
+        None if p.client_secret.is_some() => ClientAuthMethod::Basic,
         None if p.client_key.is_some() => ClientAuthMethod::PrivateKeyJwt,
         None => ClientAuthMethod::None,
     };
@@ -134,7 +143,12 @@ pub fn oauth_parts(resolved: &ResolvedProfile, auth: AuthKind) -> Result<OAuthPa
         AuthKind::Password => p.username.as_deref(),
         _ => None,
     };
-    let key = CacheKey::new(&issuer_for_key, &client_id, auth.as_str(), &scopes, &audience, username);
+    let mut key = CacheKey::new(&issuer_for_key, &client_id, auth.as_str(), &scopes, &audience, username);
+    if let Some(src) = p.client_secret.clone() {
+        // Records carry a keyed fingerprint of the secret that obtained them: a token
+        // obtained with another secret is not this configuration's (token/key.rs).
+        key = key.with_client_secret(SecretBinding::new(move || src.resolve("client_secret").ok()));
+    }
     Ok(OAuthParts { source, client, key })
 }
 
@@ -147,8 +161,9 @@ pub fn store_for(cache: Option<&str>) -> Result<Arc<dyn TokenStore>> {
         "keyring" => Ok(crate::token::KeyringStore::open_or_file(FileStore::default_dir()?)),
         #[cfg(not(feature = "keyring"))]
         "keyring" => {
-            eprintln!(
-                "sesame: note: this build of sesame has no OS keyring support (cargo feature `keyring`); keeping tokens in the file cache"
+            // The engine never prints: the CLI's default filter shows warnings on stderr.
+            tracing::warn!(
+                "this build of sesame has no OS keyring support (cargo feature `keyring`); keeping tokens in the file cache"
             );
             Ok(Arc::new(FileStore::new(FileStore::default_dir()?)))
         }
@@ -158,16 +173,38 @@ pub fn store_for(cache: Option<&str>) -> Result<Arc<dyn TokenStore>> {
     }
 }
 
+/// Says why a secret that is missing (unset variable, empty file) was needed; other errors
+/// (an unsafe file, say) keep their own type.
+fn needed_for(e: Error, why: &str) -> Error {
+    match e.as_credential() {
+        Some(crate::error::CredentialError::Config(_)) => {
+            crate::error::CredentialError::Config(format!("{why}: {e}")).into()
+        }
+        _ => e,
+    }
+}
+
 /// The OAuth credential of a profile.
 pub(crate) fn credential(resolved: &ResolvedProfile, auth: AuthKind, opts: &BuildOptions) -> Result<OAuth> {
     let p = &resolved.profile;
-    let parts = oauth_parts(resolved, auth)?;
-    let client = LazyClient::new(parts.source, parts.client);
+    // The secret is read only when the provider must be called: a cached token is usable
+    // without it (item 17 of issue 13, docs/design/files-and-permissions.md).
+    let parts = oauth_parts_with(resolved, auth, None)?;
+    let client = match p.client_secret.clone() {
+        Some(src) => LazyClient::with_deferred_secret(parts.source, parts.client, move || {
+            let s = src.resolve("client_secret").map_err(|e| {
+                needed_for(
+                    e,
+                    "the provider must be asked for a token, and that needs the client secret",
+                )
+            })?;
+            Ok(ClientSecret::new(s.expose_secret().to_string()))
+        }),
+        None => LazyClient::new(parts.source, parts.client),
+    };
     let grant: Arc<dyn Grant> = match auth {
         AuthKind::ClientCredentials => {
-            if client.config().client_secret.is_none()
-                && !matches!(client.config().auth, ClientAuth::PrivateKeyJwt { .. })
-            {
+            if !client.has_client_secret() && !matches!(client.config().auth, ClientAuth::PrivateKeyJwt { .. }) {
                 return Err(Error::config(format!(
                     "profile `{}` uses auth = \"client-credentials\" but has no client_secret (or client_key for private-key-jwt)",
                     resolved.name
@@ -182,21 +219,22 @@ pub(crate) fn credential(resolved: &ResolvedProfile, auth: AuthKind, opts: &Buil
                     resolved.name
                 ))
             })?;
-            let pw = p
-                .password
-                .as_ref()
-                .ok_or_else(|| {
-                    Error::config(format!(
-                        "profile `{}` uses auth = \"password\" but has no `password`",
-                        resolved.name
-                    ))
-                })?
-                .resolve("password")?;
-            Arc::new(PasswordGrant::new(
-                client.clone(),
-                user,
-                Password::new(pw.expose_secret().to_string()),
-            ))
+            let pw = p.password.clone().ok_or_else(|| {
+                Error::config(format!(
+                    "profile `{}` uses auth = \"password\" but has no `password`",
+                    resolved.name
+                ))
+            })?;
+            // Read when a grant is sent, not for a cached token or a refresh.
+            Arc::new(PasswordGrant::deferred(client.clone(), user, move || {
+                let s = pw.resolve("password").map_err(|e| {
+                    needed_for(
+                        e,
+                        "a new token must be obtained with the password grant, and that needs the password",
+                    )
+                })?;
+                Ok(Password::new(s.expose_secret().to_string()))
+            }))
         }
         _ => Arc::new(InteractiveGrant::new(client.clone(), opts.login.clone())),
     };

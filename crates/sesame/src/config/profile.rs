@@ -252,6 +252,12 @@ profile! {
     ca_bundle: PathBuf => Str,
     /// Disable TLS verification for this profile (loudly).
     insecure: bool => Bool,
+    /// Send credentials over plain `http://` to a host that is not loopback (they cross
+    /// the network readable by anyone on the path; refused without this or `insecure`).
+    allow_http: bool => Bool,
+    /// Extra request headers that carry credentials when set by hand (`X-Auth`, …):
+    /// dropped on redirects that leave the origin, part of the HTTP cache key, redacted.
+    credential_headers: Vec<String> => List,
     /// Request timeout, seconds.
     timeout: f64 => Float,
     /// Connect timeout, seconds.

@@ -52,13 +52,20 @@ impl SecretSource {
                 .into()),
             },
             SecretSource::File(path) => {
+                use std::io::Read;
                 let path = super::expand_home(path);
-                let text = std::fs::read_to_string(&path).map_err(|e| {
+                let cannot_read = |e: std::io::Error| {
                     CredentialError::Config(format!(
                         "cannot read {} (named by `{key}`): {e}",
                         path.display()
                     ))
-                })?;
+                };
+                // Judged by the open handle: the file checked is the file read.
+                let mut file = std::fs::File::open(&path).map_err(cannot_read)?;
+                let meta = file.metadata().map_err(cannot_read)?;
+                crate::credential::permissions::check_user_secret_meta(&path, &meta, file_what(key))?;
+                let mut text = String::new();
+                file.read_to_string(&mut text).map_err(cannot_read)?;
                 let value = text.trim();
                 if value.is_empty() {
                     return Err(CredentialError::Config(format!("{} (named by `{key}`) is empty", path.display())).into());
@@ -75,6 +82,16 @@ impl SecretSource {
     /// Whether the secret is written in the file as plain text.
     pub fn is_literal(&self) -> bool {
         matches!(self, SecretSource::Literal(_))
+    }
+}
+
+/// How a secret file is named in messages, after the profile key that points at it.
+fn file_what(key: &str) -> &'static str {
+    match key {
+        "client_secret" => "client_secret file",
+        "password" => "password file",
+        "token" => "token file",
+        _ => "secret file",
     }
 }
 

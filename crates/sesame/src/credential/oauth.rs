@@ -189,7 +189,14 @@ impl Grant for ClientCredentialsGrant {
 pub struct PasswordGrant {
     client: Arc<LazyClient>,
     username: String,
-    password: Password,
+    password: PasswordSource,
+}
+
+/// The password, or how to read it when a grant is sent: a cached or refreshed token never
+/// needs it, so a shell without the password's variable can still use the cache.
+enum PasswordSource {
+    Given(Password),
+    Deferred(Box<dyn Fn() -> Result<Password> + Send + Sync>),
 }
 
 impl fmt::Debug for PasswordGrant {
@@ -207,7 +214,21 @@ impl PasswordGrant {
         PasswordGrant {
             client,
             username: username.into(),
-            password,
+            password: PasswordSource::Given(password),
+        }
+    }
+
+    /// A password grant whose password is read by `read` only when the grant is sent
+    /// (not for cached tokens, not for refreshes).
+    pub fn deferred(
+        client: Arc<LazyClient>,
+        username: impl Into<String>,
+        read: impl Fn() -> Result<Password> + Send + Sync + 'static,
+    ) -> Self {
+        PasswordGrant {
+            client,
+            username: username.into(),
+            password: PasswordSource::Deferred(Box::new(read)),
         }
     }
 }
@@ -215,10 +236,18 @@ impl PasswordGrant {
 #[async_trait]
 impl Grant for PasswordGrant {
     async fn obtain(&self) -> Result<Token> {
+        let read;
+        let password = match &self.password {
+            PasswordSource::Given(p) => p,
+            PasswordSource::Deferred(f) => {
+                read = f()?;
+                &read
+            }
+        };
         self.client
             .get()
             .await?
-            .password(&self.username, &self.password, &TokenOptions::default())
+            .password(&self.username, password, &TokenOptions::default())
             .await
     }
     async fn refresh(&self, rt: &RefreshToken) -> Result<Token> {

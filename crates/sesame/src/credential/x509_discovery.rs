@@ -3,7 +3,8 @@
 //! then `~/.globus/usercert.pem` + `~/.globus/userkey.pem`.
 //!
 //! A place that holds nothing is skipped; a place that holds something unusable (expired or
-//! expiring within 600 s, a key others can read, not PEM) is skipped too, with the reason
+//! expiring within 600 s, a key others can read, a file another account owns or can
+//! write, not PEM) is skipped too, with the reason
 //! kept, so that a stale proxy in `/tmp` does not hide a good certificate in `~/.globus` —
 //! and so that the caller can say exactly why nothing was usable.
 
@@ -33,14 +34,14 @@ pub fn discover_x509(env: &Env) -> X509Discovery {
         (Some(c), Some(k)) => {
             let label = format!("X509_USER_CERT + X509_USER_KEY ({}, {})", c.display(), k.display());
             let exists = c.exists();
-            if try_source(&mut out, label, &|| X509::from_files(&c, &k), exists) {
+            if try_source(&mut out, label, &[&c, &k], &|| X509::from_files(&c, &k), exists) {
                 return out;
             }
         }
         (Some(c), None) => {
             let label = format!("X509_USER_CERT ({}; X509_USER_KEY not set)", c.display());
             let exists = c.exists();
-            if try_source(&mut out, label, &|| X509::from_proxy_file(&c), exists) {
+            if try_source(&mut out, label, &[&c], &|| X509::from_proxy_file(&c), exists) {
                 return out;
             }
         }
@@ -58,7 +59,7 @@ pub fn discover_x509(env: &Env) -> X509Discovery {
         Some(p) => {
             let label = format!("X509_USER_PROXY ({})", p.display());
             let exists = p.exists();
-            if try_source(&mut out, label, &|| X509::from_proxy_file(&p), exists) {
+            if try_source(&mut out, label, &[&p], &|| X509::from_proxy_file(&p), exists) {
                 return out;
             }
         }
@@ -71,6 +72,7 @@ pub fn discover_x509(env: &Env) -> X509Discovery {
     if try_source(
         &mut out,
         proxy.display().to_string(),
+        &[&proxy],
         &|| X509::from_proxy_file(&proxy),
         exists,
     ) {
@@ -84,7 +86,7 @@ pub fn discover_x509(env: &Env) -> X509Discovery {
             let (c, k) = (globus.join("usercert.pem"), globus.join("userkey.pem"));
             let label = format!("{} + userkey.pem", c.display());
             let exists = c.exists() && Path::new(&k).exists();
-            try_source(&mut out, label, &|| X509::from_files(&c, &k), exists);
+            try_source(&mut out, label, &[&c, &k], &|| X509::from_files(&c, &k), exists);
         }
         None => out
             .skipped
@@ -94,9 +96,30 @@ pub fn discover_x509(env: &Env) -> X509Discovery {
 }
 
 /// Tries one place; records the credential or why it was passed over. True when found.
-fn try_source(out: &mut X509Discovery, label: String, load: &dyn Fn() -> crate::Result<X509>, exists: bool) -> bool {
+///
+/// Every file of the place (certificate and key, or the proxy) must be owned by this
+/// process's effective uid and not writable by group or others: another account can
+/// create `/tmp/x509up_u<uid>` first, and a certificate and key it chose would make the
+/// user's requests run as that account.
+fn try_source(
+    out: &mut X509Discovery,
+    label: String,
+    files: &[&Path],
+    load: &dyn Fn() -> crate::Result<X509>,
+    exists: bool,
+) -> bool {
     if !exists {
         out.skipped.push(Skipped::new(label, "not found"));
+        return false;
+    }
+    for f in files {
+        let problem = match super::permissions::discovered_path_problem(f) {
+            Ok(None) => continue,
+            Ok(Some(p)) => format!("{}: {p}", f.display()),
+            Err(e) => format!("{}: {e}", f.display()),
+        };
+        tracing::debug!(source = %label, "X.509 credential passed over: {problem}");
+        out.skipped.push(Skipped::new(label, problem));
         return false;
     }
     match load() {

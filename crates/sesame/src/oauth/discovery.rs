@@ -81,7 +81,19 @@ impl ProviderMetadata {
     }
 }
 
-type Cache = Mutex<HashMap<String, (Arc<ProviderMetadata>, Instant)>>;
+/// Keyed by issuer *and* by how it was fetched: the client's TLS trust
+/// ([`OAuthHttp::tls_identity`]) and whether cleartext endpoints were accepted. Keyed by
+/// issuer alone, a document fetched by an `insecure` session (or one trusting an extra CA)
+/// would be served to a verifying session in the same process, which would then send its
+/// secrets to endpoints it never verified.
+type Cache = Mutex<HashMap<CacheKey, (Arc<ProviderMetadata>, Instant)>>;
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct CacheKey {
+    issuer: String,
+    tls: Arc<str>,
+    insecure: bool,
+}
 
 fn cache() -> &'static Cache {
     static C: OnceLock<Cache> = OnceLock::new();
@@ -90,7 +102,11 @@ fn cache() -> &'static Cache {
 
 /// Discovers the metadata of `issuer` (cached per process for [`METADATA_TTL`]).
 pub async fn discover(http: &OAuthHttp, issuer: &str, insecure: bool) -> Result<Arc<ProviderMetadata>> {
-    let key = issuer.trim_end_matches('/').to_string();
+    let key = CacheKey {
+        issuer: issuer.trim_end_matches('/').to_string(),
+        tls: http.tls_identity().into(),
+        insecure,
+    };
     if let Some((m, at)) = cache().lock().expect("discovery cache").get(&key).cloned()
         && at.elapsed() < METADATA_TTL
     {
@@ -104,12 +120,14 @@ pub async fn discover(http: &OAuthHttp, issuer: &str, insecure: bool) -> Result<
     Ok(fetched)
 }
 
-/// Forgets cached metadata (tests, or after a provider changed its configuration).
+/// Forgets cached metadata, however it was fetched (tests, or after a provider changed its
+/// configuration).
 pub fn forget(issuer: &str) {
+    let issuer = issuer.trim_end_matches('/');
     cache()
         .lock()
         .expect("discovery cache")
-        .remove(issuer.trim_end_matches('/'));
+        .retain(|k, _| k.issuer != issuer);
 }
 
 async fn fetch(http: &OAuthHttp, issuer: &str, insecure: bool) -> Result<ProviderMetadata> {
@@ -168,19 +186,10 @@ async fn fetch(http: &OAuthHttp, issuer: &str, insecure: bool) -> Result<Provide
 pub fn check_transport(url: &Url, insecure: bool, what: &str) -> Result<()> {
     match url.scheme() {
         "https" => Ok(()),
-        "http" if insecure || is_loopback(url) => Ok(()),
+        "http" if insecure || crate::scope::is_loopback(url) => Ok(()),
         other => Err(OAuthError::Discovery(format!(
             "{what} `{url}` uses {other}://; sesame requires https (plain http only on 127.0.0.1/localhost or with insecure = true)"
         ))
         .into()),
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
     }
 }

@@ -40,6 +40,9 @@ pub struct OAuthHttp {
     client: reqwest::Client,
     timeout: Duration,
     retry: RetryPolicy,
+    /// [`TlsOptions::fingerprint`] of the client: the process-wide discovery and JWKS
+    /// caches are keyed by it (with the URL).
+    tls_id: std::sync::Arc<str>,
 }
 
 /// A transport failure of the OAuth client, with the sesame error kind it maps to.
@@ -99,6 +102,7 @@ impl OAuthHttp {
             client,
             timeout,
             retry: RetryPolicy::default(),
+            tls_id: tls.fingerprint().into(),
         })
     }
 
@@ -111,6 +115,11 @@ impl OAuthHttp {
     /// The retry policy.
     pub fn retry_policy(&self) -> &RetryPolicy {
         &self.retry
+    }
+
+    /// Which trust this client verifies servers with ([`TlsOptions::fingerprint`]).
+    pub fn tls_identity(&self) -> &str {
+        &self.tls_id
     }
 
     /// Default TLS, 30 s timeout, 10 s connect timeout.

@@ -1,5 +1,5 @@
 //! JSON Web Key Sets ([RFC 7517](https://www.rfc-editor.org/rfc/rfc7517#section-5)),
-//! cached per process and per `jwks_uri`.
+//! cached per process, per `jwks_uri` and per TLS trust of the client that fetched them.
 //!
 //! Keys are reused for [`JWKS_TTL`]. A token signed with a `kid` the cached set lacks
 //! triggers one refetch — so that key rotation at the provider does not break sesame —
@@ -32,16 +32,21 @@ struct Entry {
     fetches: u64,
 }
 
-fn registry() -> &'static Mutex<HashMap<String, Arc<tokio::sync::Mutex<Entry>>>> {
-    static R: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<Entry>>>>> = OnceLock::new();
+/// `(jwks_uri, TLS trust)` → entry. Keyed by URI alone, keys fetched by an `insecure`
+/// client (from whoever answered) would verify tokens for a client that checks
+/// certificates.
+type Registry = Mutex<HashMap<(String, Arc<str>), Arc<tokio::sync::Mutex<Entry>>>>;
+
+fn registry() -> &'static Registry {
+    static R: OnceLock<Registry> = OnceLock::new();
     R.get_or_init(Default::default)
 }
 
-fn entry(uri: &str) -> Arc<tokio::sync::Mutex<Entry>> {
+fn entry(uri: &str, tls: &str) -> Arc<tokio::sync::Mutex<Entry>> {
     registry()
         .lock()
         .expect("jwks registry")
-        .entry(uri.to_string())
+        .entry((uri.to_string(), tls.into()))
         .or_default()
         .clone()
 }
@@ -49,7 +54,7 @@ fn entry(uri: &str) -> Arc<tokio::sync::Mutex<Entry>> {
 /// The key set at `uri` that should contain `kid` (if given): cached, fetched when stale,
 /// refetched once (rate-limited) when `kid` is unknown.
 pub async fn keys_for(http: &OAuthHttp, uri: &Url, kid: Option<&str>) -> Result<Arc<CoreJsonWebKeySet>> {
-    let e = entry(uri.as_str());
+    let e = entry(uri.as_str(), http.tls_identity());
     // One fetch at a time per URI: concurrent verifications share the result.
     let mut g = e.lock().await;
     let stale = g.fetched.is_none_or(|t| t.elapsed() > JWKS_TTL);
@@ -71,9 +76,21 @@ pub async fn keys_for(http: &OAuthHttp, uri: &Url, kid: Option<&str>) -> Result<
     Ok(g.set.clone().expect("set just fetched"))
 }
 
-/// How many times the key set at `uri` was fetched in this process (for tests).
+/// How many times the key set at `uri` was fetched in this process, by clients of any TLS
+/// trust (for tests).
 pub async fn fetch_count(uri: &Url) -> u64 {
-    entry(uri.as_str()).lock().await.fetches
+    let entries: Vec<_> = registry()
+        .lock()
+        .expect("jwks registry")
+        .iter()
+        .filter(|((u, _), _)| u == uri.as_str())
+        .map(|(_, e)| e.clone())
+        .collect();
+    let mut n = 0;
+    for e in entries {
+        n += e.lock().await.fetches;
+    }
+    n
 }
 
 /// Whether a key set has a key with this id.

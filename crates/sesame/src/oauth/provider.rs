@@ -11,6 +11,7 @@ use url::Url;
 
 use super::{ClientConfig, OAuthClient, OAuthError, OAuthHttp, ProviderMetadata, discovery, webfinger};
 use crate::Result;
+use crate::secret::ClientSecret;
 use crate::tls::TlsOptions;
 
 /// Where the provider's metadata comes from.
@@ -50,7 +51,18 @@ impl ProviderSource {
 pub struct LazyClient {
     source: ProviderSource,
     config: ClientConfig,
+    secret: Option<DeferredSecret>,
     cell: OnceCell<OAuthClient>,
+}
+
+/// Reads the client secret when the provider is first needed.
+#[derive(Clone)]
+struct DeferredSecret(Arc<dyn Fn() -> Result<ClientSecret> + Send + Sync>);
+
+impl std::fmt::Debug for DeferredSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeferredSecret")
+    }
 }
 
 impl LazyClient {
@@ -59,8 +71,31 @@ impl LazyClient {
         Arc::new(LazyClient {
             source,
             config,
+            secret: None,
             cell: OnceCell::new(),
         })
+    }
+
+    /// A lazy client whose secret (for `config.client_secret`, which is left empty) is
+    /// read by `read` only when the provider is first needed — so that a cached token is
+    /// usable in a shell without the secret's variable, and a missing secret is reported
+    /// only when a request to the provider needs it.
+    pub fn with_deferred_secret(
+        source: ProviderSource,
+        config: ClientConfig,
+        read: impl Fn() -> Result<ClientSecret> + Send + Sync + 'static,
+    ) -> Arc<Self> {
+        Arc::new(LazyClient {
+            source,
+            config,
+            secret: Some(DeferredSecret(Arc::new(read))),
+            cell: OnceCell::new(),
+        })
+    }
+
+    /// Whether the client has a client secret, given now or to be read when needed.
+    pub fn has_client_secret(&self) -> bool {
+        self.config.client_secret.is_some() || self.secret.is_some()
     }
 
     /// The client configuration.
@@ -82,6 +117,12 @@ impl LazyClient {
     }
 
     async fn build(&self) -> Result<OAuthClient> {
+        let mut config = self.config.clone();
+        if config.client_secret.is_none()
+            && let Some(read) = &self.secret
+        {
+            config.client_secret = Some((read.0)()?);
+        }
         let http = self.source.http()?;
         let insecure = self.config.insecure;
         let ex = &self.source.explicit;
@@ -118,6 +159,6 @@ impl LazyClient {
             );
             Arc::new(m)
         };
-        Ok(OAuthClient::new(self.config.clone(), meta, http))
+        Ok(OAuthClient::new(config, meta, http))
     }
 }

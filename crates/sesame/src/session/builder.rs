@@ -31,6 +31,8 @@ pub struct SessionBuilder {
     pool_idle_timeout: Option<Duration>,
     retry: RetryPolicy,
     http_cache: Option<HttpCache>,
+    allow_http: bool,
+    credential_headers: Vec<HeaderName>,
 }
 
 impl Default for SessionBuilder {
@@ -57,6 +59,8 @@ impl SessionBuilder {
             pool_idle_timeout: Some(Duration::from_secs(90)),
             retry: RetryPolicy::default(),
             http_cache: None,
+            allow_http: false,
+            credential_headers: Vec::new(),
         }
     }
 
@@ -131,6 +135,29 @@ impl SessionBuilder {
     pub fn insecure(mut self, insecure: bool) -> Self {
         self.tls.insecure = insecure;
         self
+    }
+
+    /// Lets the credential travel over plain `http://` to a host that is not loopback.
+    /// Without it (or [`insecure`](Self::insecure)) such a session is refused at
+    /// [`build`](Self::build): RFC 6750 §5.3 and RFC 9700 require TLS for bearer tokens,
+    /// and a cleartext credential is readable and replayable by anyone on the path.
+    pub fn allow_http(mut self, allow: bool) -> Self {
+        self.allow_http = allow;
+        self
+    }
+
+    /// Marks a request header as a credential when it is set by hand
+    /// ([`RequestBuilder::header`](super::RequestBuilder::header)): it is dropped on a
+    /// redirect that leaves the origin, keys the HTTP cache (hashed), and is redacted in
+    /// logs. `Authorization`, `Proxy-Authorization`, `Cookie`, the API-key header and the
+    /// names that look like credentials (`*token*`, `*secret*`, …) always are.
+    pub fn credential_header(mut self, name: &str) -> Result<Self> {
+        let n = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| Error::config(format!("`{name}` is not a valid header name (credential_headers)")))?;
+        if !self.credential_headers.contains(&n) {
+            self.credential_headers.push(n);
+        }
+        Ok(self)
     }
 
     /// The redirect policy.
@@ -241,6 +268,32 @@ impl SessionBuilder {
                 "a credential needs a base URL to scope it to: set `base_url` in the profile or pass --base-url",
             ));
         }
+        if let (Some(_), Some(base)) = (&self.credential, &self.base)
+            && base.scheme() == "http"
+            && !crate::scope::is_loopback(base)
+            && !self.allow_http
+            && !self.tls.insecure
+        {
+            // Known before anything is sent: refusing here means the first request never
+            // puts the credential on the wire in clear.
+            return Err(Error::config(format!(
+                "base URL `{}` is plain http:// to a host that is not loopback: the credential would \
+                 cross the network unencrypted, readable and replayable by anyone on the path \
+                 (RFC 6750 §5.3). Use an https:// base URL, or set `allow_http = true` in the \
+                 profile to accept that risk",
+                crate::redact::redact_url(base)
+            )));
+        }
+        let mut credential_headers = self.credential_headers;
+        // The credential's own header (an API key's `api_key_header`) is a credential
+        // when a caller also sets it by hand.
+        if let Some(c) = &self.credential
+            && let Some((_, h)) = c.info().details.iter().find(|(k, _)| k == "header")
+            && let Ok(n) = HeaderName::from_bytes(h.as_bytes())
+            && !credential_headers.contains(&n)
+        {
+            credential_headers.push(n);
+        }
         Ok(Session {
             inner: Arc::new(Inner {
                 base: self.base,
@@ -255,6 +308,7 @@ impl SessionBuilder {
                 timeout: self.timeout,
                 retry: self.retry,
                 http_cache: self.http_cache,
+                credential_headers,
             }),
         })
     }

@@ -199,8 +199,16 @@ impl HttpCache {
     }
 
     /// Looks a request up. `headers` are the request's headers *without* credential
-    /// headers; `identity` is from [`identity`].
-    pub(crate) fn lookup(&self, method: &Method, url: &Url, headers: &HeaderMap, identity: &Identity) -> Lookup {
+    /// headers; `identity` is from [`identity`]; `credential_headers` names the hand-set
+    /// headers that carry credentials beyond the conventional ones (never stored).
+    pub(crate) fn lookup(
+        &self,
+        method: &Method,
+        url: &Url,
+        headers: &HeaderMap,
+        identity: &Identity,
+        credential_headers: &[HeaderName],
+    ) -> Lookup {
         if *method != Method::GET {
             return Lookup::Bypass;
         }
@@ -217,7 +225,7 @@ impl HttpCache {
                 return Lookup::Bypass;
             }
         }
-        let Some(parts) = request_parts(method, url, headers) else {
+        let Some(parts) = request_parts(method, url, headers, credential_headers) else {
             return Lookup::Bypass;
         };
         let key = Key::new(url, identity, self.inner.store.salt());
@@ -425,11 +433,13 @@ pub(crate) struct Identity(Vec<u8>);
 
 /// The identity of a request: the credential that was attached (its description and the
 /// headers it wrote) and any credential-like header set by hand (`Authorization`, `Cookie`,
-/// API keys); "anonymous" when there is neither.
+/// API keys, the session's `credential_headers`); "anonymous" when there is neither. Only
+/// a hash of the values is kept.
 pub(crate) fn identity(
     credential: Option<&dyn Credential>,
     cred_headers: &HeaderMap,
     request_headers: &HeaderMap,
+    credential_headers: &[HeaderName],
 ) -> Identity {
     let mut h = Sha256::new();
     let mut anonymous = true;
@@ -450,7 +460,7 @@ pub(crate) fn identity(
         .chain(
             request_headers
                 .iter()
-                .filter(|(k, _)| crate::redact::is_sensitive_header(k, &[])),
+                .filter(|(k, _)| crate::redact::is_sensitive_header(k, credential_headers)),
         )
         .map(|(k, v)| (k.as_str(), v.as_bytes()))
         .collect();
@@ -579,7 +589,12 @@ fn storable_headers(h: &HeaderMap) -> HeaderMap {
     out
 }
 
-fn request_parts(method: &Method, url: &Url, headers: &HeaderMap) -> Option<http::request::Parts> {
+fn request_parts(
+    method: &Method,
+    url: &Url,
+    headers: &HeaderMap,
+    credential_headers: &[HeaderName],
+) -> Option<http::request::Parts> {
     let mut u = url.clone();
     u.set_fragment(None);
     let uri: http::Uri = u.as_str().parse().ok()?;
@@ -590,7 +605,7 @@ fn request_parts(method: &Method, url: &Url, headers: &HeaderMap) -> Option<http
         .ok()?
         .into_parts();
     for (k, v) in headers {
-        if !crate::redact::is_sensitive_header(k, &[]) {
+        if !crate::redact::is_sensitive_header(k, credential_headers) {
             parts.headers.append(k.clone(), v.clone());
         }
     }
@@ -1052,7 +1067,7 @@ fn decode_entry(data: &[u8]) -> Option<(Meta, Entry)> {
 pub fn fuzz_entry(data: &[u8]) -> bool {
     let Some((_, e)) = decode_entry(data) else { return false };
     if let Ok(url) = Url::parse(&e.url)
-        && let Some(parts) = request_parts(&Method::GET, &url, &HeaderMap::new())
+        && let Some(parts) = request_parts(&Method::GET, &url, &HeaderMap::new(), &[])
     {
         let _ = e.policy.before_request(&parts, SystemTime::now());
         let _ = e.vary_matches(&parts);
@@ -1068,7 +1083,7 @@ pub fn fuzz_sample_entry() -> Vec<u8> {
     let url = Url::parse("https://api.example/v1/items?page=2").expect("a URL");
     let mut req = HeaderMap::new();
     req.insert("accept", HeaderValue::from_static("application/json"));
-    let parts = request_parts(&Method::GET, &url, &req).expect("parts");
+    let parts = request_parts(&Method::GET, &url, &req, &[]).expect("parts");
     let mut h = HeaderMap::new();
     h.insert("cache-control", HeaderValue::from_static("private, max-age=60"));
     h.insert("etag", HeaderValue::from_static("W/\"v1\""));
@@ -1092,19 +1107,10 @@ pub fn fuzz_sample_entry() -> Vec<u8> {
     encode_entry(&key, &entry).expect("encodes")
 }
 
+/// Creates the folder 0700, and refuses an existing one that another account owns or can
+/// write: it could plant responses (served as the API's) or read cached bodies.
 fn create_private_dir(dir: &Path) -> Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(dir)
-        .map_err(|e| Error::io(format!("cannot create the HTTP cache folder {}", dir.display()), e))
+    crate::credential::permissions::ensure_private_dir(dir, "HTTP cache folder")
 }
 
 fn load_or_create_salt(dir: &Path) -> Result<Vec<u8>> {
@@ -1160,7 +1166,7 @@ mod tests {
 
     fn entry(body: &[u8]) -> (Key, Entry) {
         let url = Url::parse("https://api.example/x?q=1").unwrap();
-        let parts = request_parts(&Method::GET, &url, &HeaderMap::new()).unwrap();
+        let parts = request_parts(&Method::GET, &url, &HeaderMap::new(), &[]).unwrap();
         let mut h = HeaderMap::new();
         h.insert("cache-control", HeaderValue::from_static("max-age=60"));
         h.insert("etag", HeaderValue::from_static("\"v1\""));

@@ -22,6 +22,7 @@ use url::Url;
 
 pub use builder::SessionBuilder;
 pub use redirect::RedirectPolicy;
+pub(crate) use redirect::{NextMethod, next_method};
 pub use request::{Body, RequestBuilder};
 pub use reqwest::{Method, StatusCode, header};
 pub use response::Response;
@@ -55,6 +56,10 @@ pub(crate) struct Inner {
     timeout: Option<std::time::Duration>,
     retry: RetryPolicy,
     http_cache: Option<http_cache::HttpCache>,
+    /// Header names set by hand that carry credentials, beyond the conventional ones
+    /// ([`crate::redact::is_sensitive_header`]): the profile's `credential_headers` and the
+    /// credential's own header.
+    credential_headers: Vec<HeaderName>,
 }
 
 impl std::fmt::Debug for Session {
@@ -157,6 +162,22 @@ impl Session {
         &self.inner.retry
     }
 
+    /// The redirect policy.
+    pub fn redirect_policy(&self) -> RedirectPolicy {
+        self.inner.redirect
+    }
+
+    /// The most redirects followed for one request.
+    pub fn max_redirects(&self) -> usize {
+        self.inner.max_redirects
+    }
+
+    /// Extra header names that carry credentials when set by hand (`credential_headers`
+    /// and the credential's own header), beyond the conventional ones.
+    pub fn credential_headers(&self) -> &[HeaderName] {
+        &self.inner.credential_headers
+    }
+
     /// The response cache, if `http_cache` is on.
     pub fn http_cache(&self) -> Option<&http_cache::HttpCache> {
         self.inner.http_cache.as_ref()
@@ -171,11 +192,17 @@ impl Inner {
     fn covers(&self, url: &Url) -> bool {
         self.credential.is_some() && self.scope.as_ref().is_some_and(|s| s.covers(url))
     }
-}
 
-/// Headers a user may set by hand that carry credentials; they are dropped when a redirect
-/// leaves the origin, as curl does (credential headers set by a [`Credential`] are never
-/// carried in the first place: they are attached per hop).
-pub(crate) fn is_hand_set_credential_header(name: &HeaderName) -> bool {
-    crate::redact::is_sensitive_header(name, &[])
+    /// Whether a header a user set by hand carries a credential: such headers are dropped
+    /// when a redirect leaves the origin, as curl does, key the HTTP cache and are
+    /// redacted (credential headers set by a [`Credential`] are never carried in the
+    /// first place: they are attached per hop).
+    pub(crate) fn is_hand_set_credential_header(&self, name: &HeaderName) -> bool {
+        crate::redact::is_sensitive_header(name, &self.credential_headers)
+    }
+
+    /// The extra credential header names (see [`Inner::is_hand_set_credential_header`]).
+    pub(crate) fn credential_headers(&self) -> &[HeaderName] {
+        &self.credential_headers
+    }
 }

@@ -11,7 +11,7 @@ use url::Url;
 
 use super::http_cache::Lookup;
 use super::redirect::{NextMethod, next_method};
-use super::{RedirectPolicy, Response, Session, is_hand_set_credential_header};
+use super::{RedirectPolicy, Response, Session};
 use crate::credential::{AuthRequest, Rejection};
 use crate::redact::{redact_headers, redact_url};
 use crate::{Error, Result};
@@ -47,7 +47,10 @@ impl std::fmt::Debug for RequestBuilder {
         f.debug_struct("RequestBuilder")
             .field("method", &self.method)
             .field("url", &self.url.as_ref().map(redact_url).ok())
-            .field("headers", &redact_headers(&self.headers, &[]))
+            .field(
+                "headers",
+                &redact_headers(&self.headers, self.session.inner().credential_headers()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -82,7 +85,7 @@ impl RequestBuilder {
             HeaderValue::from_str(value.trim()),
         ) {
             (Ok(n), Ok(mut v)) => {
-                if is_hand_set_credential_header(&n) {
+                if self.session.inner().is_hand_set_credential_header(&n) {
                     v.set_sensitive(true);
                 }
                 self.headers.append(n, v);
@@ -246,8 +249,9 @@ impl RequestBuilder {
                         attachment.as_ref().and(inner.credential.as_deref()),
                         &cred_headers,
                         &headers,
+                        inner.credential_headers(),
                     );
-                    cache.lookup(&method, &url, &headers, &who)
+                    cache.lookup(&method, &url, &headers, &who, inner.credential_headers())
                 }
                 None => Lookup::Bypass,
             };
@@ -261,7 +265,8 @@ impl RequestBuilder {
                 }
             }
             if tracing::enabled!(tracing::Level::DEBUG) {
-                let cred_names: Vec<HeaderName> = cred_headers.keys().cloned().collect();
+                let mut cred_names: Vec<HeaderName> = cred_headers.keys().cloned().collect();
+                cred_names.extend(inner.credential_headers().iter().cloned());
                 tracing::debug!(
                     method = %method,
                     url = %redact_url(&url),
@@ -361,7 +366,7 @@ impl RequestBuilder {
                         // the same for Authorization and Cookie).
                         let drop: Vec<HeaderName> = headers
                             .keys()
-                            .filter(|k| is_hand_set_credential_header(k))
+                            .filter(|k| inner.is_hand_set_credential_header(k))
                             .cloned()
                             .collect();
                         for k in drop {

@@ -5,11 +5,12 @@
 //! for the refresh protocol of `docs/design/token-cache.md`.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::key::{KeyIdentity, SecretFingerprint};
 use super::store::{StoreLock, TokenStore};
 use super::{CacheKey, Token};
 use crate::error::CredentialError;
@@ -25,10 +26,17 @@ pub struct FileStore {
     dir: PathBuf,
 }
 
-/// The cache file's JSON (version 1). Holds tokens, never a client secret or password.
+/// The cache file's JSON (version 2). Holds tokens, never a client secret or password;
+/// `key` is the identity of the grant it belongs to, compared on load (version 1 records
+/// had none and are not used: one new grant or login replaces them).
 #[derive(Serialize, Deserialize)]
 struct FileToken {
     version: u32,
+    key: KeyIdentity,
+    /// Salted HMAC of the client secret that obtained the tokens (named so that nothing
+    /// in a record reads like a secret: it is not one).
+    #[serde(default, rename = "client_fingerprint", skip_serializing_if = "Option::is_none")]
+    client_secret_fingerprint: Option<SecretFingerprint>,
     issuer: Option<String>,
     client_id: String,
     auth: String,
@@ -43,6 +51,8 @@ struct FileToken {
     #[serde(default)]
     scopes: Vec<String>,
 }
+
+const VERSION: u32 = 2;
 
 impl FileStore {
     /// The store in the default folder.
@@ -73,23 +83,37 @@ impl FileStore {
         self.dir.join(format!("{}.json", key.hash()))
     }
 
+    /// Creates the folder (0700) if needed, and refuses one that another account owns or
+    /// can write: it could plant records or symlinks there, or read what sesame writes.
     fn ensure_dir(&self) -> Result<()> {
-        if !self.dir.exists() {
-            let mut b = std::fs::DirBuilder::new();
-            b.recursive(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::DirBuilderExt;
-                b.mode(0o700);
-            }
-            b.create(&self.dir).map_err(|e| {
-                Error::io(
-                    format!("cannot create the token cache folder {}", self.dir.display()),
-                    e,
-                )
-            })?;
-        }
-        Ok(())
+        crate::credential::permissions::ensure_private_dir(&self.dir, FOLDER)
+    }
+}
+
+const FOLDER: &str = "token cache folder";
+
+/// Opens an existing file without following a symlink at its last component.
+fn open_nofollow(path: &Path) -> std::io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc::O_NOFOLLOW);
+    }
+    o.open(path)
+}
+
+/// Whether an open failed because the path is a symlink (`O_NOFOLLOW`).
+fn is_symlink_error(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        e.raw_os_error() == Some(libc::ELOOP)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
     }
 }
 
@@ -99,33 +123,59 @@ fn io_err(what: &str, path: &Path, e: std::io::Error) -> Error {
 
 impl TokenStore for FileStore {
     fn load(&self, key: &CacheKey) -> Result<Option<Token>> {
+        match std::fs::symlink_metadata(&self.dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            _ => crate::credential::permissions::check_private_dir(&self.dir, FOLDER)?,
+        }
         let path = self.path_for(key);
-        let file = match File::open(&path) {
+        let mut file = match open_nofollow(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if is_symlink_error(&e) => {
+                // Records are written by rename, never as links: a link is someone's
+                // attempt to hand this key another grant's tokens. The next save replaces
+                // the link itself (rename does not follow it).
+                tracing::warn!(file = %path.display(), "token cache file is a symlink; not following it (it will be replaced)");
+                return Ok(None);
+            }
             Err(e) => return Err(io_err("cannot open the token cache file", &path, e)),
         };
         let meta = file.metadata().map_err(|e| io_err("cannot stat", &path, e))?;
         #[cfg(unix)]
         {
-            use std::os::unix::fs::PermissionsExt;
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
             let mode = meta.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
                 return Err(CredentialError::UnsafePermissions { path, mode }.into());
             }
+            let me = crate::credential::permissions::euid();
+            if meta.uid() != me {
+                tracing::warn!(file = %path.display(), owner = meta.uid(), "token cache file is owned by another user; ignoring it (it will be replaced)");
+                return Ok(None);
+            }
         }
-        if meta.len() > MAX_FILE {
-            tracing::warn!(file = %path.display(), "token cache file is too large; ignoring it (it will be replaced)");
+        if !meta.is_file() || meta.len() > MAX_FILE {
+            tracing::warn!(file = %path.display(), "token cache file is not a regular file or is too large; ignoring it (it will be replaced)");
             return Ok(None);
         }
-        let text = std::fs::read(&path).map_err(|e| io_err("cannot read", &path, e))?;
-        match from_json(&text) {
-            Some(t) => Ok(Some(t)),
-            None => {
+        let mut text = Vec::new();
+        (&mut file)
+            .take(MAX_FILE)
+            .read_to_end(&mut text)
+            .map_err(|e| io_err("cannot read", &path, e))?;
+        match from_json(key, &text) {
+            Decoded::Token(t) => Ok(Some(t)),
+            Decoded::Corrupt => {
                 // Report, never trust: the next save replaces it.
-                tracing::warn!(file = %path.display(), "token cache file is corrupt or truncated; ignoring it (it will be replaced)");
-                eprintln!(
-                    "sesame: warning: token cache file {} is corrupt; ignoring it (it will be replaced)",
+                tracing::warn!(
+                    "token cache file {} is corrupt or truncated; ignoring it (it will be replaced)",
+                    path.display()
+                );
+                Ok(None)
+            }
+            Decoded::NotOurs(why) => {
+                tracing::warn!(
+                    "token cache file {} is not used: {why}; a new token will be obtained",
                     path.display()
                 );
                 Ok(None)
@@ -156,11 +206,21 @@ impl TokenStore for FileStore {
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
-            o.mode(0o600);
+            // A symlinked lock file would make sesame create (or open for writing) the
+            // file it points at, anywhere this user can write.
+            o.mode(0o600).custom_flags(libc::O_NOFOLLOW);
         }
-        let f = o
-            .open(&path)
-            .map_err(|e| io_err("cannot open the lock file", &path, e))?;
+        let f = o.open(&path).map_err(|e| {
+            if is_symlink_error(&e) {
+                Error::from(CredentialError::File {
+                    what: "token cache lock file",
+                    path: path.clone(),
+                    message: "is a symlink; sesame does not follow it. Fix: remove it (it is created again)".into(),
+                })
+            } else {
+                io_err("cannot open the lock file", &path, e)
+            }
+        })?;
         f.lock().map_err(|e| io_err("cannot lock", &path, e))?;
         Ok(Box::new(FileLock(f)))
     }
@@ -183,8 +243,16 @@ impl Drop for FileLock {
 pub(crate) fn write_atomic(dir: &Path, path: &Path, data: &[u8]) -> Result<()> {
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
-        .permissions(private_perms())
-        .tempfile_in(dir)
+        .make_in(dir, |p| {
+            let mut o = OpenOptions::new();
+            o.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                o.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+            }
+            o.open(p)
+        })
         .map_err(|e| io_err("cannot create a temporary file in", dir, e))?;
     tmp.write_all(data).map_err(|e| io_err("cannot write", tmp.path(), e))?;
     tmp.as_file()
@@ -197,22 +265,12 @@ pub(crate) fn write_atomic(dir: &Path, path: &Path, data: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn private_perms() -> std::fs::Permissions {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::Permissions::from_mode(0o600)
-    }
-    #[cfg(not(unix))]
-    {
-        std::fs::metadata(".").map(|m| m.permissions()).expect("permissions")
-    }
-}
-
 /// The cache entry's JSON (shared by the file and keyring stores).
 pub(crate) fn to_json(key: &CacheKey, token: &Token) -> Result<Vec<u8>> {
     let body = FileToken {
-        version: 1,
+        version: VERSION,
+        key: key.identity(),
+        client_secret_fingerprint: key.fingerprint(),
         issuer: token.issuer.clone().or_else(|| Some(key.issuer.clone())),
         client_id: key.client_id.clone(),
         auth: key.auth.clone(),
@@ -227,19 +285,32 @@ pub(crate) fn to_json(key: &CacheKey, token: &Token) -> Result<Vec<u8>> {
     serde_json::to_vec_pretty(&body).map_err(|e| Error::new(ErrorKind::Io, e.to_string()))
 }
 
-/// A token from the cache entry's JSON; `None` if it is not a valid version-1 entry.
-pub(crate) fn from_json(text: &[u8]) -> Option<Token> {
-    match serde_json::from_slice::<FileToken>(text) {
-        Ok(f) if f.version == 1 && !f.access_token.is_empty() => Some(Token {
-            access_token: AccessToken::new(f.access_token),
-            token_type: f.token_type,
-            expires_at: f.expires_at,
-            issued_at: f.issued_at,
-            refresh_token: f.refresh_token.map(RefreshToken::new),
-            id_token: f.id_token.map(IdToken::new),
-            scopes: f.scopes,
-            issuer: f.issuer,
-        }),
-        _ => None,
+/// What a cache entry turned out to hold.
+pub(crate) enum Decoded {
+    Token(Token),
+    /// Not a valid entry (torn, truncated, an old version, not JSON).
+    Corrupt,
+    /// A valid entry of another grant (or obtained with another client secret): why.
+    NotOurs(&'static str),
+}
+
+/// A token from the cache entry's JSON, if it is a valid entry of `key`'s grant.
+pub(crate) fn from_json(key: &CacheKey, text: &[u8]) -> Decoded {
+    let f = match serde_json::from_slice::<FileToken>(text) {
+        Ok(f) if f.version == VERSION && !f.access_token.is_empty() => f,
+        _ => return Decoded::Corrupt,
+    };
+    if let Some(why) = key.mismatch(&f.key, f.client_secret_fingerprint.as_ref()) {
+        return Decoded::NotOurs(why);
     }
+    Decoded::Token(Token {
+        access_token: AccessToken::new(f.access_token),
+        token_type: f.token_type,
+        expires_at: f.expires_at,
+        issued_at: f.issued_at,
+        refresh_token: f.refresh_token.map(RefreshToken::new),
+        id_token: f.id_token.map(IdToken::new),
+        scopes: f.scopes,
+        issuer: f.issuer,
+    })
 }

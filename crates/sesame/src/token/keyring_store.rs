@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use super::file_store::{FileStore, from_json, to_json};
+use super::file_store::{Decoded, FileStore, from_json, to_json};
 use super::store::{StoreLock, TokenStore};
 use super::{CacheKey, Token};
 use crate::{Error, ErrorKind, Result};
@@ -57,8 +57,10 @@ impl KeyringStore {
             Some(Err(e)) => e,
             None => format!("no answer within {} s", KEYRING_TIMEOUT.as_secs()),
         };
-        eprintln!(
-            "sesame: note: no OS keyring service answered ({reason}); keeping tokens in the file cache {}",
+        // Logged, not printed: the engine never writes to the terminal; the front ends
+        // show warnings (the CLI's default filter includes them).
+        tracing::warn!(
+            "no OS keyring service answered ({reason}); keeping tokens in the file cache {}",
             dir.display()
         );
         Arc::new(FileStore::new(dir))
@@ -89,11 +91,15 @@ impl TokenStore for KeyringStore {
     fn load(&self, key: &CacheKey) -> Result<Option<Token>> {
         let user = key.hash().to_string();
         match self.call("read", move || keyring::Entry::new(SERVICE, &user)?.get_password())? {
-            Ok(text) => match from_json(text.as_bytes()) {
-                Some(t) => Ok(Some(t)),
-                None => {
-                    eprintln!(
-                        "sesame: warning: the keyring entry for this profile is corrupt; ignoring it (it will be replaced)"
+            Ok(text) => match from_json(key, text.as_bytes()) {
+                Decoded::Token(t) => Ok(Some(t)),
+                Decoded::Corrupt => {
+                    tracing::warn!("the keyring entry for this profile is corrupt; ignoring it (it will be replaced)");
+                    Ok(None)
+                }
+                Decoded::NotOurs(why) => {
+                    tracing::warn!(
+                        "the keyring entry for this profile is not used: {why}; a new token will be obtained"
                     );
                     Ok(None)
                 }

@@ -15,7 +15,7 @@ mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use file_store::FileStore;
-pub use key::CacheKey;
+pub use key::{CacheKey, SecretBinding};
 #[cfg(feature = "keyring")]
 pub use keyring_store::KeyringStore;
 pub use source::{Grant, Lease, RenewPolicy, TokenSource};

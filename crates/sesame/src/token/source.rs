@@ -369,7 +369,10 @@ impl TokenSource {
                 Ok(l) => Ok(l),
                 Err(e) => {
                     let now = self.inner.clock.now();
-                    if c.token.valid_for(min_valid, now) && !is_permanent(&e) {
+                    // A renewal that cannot even start here (the client secret's
+                    // variable is not set in this shell, say) must not cost the caller a
+                    // token that still works: it fails once the token is no longer valid.
+                    if c.token.valid_for(min_valid, now) && (!is_permanent(&e) || is_local_setup(&e)) {
                         tracing::warn!(error = %e, "token renewal failed; using the current token until it expires");
                         self.inner.state.write().expect("token state").last_failure = Some(now);
                         Ok(lease)
@@ -441,7 +444,8 @@ impl TokenSource {
         let result = match &refresh_token {
             Some(rt) => match self.inner.grant.refresh(rt).await {
                 Ok(t) => Ok(t),
-                Err(e) if is_permanent(&e) => {
+                // A missing secret is not the provider refusing the refresh token.
+                Err(e) if is_permanent(&e) && !is_local_setup(&e) => {
                     tracing::info!(error = %e, "refresh refused");
                     if self.inner.grant.unattended() {
                         self.inner.grant.obtain().await
@@ -461,6 +465,12 @@ impl TokenSource {
         drop(store_lock);
         Ok(lease)
     }
+}
+
+/// A failure before anything was sent: the configuration cannot make the request (a
+/// client secret that is not available, an unusable secret file).
+fn is_local_setup(e: &Error) -> bool {
+    matches!(e.kind(), ErrorKind::Config | ErrorKind::Credential)
 }
 
 /// Permanent failures (the grant is refused) are not soft-failed or retried; transient

@@ -42,7 +42,7 @@
 //! let d = Discover::builder().required_scope("storage.read:/data").build()?;
 //! let url = url::Url::parse("https://se.example.org/data/run1.root").unwrap();
 //! let found = d.find_token(Some(&url))?;
-//! eprintln!("using the token from {}", found.source);
+//! tracing::info!("using the token from {}", found.source);
 //! # Ok(()) }
 //! ```
 
@@ -332,6 +332,7 @@ impl Discover {
             What::File(path) => match self.cache.read(path) {
                 FileRead::Missing => return skip(c.label, "file not found".into()),
                 FileRead::Unreadable(e) => return skip(c.label, format!("cannot read: {e}")),
+                FileRead::Refused(reason) => return skip(c.label, reason),
                 FileRead::Token(ft) => (ft.token, ft.claims),
             },
         };

@@ -3,6 +3,7 @@
 //! differ), so that tokens an external agent refreshes are picked up at once.
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -153,6 +154,8 @@ pub(crate) struct FileToken {
 pub(crate) enum FileRead {
     Missing,
     Unreadable(String),
+    /// Not to be trusted (owner, mode): the reason.
+    Refused(String),
     Token(FileToken),
 }
 
@@ -182,6 +185,9 @@ impl Stamp {
 #[derive(Default)]
 pub(crate) struct FileCache {
     entries: Mutex<HashMap<PathBuf, (Stamp, FileToken)>>,
+    /// Files passed over as untrusted, warned about once each (they are looked at again
+    /// on every request).
+    refused: Mutex<std::collections::HashSet<PathBuf>>,
 }
 
 impl std::fmt::Debug for FileCache {
@@ -193,17 +199,42 @@ impl std::fmt::Debug for FileCache {
 
 impl FileCache {
     /// Reads `path`, or returns what was read before if the file has not changed.
+    ///
+    /// The file is opened first and judged by the open handle (no window between the
+    /// check and the read): it must be a regular file owned by this process's effective
+    /// uid and not writable by group or others, or it is passed over with the reason —
+    /// another account can create `/tmp/bt_u<uid>` (or any file a variable names) first.
     pub fn read(&self, path: &Path) -> FileRead {
-        let meta = match std::fs::metadata(path) {
-            Ok(m) => m,
+        let link = match std::fs::symlink_metadata(path) {
+            Ok(l) => l,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 self.forget(path);
                 return FileRead::Missing;
             }
             Err(e) => return FileRead::Unreadable(e.to_string()),
         };
+        let mut file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.forget(path);
+                return FileRead::Missing;
+            }
+            Err(e) => return FileRead::Unreadable(e.to_string()),
+        };
+        let meta = match file.metadata() {
+            Ok(m) => m,
+            Err(e) => return FileRead::Unreadable(e.to_string()),
+        };
         if !meta.is_file() {
             return FileRead::Unreadable("not a regular file".into());
+        }
+        let symlink = link.file_type().is_symlink().then_some(&link);
+        if let Some(problem) = crate::credential::permissions::discovered_file_problem(&meta, symlink) {
+            self.forget(path);
+            if self.refused.lock().is_ok_and(|mut r| r.insert(path.to_path_buf())) {
+                tracing::warn!("token file {} passed over: {problem}", path.display());
+            }
+            return FileRead::Refused(problem);
         }
         if meta.len() > MAX_TOKEN_FILE {
             return FileRead::Unreadable(format!(
@@ -219,14 +250,10 @@ impl FileCache {
         {
             return FileRead::Token(t.clone());
         }
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                self.forget(path);
-                return FileRead::Missing;
-            }
-            Err(e) => return FileRead::Unreadable(e.to_string()),
-        };
+        let mut bytes = Vec::new();
+        if let Err(e) = (&mut file).take(MAX_TOKEN_FILE).read_to_end(&mut bytes) {
+            return FileRead::Unreadable(e.to_string());
+        }
         // Stamp the file as it was *before* reading: a change during the read gives a
         // new stamp next time, and so a new read.
         let text = String::from_utf8_lossy(&bytes);
