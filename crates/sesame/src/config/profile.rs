@@ -141,6 +141,16 @@ macro_rules! profile {
             /// Every key a profile accepts, as written in the file.
             pub const KEYS: &'static [&'static str] = &[ $( stringify!($field) ),* ];
 
+            /// Each key with its doc comment (one line per doc line), in [`Profile::KEYS`]
+            /// order: the source of the key table in `docs/configuration.md`.
+            pub const KEY_DOCS: &'static [(&'static str, &'static str)] =
+                &[ $( (stringify!($field), concat!($($doc, "\n"),*)) ),* ];
+
+            /// Each key with its Rust type as written (`Option<…>` left off), in
+            /// [`Profile::KEYS`] order.
+            pub const KEY_TYPES: &'static [(&'static str, &'static str)] =
+                &[ $( (stringify!($field), stringify!($ty)) ),* ];
+
             /// The keys that are set, in [`Profile::KEYS`] order.
             pub fn keys_set(&self) -> Vec<&'static str> {
                 let mut set = Vec::new();

@@ -1,0 +1,596 @@
+//! The user documentation under `docs/` stays true to the code.
+//!
+//! - The table of profile keys in `docs/configuration.md` (between `<!-- keys:start -->` and
+//!   `<!-- keys:end -->`) is rendered from `sesame::config::Profile::KEYS`, its doc comments
+//!   and types, and the command-line flag that sets each key.
+//! - The command reference in `docs/cli.md` (between `<!-- cli:start -->` and
+//!   `<!-- cli:end -->`) is rendered from the clap definition of the `sesame` command.
+//! - Every relative Markdown link in `README.md` and `docs/**/*.md` points at a file that
+//!   exists (and, with `#anchor`, at a heading that exists); no Markdown file links to the
+//!   build specification outside the repository.
+//!
+//! When a generated block is out of date, regenerate it with
+//! `SESAME_BLESS=1 cargo test -p sesame-cli --test docs_drift` and commit the result.
+
+// The CLI crate is a binary: its clap definition is compiled into this test directly.
+#[allow(dead_code)]
+#[path = "../src/cli.rs"]
+mod cli;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use clap::CommandFactory;
+use clap::Parser;
+use sesame::config::Profile;
+
+const REGENERATE: &str = "SESAME_BLESS=1 cargo test -p sesame-cli --test docs_drift";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
+}
+
+/// Compares the block between `<!-- {name}:start -->` and `<!-- {name}:end -->` in `file`
+/// with `generated`; rewrites it with `SESAME_BLESS=1`, else fails saying how to.
+fn check_block(file: &str, name: &str, generated: &str) {
+    let path = repo_root().join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let start_marker = format!("<!-- {name}:start -->");
+    let end_marker = format!("<!-- {name}:end -->");
+    let start = text
+        .find(&start_marker)
+        .unwrap_or_else(|| panic!("{file} has no `{start_marker}` line"))
+        + start_marker.len();
+    let end = text[start..]
+        .find(&end_marker)
+        .unwrap_or_else(|| panic!("{file} has no `{end_marker}` line after `{start_marker}`"))
+        + start;
+    let want = format!("\n{}\n", generated.trim_end());
+    let have = &text[start..end];
+    if have == want {
+        return;
+    }
+    if std::env::var("SESAME_BLESS").as_deref() == Ok("1") {
+        let updated = format!("{}{}{}", &text[..start], want, &text[end..]);
+        std::fs::write(&path, updated).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        eprintln!("rewrote the `{name}` block of {file}");
+        return;
+    }
+    let first_diff = have
+        .lines()
+        .zip(want.lines())
+        .enumerate()
+        .find(|(_, (h, w))| h != w)
+        .map(|(i, (h, w))| {
+            format!(
+                "first difference, line {} of the block:\n  in {file}: {h}\n  from code: {w}",
+                i + 1
+            )
+        })
+        .unwrap_or_else(|| "the block is longer or shorter than the code's".into());
+    panic!(
+        "the `{name}` block of {file} is out of date with the code; regenerate it with\n\n    {REGENERATE}\n\nand commit the result ({first_diff})"
+    );
+}
+
+/// Escapes `<`, `>` and `|` outside backtick spans, so that help text renders as text in
+/// Markdown (and inside a table cell).
+fn md(text: &str) -> String {
+    let mut out = String::new();
+    let mut in_code = false;
+    for c in text.chars() {
+        match c {
+            '`' => {
+                in_code = !in_code;
+                out.push(c);
+            }
+            '<' if !in_code => out.push_str("&lt;"),
+            '>' if !in_code => out.push_str("&gt;"),
+            '|' => out.push_str("\\|"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The flag as a user types it: `-H, --header <'K: V'>`.
+fn flag_label(arg: &clap::Arg) -> String {
+    let mut s = String::new();
+    if arg.is_positional() {
+        let name = arg
+            .get_value_names()
+            .and_then(|v| v.first())
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| arg.get_id().to_string().to_uppercase());
+        s = if arg.is_required_set() {
+            format!("<{name}>")
+        } else {
+            format!("[{name}]")
+        };
+        if arg.get_num_args().is_some_and(|n| n.max_values() > 1) && !name.contains(' ') {
+            s.push_str("...");
+        }
+        return s;
+    }
+    if let Some(short) = arg.get_short() {
+        s.push_str(&format!("-{short}"));
+    }
+    if let Some(long) = arg.get_long() {
+        if !s.is_empty() {
+            s.push_str(", ");
+        }
+        s.push_str(&format!("--{long}"));
+    }
+    if arg.get_action().takes_values() && arg.get_num_args().is_none_or(|n| n.takes_values()) {
+        let name = arg
+            .get_value_names()
+            .and_then(|v| v.first())
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| arg.get_id().to_string().to_uppercase());
+        if arg.get_num_args().is_some_and(|n| n.min_values() == 0) {
+            s.push_str(&format!(" [<{name}>]"));
+        } else {
+            s.push_str(&format!(" <{name}>"));
+        }
+    }
+    s
+}
+
+fn help_of(arg: &clap::Arg) -> String {
+    arg.get_long_help()
+        .or(arg.get_help())
+        .map(|h| h.to_string())
+        .unwrap_or_default()
+}
+
+/// The clap definition, built (global flags propagated, bin names set, width fixed).
+fn command() -> clap::Command {
+    let mut cmd = cli::Cli::command().term_width(100);
+    cmd.build();
+    cmd
+}
+
+/// Profile key → the flags that set it, found by parsing each "Profile overrides" flag and
+/// looking at which key it sets.
+fn flags_by_key() -> BTreeMap<&'static str, Vec<String>> {
+    let cmd = command();
+    let mut map: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+    for arg in cmd.get_arguments() {
+        if arg.get_help_heading() != Some("Profile overrides") {
+            continue;
+        }
+        let long = arg.get_long().expect("profile flags are long flags");
+        let takes_value = arg.get_action().takes_values();
+        let mut keys = None;
+        for value in ["7", "discover"] {
+            let mut argv = vec!["sesame".to_string(), format!("--{long}")];
+            if takes_value {
+                argv.push(value.to_string());
+            }
+            argv.push("status".into());
+            if let Ok(parsed) = cli::Cli::try_parse_from(&argv)
+                && let Ok(profile) = parsed.profile.to_profile()
+            {
+                keys = Some(profile.keys_set());
+                break;
+            }
+        }
+        let keys = keys.unwrap_or_else(|| panic!("--{long}: no test value parses"));
+        assert_eq!(
+            keys.len(),
+            1,
+            "--{long} sets {keys:?}, expected exactly one profile key"
+        );
+        map.entry(keys[0]).or_default().push(flag_label(arg));
+    }
+    map
+}
+
+fn kind_of(ty: &str) -> String {
+    let ty: String = ty.chars().filter(|c| !c.is_whitespace()).collect();
+    match ty.as_str() {
+        "String" => "string",
+        "AuthKind" => "auth kind",
+        "SecretSource" => "secret",
+        "PathBuf" => "path",
+        "Vec<String>" => "list of strings",
+        "OneOrMany" => "string or list of strings",
+        "bool" => "boolean",
+        "u64" | "u32" => "whole number",
+        "f64" => "number",
+        "Ports" => "port or list of ports",
+        _ => return format!("`{ty}`"),
+    }
+    .to_string()
+}
+
+/// The table of profile keys for `docs/configuration.md`.
+fn render_keys() -> String {
+    let flags = flags_by_key();
+    let types: BTreeMap<_, _> = Profile::KEY_TYPES.iter().copied().collect();
+    let mut out = String::new();
+    out.push_str("| Key | Type | What it does | Flag | Environment variable |\n");
+    out.push_str("|---|---|---|---|---|\n");
+    assert_eq!(Profile::KEY_DOCS.len(), Profile::KEYS.len());
+    for (key, doc) in Profile::KEY_DOCS {
+        let doc = doc
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            !doc.is_empty(),
+            "profile key `{key}` has no doc comment in the profile! macro"
+        );
+        let flag = flags
+            .get(key)
+            .map(|f| {
+                f.iter()
+                    .map(|f| format!("`{}`", f.replace('|', "\\|")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_else(|| "–".into());
+        out.push_str(&format!(
+            "| `{key}` | {} | {} | {flag} | `SESAME_{}` |\n",
+            kind_of(types[key]),
+            md(&doc),
+            key.to_ascii_uppercase()
+        ));
+    }
+    out
+}
+
+fn render_args(out: &mut String, args: &[&clap::Arg]) {
+    for arg in args {
+        let mut line = format!("- `{}`", flag_label(arg));
+        let help = help_of(arg);
+        if !help.is_empty() {
+            let mut help = help.trim().replace("\n\n", "\n").replace('\n', "\n  ");
+            if !help.ends_with(['.', ')', '`', '!', '?']) {
+                help.push('.');
+            }
+            line.push_str(&format!(": {}", md(&help)));
+        }
+        if arg.get_action().takes_values() {
+            let values: Vec<String> = arg
+                .get_possible_values()
+                .iter()
+                .filter(|v| !v.is_hide_set())
+                .map(|v| format!("`{}`", v.get_name()))
+                .collect();
+            if !values.is_empty() {
+                line.push_str(&format!(" One of: {}.", values.join(", ")));
+            }
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+}
+
+/// The command reference for `docs/cli.md`.
+fn render_cli() -> String {
+    let mut cmd = command();
+    let mut out = String::new();
+    let about = cmd
+        .get_long_about()
+        .or(cmd.get_about())
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    out.push_str("## sesame\n\n");
+    out.push_str(&md(about.trim()));
+    out.push_str("\n\n```text\n");
+    out.push_str(cmd.render_usage().to_string().trim());
+    out.push_str("\n```\n\n");
+    let is_builtin = |a: &clap::Arg| matches!(a.get_id().as_str(), "help" | "version");
+    let global: Vec<&clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| a.get_help_heading().is_none() && !is_builtin(a))
+        .collect();
+    out.push_str("### Global options\n\nAccepted by every command, before or after its name.\n\n");
+    render_args(&mut out, &global);
+    out.push_str("- `-h, --help`: Print help (`sesame help COMMAND` or `sesame COMMAND --help` for one command).\n");
+    out.push_str("- `-V, --version`: Print the version.\n\n");
+    let overrides: Vec<&clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| a.get_help_heading() == Some("Profile overrides"))
+        .collect();
+    out.push_str(
+        "### Profile overrides\n\nAccepted by every command. Each flag sets one profile key and wins over \
+         the `SESAME_<KEY>` environment variable and the configuration file; see the \
+         [table of profile keys](configuration.md#profile-keys).\n\n",
+    );
+    render_args(&mut out, &overrides);
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .filter(|n| n != "help")
+        .collect();
+    for name in names {
+        let sub = cmd.find_subcommand_mut(&name).expect("subcommand");
+        let about = sub
+            .get_long_about()
+            .or(sub.get_about())
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        out.push_str(&format!("\n## sesame {name}\n\n{}\n\n```text\n", md(about.trim())));
+        out.push_str(sub.render_usage().to_string().trim());
+        out.push_str("\n```\n");
+        let own: Vec<&clap::Arg> = sub
+            .get_arguments()
+            .filter(|a| !a.is_global_set() && !a.is_hide_set() && !is_builtin(a))
+            .collect();
+        let (positional, options): (Vec<&clap::Arg>, Vec<&clap::Arg>) =
+            own.into_iter().partition(|a| a.is_positional());
+        if !positional.is_empty() {
+            out.push_str("\nArguments:\n\n");
+            render_args(&mut out, &positional);
+        }
+        if !options.is_empty() {
+            out.push_str("\nOptions:\n\n");
+            render_args(&mut out, &options);
+        }
+    }
+    out
+}
+
+#[test]
+fn configuration_key_table_matches_the_code() {
+    check_block("docs/configuration.md", "keys", &render_keys());
+}
+
+#[test]
+fn cli_reference_matches_the_code() {
+    check_block("docs/cli.md", "cli", &render_cli());
+}
+
+/// Every key of the profile has a documented flag (the table would say `–` otherwise).
+#[test]
+fn every_profile_key_is_set_by_a_flag() {
+    let flags = flags_by_key();
+    let missing: Vec<_> = Profile::KEYS.iter().filter(|k| !flags.contains_key(*k)).collect();
+    assert!(missing.is_empty(), "profile keys no flag sets: {missing:?}");
+}
+
+// ---------------------------------------------------------------- links
+
+/// Pages written on another branch at the same time: a link to one of them is accepted while
+/// it does not exist yet, and checked like any other once it does.
+const WRITTEN_ELSEWHERE: &[&str] = &["docs/credential-kinds.md"];
+
+fn markdown_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for path in entries {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if path.is_dir() {
+            if !matches!(name, "target" | "node_modules" | ".git") && !name.starts_with('.') {
+                markdown_files(&path, out);
+            }
+        } else if name.ends_with(".md") {
+            out.push(path);
+        }
+    }
+}
+
+/// Text outside fenced code blocks and inline code spans, line by line.
+fn prose_lines(text: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut fence: Option<&str> = None;
+    for line in text.lines() {
+        let t = line.trim_start();
+        if let Some(f) = fence {
+            if t.starts_with(f) {
+                fence = None;
+            }
+            continue;
+        }
+        if t.starts_with("```") {
+            fence = Some("```");
+            continue;
+        }
+        if t.starts_with("~~~") {
+            fence = Some("~~~");
+            continue;
+        }
+        let mut out = String::new();
+        let mut in_code = false;
+        for c in line.chars() {
+            if c == '`' {
+                in_code = !in_code;
+            } else if !in_code {
+                out.push(c);
+            }
+        }
+        lines.push(out);
+    }
+    lines
+}
+
+/// Link targets: `[text](target)`, `[text](target "title")` and `[ref]: target`.
+fn link_targets(text: &str) -> Vec<String> {
+    let mut targets = Vec::new();
+    for line in prose_lines(text) {
+        let mut rest = line.as_str();
+        while let Some(i) = rest.find("](") {
+            let after = &rest[i + 2..];
+            let Some(end) = after.find(')') else { break };
+            let target = after[..end].split_whitespace().next().unwrap_or_default();
+            targets.push(target.trim_matches(|c| c == '<' || c == '>').to_string());
+            rest = &after[end..];
+        }
+        let t = line.trim_start();
+        if t.starts_with('[')
+            && let Some(i) = t.find("]:")
+            && let Some(target) = t[i + 2..].split_whitespace().next()
+        {
+            targets.push(target.to_string());
+        }
+    }
+    targets
+}
+
+/// The anchor of a heading, as GitHub and mdBook make it.
+fn slug(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+fn anchors(text: &str) -> Vec<String> {
+    let mut fence = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let t = line.trim_start();
+        if t.starts_with("```") || t.starts_with("~~~") {
+            fence = !fence;
+            continue;
+        }
+        if !fence && t.starts_with('#') {
+            out.push(slug(t.trim_start_matches('#')));
+        }
+    }
+    out
+}
+
+/// `a/b/../c` → `a/c`, without touching the file system.
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[test]
+fn relative_links_in_the_docs_point_at_existing_files() {
+    let root = repo_root();
+    let mut files = vec![root.join("README.md")];
+    markdown_files(&root.join("docs"), &mut files);
+    let mut broken = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let rel = file.strip_prefix(&root).unwrap().display().to_string();
+        for target in link_targets(&text) {
+            if target.is_empty() || target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let (path_part, anchor) = match target.split_once('#') {
+                Some((p, a)) => (p, Some(a)),
+                None => (target.as_str(), None),
+            };
+            let dest = if path_part.is_empty() {
+                file.clone()
+            } else {
+                file.parent().unwrap().join(path_part)
+            };
+            let Ok(dest) = dest.canonicalize() else {
+                let wanted = lexical(&file.parent().unwrap().join(path_part));
+                if !WRITTEN_ELSEWHERE.iter().any(|p| wanted == root.join(p)) {
+                    broken.push(format!("{rel}: `{target}` does not exist"));
+                }
+                continue;
+            };
+            if !dest.starts_with(&root) {
+                broken.push(format!("{rel}: `{target}` points outside the repository"));
+                continue;
+            }
+            if let Some(anchor) = anchor
+                && dest.extension().is_some_and(|e| e == "md")
+            {
+                let text = std::fs::read_to_string(&dest).unwrap();
+                if !anchors(&text).iter().any(|a| a == anchor) {
+                    broken.push(format!("{rel}: `{target}`: no heading with anchor `#{anchor}`"));
+                }
+            }
+        }
+    }
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
+
+#[test]
+fn no_markdown_file_points_at_the_build_specification() {
+    let root = repo_root();
+    let mut files = vec![root.join("README.md")];
+    markdown_files(&root.join("docs"), &mut files);
+    markdown_files(&root.join("crates"), &mut files);
+    let mut offending = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let rel = file.strip_prefix(&root).unwrap().display().to_string();
+        for (n, line) in text.lines().enumerate() {
+            if line.contains("../shared") || line.contains("SPEC.md") {
+                offending.push(format!("{rel}:{}: {line}", n + 1));
+            }
+        }
+    }
+    assert!(
+        offending.is_empty(),
+        "users do not have the build specification; link to docs/ instead:\n{}",
+        offending.join("\n")
+    );
+}
+
+/// Whether `word` occurs in `line` on its own (not inside `SESAME_INTROSPECTION_…`).
+fn mentions_word(line: &str, word: &str) -> bool {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    line.match_indices(word).any(|(i, _)| {
+        !line[..i].chars().next_back().is_some_and(is_word)
+            && !line[i + word.len()..].chars().next().is_some_and(is_word)
+    })
+}
+
+#[test]
+fn the_user_docs_do_not_cite_the_build_specification() {
+    let root = repo_root();
+    let mut files = vec![root.join("README.md")];
+    markdown_files(&root.join("docs"), &mut files);
+    let mut offending = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let rel = file.strip_prefix(&root).unwrap().display().to_string();
+        for (n, line) in text.lines().enumerate() {
+            if mentions_word(line, "SPEC") {
+                offending.push(format!("{rel}:{}: {line}", n + 1));
+            }
+        }
+    }
+    assert!(
+        offending.is_empty(),
+        "name the page under docs/ instead of SPEC:\n{}",
+        offending.join("\n")
+    );
+}
+
+#[test]
+fn the_link_checker_finds_links_and_anchors() {
+    let text = "See [a](a.md#x-y) and [b](b.md \"B\"), `[not](code.md)`.\n```\n[no](fence.md)\n```\n[r]: r.md\n";
+    assert_eq!(link_targets(text), ["a.md#x-y", "b.md", "r.md"]);
+    assert_eq!(
+        slug(" 6.1 Credentials go only to their `scope` "),
+        "61-credentials-go-only-to-their-scope"
+    );
+    assert!(mentions_word("see SPEC §2", "SPEC") && !mentions_word("SESAME_INTROSPECTION_ENDPOINT", "SPEC"));
+    assert_eq!(
+        anchors("# Title\n```\n# not\n```\n## Two words"),
+        ["title", "two-words"]
+    );
+}
