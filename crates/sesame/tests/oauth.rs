@@ -172,13 +172,22 @@ async fn password_grant_refresh_rotation_and_userinfo() {
     assert_ne!(t.access_token, t2.access_token);
     let e = c.refresh(&rt1, &TokenOptions::default()).await.unwrap_err();
     assert_eq!(e.oauth_error_code(), Some("invalid_grant"));
-    assert!(e.to_string().contains("sesame login"), "{e}");
+    // A refused refresh token means a new login; the engine says so with a typed hint
+    // (the CLI words it), its own text names no command.
+    assert_eq!(e.oauth_hint(), Some(sesame::oauth::ProviderHint::Login), "{e}");
+    assert!(!e.to_string().contains("sesame login"), "{e}");
 
     let e = c
         .password(account::USERNAME, &Password::new("nope"), &TokenOptions::default())
         .await
         .unwrap_err();
     assert_eq!(e.oauth_error_code(), Some("invalid_grant"));
+    assert_eq!(
+        e.oauth_hint(),
+        Some(sesame::oauth::ProviderHint::CheckCredentials),
+        "a refused password grant is about the username and password: {e}"
+    );
+    assert!(e.to_string().contains("username or password"), "{e}");
 
     // And through a profile: a session with auth = password reaches the API.
     let s = session_for(Profile {

@@ -24,7 +24,7 @@ use super::http::{Reply, provider_error};
 use super::{OAuthClient, OAuthError, OAuthHttp, ProviderMetadata};
 use crate::redact::redact_url;
 use crate::secret::{AccessToken, RefreshToken};
-use crate::token::{DEFAULT_LIFETIME, Token, jwt_exp, now_unix};
+use crate::token::{Token, now_unix};
 use crate::{Error, Result};
 
 /// The UMA ticket grant type.
@@ -361,13 +361,10 @@ pub(crate) fn parse_rpt_reply(
     let now = now_unix();
     let expires_in = match &raw.expires_in {
         Some(serde_json::Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
-        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        Some(serde_json::Value::String(s)) => super::client::parse_seconds(s),
         _ => None,
     };
-    let expires_at = match expires_in {
-        Some(s) if s > 0 => Some(now.saturating_add(s)),
-        _ => Some(jwt_exp(&raw.access_token).unwrap_or(now + DEFAULT_LIFETIME.as_secs() as i64)),
-    };
+    let expires_at = super::client::expiry(now, expires_in, &raw.access_token);
     Ok(Rpt {
         token: Token {
             token_type: "Bearer".into(),
@@ -407,11 +404,7 @@ mod tests {
             reqwest::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        Reply {
-            status: StatusCode::from_u16(status).unwrap(),
-            headers,
-            body: body.as_bytes().to_vec(),
-        }
+        Reply::new(StatusCode::from_u16(status).unwrap(), headers, body.as_bytes().to_vec())
     }
 
     fn uma(e: Error) -> UmaError {
