@@ -384,7 +384,11 @@ impl RequestBuilder {
                 Some(cache) => cache.complete(lookup, &method, &url, resp).await?,
                 None => resp,
             };
-            let response = Response::new(resp, method.clone());
+            // Every credential this request carried (attached or hand-set) is masked in the
+            // error built from the reply.
+            let mut mask = crate::redact::SecretMask::new();
+            mask.add_headers(&all);
+            let response = Response::new(resp, method.clone()).with_mask(mask);
             let check = self.error_for_status.unwrap_or(inner.error_for_status);
             if check && status.as_u16() >= 400 {
                 return Err(response.into_error().await);

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::error::HttpError;
-use crate::redact::redact_url;
+use crate::redact::{SecretMask, redact_url};
 use crate::{Error, Result};
 
 /// Bytes of an error body read to build the error message.
@@ -19,11 +19,24 @@ const ERROR_BODY_CAP: usize = 1024 * 1024;
 pub struct Response {
     inner: reqwest::Response,
     method: Method,
+    /// The credentials the request carried: an API that echoes them in an error body
+    /// (`{"received": "Bearer …"}`) must not get them into the error message.
+    mask: SecretMask,
 }
 
 impl Response {
     pub(crate) fn new(inner: reqwest::Response, method: Method) -> Self {
-        Response { inner, method }
+        Response {
+            inner,
+            method,
+            mask: SecretMask::new(),
+        }
+    }
+
+    /// The same response, masking `mask` in the error built from it.
+    pub(crate) fn with_mask(mut self, mask: SecretMask) -> Self {
+        self.mask = mask;
+        self
     }
 
     /// The status code.
@@ -119,7 +132,11 @@ impl Response {
             status,
             method: self.method.to_string(),
             url,
-            message: crate::message::summarize(content_type.as_deref(), &body),
+            // Masked before summarizing (which may wrap or cut a long token) and after.
+            message: self.mask.mask(&crate::message::summarize(
+                content_type.as_deref(),
+                &self.mask.mask_bytes(&body),
+            )),
         }
         .into()
     }
