@@ -50,6 +50,12 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
+    /// Whether the client authenticates with a secret or a private key (anything it sends
+    /// to a token endpoint could be replayed by whoever runs that endpoint).
+    pub fn is_confidential(&self) -> bool {
+        self.client_secret.is_some() || !matches!(self.auth, ClientAuth::None)
+    }
+
     /// A public client with this id.
     pub fn public(client_id: impl Into<String>) -> Self {
         ClientConfig {
@@ -79,6 +85,8 @@ pub struct OAuthClient {
     config: Arc<ClientConfig>,
     meta: Arc<ProviderMetadata>,
     http: OAuthHttp,
+    /// The API base URL whose WebFinger named the issuer, when it was found that way.
+    issuer_found_on: Option<Url>,
 }
 
 /// Options for a token request beyond the client's defaults (down-scoping).
@@ -97,7 +105,20 @@ impl OAuthClient {
             config: Arc::new(config),
             meta,
             http,
+            issuer_found_on: None,
         }
+    }
+
+    /// The same client, its issuer having been found by WebFinger on `base_url`.
+    pub fn with_issuer_found_on(mut self, base_url: Url) -> Self {
+        self.issuer_found_on = Some(base_url);
+        self
+    }
+
+    /// The API base URL whose WebFinger named this client's issuer, if it was found that
+    /// way (a login shows it, so that the person sees where they are sent).
+    pub fn issuer_found_on(&self) -> Option<&Url> {
+        self.issuer_found_on.as_ref()
     }
 
     /// The provider's metadata.

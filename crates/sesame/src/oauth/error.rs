@@ -44,6 +44,16 @@ pub enum OAuthError {
     /// The profile lacks something a grant needs.
     #[error("{0}")]
     Setup(String),
+    /// WebFinger on the API named an issuer that a confidential client must not
+    /// authenticate to: its secret or key would go wherever the API (or anyone answering
+    /// on its origin) says.
+    #[error("WebFinger on {base_url} names the issuer `{issuer}`, which is not trusted for this confidential client: sesame never sends a client secret or key to an issuer it learned from the API. Set `issuer` in the profile, or list `{issuer}` in `trusted_issuers`")]
+    UntrustedIssuer {
+        /// The issuer WebFinger returned.
+        issuer: String,
+        /// The API base URL WebFinger ran on (query redacted).
+        base_url: String,
+    },
     /// A UMA 2.0 authorization server refused a permission ticket (`need_info`,
     /// `request_submitted`, `request_denied`) or is not trusted.
     #[error(transparent)]
@@ -105,7 +115,7 @@ impl OAuthError {
     /// The sesame error kind this maps to.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            OAuthError::Setup(_) => ErrorKind::Config,
+            OAuthError::Setup(_) | OAuthError::UntrustedIssuer { .. } => ErrorKind::Config,
             _ => ErrorKind::OAuth,
         }
     }

@@ -57,7 +57,7 @@ impl fmt::Debug for Ticket {
 }
 
 /// The authorization server's refusal of a ticket (UMA Grant §3.3.6).
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum UmaError {
     /// `need_info`: the server needs claims about the requesting party. Push a claim token
@@ -105,6 +105,48 @@ pub enum UmaError {
         /// The authorization server named in the challenge.
         as_uri: String,
     },
+}
+
+impl fmt::Debug for UmaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The redirect URL carries the ticket in its query: redacted like in the message.
+        match self {
+            UmaError::NeedInfo {
+                as_uri,
+                ticket,
+                redirect_user,
+                redirect_url,
+                required_claims,
+                description,
+            } => f
+                .debug_struct("NeedInfo")
+                .field("as_uri", as_uri)
+                .field("ticket", ticket)
+                .field("redirect_user", redirect_user)
+                .field("redirect_url", &redirect_url.as_deref().map(redact))
+                .field("required_claims", required_claims)
+                .field("description", description)
+                .finish(),
+            UmaError::RequestSubmitted {
+                as_uri,
+                ticket,
+                interval,
+            } => f
+                .debug_struct("RequestSubmitted")
+                .field("as_uri", as_uri)
+                .field("ticket", ticket)
+                .field("interval", interval)
+                .finish(),
+            UmaError::RequestDenied { as_uri, description } => f
+                .debug_struct("RequestDenied")
+                .field("as_uri", as_uri)
+                .field("description", description)
+                .finish(),
+            UmaError::UntrustedServer { as_uri } => {
+                f.debug_struct("UntrustedServer").field("as_uri", as_uri).finish()
+            }
+        }
+    }
 }
 
 fn redact(u: &str) -> String {
@@ -162,7 +204,7 @@ pub async fn discover(http: &OAuthHttp, as_uri: &str, insecure: bool) -> Result<
 }
 
 /// One ticket exchange.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RptRequest<'a> {
     /// The permission ticket.
     pub ticket: &'a str,
@@ -176,6 +218,20 @@ pub struct RptRequest<'a> {
     pub rpt: Option<&'a AccessToken>,
     /// Scopes to ask for (a subset of the ticket's).
     pub scopes: &'a [String],
+}
+
+impl fmt::Debug for RptRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The ticket and the persisted claims token are bearer-like: never shown.
+        f.debug_struct("RptRequest")
+            .field("ticket", &"[redacted]")
+            .field("claim_token", &self.claim_token)
+            .field("claim_token_format", &self.claim_token_format)
+            .field("pct", &self.pct.map(|_| "[redacted]"))
+            .field("rpt", &self.rpt)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
 }
 
 /// A requesting party token and what came with it.

@@ -15,13 +15,25 @@ const ERROR_BODY_CAP: usize = 1024 * 1024;
 
 /// A response. The body is read with [`bytes`](Self::bytes), [`text`](Self::text),
 /// [`json`](Self::json) or streamed with [`chunk`](Self::chunk).
-#[derive(Debug)]
 pub struct Response {
     inner: reqwest::Response,
     method: Method,
     /// The credentials the request carried: an API that echoes them in an error body
     /// (`{"received": "Bearer …"}`) must not get them into the error message.
     mask: SecretMask,
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // reqwest's own Debug shows the URL with its query (`?access_token=…`) and every
+        // header (`Set-Cookie`).
+        f.debug_struct("Response")
+            .field("method", &self.method)
+            .field("url", &redact_url(self.inner.url()))
+            .field("status", &self.inner.status())
+            .field("headers", &crate::redact::redact_headers(self.inner.headers(), &[]))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Response {
