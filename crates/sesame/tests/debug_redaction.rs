@@ -30,8 +30,12 @@ const SECRET: &str = "S3cret-debug-canary-91f2";
 
 #[track_caller]
 fn clean<T: std::fmt::Debug>(what: &str, v: &T) {
+    // Also as the bytes a `Vec<u8>` prints (`[83, 51, …]`).
+    let bytes = format!("{:?}", SECRET.as_bytes());
+    let bytes = bytes.trim_matches(|c| c == '[' || c == ']');
     for text in [format!("{v:?}"), format!("{v:#?}")] {
         assert!(!text.contains(SECRET), "{what} Debug leaks the secret: {text}");
+        assert!(!text.contains(bytes), "{what} Debug leaks the secret's bytes: {text}");
     }
 }
 
@@ -184,6 +188,14 @@ async fn no_public_type_holding_a_secret_prints_it_in_debug() {
     let key = sesame::token::CacheKey::new("https://idp", "c", "password", &[], &[], None);
     store.save(&key, &token()).unwrap();
     clean("MemoryStore", &store);
+    let source = sesame::token::TokenSource::builder(key, Arc::new(ClientCredentialsGrant::new(lazy(ClientConfig::confidential("c", SECRET)))))
+        .store(Arc::new(MemoryStore::default()))
+        .build();
+    let lease = source.install(token()).unwrap();
+    clean("Lease", &lease);
+    clean("TokenSource", &source);
+    let cred = sesame::credential::OAuth::new("client-credentials", source, Some(lazy(ClientConfig::confidential("c", SECRET))));
+    clean("credential::OAuth", &cred);
 
     // A provider error whose description echoes a secret sent with the request.
     let e: sesame::Error = OAuthError::provider("token endpoint", Some(400), "invalid_request", None, None).into();
