@@ -557,7 +557,11 @@ async fn wrong_password_says_to_check_the_username_and_password() {
         "{}",
         r.stderr
     );
-    assert!(!r.stderr.contains("sesame login"), "a login cannot fix a wrong password: {}", r.stderr);
+    assert!(
+        !r.stderr.contains("sesame login"),
+        "a login cannot fix a wrong password: {}",
+        r.stderr
+    );
     assert!(!r.stderr.contains("not-the-password"), "{}", r.stderr);
     // The right password works (the profile itself is fine).
     let r = sesame(home.path(), &["-p", "pw", "token"], &[("PW", idp::account::PASSWORD)]).await;

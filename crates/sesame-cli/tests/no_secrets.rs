@@ -170,7 +170,11 @@ cache = "memory"
     ];
     for r in &runs {
         assert_ne!(r.code, 0, "{}", r.stderr);
-        assert!(r.stderr.contains("[redacted]"), "the echo is shown, masked: {}", r.stderr);
+        assert!(
+            r.stderr.contains("[redacted]"),
+            "the echo is shown, masked: {}",
+            r.stderr
+        );
         for f in &forbidden {
             assert!(!r.all().contains(f.as_str()), "output leaks `{f}`: {}", r.all());
         }

@@ -261,14 +261,19 @@ mod tests {
             b64("rt-refresh-1"),
         );
         let out = m.mask(&echoed);
-        for leak in ["s3cr", "rt-refresh-1", &b64("cli ent:s3cr et/+=")[..12], &b64("rt-refresh-1")] {
+        for leak in [
+            "s3cr",
+            "rt-refresh-1",
+            &b64("cli ent:s3cr et/+=")[..12],
+            &b64("rt-refresh-1"),
+        ] {
             assert!(!out.contains(leak), "{leak} in {out}");
         }
         assert!(out.contains("client_secret=[redacted]"), "{out}");
         let mut h = SecretMask::new();
         h.add_header_value(format!("Basic {}", b64("bob:hunter22")).as_bytes());
         assert_eq!(h.mask("pw hunter22"), "pw [redacted]");
-        assert_eq!(format!("{h:?}").contains("hunter"), false);
+        assert!(!format!("{h:?}").contains("hunter"));
         let mut short = SecretMask::new();
         short.add("abc");
         assert_eq!(short.mask("abc"), "abc", "too short to mask");

@@ -188,13 +188,22 @@ async fn no_public_type_holding_a_secret_prints_it_in_debug() {
     let key = sesame::token::CacheKey::new("https://idp", "c", "password", &[], &[], None);
     store.save(&key, &token()).unwrap();
     clean("MemoryStore", &store);
-    let source = sesame::token::TokenSource::builder(key, Arc::new(ClientCredentialsGrant::new(lazy(ClientConfig::confidential("c", SECRET)))))
-        .store(Arc::new(MemoryStore::default()))
-        .build();
+    let source = sesame::token::TokenSource::builder(
+        key,
+        Arc::new(ClientCredentialsGrant::new(lazy(ClientConfig::confidential(
+            "c", SECRET,
+        )))),
+    )
+    .store(Arc::new(MemoryStore::default()))
+    .build();
     let lease = source.install(token()).unwrap();
     clean("Lease", &lease);
     clean("TokenSource", &source);
-    let cred = sesame::credential::OAuth::new("client-credentials", source, Some(lazy(ClientConfig::confidential("c", SECRET))));
+    let cred = sesame::credential::OAuth::new(
+        "client-credentials",
+        source,
+        Some(lazy(ClientConfig::confidential("c", SECRET))),
+    );
     clean("credential::OAuth", &cred);
 
     // A provider error whose description echoes a secret sent with the request.

@@ -35,7 +35,12 @@ fn leak_forms() -> Vec<String> {
     for s in [SECRET, PASSWORD, REFRESH, BEARER] {
         v.push(s.to_string());
         v.push(form(s));
-        v.push(s.replace('/', "%2F").replace('+', "%2B").replace('=', "%3D").replace(' ', "%20"));
+        v.push(
+            s.replace('/', "%2F")
+                .replace('+', "%2B")
+                .replace('=', "%3D")
+                .replace(' ', "%20"),
+        );
         v.push(b64(s));
     }
     v.push(b64(&format!("{CLIENT_ID}:{SECRET}")));

@@ -190,7 +190,10 @@ async fn confidential_client_never_follows_webfinger_to_untrusted_issuer() {
     });
     s.get("anything").error_for_status(true).send().await.unwrap();
     let rec = good_api.last("/anything").unwrap();
-    assert!(rec.header("authorization").is_some_and(|a| a.starts_with("Bearer ")), "{rec:?}");
+    assert!(
+        rec.header("authorization").is_some_and(|a| a.starts_with("Bearer ")),
+        "{rec:?}"
+    );
 
     // A private-key-jwt client is confidential too.
     let dir = support::tempdir();
@@ -205,7 +208,10 @@ async fn confidential_client_never_follows_webfinger_to_untrusted_issuer() {
         ..Default::default()
     });
     let e = s.get("whoami").send().await.unwrap_err();
-    assert!(matches!(e.as_oauth(), Some(OAuthError::UntrustedIssuer { .. })), "{e:?}");
+    assert!(
+        matches!(e.as_oauth(), Some(OAuthError::UntrustedIssuer { .. })),
+        "{e:?}"
+    );
     assert!(attacker.requests().is_empty());
 }
 
@@ -244,7 +250,10 @@ async fn public_client_follows_webfinger_and_the_login_shows_the_issuer_first() 
     let lazy = LazyClient::new(parts.source, parts.client);
     let client = lazy.get().await.unwrap();
     assert_eq!(client.metadata().issuer, attacker.origin());
-    assert_eq!(client.issuer_found_on().map(|u| u.as_str()), Some(api.url("/").as_str()));
+    assert_eq!(
+        client.issuer_found_on().map(|u| u.as_str()),
+        Some(api.url("/").as_str())
+    );
 
     let out = Arc::new(Capture::default());
     let ui = TextLoginUi::new(

@@ -386,9 +386,18 @@ async fn expires_in_is_saturated_capped_and_read_from_strings_by_every_grant() {
             assert_eq!(left, *lifetime, "{grant}, expires_in {raw}");
         }
         let url = sesame::Url::parse(&s.url(&format!("/exp/{mode}/grant"))).unwrap();
-        let g = CustomJsonGrant::new(OAuthHttp::default_client().unwrap(), url, serde_json::json!({}), "/token")
-            .expires_in_at("/expires_in");
+        let g = CustomJsonGrant::new(
+            OAuthHttp::default_client().unwrap(),
+            url,
+            serde_json::json!({}),
+            "/token",
+        )
+        .expires_in_at("/expires_in");
         let t = g.obtain().await.unwrap();
-        assert_eq!(t.expires_at.unwrap() - t.issued_at, *lifetime, "custom JSON grant, {raw}");
+        assert_eq!(
+            t.expires_at.unwrap() - t.issued_at,
+            *lifetime,
+            "custom JSON grant, {raw}"
+        );
     }
 }

@@ -341,7 +341,9 @@ async fn echo_error(Query(q): Query<HashMap<String, String>>, req: Request) -> R
     for (k, v) in req.headers() {
         text.push_str(&format!("{k}: {}\n", String::from_utf8_lossy(v.as_bytes())));
     }
-    let body = axum::body::to_bytes(req.into_body(), 1024 * 1024).await.unwrap_or_default();
+    let body = axum::body::to_bytes(req.into_body(), 1024 * 1024)
+        .await
+        .unwrap_or_default();
     text.push('\n');
     text.push_str(&String::from_utf8_lossy(&body));
     if q.get("as").map(String::as_str) == Some("oauth") {

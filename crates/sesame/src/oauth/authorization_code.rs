@@ -358,7 +358,11 @@ mod tests {
         // Without the flag, a callback without `iss` is accepted (providers before RFC 9207).
         let mut plain = (*client.metadata()).clone();
         plain.authorization_response_iss_parameter_supported = false;
-        let client = OAuthClient::new(ClientConfig::public("cli"), Arc::new(plain), OAuthHttp::default_client().unwrap());
+        let client = OAuthClient::new(
+            ClientConfig::public("cli"),
+            Arc::new(plain),
+            OAuthHttp::default_client().unwrap(),
+        );
         let login = BrowserLogin::start(&client, "http://127.0.0.1:0/callback", &[], LandingPages::builtin())
             .await
             .unwrap();

@@ -17,9 +17,9 @@ use url::Url;
 use super::client_auth::{ClientAuth, JWT_BEARER_ASSERTION};
 use super::discovery::{ProviderMetadata, check_transport};
 use super::http::{HttpFailure, Reply, require_json, status_error};
-use crate::redact::SecretMask;
 use super::id_token::{self, IdTokenCheck};
 use super::{OAuthError, OAuthHttp};
+use crate::redact::SecretMask;
 use crate::redact::redact_url;
 use crate::secret::{AccessToken, ClientSecret, IdToken, Password, RefreshToken};
 use crate::token::{DEFAULT_LIFETIME, Token, jwt_exp, now_unix};
@@ -557,9 +557,7 @@ fn de_opt_i64<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Opt
         Some(N::I(i)) => Some(i),
         // `as` saturates (and maps NaN to 0): 1e300 is "a very long time", not a panic.
         Some(N::F(f)) => Some(f as i64),
-        Some(N::S(s)) => Some(
-            parse_seconds(&s).ok_or_else(|| serde::de::Error::custom("expires_in is not a number"))?,
-        ),
+        Some(N::S(s)) => Some(parse_seconds(&s).ok_or_else(|| serde::de::Error::custom("expires_in is not a number"))?),
     })
 }
 
@@ -571,7 +569,10 @@ pub(crate) fn parse_seconds(s: &str) -> Option<i64> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some(t.parse().unwrap_or(if t.starts_with('-') { i64::MIN } else { i64::MAX }))
+    Some(
+        t.parse()
+            .unwrap_or(if t.starts_with('-') { i64::MIN } else { i64::MAX }),
+    )
 }
 
 pub(crate) fn parse_token_reply(reply: &Reply, endpoint: &str) -> Result<RawTokenResponse> {

@@ -47,7 +47,9 @@ pub enum OAuthError {
     /// WebFinger on the API named an issuer that a confidential client must not
     /// authenticate to: its secret or key would go wherever the API (or anyone answering
     /// on its origin) says.
-    #[error("WebFinger on {base_url} names the issuer `{issuer}`, which is not trusted for this confidential client: sesame never sends a client secret or key to an issuer it learned from the API. Set `issuer` in the profile, or list `{issuer}` in `trusted_issuers`")]
+    #[error(
+        "WebFinger on {base_url} names the issuer `{issuer}`, which is not trusted for this confidential client: sesame never sends a client secret or key to an issuer it learned from the API. Set `issuer` in the profile, or list `{issuer}` in `trusted_issuers`"
+    )]
     UntrustedIssuer {
         /// The issuer WebFinger returned.
         issuer: String,

@@ -146,7 +146,10 @@ impl LazyClient {
         if self.source.trusted_issuers.iter().any(|t| norm(t) == norm(issuer)) {
             return Ok(());
         }
-        tracing::warn!(issuer, "WebFinger named an issuer that is not trusted for a confidential client");
+        tracing::warn!(
+            issuer,
+            "WebFinger named an issuer that is not trusted for a confidential client"
+        );
         Err(OAuthError::UntrustedIssuer {
             issuer: super::error::clean(issuer, 300),
             base_url: crate::redact::redact_url(base),

@@ -142,9 +142,7 @@ impl fmt::Debug for UmaError {
                 .field("as_uri", as_uri)
                 .field("description", description)
                 .finish(),
-            UmaError::UntrustedServer { as_uri } => {
-                f.debug_struct("UntrustedServer").field("as_uri", as_uri).finish()
-            }
+            UmaError::UntrustedServer { as_uri } => f.debug_struct("UntrustedServer").field("as_uri", as_uri).finish(),
         }
     }
 }
