@@ -1,7 +1,7 @@
 //! [`Response`]: reqwest's response with sesame's error mapping.
 
 use bytes::Bytes;
-use reqwest::header::{CONTENT_TYPE, HeaderMap};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -18,9 +18,9 @@ const ERROR_BODY_CAP: usize = 1024 * 1024;
 pub struct Response {
     inner: reqwest::Response,
     method: Method,
-    /// The credentials the request carried: an API that echoes them in an error body
-    /// (`{"received": "Bearer …"}`) must not get them into the error message.
-    mask: SecretMask,
+    /// The credential header values the request carried: an API that echoes them in an
+    /// error body (`{"received": "Bearer …"}`) must not get them into the error message.
+    sent_credentials: Vec<HeaderValue>,
 }
 
 impl std::fmt::Debug for Response {
@@ -41,13 +41,14 @@ impl Response {
         Response {
             inner,
             method,
-            mask: SecretMask::new(),
+            sent_credentials: Vec::new(),
         }
     }
 
-    /// The same response, masking `mask` in the error built from it.
-    pub(crate) fn with_mask(mut self, mask: SecretMask) -> Self {
-        self.mask = mask;
+    /// The same response, masking these header values (and their encodings) in the error
+    /// built from it.
+    pub(crate) fn with_sent_credentials(mut self, values: Vec<HeaderValue>) -> Self {
+        self.sent_credentials = values;
         self
     }
 
@@ -140,14 +141,18 @@ impl Response {
                 break;
             }
         }
+        let mut mask = SecretMask::new();
+        for v in &self.sent_credentials {
+            mask.add_header_value(v.as_bytes());
+        }
         HttpError {
             status,
             method: self.method.to_string(),
             url,
             // Masked before summarizing (which may wrap or cut a long token) and after.
-            message: self.mask.mask(&crate::message::summarize(
+            message: mask.mask(&crate::message::summarize(
                 content_type.as_deref(),
-                &self.mask.mask_bytes(&body),
+                &mask.mask_bytes(&body),
             )),
         }
         .into()
