@@ -124,6 +124,17 @@ impl Response {
         }
     }
 
+    /// The secrets this response's request carried (its credential header values, in the
+    /// encodings a server may echo), for a binding that builds its own error message from
+    /// the body (the Python package's `raise_for_status`).
+    pub fn sent_secrets(&self) -> SecretMask {
+        let mut mask = SecretMask::new();
+        for v in &self.sent_credentials {
+            mask.add_header_value(v.as_bytes());
+        }
+        mask
+    }
+
     /// Reads (at most 1 MiB of) the body and turns it into an HTTP error.
     pub(crate) async fn into_error(mut self) -> Error {
         let status = self.status();
@@ -141,10 +152,7 @@ impl Response {
                 break;
             }
         }
-        let mut mask = SecretMask::new();
-        for v in &self.sent_credentials {
-            mask.add_header_value(v.as_bytes());
-        }
+        let mask = self.sent_secrets();
         HttpError {
             status,
             method: self.method.to_string(),
