@@ -17,7 +17,8 @@
 //   SESAME_BROWSER_PROBE       1 = before logging in, probe sesame's loopback listener with GET /favicon.ico
 //                              and a callback with a wrong `state` (the statuses go to the log)
 //   SESAME_BROWSER_CALLBACK_ERROR  instead of logging in, go straight to sesame's redirect URI with
-//                              error=access_denied, this error_description and the request's state
+//                              error=access_denied, this error_description, the request's state and
+//                              `iss` ($SESAME_BROWSER_ISSUER, else the authorization endpoint's origin)
 //                              (checks how sesame shows a provider's text; the log says whether any
 //                              script in the final page ran: `xss: none` or `xss: RAN`)
 //   SESAME_BROWSER_TIMEOUT     seconds for the whole run (default 60)
@@ -137,6 +138,10 @@ try {
     cb.searchParams.set('error', 'access_denied');
     cb.searchParams.set('error_description', env.SESAME_BROWSER_CALLBACK_ERROR);
     cb.searchParams.set('state', start.searchParams.get('state') || '');
+    // As the provider would (RFC 9207: its error responses carry `iss` too; sesame refuses
+    // a callback without it from a provider that advertises it). The bundled provider's
+    // issuer is the origin of its authorization endpoint.
+    cb.searchParams.set('iss', env.SESAME_BROWSER_ISSUER || start.origin);
     log(`open ${cb.origin}${cb.pathname} with an injected error`);
     await page.goto(cb.toString(), { waitUntil: 'load' });
   } else {

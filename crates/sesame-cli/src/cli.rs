@@ -175,7 +175,8 @@ pub struct ProfileFlags {
     /// auth = discover: use a JWT only if its signature verifies against its https issuer's keys.
     #[arg(long, global = true)]
     pub verify_signature: bool,
-    /// auth = discover: use only tokens from this issuer (repeatable).
+    /// auth = discover: use only tokens from this issuer; a confidential OAuth client: may
+    /// authenticate to this issuer when the API's WebFinger names it (repeatable).
     #[arg(long = "trusted-issuer", global = true, value_name = "URL")]
     pub trusted_issuers: Vec<String>,
     /// With --http-cache: treat cached responses as fresh for this many seconds, whatever

@@ -1,5 +1,6 @@
 //! Exit codes (SPEC §3) and the mapping from library errors.
 
+use sesame::oauth::ProviderHint;
 use sesame::{Error, ErrorKind};
 
 pub const OK: i32 = 0;
@@ -39,6 +40,13 @@ pub fn report(e: &Error) -> i32 {
     eprintln!("sesame: error: {e}");
     if let Some(h) = e.hint() {
         eprintln!("hint: {h}");
+    }
+    match e.oauth_hint() {
+        Some(ProviderHint::Login) => eprintln!("hint: run `sesame login` (add -p PROFILE for another profile)"),
+        Some(ProviderHint::CheckCredentials) => eprintln!(
+            "hint: check the profile's username and password (`username`, `password` or --username, --password-env VAR)"
+        ),
+        _ => {}
     }
     code_for(e)
 }

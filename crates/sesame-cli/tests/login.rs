@@ -87,6 +87,11 @@ async fn browser_login_then_request_and_token_use_the_cached_token() {
     let page = b.page();
     assert_eq!(page["status"], 200);
     assert!(page["url"].as_str().unwrap().ends_with("/callback"), "{page}");
+    // RFC 9207: the provider advertises `iss` in its authorization responses, so the
+    // listener required it in this callback (a callback without it is refused, see
+    // sesame::oauth::authorization_code), and the login above went through.
+    let meta = idp::http::get(&idp().discovery_url()).unwrap().json();
+    assert_eq!(meta["authorization_response_iss_parameter_supported"], true, "{meta}");
     let text = page["text"].as_str().unwrap();
     assert!(
         text.contains("Login complete") && text.contains("return to the terminal"),
@@ -528,4 +533,37 @@ async fn a_session_logs_in_through_its_login_handler_once() {
     // Cached now: no more browser.
     assert_eq!(get().await["sub"], "alice");
     assert_eq!(b.invocations(), 1);
+}
+
+/// Issue 13 item 15: a wrong password in the password grant (`invalid_grant`) said "run
+/// `sesame login`", which cannot help. It now says to check the username and password.
+#[tokio::test]
+async fn wrong_password_says_to_check_the_username_and_password() {
+    let home = tempfile::tempdir().unwrap();
+    let i = idp().issuer();
+    let (id, secret) = idp::clients::PASSWORD_CLIENT;
+    write_config(
+        home.path(),
+        &format!(
+            "[profiles.pw]\nbase_url = \"{i}/api/\"\nauth = \"password\"\nissuer = \"{i}\"\nclient_id = \"{id}\"\nclient_secret = \"{secret}\"\nusername = \"{}\"\npassword = {{ env = \"PW\" }}\ncache = \"memory\"\n",
+            idp::account::USERNAME
+        ),
+    );
+    let r = sesame(home.path(), &["-p", "pw", "token"], &[("PW", "not-the-password")]).await;
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("invalid_grant"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("check the profile's username and password"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("sesame login"),
+        "a login cannot fix a wrong password: {}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("not-the-password"), "{}", r.stderr);
+    // The right password works (the profile itself is fine).
+    let r = sesame(home.path(), &["-p", "pw", "token"], &[("PW", idp::account::PASSWORD)]).await;
+    assert_eq!(r.code, 0, "{}", r.all());
 }

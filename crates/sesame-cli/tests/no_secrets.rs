@@ -113,3 +113,77 @@ fn url_encode(s: &str) -> String {
         })
         .collect()
 }
+
+/// Issue 13 item 10: servers that echo the request (headers and body) in a 400 get none of
+/// the secrets sesame sent onto the terminal — `request --fail` against an API, `token`
+/// against a token endpoint — in any encoding.
+#[tokio::test]
+async fn secrets_echoed_by_a_server_are_masked_in_what_the_cli_prints() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let secret = "Cs-cli-echo/secret+9=";
+    let form: String = secret.replace('/', "%2F").replace('+', "%2B").replace('=', "%3D");
+    let api = TestServer::http().await;
+    let home = tempfile::tempdir().unwrap();
+    write_config(
+        home.path(),
+        &format!(
+            r#"[profiles.bearer]
+base_url = "{base}"
+auth = "bearer"
+token = {{ env = "T" }}
+[profiles.cc]
+auth = "client-credentials"
+client_id = "cli-echo"
+client_secret = {{ env = "S" }}
+token_endpoint = "{token}"
+issuer = "{origin}"
+cache = "memory"
+[profiles.ccpost]
+auth = "client-credentials"
+client_id = "cli-echo"
+client_secret = {{ env = "S" }}
+client_auth = "client_secret_post"
+token_endpoint = "{token_oauth}"
+issuer = "{origin}"
+cache = "memory"
+"#,
+            base = api.url("/"),
+            token = api.url("/echo-error"),
+            token_oauth = api.url("/echo-error?as=oauth"),
+            origin = api.origin(),
+        ),
+    );
+    let env = [("T", TOKEN), ("S", secret)];
+    let forbidden = [
+        TOKEN.to_string(),
+        b64(TOKEN),
+        secret.to_string(),
+        form.clone(),
+        b64(&format!("cli-echo:{secret}")),
+        b64(&format!("cli-echo:{form}")),
+    ];
+    let runs = [
+        sesame(home.path(), &["-p", "bearer", "request", "--fail", "echo-error"], &env).await,
+        sesame(home.path(), &["-p", "cc", "token"], &env).await,
+        sesame(home.path(), &["-p", "ccpost", "token"], &env).await,
+    ];
+    for r in &runs {
+        assert_ne!(r.code, 0, "{}", r.stderr);
+        assert!(
+            r.stderr.contains("[redacted]"),
+            "the echo is shown, masked: {}",
+            r.stderr
+        );
+        for f in &forbidden {
+            assert!(!r.all().contains(f.as_str()), "output leaks `{f}`: {}", r.all());
+        }
+    }
+    // The server did receive them.
+    let seen: String = api
+        .requests()
+        .iter()
+        .map(|r| format!("{:?} {}", r.headers, String::from_utf8_lossy(&r.body)))
+        .collect();
+    assert!(seen.contains(TOKEN) && seen.contains(&form) && seen.contains(&b64(&format!("cli-echo:{form}"))));
+}

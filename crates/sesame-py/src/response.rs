@@ -24,6 +24,7 @@ pub struct Fetched {
     headers: HeaderMap,
     version: &'static str,
     body: Fetch,
+    sent_secrets: sesame::redact::SecretMask,
 }
 
 enum Fetch {
@@ -37,6 +38,7 @@ pub async fn execute(rb: RequestBuilder, method: Method, stream: bool) -> sesame
     let status = resp.status();
     let url = resp.url().clone();
     let headers = resp.headers().clone();
+    let sent_secrets = resp.sent_secrets();
     let version = match resp.version() {
         v if v == reqwest::Version::HTTP_2 => "HTTP/2",
         v if v == reqwest::Version::HTTP_10 => "HTTP/1.0",
@@ -55,6 +57,7 @@ pub async fn execute(rb: RequestBuilder, method: Method, stream: bool) -> sesame
         headers,
         version,
         body,
+        sent_secrets,
     })
 }
 
@@ -81,6 +84,9 @@ enum BodyState {
 /// The response to an HTTP request. The names are those of `requests.Response`.
 #[pyclass(module = "sesame", name = "Response", frozen)]
 pub struct PyResponse {
+    /// The credentials the request carried, masked in `raise_for_status`'s message (an API
+    /// may echo them in its error body).
+    sent_secrets: sesame::redact::SecretMask,
     status: StatusCode,
     method: Method,
     url: Url,
@@ -103,6 +109,7 @@ impl From<Fetched> for PyResponse {
             }))),
         };
         PyResponse {
+            sent_secrets: f.sent_secrets,
             status: f.status,
             method: f.method,
             url: f.url,
@@ -368,7 +375,10 @@ impl PyResponse {
             status: this.status,
             method: this.method.to_string(),
             url: sesame::redact::redact_url(&this.url),
-            message: sesame::message::summarize(this.content_type(), &body[..cap]),
+            message: this.sent_secrets.mask(&sesame::message::summarize(
+                this.content_type(),
+                &this.sent_secrets.mask_bytes(&body[..cap]),
+            )),
         };
         let kw = PyDict::new(py);
         kw.set_item("kind", "http")?;

@@ -169,6 +169,7 @@ class LocalServer:
     - `/…/redirect?to=URL[&code=302]` → a redirect
     - `/…/always-401` → 401 with `WWW-Authenticate: Bearer error="invalid_token"`
     - `/…/401-first-token` → 401 for the first Authorization value it sees, 200 after
+    - `/…/echo-error` → 400, the request's headers echoed as text
     - `/…/slow?ms=N` → 200 after N ms
     - `/…/stream?n=N&size=S` → N chunks of S bytes, chunked
     - anything else → like echo
@@ -230,6 +231,10 @@ class LocalServer:
                         )
                     else:
                         self._send(200, json.dumps({"ok": True}).encode(), "application/json")
+                elif leaf == "echo-error":
+                    # A debugging gateway: 400 with the request's headers echoed.
+                    text = "".join(f"{k}: {v}\n" for k, v in headers.items())
+                    self._send(400, text.encode(), "text/plain")
                 elif leaf == "slow":
                     time.sleep(int(q.get("ms", "500")) / 1000)
                     self._send(200, b'{"slow":true}', "application/json")

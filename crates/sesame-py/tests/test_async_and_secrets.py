@@ -105,3 +105,16 @@ def test_no_secret_in_reprs_exceptions_or_logs(idp, server, caplog):
     assert caplog.records, "the library's events reach the `sesame` logger"
     no_secret(logs)
     assert tok not in logs
+
+
+def test_raise_for_status_masks_a_credential_the_server_echoed(server):
+    """Issue 13 item 10: an API that echoes the request in its error body does not get the
+    bearer token into HTTPError's text or message."""
+    s = sesame.Session(base_url=server.url("/api/"), auth="bearer", token=SECRETS[0])
+    r = s.get("echo-error")
+    assert r.status_code == 400 and SECRETS[0] in r.text, "the body itself is the server's"
+    with pytest.raises(sesame.HTTPError) as e:
+        r.raise_for_status()
+    assert "authorization: [redacted]" in e.value.message, e.value.message
+    no_secret(str(e.value) + repr(e.value) + e.value.message)
+    s.close()

@@ -145,12 +145,24 @@ impl RequestBuilder {
 }
 
 /// A blocking response with its body read.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Response {
     status: StatusCode,
     headers: HeaderMap,
     url: Url,
     body: Bytes,
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The body may be a token service's answer: only its size.
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("url", &crate::redact::redact_url(&self.url))
+            .field("headers", &crate::redact::redact_headers(&self.headers, &[]))
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 impl Response {

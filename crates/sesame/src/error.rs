@@ -108,6 +108,12 @@ impl Error {
         self.as_oauth().and_then(|o| o.code())
     }
 
+    /// What a person should do about a provider's refusal (log in again, or check the
+    /// username and password), for a front end to word with its own commands.
+    pub fn oauth_hint(&self) -> Option<crate::oauth::ProviderHint> {
+        self.as_oauth().and_then(|o| o.hint())
+    }
+
     /// Adds context in front of the message, keeping the kind (and dropping layer detail).
     pub fn context(self, prefix: impl std::fmt::Display) -> Self {
         let kind = self.kind();

@@ -106,6 +106,7 @@ pub async fn loopback_callback(data: &[u8]) -> Option<String> {
     let check = CallbackCheck {
         state: secrecy::SecretString::from("fuzz-state".to_string()),
         issuer: "https://as.example".into(),
+        require_iss: false,
         pages: LandingPages::builtin(),
     };
     let wait = tokio::spawn(l.wait(check));

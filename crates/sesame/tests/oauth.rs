@@ -76,16 +76,209 @@ async fn discovery_by_issuer_and_by_webfinger() {
     let iss = webfinger::issuer_for(&http, &base, Some("/ods"), false).await.unwrap();
     assert_eq!(iss, idp().issuer());
 
-    // A profile with no issuer at all finds it by WebFinger and gets a token.
+    // A confidential profile with no issuer finds it by WebFinger and gets a token when it
+    // trusts that issuer (issue 13 item 5: without `trusted_issuers` it is refused, below).
     let s = session_for(Profile {
         issuer: None,
         webfinger_prefix: Some("/ods".into()),
         auth: Some(AuthKind::ClientCredentials),
         client_id: Some(clients::M2M_BASIC.0.into()),
         client_secret: secret(clients::M2M_BASIC.1),
+        trusted_issuers: Some(vec![idp().issuer().into()]),
         ..Default::default()
     });
     assert_eq!(whoami(&s).await["client_id"], clients::M2M_BASIC.0);
+}
+
+/// An attacker's authorization server: valid metadata naming its own token endpoint (and an
+/// authorization endpoint, for the public-client case); every request is recorded.
+async fn attacker_idp() -> support::TestServer {
+    use axum::routing::get;
+    let extra = axum::Router::new().route(
+        "/.well-known/openid-configuration",
+        get(|req: axum::extract::Request| async move {
+            let host = req.headers()["host"].to_str().unwrap().to_string();
+            axum::Json(serde_json::json!({
+                "issuer": format!("http://{host}"),
+                "token_endpoint": format!("http://{host}/token"),
+                "authorization_endpoint": format!("http://{host}/authorize"),
+            }))
+        }),
+    );
+    support::TestServer::start_with(support::ServerOptions::default(), Some(extra)).await
+}
+
+/// An API whose WebFinger names `issuer`.
+async fn api_naming(issuer: String) -> support::TestServer {
+    use axum::routing::get;
+    let extra = axum::Router::new().route(
+        "/.well-known/webfinger",
+        get(move || {
+            let issuer = issuer.clone();
+            async move {
+                (
+                    [("content-type", "application/jrd+json")],
+                    serde_json::json!({"links": [{"rel": webfinger::ISSUER_REL, "href": issuer}]}).to_string(),
+                )
+            }
+        }),
+    );
+    support::TestServer::start_with(support::ServerOptions::default(), Some(extra)).await
+}
+
+fn profile_session(p: Profile) -> Session {
+    let p = Profile {
+        cache: Some("memory".into()),
+        ..p
+    };
+    let resolved = Config::default().resolve(None, p).unwrap();
+    sesame::config::session_builder(&resolved).unwrap().build().unwrap()
+}
+
+/// Issue 13 item 5: a confidential client without `issuer` asked the API's WebFinger which
+/// issuer to use and sent its secret there, so an API (or anyone answering on its origin)
+/// could harvest client secrets. Now it refuses an issuer it does not trust, before any
+/// request to it; `trusted_issuers` lists the ones it may use.
+#[tokio::test]
+async fn confidential_client_never_follows_webfinger_to_untrusted_issuer() {
+    let attacker = attacker_idp().await;
+    let api = api_naming(attacker.origin()).await;
+    for client_auth in ["client_secret_basic", "client_secret_post"] {
+        let s = profile_session(Profile {
+            base_url: Some(api.url("/")),
+            auth: Some(AuthKind::ClientCredentials),
+            client_id: Some(clients::M2M_BASIC.0.into()),
+            client_secret: secret(clients::M2M_BASIC.1),
+            client_auth: Some(client_auth.into()),
+            // Another issuer is trusted, not this one.
+            trusted_issuers: Some(vec![idp().issuer().into()]),
+            ..Default::default()
+        });
+        let e = s.get("whoami").send().await.unwrap_err();
+        assert!(e.is_config(), "{e:?}");
+        assert!(
+            matches!(e.as_oauth(), Some(OAuthError::UntrustedIssuer { issuer, .. }) if *issuer == attacker.origin()),
+            "{e:?}"
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains("`issuer`") && text.contains("`trusted_issuers`") && text.contains(&attacker.origin()),
+            "says what to set: {text}"
+        );
+        assert!(!text.contains(clients::M2M_BASIC.1), "{text}");
+    }
+    // Nothing at all reached the attacker (not even discovery), so no secret did; and the
+    // API got only WebFinger.
+    assert!(attacker.requests().is_empty(), "{:?}", attacker.requests());
+    assert!(api.requests().iter().all(|r| r.path == "/.well-known/webfinger"));
+    let sent: String = api
+        .requests()
+        .iter()
+        .map(|r| format!("{:?}{}", r.headers, String::from_utf8_lossy(&r.body)))
+        .collect();
+    assert!(!sent.contains(clients::M2M_BASIC.1));
+
+    // Listing the bundled provider, found by WebFinger, works.
+    let good_api = api_naming(idp().issuer().into()).await;
+    let s = profile_session(Profile {
+        base_url: Some(good_api.url("/")),
+        auth: Some(AuthKind::ClientCredentials),
+        client_id: Some(clients::M2M_BASIC.0.into()),
+        client_secret: secret(clients::M2M_BASIC.1),
+        trusted_issuers: Some(vec![format!("{}/", idp().issuer())]),
+        ..Default::default()
+    });
+    s.get("anything").error_for_status(true).send().await.unwrap();
+    let rec = good_api.last("/anything").unwrap();
+    assert!(
+        rec.header("authorization").is_some_and(|a| a.starts_with("Bearer ")),
+        "{rec:?}"
+    );
+
+    // A private-key-jwt client is confidential too.
+    let dir = support::tempdir();
+    let key = dir.path().join("client.key.pem");
+    support::write_private(&key, idp::m2m_jwt_key_pem().as_bytes());
+    let s = profile_session(Profile {
+        base_url: Some(api.url("/")),
+        auth: Some(AuthKind::ClientCredentials),
+        client_id: Some(clients::M2M_JWT.into()),
+        client_auth: Some("private-key-jwt".into()),
+        client_key: Some(key),
+        ..Default::default()
+    });
+    let e = s.get("whoami").send().await.unwrap_err();
+    assert!(
+        matches!(e.as_oauth(), Some(OAuthError::UntrustedIssuer { .. })),
+        "{e:?}"
+    );
+    assert!(attacker.requests().is_empty());
+}
+
+/// A public client has no secret to lose: it follows WebFinger (ASAM ODS), and the login
+/// shows the person the issuer before the browser opens.
+#[tokio::test]
+async fn public_client_follows_webfinger_and_the_login_shows_the_issuer_first() {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use sesame::login::{Facts, TextLoginUi, TextOutput, UiSettings};
+    use sesame::oauth::{InteractiveLogin, LazyClient, LoginOptions};
+
+    #[derive(Debug, Default)]
+    struct Capture(Mutex<String>);
+    impl TextOutput for Capture {
+        fn write(&self, text: &str) {
+            self.0.lock().unwrap().push_str(text);
+        }
+    }
+
+    let attacker = attacker_idp().await;
+    let api = api_naming(attacker.origin()).await;
+    let resolved = Config::default()
+        .resolve(
+            None,
+            Profile {
+                base_url: Some(api.url("/")),
+                auth: Some(AuthKind::Oidc),
+                client_id: Some("sesame-cli".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let parts = sesame::config::oauth_parts(&resolved, AuthKind::Oidc).unwrap();
+    let lazy = LazyClient::new(parts.source, parts.client);
+    let client = lazy.get().await.unwrap();
+    assert_eq!(client.metadata().issuer, attacker.origin());
+    assert_eq!(
+        client.issuer_found_on().map(|u| u.as_str()),
+        Some(api.url("/").as_str())
+    );
+
+    let out = Arc::new(Capture::default());
+    let ui = TextLoginUi::new(
+        Facts::with_terminals(false, true, false),
+        UiSettings {
+            no_browser: true,
+            ..Default::default()
+        },
+        out.clone(),
+    );
+    let login = InteractiveLogin::new(
+        Arc::new(ui),
+        LoginOptions {
+            timeout: Duration::from_secs(1),
+            device_fallback: false,
+            ..Default::default()
+        },
+    );
+    let e = login.run(client).await.unwrap_err();
+    assert!(e.is_timeout(), "nobody logs in here: {e}");
+    let text = out.0.lock().unwrap().clone();
+    let shown = format!("issuer: {} (found by WebFinger on {})", attacker.origin(), api.url("/"));
+    let issuer_at = text.find(&shown).unwrap_or_else(|| panic!("issuer shown: {text}"));
+    let url_at = text.find("To log in, open this URL").expect("URL shown");
+    assert!(issuer_at < url_at, "the issuer comes first: {text}");
 }
 
 #[tokio::test]
@@ -172,13 +365,22 @@ async fn password_grant_refresh_rotation_and_userinfo() {
     assert_ne!(t.access_token, t2.access_token);
     let e = c.refresh(&rt1, &TokenOptions::default()).await.unwrap_err();
     assert_eq!(e.oauth_error_code(), Some("invalid_grant"));
-    assert!(e.to_string().contains("sesame login"), "{e}");
+    // A refused refresh token means a new login; the engine says so with a typed hint
+    // (the CLI words it), its own text names no command.
+    assert_eq!(e.oauth_hint(), Some(sesame::oauth::ProviderHint::Login), "{e}");
+    assert!(!e.to_string().contains("sesame login"), "{e}");
 
     let e = c
         .password(account::USERNAME, &Password::new("nope"), &TokenOptions::default())
         .await
         .unwrap_err();
     assert_eq!(e.oauth_error_code(), Some("invalid_grant"));
+    assert_eq!(
+        e.oauth_hint(),
+        Some(sesame::oauth::ProviderHint::CheckCredentials),
+        "a refused password grant is about the username and password: {e}"
+    );
+    assert!(e.to_string().contains("username or password"), "{e}");
 
     // And through a profile: a session with auth = password reaches the API.
     let s = session_for(Profile {

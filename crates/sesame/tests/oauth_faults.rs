@@ -299,3 +299,105 @@ async fn at_hash_is_checked_against_the_access_token() {
         "{e}"
     );
 }
+
+/// The `expires_in` of each mode of `/exp/{mode}/…`, and the lifetime sesame must make of it.
+const EXPIRES_IN_CASES: &[(&str, &str, i64)] = &[
+    ("max", "9223372036854775807", 365 * 24 * 3600),
+    ("u64max", "18446744073709551615", 365 * 24 * 3600),
+    ("huge", "1e300", 365 * 24 * 3600),
+    ("string", "\"3600\"", 3600),
+    ("hugestring", "\"99999999999999999999999\"", 365 * 24 * 3600),
+    ("negative", "-5", 0),
+    ("negstring", "\"-5\"", 0),
+    ("zero", "0", 0),
+];
+
+fn expires_in_routes() -> Router {
+    fn raw(mode: &str) -> &'static str {
+        EXPIRES_IN_CASES.iter().find(|c| c.0 == mode).map(|c| c.1).unwrap()
+    }
+    let json = |body: String| ([(header::CONTENT_TYPE, "application/json")], body);
+    Router::new()
+        .route(
+            "/exp/{mode}/token",
+            post(move |axum::extract::Path(mode): axum::extract::Path<String>| async move {
+                json(format!(
+                    r#"{{"access_token":"at-exp-{mode}","token_type":"Bearer","refresh_token":"rt-exp","expires_in":{}}}"#,
+                    raw(&mode)
+                ))
+            }),
+        )
+        .route(
+            "/exp/{mode}/device",
+            post(move || async move {
+                json(r#"{"device_code":"dc-1","user_code":"ABCD-EFGH","verification_uri":"https://idp.example/device","expires_in":60,"interval":1}"#.into())
+            }),
+        )
+        .route(
+            "/exp/{mode}/grant",
+            post(move |axum::extract::Path(mode): axum::extract::Path<String>| async move {
+                json(format!(r#"{{"token":"custom-exp-{mode}","expires_in":{}}}"#, raw(&mode)))
+            }),
+        )
+}
+
+/// Issue 13 item 7: `expires_in` of `i64::MAX` panicked (`attempt to add with overflow`)
+/// and a numeric string was refused by the standard grants. Every grant now reads it the
+/// same way: saturated, capped at a year, zero or negative = expires now.
+#[tokio::test]
+async fn expires_in_is_saturated_capped_and_read_from_strings_by_every_grant() {
+    use sesame::oauth::device::DeviceAuthorization;
+    use sesame::secret::{AccessToken, Password, RefreshToken};
+    let s = TestServer::start_with(ServerOptions::default(), Some(expires_in_routes())).await;
+    for (mode, raw, lifetime) in EXPIRES_IN_CASES {
+        let meta = ProviderMetadata {
+            issuer: s.origin(),
+            token_endpoint: Some(s.url(&format!("/exp/{mode}/token"))),
+            device_authorization_endpoint: Some(s.url(&format!("/exp/{mode}/device"))),
+            ..Default::default()
+        };
+        let c = OAuthClient::new(
+            ClientConfig::confidential("c", "client-secret-value"),
+            Arc::new(meta),
+            OAuthHttp::default_client().unwrap(),
+        );
+        let o = TokenOptions::default();
+        let device = DeviceAuthorization::request(&c).await.unwrap();
+        let tokens = [
+            ("client credentials", c.client_credentials(&o).await),
+            ("password", c.password("u", &Password::new("pw-value"), &o).await),
+            ("refresh", c.refresh(&RefreshToken::new("rt-old"), &o).await),
+            (
+                "authorization code",
+                c.exchange_code("code-1", "verifier-1", "http://127.0.0.1:9/cb", None)
+                    .await,
+            ),
+            ("device", device.poll(&c, |_| {}).await),
+            (
+                "token exchange",
+                c.token_exchange(&AccessToken::new("subject"), sesame::oauth::ACCESS_TOKEN_TYPE, &o)
+                    .await,
+            ),
+        ];
+        for (grant, t) in tokens {
+            let t = t.unwrap_or_else(|e| panic!("{grant}, expires_in {raw}: {e}"));
+            assert_eq!(t.access_token.expose(), format!("at-exp-{mode}"));
+            let left = t.expires_at.unwrap() - t.issued_at;
+            assert_eq!(left, *lifetime, "{grant}, expires_in {raw}");
+        }
+        let url = sesame::Url::parse(&s.url(&format!("/exp/{mode}/grant"))).unwrap();
+        let g = CustomJsonGrant::new(
+            OAuthHttp::default_client().unwrap(),
+            url,
+            serde_json::json!({}),
+            "/token",
+        )
+        .expires_in_at("/expires_in");
+        let t = g.obtain().await.unwrap();
+        assert_eq!(
+            t.expires_at.unwrap() - t.issued_at,
+            *lifetime,
+            "custom JSON grant, {raw}"
+        );
+    }
+}

@@ -11,6 +11,9 @@
 //! - `/protected/…` — 200 only with the configured `Authorization` value, else 401 with
 //!   `WWW-Authenticate: Bearer`;
 //! - `/slow?ms=N` — answers after N ms; `/loop` — redirects to itself;
+//! - `/echo-error[?as=oauth]` — 400 echoing the request's headers and body verbatim (as
+//!   `text/plain`, or with `as=oauth` inside an OAuth error's `error_description`), like a
+//!   debugging gateway: for tests that no secret sent comes back in sesame's messages;
 //! - anything else — 200 with a JSON echo of the request.
 
 use std::collections::HashMap;
@@ -132,6 +135,7 @@ impl TestServer {
             .route("/protected", any(protected))
             .route("/protected/{*rest}", any(protected))
             .route("/slow", any(slow))
+            .route("/echo-error", any(echo_error))
             .route(
                 "/loop",
                 any(|| async { (StatusCode::FOUND, [(header::LOCATION, "/loop")]) }),
@@ -330,6 +334,24 @@ async fn echo(req: Request) -> Response {
         "client_leaf_subject": peer.leaf,
     }))
     .into_response()
+}
+
+async fn echo_error(Query(q): Query<HashMap<String, String>>, req: Request) -> Response {
+    let mut text = format!("{} {}\n", req.method(), req.uri());
+    for (k, v) in req.headers() {
+        text.push_str(&format!("{k}: {}\n", String::from_utf8_lossy(v.as_bytes())));
+    }
+    let body = axum::body::to_bytes(req.into_body(), 1024 * 1024)
+        .await
+        .unwrap_or_default();
+    text.push('\n');
+    text.push_str(&String::from_utf8_lossy(&body));
+    if q.get("as").map(String::as_str) == Some("oauth") {
+        let j = serde_json::json!({"error": "invalid_request", "error_description": format!("bad request: {text}")});
+        (StatusCode::BAD_REQUEST, axum::Json(j)).into_response()
+    } else {
+        (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "text/plain")], text).into_response()
+    }
 }
 
 async fn status(

@@ -67,6 +67,7 @@ pub fn provider_source(resolved: &ResolvedProfile) -> Result<ProviderSource> {
         timeout: secs(p.timeout, 30),
         connect_timeout: secs(p.connect_timeout, 10),
         retries: p.retries,
+        trusted_issuers: p.trusted_issuers.clone().unwrap_or_default(),
     })
 }
 

@@ -280,7 +280,9 @@ profile! {
     /// Use a discovered JWT only if its signature verifies against its `https` issuer's
     /// JWKS; opaque tokens are then passed over (discover).
     verify_signature: bool => Bool,
-    /// Use only discovered tokens whose `iss` is one of these (discover).
+    /// Use only discovered tokens whose `iss` is one of these (discover); the issuers a
+    /// confidential OAuth client may authenticate to when WebFinger names them (without
+    /// `issuer`, a client with a secret or key refuses any other).
     trusted_issuers: Vec<String> => List,
     /// Fail before sending when no credential is found (discover).
     fail_if_noauth: bool => Bool,

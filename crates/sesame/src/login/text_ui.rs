@@ -135,6 +135,14 @@ impl Drop for TextLoginUi {
 
 #[async_trait]
 impl LoginUi for TextLoginUi {
+    fn show_issuer(&self, issuer: &str, found_on: &Url) {
+        self.say(&format!(
+            "issuer: {} (found by WebFinger on {})",
+            issuer.chars().filter(|c| !c.is_control()).take(300).collect::<String>(),
+            crate::redact::redact_url(found_on)
+        ));
+    }
+
     fn show_authorization_url(&self, url: &Url) {
         self.say(&format!("To log in, open this URL in a browser:\n\n    {url}\n"));
     }

@@ -41,6 +41,7 @@ pub struct BrowserLogin {
     verifier: SecretString,
     pages: LandingPages,
     issuer: String,
+    require_iss: bool,
 }
 
 impl std::fmt::Debug for BrowserLogin {
@@ -79,6 +80,7 @@ impl BrowserLogin {
             verifier,
             pages,
             issuer: client.metadata().issuer.clone(),
+            require_iss: client.metadata().authorization_response_iss_parameter_supported,
         })
     }
 
@@ -102,6 +104,7 @@ impl BrowserLogin {
             .wait(CallbackCheck {
                 state: self.state,
                 issuer: self.issuer,
+                require_iss: self.require_iss,
                 pages: self.pages,
             })
             .await?;
@@ -280,6 +283,93 @@ mod tests {
         assert_eq!(token.access_token.expose(), "at-1");
         assert_eq!(browser.await.unwrap(), 200);
         assert_eq!(hits.load(Ordering::SeqCst), 2, "one reset, one retry");
+    }
+
+    /// RFC 9207: a provider whose metadata sets `authorization_response_iss_parameter_supported`
+    /// always sends `iss`; a callback without it (or with another issuer) is refused and its
+    /// code never reaches the token endpoint. The bundled provider sets the flag and the
+    /// real browser login still works (`sesame-cli/tests/login.rs`).
+    #[tokio::test]
+    async fn provider_advertising_rfc9207_requires_iss_in_the_callback() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://127.0.0.1:{}", server.local_addr().unwrap().port());
+        let exchanges = Arc::new(AtomicUsize::new(0));
+        let seen = exchanges.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut s, _) = server.accept().await.unwrap();
+                let mut buf = vec![0u8; 8192];
+                let _ = s.read(&mut buf).await;
+                seen.fetch_add(1, Ordering::SeqCst);
+                let body = r#"{"access_token":"at-9207","token_type":"Bearer","expires_in":60}"#;
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+            }
+        });
+        let meta: ProviderMetadata = serde_json::from_value(serde_json::json!({
+            "issuer": base,
+            "authorization_endpoint": format!("{base}/auth"),
+            "token_endpoint": format!("{base}/token"),
+            "authorization_response_iss_parameter_supported": true,
+        }))
+        .unwrap();
+        let client = OAuthClient::new(
+            ClientConfig::public("cli"),
+            Arc::new(meta),
+            OAuthHttp::default_client().unwrap(),
+        );
+        let browser = reqwest::Client::builder().no_proxy().build().unwrap();
+        let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+        for (iss, ok) in [
+            (None, false),
+            (Some("https://evil.example"), false),
+            (Some(base.as_str()), true),
+        ] {
+            let login = BrowserLogin::start(&client, "http://127.0.0.1:0/callback", &[], LandingPages::builtin())
+                .await
+                .unwrap();
+            let q: HashMap<String, String> = login.url().query_pairs().into_owned().collect();
+            let mut callback = format!("{}?code=c-9207&state={}", login.redirect_uri(), enc(&q["state"]));
+            if let Some(i) = iss {
+                callback.push_str(&format!("&iss={}", enc(i)));
+            }
+            let b = browser.clone();
+            let page = tokio::spawn(async move { b.get(callback).send().await.unwrap().text().await.unwrap() });
+            let before = exchanges.load(Ordering::SeqCst);
+            let result = login.finish(&client).await;
+            let page = page.await.unwrap();
+            if ok {
+                assert_eq!(result.unwrap().access_token.expose(), "at-9207");
+                assert_eq!(exchanges.load(Ordering::SeqCst), before + 1);
+            } else {
+                let err = result.unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::OAuth, "{err}");
+                assert!(err.to_string().contains("RFC 9207"), "{iss:?}: {err}");
+                assert!(page.contains("invalid_issuer"), "{page}");
+                assert_eq!(exchanges.load(Ordering::SeqCst), before, "the code was not exchanged");
+            }
+        }
+        // Without the flag, a callback without `iss` is accepted (providers before RFC 9207).
+        let mut plain = (*client.metadata()).clone();
+        plain.authorization_response_iss_parameter_supported = false;
+        let client = OAuthClient::new(
+            ClientConfig::public("cli"),
+            Arc::new(plain),
+            OAuthHttp::default_client().unwrap(),
+        );
+        let login = BrowserLogin::start(&client, "http://127.0.0.1:0/callback", &[], LandingPages::builtin())
+            .await
+            .unwrap();
+        let q: HashMap<String, String> = login.url().query_pairs().into_owned().collect();
+        let callback = format!("{}?code=c-old&state={}", login.redirect_uri(), enc(&q["state"]));
+        tokio::spawn(async move { browser.get(callback).send().await.map(|_| ()) });
+        assert!(login.finish(&client).await.is_ok());
     }
 
     #[tokio::test]

@@ -1,19 +1,14 @@
 //! [`OAuthClient`]: one client registration at one provider, and the grants it runs.
 //!
-//! The standard grants (client credentials, password, refresh, authorization code) go
-//! through `openidconnect`/`oauth2`, which do the form encoding and response parsing;
-//! token exchange (RFC 8693) and custom JSON grants, which those crates do not cover, are
-//! posted here with the same client authentication and the same strict parsing.
+//! Every grant (client credentials, password, refresh, authorization code, device, token
+//! exchange, UMA) is one form post with this client's authentication
+//! ([`OAuthClient::post_authenticated`]) and one strict token-response parser
+//! ([`parse_token_reply`]): `expires_in` is read the same way everywhere (a number or a
+//! numeric string, capped at a year, zero or negative = expires now), and every error built
+//! from the reply has the request's secrets masked.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
-use openidconnect::core::{CoreClient, CoreTokenResponse};
-use openidconnect::{
-    AuthType, AuthorizationCode, ClientId, ClientSecret as OidcSecret, IssuerUrl, OAuth2TokenResponse,
-    PkceCodeVerifier, RedirectUrl, RefreshToken as OidcRefresh, RequestTokenError, ResourceOwnerPassword,
-    ResourceOwnerUsername, Scope, TokenResponse as _, TokenUrl,
-};
 use reqwest::Method;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde::Deserialize;
@@ -24,6 +19,7 @@ use super::discovery::{ProviderMetadata, check_transport};
 use super::http::{HttpFailure, Reply, require_json, status_error};
 use super::id_token::{self, IdTokenCheck};
 use super::{OAuthError, OAuthHttp};
+use crate::redact::SecretMask;
 use crate::redact::redact_url;
 use crate::secret::{AccessToken, ClientSecret, IdToken, Password, RefreshToken};
 use crate::token::{DEFAULT_LIFETIME, Token, jwt_exp, now_unix};
@@ -54,6 +50,12 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
+    /// Whether the client authenticates with a secret or a private key (anything it sends
+    /// to a token endpoint could be replayed by whoever runs that endpoint).
+    pub fn is_confidential(&self) -> bool {
+        self.client_secret.is_some() || !matches!(self.auth, ClientAuth::None)
+    }
+
     /// A public client with this id.
     pub fn public(client_id: impl Into<String>) -> Self {
         ClientConfig {
@@ -83,6 +85,8 @@ pub struct OAuthClient {
     config: Arc<ClientConfig>,
     meta: Arc<ProviderMetadata>,
     http: OAuthHttp,
+    /// The API base URL whose WebFinger named the issuer, when it was found that way.
+    issuer_found_on: Option<Url>,
 }
 
 /// Options for a token request beyond the client's defaults (down-scoping).
@@ -101,7 +105,20 @@ impl OAuthClient {
             config: Arc::new(config),
             meta,
             http,
+            issuer_found_on: None,
         }
+    }
+
+    /// The same client, its issuer having been found by WebFinger on `base_url`.
+    pub fn with_issuer_found_on(mut self, base_url: Url) -> Self {
+        self.issuer_found_on = Some(base_url);
+        self
+    }
+
+    /// The API base URL whose WebFinger named this client's issuer, if it was found that
+    /// way (a login shows it, so that the person sees where they are sent).
+    pub fn issuer_found_on(&self) -> Option<&Url> {
+        self.issuer_found_on.as_ref()
     }
 
     /// The provider's metadata.
@@ -135,51 +152,6 @@ impl OAuthClient {
         self.endpoint("token_endpoint", &self.meta.token_endpoint)
     }
 
-    fn core_client(
-        &self,
-    ) -> Result<
-        CoreClient<
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointSet,
-        >,
-    > {
-        let token_url = self.token_endpoint()?;
-        let issuer = IssuerUrl::new(self.meta.issuer.clone())
-            .map_err(|e| OAuthError::Setup(format!("issuer `{}` is not a URL: {e}", self.meta.issuer)))?;
-        let mut c = CoreClient::new(
-            ClientId::new(self.config.client_id.clone()),
-            issuer,
-            openidconnect::core::CoreJsonWebKeySet::new(vec![]),
-        )
-        .set_token_uri(TokenUrl::from_url(token_url));
-        match (&self.config.auth, &self.config.client_secret) {
-            (ClientAuth::Basic, Some(s)) => {
-                c = c
-                    .set_client_secret(OidcSecret::new(s.expose().to_string()))
-                    .set_auth_type(AuthType::BasicAuth);
-            }
-            (ClientAuth::Post, Some(s)) => {
-                c = c
-                    .set_client_secret(OidcSecret::new(s.expose().to_string()))
-                    .set_auth_type(AuthType::RequestBody);
-            }
-            (ClientAuth::Basic | ClientAuth::Post, None) => {
-                return Err(OAuthError::Setup(format!(
-                    "client `{}` authenticates with a secret but none is configured: set client_secret (e.g. --client-secret-env VAR)",
-                    self.config.client_id
-                ))
-                .into());
-            }
-            (ClientAuth::None | ClientAuth::PrivateKeyJwt { .. }, _) => {
-                c = c.set_auth_type(AuthType::RequestBody);
-            }
-        }
-        Ok(c)
-    }
-
     fn extra_params(&self, opts: &TokenOptions) -> Result<Vec<(String, String)>> {
         let mut out = Vec::new();
         let audience = opts.audience.as_ref().unwrap_or(&self.config.audience);
@@ -206,55 +178,48 @@ impl OAuthClient {
 
     /// The client credentials grant ([RFC 6749 §4.4](https://www.rfc-editor.org/rfc/rfc6749#section-4.4)).
     pub async fn client_credentials(&self, opts: &TokenOptions) -> Result<Token> {
-        let client = self.core_client()?;
-        let mut req = client.exchange_client_credentials();
-        for s in self.scopes(opts) {
-            req = req.add_scope(Scope::new(s.clone()));
-        }
-        for (k, v) in self.extra_params(opts)? {
-            req = req.add_extra_param(k, v);
-        }
-        let resp = req.request_async(&self.http).await.map_err(|e| self.token_error(e))?;
-        self.to_token(resp, self.scopes(opts), None).await
+        let mut form = vec![("grant_type".to_string(), "client_credentials".to_string())];
+        push_scope(&mut form, self.scopes(opts));
+        self.standard_grant(form, opts, self.scopes(opts), None).await
     }
 
     /// The resource owner password grant ([RFC 6749 §4.3](https://www.rfc-editor.org/rfc/rfc6749#section-4.3)).
+    /// `invalid_grant` here means the username or password was refused, and the error says so
+    /// ([`ProviderHint::CheckCredentials`](super::ProviderHint::CheckCredentials)).
     pub async fn password(&self, username: &str, password: &Password, opts: &TokenOptions) -> Result<Token> {
-        let client = self.core_client()?;
-        let user = ResourceOwnerUsername::new(username.to_string());
-        let pw = ResourceOwnerPassword::new(password.expose().to_string());
-        let mut req = client.exchange_password(&user, &pw);
-        for s in self.scopes(opts) {
-            req = req.add_scope(Scope::new(s.clone()));
-        }
-        for (k, v) in self.extra_params(opts)? {
-            req = req.add_extra_param(k, v);
-        }
-        let resp = req.request_async(&self.http).await.map_err(|e| self.token_error(e))?;
-        self.to_token(resp, self.scopes(opts), None).await
+        let mut form = vec![
+            ("grant_type".to_string(), "password".to_string()),
+            ("username".to_string(), username.to_string()),
+            ("password".to_string(), password.expose().to_string()),
+        ];
+        push_scope(&mut form, self.scopes(opts));
+        self.standard_grant(form, opts, self.scopes(opts), None)
+            .await
+            .map_err(|e| match e.as_oauth() {
+                Some(o) if o.code() == Some("invalid_grant") => o.clone().for_password_grant().into(),
+                _ => e,
+            })
     }
 
     /// The refresh grant ([RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)).
     /// A rotated refresh token in the reply replaces the old one; otherwise the old one is
     /// kept. `scopes` may narrow, never widen, the grant.
     pub async fn refresh(&self, refresh_token: &RefreshToken, opts: &TokenOptions) -> Result<Token> {
-        let client = self.core_client()?;
-        let rt = OidcRefresh::new(refresh_token.expose().to_string());
-        let mut req = client.exchange_refresh_token(&rt);
+        let mut form = vec![
+            ("grant_type".to_string(), "refresh_token".to_string()),
+            ("refresh_token".to_string(), refresh_token.expose().to_string()),
+        ];
         if let Some(scopes) = &opts.scopes {
-            for s in scopes {
-                req = req.add_scope(Scope::new(s.clone()));
-            }
+            push_scope(&mut form, scopes);
         }
         // Audience/resource may be repeated on refresh (only values already granted).
-        for (k, v) in self.extra_params(&TokenOptions {
+        let audience_only = TokenOptions {
             scopes: None,
             audience: opts.audience.clone(),
-        })? {
-            req = req.add_extra_param(k, v);
-        }
-        let resp = req.request_async(&self.http).await.map_err(|e| self.token_error(e))?;
-        let mut t = self.to_token(resp, self.scopes(opts), None).await?;
+        };
+        let mut t = self
+            .standard_grant(form, &audience_only, self.scopes(opts), None)
+            .await?;
         if t.refresh_token.is_none() {
             t.refresh_token = Some(refresh_token.clone());
         }
@@ -270,30 +235,51 @@ impl OAuthClient {
         redirect_uri: &str,
         nonce: Option<&str>,
     ) -> Result<Token> {
-        let client = self.core_client()?;
-        let redirect = RedirectUrl::new(redirect_uri.to_string())
+        Url::parse(redirect_uri)
             .map_err(|e| OAuthError::Setup(format!("redirect_uri `{redirect_uri}` is not a URL: {e}")))?;
-        let mut req = client
-            .exchange_code(AuthorizationCode::new(code.to_string()))
-            .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_string()))
-            .set_redirect_uri(Cow::Owned(redirect));
-        if let Some(assertion) = self
-            .config
-            .auth
-            .assertion(&self.config.client_id, self.token_endpoint()?.as_str())?
-        {
-            req = req
-                .add_extra_param("client_assertion_type", JWT_BEARER_ASSERTION)
-                .add_extra_param("client_assertion", assertion);
-        }
-        let resp = req.request_async(&self.http).await.map_err(|e| self.token_error(e))?;
-        let t = self.to_token(resp, &self.config.scopes, nonce).await?;
+        let form = vec![
+            ("grant_type".to_string(), "authorization_code".to_string()),
+            ("code".to_string(), code.to_string()),
+            ("redirect_uri".to_string(), redirect_uri.to_string()),
+            ("code_verifier".to_string(), verifier.to_string()),
+        ];
+        // The code is bound to the authorization request: no audience parameters here.
+        let none = TokenOptions {
+            scopes: None,
+            audience: Some(Vec::new()),
+        };
+        let t = self
+            .standard_grant(form, &none, &self.config.scopes, Some(nonce))
+            .await?;
         if t.id_token.is_none() && self.config.scopes.iter().any(|s| s == "openid") {
             return Err(OAuthError::Malformed {
                 endpoint: self.endpoint_label(),
                 message: "no id_token in the reply to an `openid` authorization".into(),
             }
             .into());
+        }
+        Ok(t)
+    }
+
+    /// One RFC 6749 grant: posts `form` (with the audience and client authentication),
+    /// parses the reply with the one token-response parser every grant shares, and
+    /// verifies an ID token in it (against `nonce` for the code grant).
+    async fn standard_grant(
+        &self,
+        form: Vec<(String, String)>,
+        opts: &TokenOptions,
+        requested: &[String],
+        nonce: Option<Option<&str>>,
+    ) -> Result<Token> {
+        let url = self.token_endpoint()?;
+        let mut form = form;
+        form.extend(self.extra_params(opts)?);
+        let reply = self.post_authenticated(&url, form, false).await?;
+        let parsed = parse_token_reply(&reply, &self.endpoint_label())?;
+        let t = self.token_from_raw(parsed, requested)?;
+        if let Some(raw) = &t.id_token {
+            self.verify_id_token(raw.expose(), nonce.flatten(), Some(t.access_token.expose()))
+                .await?;
         }
         Ok(t)
     }
@@ -344,6 +330,12 @@ impl OAuthClient {
             CONTENT_TYPE,
             HeaderValue::from_static("application/x-www-form-urlencoded"),
         );
+        // Everything secret this request sends, so that an error built from a reply that
+        // echoes the request cannot carry it (the Basic header is added by `send`).
+        let mut mask = SecretMask::new();
+        if let Some(s) = &self.config.client_secret {
+            mask.add_basic(&self.config.client_id, s.expose());
+        }
         match (&self.config.auth, &self.config.client_secret) {
             (ClientAuth::Basic, Some(s)) => {
                 // RFC 6749 §2.3.1: form-urlencode id and secret before base64.
@@ -374,10 +366,15 @@ impl OAuthClient {
                 }
             }
         }
+        for (k, v) in &form {
+            if !PUBLIC_FORM_KEYS.contains(&k.as_str()) {
+                mask.add(v);
+            }
+        }
         let body =
             serde_urlencoded::to_string(&form).map_err(|e| Error::config(format!("cannot encode the request: {e}")))?;
         self.http
-            .send(Method::POST, url, headers, Some(body.into_bytes()))
+            .send_masked(Method::POST, url, headers, Some(body.into_bytes()), mask)
             .await
     }
 
@@ -435,46 +432,6 @@ impl OAuthClient {
         })
     }
 
-    async fn to_token(&self, resp: CoreTokenResponse, requested: &[String], nonce: Option<&str>) -> Result<Token> {
-        use openidconnect::core::CoreTokenType;
-        if *resp.token_type() != CoreTokenType::Bearer {
-            return Err(OAuthError::Malformed {
-                endpoint: self.endpoint_label(),
-                message: format!(
-                    "token_type `{}` is not supported (sesame sends Bearer tokens)",
-                    super::error::clean(resp.token_type().as_ref(), 40)
-                ),
-            }
-            .into());
-        }
-        let access = resp.access_token().secret().to_string();
-        if access.is_empty() {
-            return Err(OAuthError::Malformed {
-                endpoint: self.endpoint_label(),
-                message: "empty access_token".into(),
-            }
-            .into());
-        }
-        let now = now_unix();
-        let id_token = resp.id_token().map(|t| t.to_string());
-        if let Some(raw) = &id_token {
-            self.verify_id_token(raw, nonce, Some(&access)).await?;
-        }
-        Ok(Token {
-            token_type: "Bearer".into(),
-            expires_at: expiry(now, resp.expires_in().map(|d| d.as_secs() as i64), &access),
-            issued_at: now,
-            refresh_token: resp.refresh_token().map(|r| RefreshToken::new(r.secret().to_string())),
-            id_token: id_token.map(IdToken::new),
-            scopes: resp
-                .scopes()
-                .map(|s| s.iter().map(|x| x.to_string()).collect())
-                .unwrap_or_else(|| requested.to_vec()),
-            issuer: Some(self.meta.issuer.clone()),
-            access_token: AccessToken::new(access),
-        })
-    }
-
     /// Verifies an ID token issued to this client (signature, iss, aud, exp, iat, nonce,
     /// at_hash) and returns its claims.
     pub async fn verify_id_token(
@@ -524,40 +481,32 @@ impl OAuthClient {
             None => "token endpoint".into(),
         }
     }
+}
 
-    fn token_error<TE>(&self, e: RequestTokenError<HttpFailure, openidconnect::StandardErrorResponse<TE>>) -> Error
-    where
-        TE: openidconnect::ErrorResponseType + std::fmt::Display + 'static,
-    {
-        let endpoint = self.endpoint_label();
-        match e {
-            RequestTokenError::ServerResponse(r) => OAuthError::provider(
-                endpoint,
-                None,
-                &r.error().to_string(),
-                r.error_description().map(String::as_str),
-                r.error_uri().map(String::as_str),
-            )
-            .into(),
-            RequestTokenError::Request(f) => Error::new(f.kind, f.message),
-            RequestTokenError::Parse(err, _body) => {
-                // Never show the body: it may hold a token in an unexpected shape.
-                let path = err.path().to_string();
-                let inner = super::error::clean(&err.into_inner().to_string(), 200);
-                OAuthError::Malformed {
-                    endpoint,
-                    message: format!("cannot parse the token response at `{path}`: {inner}"),
-                }
-                .into()
-            }
-            RequestTokenError::Other(m) => OAuthError::Malformed {
-                endpoint,
-                message: super::error::clean(&m, 300),
-            }
-            .into(),
-        }
+fn push_scope(form: &mut Vec<(String, String)>, scopes: &[String]) {
+    if !scopes.is_empty() {
+        form.push(("scope".into(), scopes.join(" ")));
     }
 }
+
+/// Form parameters whose values are not secret (everything else a form carries is masked
+/// in errors built from the reply).
+const PUBLIC_FORM_KEYS: &[&str] = &[
+    "grant_type",
+    "scope",
+    "audience",
+    "resource",
+    "client_id",
+    "username",
+    "redirect_uri",
+    "client_assertion_type",
+    "subject_token_type",
+    "actor_token_type",
+    "requested_token_type",
+    "claim_token_format",
+    "token_type_hint",
+    "permission",
+];
 
 impl From<openidconnect::ConfigurationError> for Error {
     fn from(e: openidconnect::ConfigurationError) -> Self {
@@ -565,10 +514,19 @@ impl From<openidconnect::ConfigurationError> for Error {
     }
 }
 
-fn expiry(now: i64, expires_in: Option<i64>, access_token: &str) -> Option<i64> {
+/// The longest lifetime sesame believes a token response: a year. A larger (or absurd,
+/// `i64::MAX`) `expires_in` is a provider bug; capping keeps the arithmetic in range and
+/// still renews the token some day.
+pub(crate) const MAX_EXPIRES_IN: i64 = 365 * 24 * 3600;
+
+/// When a token expires, from the reply's `expires_in` (RFC 6749 §5.1), else the access
+/// token's own `exp`, else [`DEFAULT_LIFETIME`]. `expires_in` is capped at
+/// [`MAX_EXPIRES_IN`]; zero or negative means "expires now" (the provider said so: the
+/// token is used for the call at hand and renewed on the next).
+pub(crate) fn expiry(now: i64, expires_in: Option<i64>, access_token: &str) -> Option<i64> {
     match expires_in {
-        Some(s) if s > 0 => Some(now + s),
-        _ => Some(jwt_exp(access_token).unwrap_or(now + DEFAULT_LIFETIME.as_secs() as i64)),
+        Some(s) => Some(now.saturating_add(s.clamp(0, MAX_EXPIRES_IN))),
+        None => Some(jwt_exp(access_token).unwrap_or(now.saturating_add(DEFAULT_LIFETIME.as_secs() as i64))),
     }
 }
 
@@ -597,13 +555,24 @@ fn de_opt_i64<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Opt
     Ok(match Option::<N>::deserialize(d)? {
         None => None,
         Some(N::I(i)) => Some(i),
+        // `as` saturates (and maps NaN to 0): 1e300 is "a very long time", not a panic.
         Some(N::F(f)) => Some(f as i64),
-        Some(N::S(s)) => Some(
-            s.trim()
-                .parse()
-                .map_err(|_| serde::de::Error::custom("expires_in is not a number"))?,
-        ),
+        Some(N::S(s)) => Some(parse_seconds(&s).ok_or_else(|| serde::de::Error::custom("expires_in is not a number"))?),
     })
+}
+
+/// A number of seconds written as a decimal string (`"3600"`, `" -5 "`); too many digits
+/// saturate.
+pub(crate) fn parse_seconds(s: &str) -> Option<i64> {
+    let t = s.trim();
+    let digits = t.strip_prefix('-').unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(
+        t.parse()
+            .unwrap_or(if t.starts_with('-') { i64::MIN } else { i64::MAX }),
+    )
 }
 
 pub(crate) fn parse_token_reply(reply: &Reply, endpoint: &str) -> Result<RawTokenResponse> {

@@ -16,7 +16,7 @@ use super::OAuthError;
 use super::http::{OAuthHttp, provider_error};
 use crate::redact::redact_url;
 use crate::secret::{AccessToken, RefreshToken};
-use crate::token::{DEFAULT_LIFETIME, Grant, Token, jwt_exp, now_unix};
+use crate::token::{Grant, Token, now_unix};
 use crate::{Error, Result};
 
 /// A JSON grant: POST `body` to `endpoint`, read the token at `token_pointer`.
@@ -71,6 +71,15 @@ impl CustomJsonGrant {
     }
 }
 
+fn mask_strings(v: &Value, mask: &mut crate::redact::SecretMask) {
+    match v {
+        Value::String(s) => mask.add(s),
+        Value::Array(a) => a.iter().for_each(|x| mask_strings(x, mask)),
+        Value::Object(o) => o.values().for_each(|x| mask_strings(x, mask)),
+        _ => {}
+    }
+}
+
 #[async_trait]
 impl Grant for CustomJsonGrant {
     async fn obtain(&self) -> Result<Token> {
@@ -78,17 +87,20 @@ impl Grant for CustomJsonGrant {
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let body = serde_json::to_vec(&self.body).map_err(|e| Error::config(format!("grant body: {e}")))?;
+        // Which members are secret is the service's business: every string sent is masked
+        // in errors built from the reply.
+        let mut mask = crate::redact::SecretMask::new();
+        mask_strings(&self.body, &mut mask);
         let reply = self
             .http
-            .send(Method::POST, &self.endpoint, headers, Some(body))
+            .send_masked(Method::POST, &self.endpoint, headers, Some(body), mask)
             .await?;
         if !reply.status.is_success() {
             if let Some(e) = provider_error(&reply, &self.label()) {
                 return Err(e.into());
             }
-            let ct = reply.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
             let summary = if reply.media_type().starts_with("text/") || reply.is_json() {
-                crate::message::summarize(ct, &reply.body)
+                reply.summary()
             } else {
                 format!("[{} bytes]", reply.body.len())
             };
@@ -113,14 +125,19 @@ impl Grant for CustomJsonGrant {
             .to_string();
         let now = now_unix();
         let num = |p: &Option<String>| {
-            p.as_deref()
-                .and_then(|p| v.pointer(p))
-                .and_then(|x| x.as_i64().or_else(|| x.as_str()?.parse().ok()))
+            p.as_deref().and_then(|p| v.pointer(p)).and_then(|x| {
+                x.as_i64()
+                    .or_else(|| x.as_f64().map(|f| f as i64))
+                    .or_else(|| super::client::parse_seconds(x.as_str()?))
+            })
         };
-        let expires_at = num(&self.expires_at_pointer)
-            .or_else(|| num(&self.expires_in_pointer).map(|s| now + s))
-            .or_else(|| jwt_exp(&token))
-            .unwrap_or(now + DEFAULT_LIFETIME.as_secs() as i64);
+        // The same bounds as a token endpoint's reply: at most a year, and a time in the
+        // past (or `expires_in` ≤ 0) means "expires now".
+        let latest = now.saturating_add(super::client::MAX_EXPIRES_IN);
+        let expires_at = match num(&self.expires_at_pointer) {
+            Some(at) => at.clamp(now, latest),
+            None => super::client::expiry(now, num(&self.expires_in_pointer), &token).unwrap_or(now),
+        };
         Ok(Token {
             access_token: AccessToken::new(token),
             token_type: "Bearer".into(),

@@ -63,6 +63,10 @@ pub struct ProviderMetadata {
     /// ID token signing algorithms.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub id_token_signing_alg_values_supported: Vec<String>,
+    /// The provider puts `iss` in every authorization response (RFC 9207 §3): a callback
+    /// without it is then refused, not only one with a wrong value.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub authorization_response_iss_parameter_supported: bool,
 }
 
 impl ProviderMetadata {

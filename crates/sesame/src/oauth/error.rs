@@ -22,6 +22,9 @@ pub enum OAuthError {
         uri: Option<String>,
         /// What to do about it.
         advice: Option<&'static str>,
+        /// What the person should do next, for a front end to word (the engine's own
+        /// text names no command).
+        hint: Option<ProviderHint>,
     },
     /// The reply was not what the protocol requires (HTML, truncated JSON, missing fields,
     /// too large, wrong `token_type`).
@@ -41,10 +44,34 @@ pub enum OAuthError {
     /// The profile lacks something a grant needs.
     #[error("{0}")]
     Setup(String),
+    /// WebFinger on the API named an issuer that a confidential client must not
+    /// authenticate to: its secret or key would go wherever the API (or anyone answering
+    /// on its origin) says.
+    #[error(
+        "WebFinger on {base_url} names the issuer `{issuer}`, which is not trusted for this confidential client: sesame never sends a client secret or key to an issuer it learned from the API. Set `issuer` in the profile, or list `{issuer}` in `trusted_issuers`"
+    )]
+    UntrustedIssuer {
+        /// The issuer WebFinger returned.
+        issuer: String,
+        /// The API base URL WebFinger ran on (query redacted).
+        base_url: String,
+    },
     /// A UMA 2.0 authorization server refused a permission ticket (`need_info`,
     /// `request_submitted`, `request_denied`) or is not trusted.
     #[error(transparent)]
     Uma(#[from] super::uma::UmaError),
+}
+
+/// What a person should do about a provider's refusal. The engine decides which; the
+/// front end (the CLI, the Python package) words it with its own commands and flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProviderHint {
+    /// The grant (refresh token, code) is no longer valid: log in again.
+    Login,
+    /// The resource owner's credentials (password grant) were refused: check the username
+    /// and password.
+    CheckCredentials,
 }
 
 /// Why an ID token was rejected.
@@ -90,7 +117,7 @@ impl OAuthError {
     /// The sesame error kind this maps to.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            OAuthError::Setup(_) => ErrorKind::Config,
+            OAuthError::Setup(_) | OAuthError::UntrustedIssuer { .. } => ErrorKind::Config,
             _ => ErrorKind::OAuth,
         }
     }
@@ -111,6 +138,73 @@ impl OAuthError {
         }
     }
 
+    /// What a person should do next, if the engine knows.
+    pub fn hint(&self) -> Option<ProviderHint> {
+        match self {
+            OAuthError::Provider { hint, .. } => *hint,
+            _ => None,
+        }
+    }
+
+    /// This error as the refusal of a password grant: `invalid_grant` then means the
+    /// username or password was not accepted (RFC 6749 §5.2), not that a login is due.
+    pub(crate) fn for_password_grant(self) -> Self {
+        match self {
+            OAuthError::Provider {
+                endpoint,
+                status,
+                error,
+                description,
+                uri,
+                ..
+            } if error == "invalid_grant" => OAuthError::Provider {
+                endpoint,
+                status,
+                error,
+                description,
+                uri,
+                advice: Some("the username or password was not accepted: check both"),
+                hint: Some(ProviderHint::CheckCredentials),
+            },
+            other => other,
+        }
+    }
+
+    /// This error with every secret of `mask` removed from the text that came from the
+    /// server (it may echo the request).
+    pub(crate) fn masked(self, mask: &crate::redact::SecretMask) -> Self {
+        if mask.is_empty() {
+            return self;
+        }
+        let m = |s: String| mask.mask(&s);
+        match self {
+            OAuthError::Provider {
+                endpoint,
+                status,
+                error,
+                description,
+                uri,
+                advice,
+                hint,
+            } => OAuthError::Provider {
+                endpoint: m(endpoint),
+                status,
+                error: m(error),
+                description: description.map(m),
+                uri: uri.map(m),
+                advice,
+                hint,
+            },
+            OAuthError::Malformed { endpoint, message } => OAuthError::Malformed {
+                endpoint: m(endpoint),
+                message: m(message),
+            },
+            OAuthError::Discovery(d) => OAuthError::Discovery(m(d)),
+            OAuthError::Setup(d) => OAuthError::Setup(m(d)),
+            other => other,
+        }
+    }
+
     /// Builds a provider error with advice for the well-known codes.
     pub fn provider(
         endpoint: impl Into<String>,
@@ -126,13 +220,14 @@ impl OAuthError {
             description: description.map(|d| clean(d, 1000)),
             uri: uri.map(|u| clean(u, 500)),
             advice: advice(error),
+            hint: matches!(error, "invalid_grant" | "expired_token").then_some(ProviderHint::Login),
         }
     }
 }
 
 fn advice(code: &str) -> Option<&'static str> {
     Some(match code {
-        "invalid_grant" => "the grant or refresh token is no longer valid: run `sesame login`",
+        "invalid_grant" => "the grant or refresh token is no longer valid: log in again",
         "invalid_client" => "client authentication failed: check client_id, client_secret and client_auth",
         "unauthorized_client" => "this client is not allowed to use this grant type: check the client's registration",
         "invalid_scope" => "a requested scope is unknown or not allowed: check `scopes`",
@@ -140,7 +235,7 @@ fn advice(code: &str) -> Option<&'static str> {
         "unsupported_grant_type" => "the provider does not support this grant: pick another `auth` kind",
         "access_denied" => "the request was denied by the user or the provider",
         "invalid_request" => "the provider rejected the request's parameters",
-        "expired_token" => "the code expired before it was used: run `sesame login` again",
+        "expired_token" => "the code expired before it was used: log in again",
         "temporarily_unavailable" | "server_error" => "the provider failed: try again later",
         _ => return None,
     })

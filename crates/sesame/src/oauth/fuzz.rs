@@ -34,11 +34,11 @@ fn reply(data: &[u8]) -> Reply {
     if let Some(ct) = ct {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
     }
-    Reply {
-        status: StatusCode::from_u16(status).expect("a listed status"),
+    Reply::new(
+        StatusCode::from_u16(status).expect("a listed status"),
         headers,
-        body: body.to_vec(),
-    }
+        body.to_vec(),
+    )
 }
 
 fn url() -> Url {

@@ -26,7 +26,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::OAuthError;
-use crate::redact::redact_url;
+use crate::redact::{SecretMask, redact_url};
 use crate::session::RetryPolicy;
 use crate::tls::TlsOptions;
 use crate::{Error, ErrorKind, Result};
@@ -54,7 +54,6 @@ pub struct HttpFailure {
 }
 
 /// A reply read under the size cap.
-#[derive(Debug)]
 pub struct Reply {
     /// Status.
     pub status: StatusCode,
@@ -62,9 +61,40 @@ pub struct Reply {
     pub headers: HeaderMap,
     /// Body (at most [`MAX_BODY`]).
     pub body: Vec<u8>,
+    /// The secrets the request sent: masked in every error built from this reply.
+    pub(crate) mask: SecretMask,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The body of a token reply holds access, refresh and ID tokens: only its size.
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("content_type", &self.media_type())
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Reply {
+    /// A reply (for parsers and tests; replies from the network come from [`OAuthHttp::send`]).
+    pub fn new(status: StatusCode, headers: HeaderMap, body: Vec<u8>) -> Self {
+        Reply {
+            status,
+            headers,
+            body,
+            mask: SecretMask::new(),
+        }
+    }
+
+    /// The body's summary for a message, with the request's secrets masked (before the
+    /// summary, which may wrap or cut a long value, and after it, which may unescape one).
+    pub(crate) fn summary(&self) -> String {
+        let ct = self.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let body = self.mask.mask_bytes(&self.body);
+        self.mask.mask(&crate::message::summarize(ct, &body))
+    }
+
     /// The media type, lower-case, without parameters.
     pub fn media_type(&self) -> String {
         self.headers
@@ -127,8 +157,23 @@ impl OAuthHttp {
         Self::new(&TlsOptions::default(), Duration::from_secs(30), Duration::from_secs(10))
     }
 
-    /// Sends a request and reads the reply under the cap.
+    /// Sends a request and reads the reply under the cap. The values of sensitive headers
+    /// are masked in errors built from the reply.
     pub async fn send(&self, method: Method, url: &Url, headers: HeaderMap, body: Option<Vec<u8>>) -> Result<Reply> {
+        self.send_masked(method, url, headers, body, SecretMask::new()).await
+    }
+
+    /// [`send`](Self::send), also masking `mask` (the secrets in the body) in errors built
+    /// from the reply.
+    pub(crate) async fn send_masked(
+        &self,
+        method: Method,
+        url: &Url,
+        headers: HeaderMap,
+        body: Option<Vec<u8>>,
+        mut mask: SecretMask,
+    ) -> Result<Reply> {
+        mask.add_headers(&headers);
         tracing::debug!(method = %method, url = %redact_url(url), "oauth request");
         let body = body.map(Bytes::from);
         let deadline = tokio::time::Instant::now().checked_add(self.timeout);
@@ -190,7 +235,12 @@ impl OAuthHttp {
             body.extend_from_slice(&chunk);
         }
         tracing::debug!(status = status.as_u16(), url = %redact_url(url), bytes = body.len(), "oauth reply");
-        Ok(Reply { status, headers, body })
+        Ok(Reply {
+            status,
+            headers,
+            body,
+            mask,
+        })
     }
 
     /// GETs a JSON document (discovery, JWKS, WebFinger, userinfo) and parses it strictly.
@@ -237,12 +287,11 @@ fn looks_json(reply: &Reply) -> bool {
 }
 
 fn not_json(reply: &Reply, endpoint: String) -> OAuthError {
-    let ct = reply.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let mt = reply.media_type();
     // An HTML page is safe to summarize (it is a login or error page); other bodies may
     // carry secrets in an unexpected form, so only their type and size are shown.
     let detail = if mt == "text/html" || mt == "text/plain" {
-        crate::message::summarize(ct, &reply.body)
+        reply.summary()
     } else {
         format!(
             "[{} bytes of {}]",
@@ -257,21 +306,15 @@ fn not_json(reply: &Reply, endpoint: String) -> OAuthError {
             if mt.is_empty() { "no Content-Type" } else { &mt }
         ),
     }
+    .masked(&reply.mask)
 }
 
 /// The error for a reply with a status ≥ 300: the provider's OAuth error if the body is
 /// one, else the status with a summary of the body.
 pub(crate) fn status_error(reply: &Reply, endpoint: &str) -> OAuthError {
-    provider_error(reply, endpoint).unwrap_or_else(|| {
-        let ct = reply.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        OAuthError::Malformed {
-            endpoint: endpoint.to_string(),
-            message: format!(
-                "HTTP {}: {}",
-                reply.status.as_u16(),
-                crate::message::summarize(ct, &reply.body)
-            ),
-        }
+    provider_error(reply, endpoint).unwrap_or_else(|| OAuthError::Malformed {
+        endpoint: endpoint.to_string(),
+        message: format!("HTTP {}: {}", reply.status.as_u16(), reply.summary()),
     })
 }
 
@@ -293,13 +336,16 @@ pub(crate) fn provider_error(reply: &Reply, endpoint: &str) -> Option<OAuthError
         error_uri: Option<String>,
     }
     let b: ErrBody = serde_json::from_slice(&reply.body).ok()?;
-    Some(OAuthError::provider(
-        endpoint,
-        Some(reply.status.as_u16()),
-        &b.error,
-        b.error_description.as_deref(),
-        b.error_uri.as_deref(),
-    ))
+    Some(
+        OAuthError::provider(
+            endpoint,
+            Some(reply.status.as_u16()),
+            &b.error,
+            b.error_description.as_deref(),
+            b.error_uri.as_deref(),
+        )
+        .masked(&reply.mask),
+    )
 }
 
 impl<'c> AsyncHttpClient<'c> for OAuthHttp {

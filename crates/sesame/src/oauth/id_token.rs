@@ -20,7 +20,7 @@ use crate::Result;
 pub use super::jws::ASYMMETRIC_ALGS;
 
 /// What the verifier needs to know.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct IdTokenCheck<'a> {
     /// The provider's issuer.
     pub issuer: &'a str,
@@ -37,6 +37,21 @@ pub struct IdTokenCheck<'a> {
     /// "Now" for the `exp`/`iat` checks, Unix seconds (`None`: the system clock). Injected
     /// by tests of expiry handling.
     pub now: Option<i64>,
+}
+
+impl std::fmt::Debug for IdTokenCheck<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The client secret (HS256 key), nonce and access token stay out.
+        f.debug_struct("IdTokenCheck")
+            .field("issuer", &self.issuer)
+            .field("jwks_uri", &crate::redact::redact_url(self.jwks_uri))
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.map(|_| "[redacted]"))
+            .field("nonce", &self.nonce.map(|_| "[redacted]"))
+            .field("access_token", &self.access_token.map(|_| "[redacted]"))
+            .field("now", &self.now)
+            .finish()
+    }
 }
 
 /// Verifies an ID token and returns its claims as JSON.

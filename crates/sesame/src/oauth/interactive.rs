@@ -124,6 +124,13 @@ pub struct DevicePrompt<'a> {
 /// except [`open_browser`](LoginUi::open_browser).
 #[async_trait]
 pub trait LoginUi: Send + Sync + fmt::Debug {
+    /// Shows the issuer the login goes to when it was not configured but named by the
+    /// API's WebFinger on `found_on` (called first, before any URL or code is shown): the
+    /// person is the one who can tell a look-alike provider from theirs.
+    fn show_issuer(&self, issuer: &str, found_on: &Url) {
+        let _ = (issuer, found_on);
+    }
+
     /// Shows the authorization URL (always before a browser is opened).
     fn show_authorization_url(&self, url: &Url);
 
@@ -266,6 +273,9 @@ impl InteractiveLogin {
     /// Runs the flow (no locking, no storing).
     pub async fn run(&self, client: &OAuthClient) -> Result<Token> {
         let deadline = Instant::now() + self.options.timeout;
+        if let Some(base) = client.issuer_found_on() {
+            self.ui.show_issuer(&client.metadata().issuer, base);
+        }
         let result = match self.options.method {
             LoginMethod::Browser => self.browser(client, deadline).await,
             LoginMethod::Device => {

@@ -13,7 +13,10 @@
 //!   - the right `state` with `error` → the failure page, and the provider's error;
 //!   - the right `state` with `code` → the success page, and the code;
 //!   - an `iss` ([RFC 9207](https://www.rfc-editor.org/rfc/rfc9207)) that is not the
-//!     provider's issuer → the failure page and an error (mix-up defence).
+//!     provider's issuer → the failure page and an error (mix-up defence); when the
+//!     provider's metadata says `authorization_response_iss_parameter_supported`, a
+//!     callback **without** `iss` is refused the same way (RFC 9207 §2.4: the client must
+//!     then require it, or an attacker's response without it slips through).
 //!
 //!   Other paths → `404`, other methods → `405`. Only one callback with the right `state`
 //!   is accepted; later ones get `409`.
@@ -62,6 +65,8 @@ pub struct CallbackCheck {
     pub state: SecretString,
     /// The provider's issuer, compared with an `iss` parameter when one is present.
     pub issuer: String,
+    /// Refuse a callback without `iss` (the provider advertises RFC 9207 support).
+    pub require_iss: bool,
     /// The pages to show.
     pub pages: LandingPages,
 }
@@ -71,6 +76,7 @@ impl std::fmt::Debug for CallbackCheck {
         f.debug_struct("CallbackCheck")
             .field("state", &"[redacted]")
             .field("issuer", &self.issuer)
+            .field("require_iss", &self.require_iss)
             .finish()
     }
 }
@@ -341,6 +347,23 @@ fn judge(head: &str, shared: &Shared) -> (Reply, Option<Result<AuthorizationCode
     ) else {
         return failure(pages, issuer, "invalid_request", "The redirect repeats a parameter.");
     };
+    if iss.is_none() && shared.check.require_iss {
+        // RFC 9207 §2.4: the provider always sends `iss`; a response without it did not
+        // come from it (or was stripped on the way).
+        let page = pages.failure(&PageInfo {
+            issuer,
+            error: "invalid_issuer",
+            error_description: "The authorization response does not say which issuer sent it, although this provider always does.",
+            message: "",
+        });
+        let err = OAuthError::Malformed {
+            endpoint: "authorization response".into(),
+            message: format!(
+                "it has no `iss`, but the provider `{issuer}` advertises authorization_response_iss_parameter_supported (RFC 9207): refusing the code"
+            ),
+        };
+        return (html(200, "OK", page), Some(Err(err.into())));
+    }
     if let Some(iss) = iss
         && !issuer.is_empty()
         && iss != issuer
@@ -458,6 +481,7 @@ mod tests {
         CallbackCheck {
             state: SecretString::from(state.to_string()),
             issuer: "http://127.0.0.1:9/".into(),
+            require_iss: false,
             pages: LandingPages::builtin(),
         }
     }

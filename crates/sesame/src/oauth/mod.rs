@@ -44,7 +44,7 @@ pub mod webfinger;
 pub use client::{ACCESS_TOKEN_TYPE, ClientConfig, OAuthClient, TOKEN_EXCHANGE_GRANT, TokenOptions};
 pub use client_auth::{ClientAuth, ClientAuthMethod};
 pub use discovery::ProviderMetadata;
-pub use error::{IdTokenError, OAuthError};
+pub use error::{IdTokenError, OAuthError, ProviderHint};
 pub use http::OAuthHttp;
 pub use interactive::{
     BrowserLaunch, DevicePrompt, InteractiveLogin, LoginMethod, LoginOptions, LoginOutcome, LoginUi, Waiting,

@@ -33,6 +33,9 @@ pub struct ProviderSource {
     pub connect_timeout: Duration,
     /// Retries for the provider's endpoints (the profile's `retries`).
     pub retries: Option<u32>,
+    /// Issuers a confidential client may authenticate to when WebFinger names them (the
+    /// profile's `trusted_issuers`). A configured `issuer` is trusted by being configured.
+    pub trusted_issuers: Vec<String>,
 }
 
 impl ProviderSource {
@@ -126,6 +129,7 @@ impl LazyClient {
         let http = self.source.http()?;
         let insecure = self.config.insecure;
         let ex = &self.source.explicit;
+        let mut found_on = None;
         let meta = if ex.token_endpoint.is_some() {
             let mut m = ex.clone();
             if m.issuer.is_empty() {
@@ -137,9 +141,13 @@ impl LazyClient {
                 Some(i) => i.clone(),
                 None => {
                     let base = self.source.base_url.as_ref().ok_or_else(|| {
-                        OAuthError::Setup("no `issuer`, no `token_endpoint` and no `base_url` to run WebFinger on: set `issuer` in the profile or pass --issuer".into())
+                        OAuthError::Setup("no `issuer`, no `token_endpoint` and no `base_url` to run WebFinger on: set `issuer` in the profile".into())
                     })?;
-                    webfinger::issuer_for(&http, base, self.source.webfinger_prefix.as_deref(), insecure).await?
+                    let found =
+                        webfinger::issuer_for(&http, base, self.source.webfinger_prefix.as_deref(), insecure).await?;
+                    self.check_webfinger_issuer(&found, base)?;
+                    found_on = Some(base.clone());
+                    found
                 }
             };
             let discovered = discovery::discover(&http, &issuer, insecure).await?;
@@ -159,6 +167,35 @@ impl LazyClient {
             );
             Arc::new(m)
         };
-        Ok(OAuthClient::new(config, meta, http))
+        let client = OAuthClient::new(config, meta, http);
+        Ok(match found_on {
+            Some(base) => client.with_issuer_found_on(base),
+            None => client,
+        })
+    }
+
+    /// A confidential client (a secret or a private key) authenticates only to an issuer
+    /// the profile chose: WebFinger is answered by the API, and whoever controls the API's
+    /// origin (or one of its paths) could otherwise name a token endpoint of its own and
+    /// collect the client secret. A public client has nothing to give away: it follows
+    /// WebFinger, and the login shows the person the issuer before the browser opens.
+    fn check_webfinger_issuer(&self, issuer: &str, base: &Url) -> Result<()> {
+        // `self.secret` is a client secret read only when needed: confidential all the same.
+        if !self.config.is_confidential() && self.secret.is_none() {
+            return Ok(());
+        }
+        let norm = |s: &str| s.trim_end_matches('/').to_string();
+        if self.source.trusted_issuers.iter().any(|t| norm(t) == norm(issuer)) {
+            return Ok(());
+        }
+        tracing::warn!(
+            issuer,
+            "WebFinger named an issuer that is not trusted for a confidential client"
+        );
+        Err(OAuthError::UntrustedIssuer {
+            issuer: super::error::clean(issuer, 300),
+            base_url: crate::redact::redact_url(base),
+        }
+        .into())
     }
 }

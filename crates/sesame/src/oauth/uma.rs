@@ -24,7 +24,7 @@ use super::http::{Reply, provider_error};
 use super::{OAuthClient, OAuthError, OAuthHttp, ProviderMetadata};
 use crate::redact::redact_url;
 use crate::secret::{AccessToken, RefreshToken};
-use crate::token::{DEFAULT_LIFETIME, Token, jwt_exp, now_unix};
+use crate::token::{Token, now_unix};
 use crate::{Error, Result};
 
 /// The UMA ticket grant type.
@@ -57,7 +57,7 @@ impl fmt::Debug for Ticket {
 }
 
 /// The authorization server's refusal of a ticket (UMA Grant §3.3.6).
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum UmaError {
     /// `need_info`: the server needs claims about the requesting party. Push a claim token
@@ -105,6 +105,46 @@ pub enum UmaError {
         /// The authorization server named in the challenge.
         as_uri: String,
     },
+}
+
+impl fmt::Debug for UmaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The redirect URL carries the ticket in its query: redacted like in the message.
+        match self {
+            UmaError::NeedInfo {
+                as_uri,
+                ticket,
+                redirect_user,
+                redirect_url,
+                required_claims,
+                description,
+            } => f
+                .debug_struct("NeedInfo")
+                .field("as_uri", as_uri)
+                .field("ticket", ticket)
+                .field("redirect_user", redirect_user)
+                .field("redirect_url", &redirect_url.as_deref().map(redact))
+                .field("required_claims", required_claims)
+                .field("description", description)
+                .finish(),
+            UmaError::RequestSubmitted {
+                as_uri,
+                ticket,
+                interval,
+            } => f
+                .debug_struct("RequestSubmitted")
+                .field("as_uri", as_uri)
+                .field("ticket", ticket)
+                .field("interval", interval)
+                .finish(),
+            UmaError::RequestDenied { as_uri, description } => f
+                .debug_struct("RequestDenied")
+                .field("as_uri", as_uri)
+                .field("description", description)
+                .finish(),
+            UmaError::UntrustedServer { as_uri } => f.debug_struct("UntrustedServer").field("as_uri", as_uri).finish(),
+        }
+    }
 }
 
 fn redact(u: &str) -> String {
@@ -162,7 +202,7 @@ pub async fn discover(http: &OAuthHttp, as_uri: &str, insecure: bool) -> Result<
 }
 
 /// One ticket exchange.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RptRequest<'a> {
     /// The permission ticket.
     pub ticket: &'a str,
@@ -176,6 +216,20 @@ pub struct RptRequest<'a> {
     pub rpt: Option<&'a AccessToken>,
     /// Scopes to ask for (a subset of the ticket's).
     pub scopes: &'a [String],
+}
+
+impl fmt::Debug for RptRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The ticket and the persisted claims token are bearer-like: never shown.
+        f.debug_struct("RptRequest")
+            .field("ticket", &"[redacted]")
+            .field("claim_token", &self.claim_token)
+            .field("claim_token_format", &self.claim_token_format)
+            .field("pct", &self.pct.map(|_| "[redacted]"))
+            .field("rpt", &self.rpt)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
 }
 
 /// A requesting party token and what came with it.
@@ -361,13 +415,10 @@ pub(crate) fn parse_rpt_reply(
     let now = now_unix();
     let expires_in = match &raw.expires_in {
         Some(serde_json::Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
-        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        Some(serde_json::Value::String(s)) => super::client::parse_seconds(s),
         _ => None,
     };
-    let expires_at = match expires_in {
-        Some(s) if s > 0 => Some(now.saturating_add(s)),
-        _ => Some(jwt_exp(&raw.access_token).unwrap_or(now + DEFAULT_LIFETIME.as_secs() as i64)),
-    };
+    let expires_at = super::client::expiry(now, expires_in, &raw.access_token);
     Ok(Rpt {
         token: Token {
             token_type: "Bearer".into(),
@@ -407,11 +458,7 @@ mod tests {
             reqwest::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        Reply {
-            status: StatusCode::from_u16(status).unwrap(),
-            headers,
-            body: body.as_bytes().to_vec(),
-        }
+        Reply::new(StatusCode::from_u16(status).unwrap(), headers, body.as_bytes().to_vec())
     }
 
     fn uma(e: Error) -> UmaError {

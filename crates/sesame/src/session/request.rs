@@ -389,7 +389,15 @@ impl RequestBuilder {
                 Some(cache) => cache.complete(lookup, &method, &url, resp).await?,
                 None => resp,
             };
-            let response = Response::new(resp, method.clone());
+            // Every credential this request carried (attached or hand-set) is masked in the
+            // error built from the reply. Only the values are kept here (a refcount each);
+            // the mask is worked out if an error is built.
+            let sent: Vec<HeaderValue> = all
+                .iter()
+                .filter(|(k, v)| v.is_sensitive() || crate::redact::is_sensitive_header(k, &[]))
+                .map(|(_, v)| v.clone())
+                .collect();
+            let response = Response::new(resp, method.clone()).with_sent_credentials(sent);
             let check = self.error_for_status.unwrap_or(inner.error_for_status);
             if check && status.as_u16() >= 400 {
                 return Err(response.into_error().await);

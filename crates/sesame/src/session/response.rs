@@ -1,13 +1,13 @@
 //! [`Response`]: reqwest's response with sesame's error mapping.
 
 use bytes::Bytes;
-use reqwest::header::{CONTENT_TYPE, HeaderMap};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::error::HttpError;
-use crate::redact::redact_url;
+use crate::redact::{SecretMask, redact_url};
 use crate::{Error, Result};
 
 /// Bytes of an error body read to build the error message.
@@ -15,15 +15,41 @@ const ERROR_BODY_CAP: usize = 1024 * 1024;
 
 /// A response. The body is read with [`bytes`](Self::bytes), [`text`](Self::text),
 /// [`json`](Self::json) or streamed with [`chunk`](Self::chunk).
-#[derive(Debug)]
 pub struct Response {
     inner: reqwest::Response,
     method: Method,
+    /// The credential header values the request carried: an API that echoes them in an
+    /// error body (`{"received": "Bearer …"}`) must not get them into the error message.
+    sent_credentials: Vec<HeaderValue>,
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // reqwest's own Debug shows the URL with its query (`?access_token=…`) and every
+        // header (`Set-Cookie`).
+        f.debug_struct("Response")
+            .field("method", &self.method)
+            .field("url", &redact_url(self.inner.url()))
+            .field("status", &self.inner.status())
+            .field("headers", &crate::redact::redact_headers(self.inner.headers(), &[]))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Response {
     pub(crate) fn new(inner: reqwest::Response, method: Method) -> Self {
-        Response { inner, method }
+        Response {
+            inner,
+            method,
+            sent_credentials: Vec::new(),
+        }
+    }
+
+    /// The same response, masking these header values (and their encodings) in the error
+    /// built from it.
+    pub(crate) fn with_sent_credentials(mut self, values: Vec<HeaderValue>) -> Self {
+        self.sent_credentials = values;
+        self
     }
 
     /// The status code.
@@ -98,6 +124,17 @@ impl Response {
         }
     }
 
+    /// The secrets this response's request carried (its credential header values, in the
+    /// encodings a server may echo), for a binding that builds its own error message from
+    /// the body (the Python package's `raise_for_status`).
+    pub fn sent_secrets(&self) -> SecretMask {
+        let mut mask = SecretMask::new();
+        for v in &self.sent_credentials {
+            mask.add_header_value(v.as_bytes());
+        }
+        mask
+    }
+
     /// Reads (at most 1 MiB of) the body and turns it into an HTTP error.
     pub(crate) async fn into_error(mut self) -> Error {
         let status = self.status();
@@ -115,11 +152,16 @@ impl Response {
                 break;
             }
         }
+        let mask = self.sent_secrets();
         HttpError {
             status,
             method: self.method.to_string(),
             url,
-            message: crate::message::summarize(content_type.as_deref(), &body),
+            // Masked before summarizing (which may wrap or cut a long token) and after.
+            message: mask.mask(&crate::message::summarize(
+                content_type.as_deref(),
+                &mask.mask_bytes(&body),
+            )),
         }
         .into()
     }
