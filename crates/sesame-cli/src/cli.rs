@@ -505,7 +505,7 @@ mod tests {
         super::TokenCli::command().debug_assert();
     }
 
-    /// SPEC §2: every profile key has a flag that overrides it.
+    /// docs/configuration.md: every profile key has a flag that overrides it.
     #[test]
     fn every_profile_key_has_a_flag() {
         use clap::Parser;

@@ -95,7 +95,7 @@ impl Context {
     }
 }
 
-/// SPEC §6.6: `insecure` warns on every use. Every command that uses a profile loads it
+/// docs/session-rules.md#tls: `insecure` warns on every use. Every command that uses a profile loads it
 /// here, once per process, so this is the one place; `-q` does not silence it (it hides
 /// progress, not a risk the user may have forgotten — an old `SESAME_INSECURE=1` in a shell
 /// profile, say — while a client secret or token goes over an unverified connection).

@@ -1,4 +1,4 @@
-//! Exit codes (SPEC §3) and the mapping from library errors.
+//! Exit codes (docs/cli.md) and the mapping from library errors.
 
 use sesame::oauth::ProviderHint;
 use sesame::{Error, ErrorKind};

@@ -1,4 +1,4 @@
-//! SPEC §6.6: `insecure` warns on every use. Every command that uses a profile with
+//! docs/session-rules.md#tls: `insecure` warns on every use. Every command that uses a profile with
 //! insecure in effect prints the warning on stderr, once per process, and `-q` does not
 //! silence it.
 

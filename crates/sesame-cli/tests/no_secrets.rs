@@ -1,4 +1,4 @@
-//! SPEC §6.7: no secret reaches stdout or stderr, at any verbosity.
+//! docs/session-rules.md#secrets-never-in-output: no secret reaches stdout or stderr, at any verbosity.
 //! Every command runs with -vvv and the output is searched for every secret value.
 
 mod support;

@@ -1,7 +1,7 @@
 //! The library's `tracing` events → the Python logger `sesame`.
 //!
 //! The level follows the logger's effective level, read when a session is created. Events
-//! are secret-free by the library's rules (SPEC §6.7); they are passed on as they are.
+//! are secret-free by the library's rules (docs/session-rules.md#secrets-never-in-output); they are passed on as they are.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -62,7 +62,7 @@ impl Core {
         };
         let built = py.detach(move || profile::build(req)).map_err(py_err)?;
         if built.resolved.insecure() {
-            // SPEC §6.6: on every use, whatever the `sesame` logger's level.
+            // docs/session-rules.md#tls: on every use, whatever the `sesame` logger's level.
             errors::insecure_warning(py, &built.resolved.name)?;
         }
         Ok(Core {

@@ -1,4 +1,4 @@
-//! Bearer-token files for other tools (SPEC §4, WLCG Bearer Token Discovery).
+//! Bearer-token files for other tools (docs/files-on-disk.md, WLCG Bearer Token Discovery).
 //!
 //! [`write`] puts a token where WLCG-aware tools (gfal, xrootd, davix, HTCondor, Rucio,
 //! sesame's own `discover`) look for one: `$BEARER_TOKEN_FILE`, else

@@ -1,4 +1,4 @@
-//! Server messages for errors (SPEC §6.4): a readable summary of an error response body.
+//! Server messages for errors (docs/session-rules.md#typed-http-errors): a readable summary of an error response body.
 //!
 //! JSON is pretty-printed, HTML reduced to its text, plain text kept, and anything else
 //! (protobuf, images, octet streams, invalid UTF-8) summarized by content type and size.

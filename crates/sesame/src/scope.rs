@@ -1,4 +1,4 @@
-//! Where a credential may be sent (SPEC §6.1): the base URL's origin — scheme, host and
+//! Where a credential may be sent (docs/session-rules.md#credential-scope): the base URL's origin — scheme, host and
 //! port (RFC 6454) — and path prefix, on segment boundaries.
 //!
 //! `https://api.example.com/v1/` covers `https://api.example.com/v1` and

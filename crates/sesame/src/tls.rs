@@ -1,4 +1,4 @@
-//! TLS settings of a session (SPEC §6.6): verified by default with the platform's roots,
+//! TLS settings of a session (docs/session-rules.md#tls): verified by default with the platform's roots,
 //! TLS 1.2 at least, extra CA bundles added to (never replacing) the system roots, and an
 //! `insecure` switch that is per session and warns on every use.
 

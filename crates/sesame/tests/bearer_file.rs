@@ -1,4 +1,4 @@
-//! Bearer-token files sesame writes for other tools (SPEC §4): the WLCG location, 0600,
+//! Bearer-token files sesame writes for other tools (docs/files-on-disk.md): the WLCG location, 0600,
 //! atomic replace, newline-ended — checked with a reference reader written here from the
 //! WLCG Bearer Token Discovery text (not sesame's code) and with sesame's own discovery —
 //! and the [`Keeper`] that keeps such a file valid from a credential whose token changes.

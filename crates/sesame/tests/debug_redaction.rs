@@ -1,4 +1,4 @@
-//! Issue 13 item 9 (SPEC §6.7): every public type that can hold a secret prints none with
+//! Issue 13 item 9 (docs/session-rules.md#secrets-never-in-output): every public type that can hold a secret prints none with
 //! `{:?}` (nor `{:#?}`). Each is built holding a known secret and its Debug searched for
 //! it. The list of audited types is in docs/design/secrets.md.
 

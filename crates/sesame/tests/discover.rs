@@ -1,4 +1,4 @@
-//! `auth = "discover"`: every rule of token discovery (SPEC §5, WLCG Bearer Token Discovery),
+//! `auth = "discover"`: every rule of token discovery (docs/credentials.md, WLCG Bearer Token Discovery),
 //! X.509 discovery, the chain (token + certificate, netrc only without a token), and the
 //! toggles — with real files in temporary directories, an injected environment (no test
 //! touches the process environment), tokens minted here, and real local servers.

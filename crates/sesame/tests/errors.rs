@@ -1,4 +1,4 @@
-//! SPEC §6.4: HTTP errors are typed and carry status, method, URL and the server's message.
+//! docs/session-rules.md#typed-http-errors: HTTP errors are typed and carry status, method, URL and the server's message.
 
 mod support;
 

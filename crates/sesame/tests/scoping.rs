@@ -1,4 +1,4 @@
-//! SPEC §6.1: credentials go only to the base URL's origin and path prefix, on every hop.
+//! docs/session-rules.md#credential-scope: credentials go only to the base URL's origin and path prefix, on every hop.
 
 mod support;
 

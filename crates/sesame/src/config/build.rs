@@ -63,7 +63,7 @@ pub fn session_builder_with(resolved: &ResolvedProfile, opts: &BuildOptions) -> 
         b = b.http_cache(Some(cache));
     }
     if let Some(c) = credential_for(resolved, opts)? {
-        // OAuth sessions answer UMA 2.0 challenges from their own issuer (SPEC §5).
+        // OAuth sessions answer UMA 2.0 challenges from their own issuer (docs/credentials.md).
         let c: Arc<dyn Credential> = if c.as_oauth().is_some() {
             Arc::new(credential::Uma::new(c).insecure(p.insecure == Some(true)))
         } else {

@@ -1,4 +1,4 @@
-//! The configuration file (SPEC §2) and profile resolution.
+//! The configuration file (docs/configuration.md) and profile resolution.
 //!
 //! The file is `$SESAME_CONFIG`, else `$XDG_CONFIG_HOME/sesame/config.toml`, else
 //! `~/.config/sesame/config.toml`. A missing file at the default place is fine; a file
@@ -80,7 +80,7 @@ pub struct ResolvedProfile {
 impl ResolvedProfile {
     /// Whether TLS certificate verification is off for this profile (`insecure = true`).
     /// The library logs a warning whenever it builds such a session; front ends must also
-    /// tell the user on every use (SPEC §6.6), whatever their quiet setting: the library
+    /// tell the user on every use (docs/session-rules.md#tls), whatever their quiet setting: the library
     /// itself never prints.
     pub fn insecure(&self) -> bool {
         self.profile.insecure == Some(true)

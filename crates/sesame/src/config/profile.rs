@@ -1,4 +1,4 @@
-//! One profile of the configuration file (SPEC §2): every key, its type, and the merge
+//! One profile of the configuration file (docs/configuration.md): every key, its type, and the merge
 //! that gives flags precedence over the environment over the file.
 
 use std::path::PathBuf;

@@ -1,5 +1,5 @@
 //! Several credentials at once: a token header plus an X.509 client certificate, as grid
-//! services expect (SPEC §5 `discover`).
+//! services expect (docs/credentials.md `discover`).
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! Credentials from a netrc file: `$NETRC`, else `~/.netrc` (SPEC §5).
+//! Credentials from a netrc file: `$NETRC`, else `~/.netrc` (docs/credentials.md).
 //!
 //! The format is the one of `ftp(1)`, curl and Python's `netrc` module: whitespace-separated
 //! tokens `machine NAME`, `default`, `login`, `password`, `account`, and `macdef NAME`

@@ -1,4 +1,4 @@
-//! The rules for files that hold secrets or decide where secrets go (SPEC §4,
+//! The rules for files that hold secrets or decide where secrets go (docs/files-on-disk.md,
 //! `docs/design/files-and-permissions.md`):
 //!
 //! - [`check_private`]: the ssh rule (netrc, keys, proxies, cache files): refused when

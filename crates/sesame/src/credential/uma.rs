@@ -1,4 +1,4 @@
-//! [`Uma`]: a credential that answers UMA 2.0 challenges (SPEC §5).
+//! [`Uma`]: a credential that answers UMA 2.0 challenges (docs/credentials.md).
 //!
 //! It wraps another credential (normally an [`OAuth`](super::OAuth) one) and attaches it as
 //! usual. When a request it authenticated gets a 401 with

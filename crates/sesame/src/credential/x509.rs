@@ -3,7 +3,7 @@
 //! Either a certificate file and a key file, or one PEM file holding a certificate chain
 //! and its key — the layout of an RFC 3820 proxy (`/tmp/x509up_u<uid>`: proxy certificate,
 //! its key, then the issuing chain). A certificate with fewer than
-//! [`MIN_REMAINING`] left is refused with a clear error (SPEC §5), and so is a key file
+//! [`MIN_REMAINING`] left is refused with a clear error (docs/credentials.md), and so is a key file
 //! that other users can read or write.
 
 use std::path::{Path, PathBuf};

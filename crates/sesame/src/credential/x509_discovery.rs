@@ -1,4 +1,4 @@
-//! Finding the user's X.509 credential the way grid tools do (SPEC §5):
+//! Finding the user's X.509 credential the way grid tools do (docs/credentials.md):
 //! `X509_USER_CERT` + `X509_USER_KEY`, then `X509_USER_PROXY`, then `/tmp/x509up_u<uid>`,
 //! then `~/.globus/usercert.pem` + `~/.globus/userkey.pem`.
 //!

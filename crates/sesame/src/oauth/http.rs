@@ -4,7 +4,7 @@
 //!
 //! Every call has the profile's timeouts, follows no redirects (an authorization server
 //! that redirects a token request is misconfigured or hostile), verifies TLS with the
-//! profile's roots, and reads at most [`MAX_BODY`] of any reply (SPEC §6.5).
+//! profile's roots, and reads at most [`MAX_BODY`] of any reply (docs/session-rules.md#timeouts-and-size-caps).
 //!
 //! Retries follow the session's [`RetryPolicy`]: GETs (discovery, JWKS, WebFinger,
 //! userinfo) like any idempotent request; POSTs (token, introspection, revocation,

@@ -1,6 +1,6 @@
 //! [`Session`]: a base URL, TLS settings and a credential, shared cheaply between tasks.
 //!
-//! The session owns the rules of SPEC §6.1: a credential is attached only to requests
+//! The session owns the rules of docs/session-rules.md#credential-scope: a credential is attached only to requests
 //! whose URL is within the base URL's origin and path prefix ([`CredentialScope`]); the
 //! session follows redirects itself (reqwest's own following is off) so that every hop is
 //! judged afresh — a hop that leaves the scope carries no credential header, whichever

@@ -1,4 +1,4 @@
-//! Redirect policy (SPEC §2 `redirects`) and the method rules of RFC 9110 §15.4.
+//! Redirect policy (docs/configuration.md `redirects`) and the method rules of RFC 9110 §15.4.
 
 use std::str::FromStr;
 

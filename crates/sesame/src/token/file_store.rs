@@ -1,4 +1,4 @@
-//! The file token store (SPEC §4): `$SESAME_CACHE_DIR`, else `$XDG_CACHE_HOME/sesame`,
+//! The file token store (docs/files-on-disk.md): `$SESAME_CACHE_DIR`, else `$XDG_CACHE_HOME/sesame`,
 //! else `~/.cache/sesame`; folder 0700; one JSON file per cache key, 0600, written to a
 //! temporary file in the same folder, fsynced, then renamed over the old one (so a reader
 //! or a crash sees the old file or the new one, never a torn one); `<key>.lock` beside it

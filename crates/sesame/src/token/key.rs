@@ -1,4 +1,4 @@
-//! The cache key (SPEC §4): a hash of everything that shapes a token — issuer, client id,
+//! The cache key (docs/files-on-disk.md): a hash of everything that shapes a token — issuer, client id,
 //! auth kind, sorted scopes, sorted audience, username — so that two profiles asking for
 //! the same grant share tokens, and any difference gets its own entry — and the identity
 //! a record must carry to be used for the key. See `docs/design/token-cache.md`.
@@ -35,7 +35,7 @@ pub struct CacheKey {
     client_secret: Option<SecretBinding>,
 }
 
-/// Everything a record must match to belong to a key (SPEC §4: what shapes the token).
+/// Everything a record must match to belong to a key (docs/files-on-disk.md: what shapes the token).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct KeyIdentity {
     pub issuer: String,

@@ -42,7 +42,7 @@ pub trait Grant: Send + Sync + fmt::Debug {
 /// When to renew.
 #[derive(Debug, Clone)]
 pub struct RenewPolicy {
-    /// Renew when fewer seconds than this remain (SPEC `renew_before`, default 60).
+    /// Renew when fewer seconds than this remain (profile key `renew_before`, default 60).
     pub renew_before: Duration,
     /// After a failed renewal, wait at least this long before the next attempt while the
     /// old token is still usable.

@@ -1,5 +1,5 @@
 //! `auth = "discover"`: the credentials grid and batch-cluster tools leave for a job
-//! (SPEC §5), found the way the conventions say.
+//! (docs/credentials.md), found the way the conventions say.
 //!
 //! **Tokens**, per request, in this order: `SCITOKEN` (the token itself), `SCITOKEN_FILE`,
 //! each `$_CONDOR_CREDS/*.use` (sorted by name), then the

@@ -32,7 +32,7 @@ pub(crate) enum What {
     Nothing(String),
 }
 
-/// The token places, in the order of SPEC §5: `SCITOKEN`, `SCITOKEN_FILE`,
+/// The token places, in the order of docs/credentials.md: `SCITOKEN`, `SCITOKEN_FILE`,
 /// `$_CONDOR_CREDS/*.use` (sorted), then WLCG Bearer Token Discovery: `BEARER_TOKEN`,
 /// `BEARER_TOKEN_FILE`, `$XDG_RUNTIME_DIR/bt_u<euid>`, or `/tmp/bt_u<euid>` only when
 /// `XDG_RUNTIME_DIR` is unset (or empty).
