@@ -85,7 +85,17 @@ impl CredentialScope {
         if self.prefix.is_empty() {
             return Ok(());
         }
-        let segments = decoded_segments(url.path()).map_err(OutOfScope::AmbiguousPath)?;
+        let path = url.path();
+        // The common case, on every request: nothing encoded and no `;` parameters, so the
+        // path reads the same to every server (the URL parser has resolved literal dot
+        // segments and turned `\` into `/`): a segment-boundary prefix match, no allocation.
+        if !path.contains(['%', ';']) && !self.prefix.contains(['%', ';']) {
+            return match path.strip_prefix(self.prefix.as_str()) {
+                Some(rest) if rest.is_empty() || rest.starts_with('/') => Ok(()),
+                _ => Err(OutOfScope::Path),
+            };
+        }
+        let segments = decoded_segments(path).map_err(OutOfScope::AmbiguousPath)?;
         // The prefix is the base URL's own path: decoded the same way, so `/my%20api/`
         // matches itself. A base whose path is itself ambiguous covers nothing.
         let prefix = decoded_segments(&self.prefix).map_err(OutOfScope::AmbiguousPath)?;
