@@ -65,21 +65,39 @@ pub fn to_pyerr(py: Python<'_>, e: &sesame::Error) -> PyErr {
                 kw.set_item("error_description", o.and_then(|o| o.description()))?;
                 "AuthError"
             }
-            ErrorKind::Http => {
-                if let Some(h) = e.as_http() {
+            ErrorKind::Http => match e.as_http() {
+                Some(h) => {
                     kw.set_item("status", h.status.as_u16())?;
                     kw.set_item("url", &h.url)?;
                     kw.set_item("method", &h.method)?;
                     kw.set_item("message", &h.message)?;
+                    http_class(h.status.as_u16())
                 }
-                "HTTPError"
-            }
+                None => "HTTPError",
+            },
             _ => "Error",
         })
     };
     match fill() {
         Ok(class) => make(py, class, &message, &kw),
         Err(err) => err,
+    }
+}
+
+/// The `sesame._errors` class for an error status: `HTTPError`'s subclass for the status
+/// when it has one (`NotFound`, `ServerError` for every 5xx, …), else `HTTPError` itself.
+pub fn http_class(status: u16) -> &'static str {
+    match status {
+        400 => "BadRequest",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "NotFound",
+        409 => "Conflict",
+        413 => "PayloadTooLarge",
+        415 => "UnsupportedMediaType",
+        429 => "TooManyRequests",
+        500..=599 => "ServerError",
+        _ => "HTTPError",
     }
 }
 

@@ -358,7 +358,8 @@ impl PyResponse {
     }
 
     /// Raises `sesame.HTTPError` (with status, URL and the server's message) when the
-    /// status is 400 or more.
+    /// status is 400 or more: its subclass for the status when there is one (`NotFound`,
+    /// `ServerError`, …).
     fn raise_for_status(slf: &Bound<'_, Self>) -> PyResult<()> {
         let this = slf.get();
         if this.status.as_u16() < 400 {
@@ -387,7 +388,12 @@ impl PyResponse {
         kw.set_item("method", &err.method)?;
         kw.set_item("message", &err.message)?;
         kw.set_item("response", slf)?;
-        Err(errors::make(py, "HTTPError", &err.to_string(), &kw))
+        Err(errors::make(
+            py,
+            errors::http_class(this.status.as_u16()),
+            &err.to_string(),
+            &kw,
+        ))
     }
 
     /// Iterates over the body in chunks of `chunk_size` bytes (`None`: as they arrive).

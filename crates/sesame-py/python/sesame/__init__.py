@@ -13,7 +13,9 @@ one refresh however many threads need them, a 401 renews once and resends once.
 - :class:`Response` — ``status_code``, ``ok``, ``headers``, ``content``, ``text``, ``json()``.
 - :class:`RequestsAuth` / :class:`HttpxAuth` — for code that keeps its own HTTP library
   (loaded on first use; neither library is a dependency).
-- :class:`Error` and its subclasses; :class:`InsecureWarning` when TLS verification is off.
+- :class:`Error` and its subclasses (:class:`HTTPError` has one per common status:
+  :class:`NotFound`, :class:`ServerError`, …); :class:`InsecureWarning` when TLS
+  verification is off.
 """
 
 from __future__ import annotations
@@ -24,15 +26,24 @@ from typing import TYPE_CHECKING, Any
 from . import _sesame
 from ._errors import (
     AuthError,
+    BadRequest,
     ConfigError,
+    Conflict,
     CredentialError,
     DecodeError,
     Error,
+    Forbidden,
     HTTPError,
     InsecureWarning,
     LoginRequired,
+    NotFound,
+    PayloadTooLarge,
+    ServerError,
     Timeout,
+    TooManyRequests,
     TransportError,
+    Unauthorized,
+    UnsupportedMediaType,
 )
 from ._sesame import AsyncSession, Headers, Response, Session
 
@@ -52,6 +63,15 @@ for _cls in (
     LoginRequired,
     AuthError,
     HTTPError,
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    TooManyRequests,
+    ServerError,
     TransportError,
     Timeout,
     DecodeError,
@@ -73,6 +93,15 @@ __all__ = [
     "LoginRequired",
     "AuthError",
     "HTTPError",
+    "BadRequest",
+    "Unauthorized",
+    "Forbidden",
+    "NotFound",
+    "Conflict",
+    "PayloadTooLarge",
+    "UnsupportedMediaType",
+    "TooManyRequests",
+    "ServerError",
     "TransportError",
     "Timeout",
     "DecodeError",

@@ -16,6 +16,15 @@ __all__ = [
     "LoginRequired",
     "AuthError",
     "HTTPError",
+    "BadRequest",
+    "Unauthorized",
+    "Forbidden",
+    "NotFound",
+    "Conflict",
+    "PayloadTooLarge",
+    "UnsupportedMediaType",
+    "TooManyRequests",
+    "ServerError",
     "TransportError",
     "Timeout",
     "DecodeError",
@@ -91,6 +100,13 @@ class HTTPError(Error):
     ``status`` is the status code, ``url`` the URL (query values redacted), ``message`` the
     server's message (JSON pretty-printed, HTML reduced to text, binary summarized) and
     ``response`` the :class:`sesame.Response`, when there is one.
+
+    The common statuses raise a subclass, so ``except sesame.NotFound:`` picks one status
+    while ``except sesame.HTTPError:`` still catches them all: :class:`BadRequest` (400),
+    :class:`Unauthorized` (401), :class:`Forbidden` (403), :class:`NotFound` (404),
+    :class:`Conflict` (409), :class:`PayloadTooLarge` (413), :class:`UnsupportedMediaType`
+    (415), :class:`TooManyRequests` (429) and :class:`ServerError` (every 5xx). Any other
+    status raises ``HTTPError`` itself.
     """
 
     status: int
@@ -122,6 +138,44 @@ class HTTPError(Error):
     def status_code(self) -> int:
         """``status`` under requests' name."""
         return self.status
+
+
+class BadRequest(HTTPError):
+    """400 Bad Request: the server refused the request as malformed or invalid."""
+
+
+class Unauthorized(HTTPError):
+    """401 Unauthorized: the credential was missing or refused, after sesame renewed it
+    once and resent the request once."""
+
+
+class Forbidden(HTTPError):
+    """403 Forbidden: the credential is valid but not allowed to do this."""
+
+
+class NotFound(HTTPError):
+    """404 Not Found."""
+
+
+class Conflict(HTTPError):
+    """409 Conflict: the request conflicts with the resource's current state."""
+
+
+class PayloadTooLarge(HTTPError):
+    """413 Content Too Large (Payload Too Large): the request body is too big."""
+
+
+class UnsupportedMediaType(HTTPError):
+    """415 Unsupported Media Type: the server does not take the body's ``Content-Type``."""
+
+
+class TooManyRequests(HTTPError):
+    """429 Too Many Requests: rate limited; the server's ``Retry-After`` header, when it
+    sent one, is in ``response.headers``."""
+
+
+class ServerError(HTTPError):
+    """A 5xx status: the server failed (500, 502, 503, 504, …); ``status`` says which."""
 
 
 class TransportError(Error):

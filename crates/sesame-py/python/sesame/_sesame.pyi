@@ -34,6 +34,8 @@ _Timeout = Union[float, Tuple[Optional[float], Optional[float]], None]
 _Secret = Union[str, Mapping[str, str]]
 _PathLike = Union[str, "os.PathLike[str]"]
 _Scopes = Union[str, Sequence[str]]
+# requests' `auth=(username, password)`: HTTP Basic (the password a secret like `password=`).
+_Auth = Union[str, Tuple[str, _Secret], None]
 _Login = Optional[Literal["browser", "device", "no-browser"]]
 
 class Headers(Mapping[str, str]):
@@ -109,7 +111,11 @@ class Response:
         ``json.JSONDecodeError`` (a ``ValueError``) when it is not JSON."""
     def raise_for_status(self) -> None:
         """Raises :class:`sesame.HTTPError` (status, URL, the server's message, this
-        response) when the status is 400 or more."""
+        response) when the status is 400 or more: the subclass for the status when there is
+        one (:class:`sesame.BadRequest` 400, :class:`sesame.Unauthorized` 401,
+        :class:`sesame.Forbidden` 403, :class:`sesame.NotFound` 404, :class:`sesame.Conflict`
+        409, :class:`sesame.PayloadTooLarge` 413, :class:`sesame.UnsupportedMediaType` 415,
+        :class:`sesame.TooManyRequests` 429, :class:`sesame.ServerError` 5xx)."""
     def iter_content(self, chunk_size: Optional[int] = 1, decode_unicode: bool = False) -> Iterator[Any]:
         """The body in chunks of ``chunk_size`` bytes (``None``: as they arrive). With
         ``stream=True`` it is read from the network as you iterate (and is then consumed);
@@ -136,6 +142,18 @@ class Session:
     the profile's setting; with TLS verification off, creating the session issues
     :class:`sesame.InsecureWarning` every time.
 
+    As in requests, ``auth=("user", "password")`` means HTTP Basic: ``auth="basic"`` with
+    that ``username`` and ``password`` (the password is a secret like ``password=``: a
+    string or ``{"env": …}`` / ``{"file": …}``; do not also pass ``username=`` or
+    ``password=``). Any other ``auth`` is a kind name (``"bearer"``, ``"oidc"``, …).
+
+    The list-valued keys (``scopes``, ``audience``, ``credential_headers``,
+    ``required_scope``, ``trusted_issuers``) take a list or a tuple of strings, or one
+    string (for ``scopes``, OAuth's space-separated list: ``"openid profile"``).
+    ``expires_after`` (with ``http_cache=True``) takes seconds (``int`` or ``float``), a
+    ``datetime.timedelta`` or a dict of its arguments (``{"days": 1, "hours": 2}``);
+    fractions of a second round up.
+
     Relative URLs join ``base_url``; the credential goes only to its origin and path
     prefix, redirects included. Tokens are cached (shared with the ``sesame`` command),
     renewed ahead of expiry with a single refresh however many threads need one, and a
@@ -151,7 +169,7 @@ class Session:
         profile: Optional[str] = None,
         *,
         base_url: Optional[str] = None,
-        auth: Optional[str] = None,
+        auth: _Auth = None,
         issuer: Optional[str] = None,
         client_id: Optional[str] = None,
         client_secret: Optional[_Secret] = None,
@@ -335,16 +353,18 @@ class Session:
         """:meth:`_rejected` as an awaitable."""
 
 class AsyncSession:
-    """The asynchronous :class:`Session`: the same arguments and methods, every call
-    awaitable on asyncio (``async with sesame.AsyncSession("ods") as s: await s.get(…)``).
-    Requests run on sesame's runtime; the event loop is never blocked."""
+    """The asynchronous :class:`Session`: the same arguments (``auth=("user", "password")``
+    for HTTP Basic, lists or tuples for the list-valued keys, ``expires_after`` as seconds,
+    a ``timedelta`` or a dict) and methods, every call awaitable on asyncio
+    (``async with sesame.AsyncSession("ods") as s: await s.get(…)``). Requests run on
+    sesame's runtime; the event loop is never blocked."""
 
     def __init__(
         self,
         profile: Optional[str] = None,
         *,
         base_url: Optional[str] = None,
-        auth: Optional[str] = None,
+        auth: _Auth = None,
         issuer: Optional[str] = None,
         client_id: Optional[str] = None,
         client_secret: Optional[_Secret] = None,
