@@ -4,6 +4,7 @@ loopback to a real server."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -14,7 +15,7 @@ import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -170,6 +171,9 @@ class LocalServer:
     - `/…/always-401` → 401 with `WWW-Authenticate: Bearer error="invalid_token"`
     - `/…/401-first-token` → 401 for the first Authorization value it sees, 200 after
     - `/…/echo-error` → 400, the request's headers echoed as text
+    - `/…/basic-auth` → 200 `{"user": …}` when the request carries HTTP Basic credentials
+      equal to `server.basic` (a `(username, password)` pair), else 401 with a Basic
+      challenge
     - `/…/slow?ms=N` → 200 after N ms
     - `/…/stream?n=N&size=S` → N chunks of S bytes, chunked
     - anything else → like echo
@@ -179,6 +183,7 @@ class LocalServer:
         self.requests: List[Recorded] = []
         self.lock = threading.Lock()
         self.first_token: Optional[str] = None
+        self.basic: Optional[Tuple[str, str]] = None
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -231,6 +236,20 @@ class LocalServer:
                         )
                     else:
                         self._send(200, json.dumps({"ok": True}).encode(), "application/json")
+                elif leaf == "basic-auth":
+                    want = None
+                    if server.basic is not None:
+                        pair = f"{server.basic[0]}:{server.basic[1]}".encode()
+                        want = "Basic " + base64.b64encode(pair).decode()
+                    if want is not None and headers.get("authorization") == want:
+                        self._send(200, json.dumps({"user": server.basic[0]}).encode(), "application/json")
+                    else:
+                        self._send(
+                            401,
+                            b'{"error":"bad credentials"}',
+                            "application/json",
+                            {"WWW-Authenticate": 'Basic realm="local"'},
+                        )
                 elif leaf == "echo-error":
                     # A debugging gateway: 400 with the request's headers echoed.
                     text = "".join(f"{k}: {v}\n" for k, v in headers.items())
