@@ -1,12 +1,19 @@
 """Python shapes of arguments and errors (issue 15): lists and tuples for every list-valued
 profile key, requests' ``auth=(username, password)``, one ``HTTPError`` subclass per common
-status, and ``expires_after`` as seconds, a ``timedelta`` or a dict."""
+status, and ``expires_after`` as seconds, a ``timedelta`` or a dict.
+
+Most cases fail before these shapes were supported. A few are regression guards for shapes
+that already worked and must keep working next to the new ones: a str for ``scopes`` and
+``audience``, lists and tuples for ``audience``, ``credential_headers``, ``required_scope``
+and ``trusted_issuers``, an int ``expires_after``, the other ``auth=`` forms, statuses
+without a subclass, and the check that the keys tested are the engine's list keys."""
 
 from __future__ import annotations
 
 import base64
 import datetime
 import json
+import logging
 import re
 import time
 
@@ -134,7 +141,8 @@ def test_async_session_takes_the_auth_tuple(server):
     assert asyncio.run(main()) == 200
 
 
-def test_auth_tuple_keeps_the_password_secret(server):
+def test_auth_tuple_keeps_the_password_secret(server, caplog):
+    caplog.set_level(logging.DEBUG, logger="sesame")
     wrong = "wrong-" + PASSWORD
     server.basic = ("alice", PASSWORD)
     s = sesame.Session(base_url=server.url("/api/"), auth=("alice", wrong))
@@ -167,6 +175,8 @@ def test_auth_tuple_keeps_the_password_secret(server):
     with pytest.raises(sesame.ConfigError, match="`password=` both") as e:
         sesame.Session(base_url=server.url("/api/"), auth=("alice", wrong), password=wrong)
     assert wrong not in str(e.value)
+    logs = "\n".join(rec.getMessage() for rec in caplog.records)
+    assert caplog.records and wrong not in logs and encoded not in logs
 
 
 def test_other_auth_forms_still_work(server):
