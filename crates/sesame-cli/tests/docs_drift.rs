@@ -10,7 +10,7 @@
 //!   build specification outside the repository.
 //!
 //! When a generated block is out of date, regenerate it with
-//! `SESAME_BLESS=1 cargo test -p sesame-cli --test docs_drift` and commit the result.
+//! `SESAME_BLESS=1 cargo test -p sesame-auth-cli --test docs_drift` and commit the result.
 
 // The CLI crate is a binary: its clap definition is compiled into this test directly.
 #[allow(dead_code)]
@@ -24,7 +24,7 @@ use clap::CommandFactory;
 use clap::Parser;
 use sesame::config::Profile;
 
-const REGENERATE: &str = "SESAME_BLESS=1 cargo test -p sesame-cli --test docs_drift";
+const REGENERATE: &str = "SESAME_BLESS=1 cargo test -p sesame-auth-cli --test docs_drift";
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

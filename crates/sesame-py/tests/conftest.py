@@ -142,13 +142,13 @@ def clean_env(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def cli() -> str:
-    """The `sesame` command (`cargo build -p sesame-cli`)."""
+    """The `sesame` command (`cargo build -p sesame-auth-cli`)."""
     explicit = os.environ.get("SESAME_CLI")
     target = os.environ.get("CARGO_TARGET_DIR") or str(ROOT / "target")
     for c in [explicit, os.path.join(target, "debug", "sesame"), str(ROOT / "target" / "debug" / "sesame")]:
         if c and os.access(c, os.X_OK):
             return c
-    pytest.fail("the sesame command is not built: run `cargo build -p sesame-cli` (or set SESAME_CLI)", pytrace=False)
+    pytest.fail("the sesame command is not built: run `cargo build -p sesame-auth-cli` (or set SESAME_CLI)", pytrace=False)
 
 
 # ---------------------------------------------------------------- local HTTP servers

@@ -1,6 +1,6 @@
 //! `cache = "keyring"` where no keyring service answers (CI, containers, SSH sessions):
 //! the file store is used instead, within the time box, and it works.
-//! Runs with `cargo test -p sesame --features keyring --test keyring_fallback`.
+//! Runs with `cargo test -p sesame-auth --features keyring --test keyring_fallback`.
 
 #![cfg(feature = "keyring")]
 

@@ -311,7 +311,7 @@ mod tests {
         }
         assert!(
             doc[start..stop] == expected,
-            "docs/credential-kinds.md is out of date: SESAME_BLESS=1 cargo test -p sesame --lib \
+            "docs/credential-kinds.md is out of date: SESAME_BLESS=1 cargo test -p sesame-auth --lib \
              applies rewrites it; the table should be:\n{expected}"
         );
     }
