@@ -32,13 +32,15 @@ fn main() {
 fn init_logging(verbose: u8, quiet: bool) {
     use tracing_subscriber::EnvFilter;
     // The library's `sesame::insecure` lines repeat, per client and per request, the notice
-    // the CLI prints once per process whatever -q says (context.rs); -v shows them.
+    // the CLI prints once per process whatever -q says (context.rs); -v shows them. The
+    // `sesame::config_warning` lines are the configuration's own warnings, which the CLI
+    // prints itself from `Config::warnings` (context.rs): logged too, they would show twice.
     let filter = match (quiet, verbose) {
         (true, _) => "error",
-        (_, 0) => "warn,sesame::insecure=off",
-        (_, 1) => "warn,sesame=info,sesame_cli=info",
-        (_, 2) => "warn,sesame=debug,sesame_cli=debug",
-        _ => "debug,sesame=trace,sesame_cli=trace",
+        (_, 0) => "warn,sesame::insecure=off,sesame::config_warning=off",
+        (_, 1) => "warn,sesame=info,sesame_cli=info,sesame::config_warning=off",
+        (_, 2) => "warn,sesame=debug,sesame_cli=debug,sesame::config_warning=off",
+        _ => "debug,sesame=trace,sesame_cli=trace,sesame::config_warning=off",
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(filter))

@@ -183,3 +183,24 @@ async fn an_unreachable_server_says_what_to_check() {
     .await;
     assert_clear(&r, 2, &["/nonexistent/netrc", "hint: check the path"]);
 }
+
+/// A plain-text secret in the file is warned about exactly once per process: the CLI prints
+/// the configuration's warnings itself, so the library's log line of the same warning must
+/// not show as well (at any verbosity), and `-q` silences it.
+#[tokio::test]
+async fn plain_text_secret_warning_is_printed_once() {
+    let home = tempfile::tempdir().unwrap();
+    write_config(
+        home.path(),
+        "[profiles.a]\nbase_url = \"http://127.0.0.1:9/\"\nauth = \"bearer\"\ntoken = \"plain-t0ken-value\"\n",
+    );
+    let path = home.path().join(".config/sesame/config.toml");
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    for args in [&["-p", "a", "status"][..], &["-vv", "-p", "a", "status"][..]] {
+        let r = sesame(home.path(), args, &[]).await;
+        assert_eq!(r.stderr.matches("as plain text").count(), 1, "{args:?}: {}", r.stderr);
+        assert!(!r.stderr.contains("plain-t0ken-value"), "{}", r.stderr);
+    }
+    let r = sesame(home.path(), &["-q", "-p", "a", "status"], &[]).await;
+    assert!(!r.stderr.contains("as plain text"), "-q: {}", r.stderr);
+}

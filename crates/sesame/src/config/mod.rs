@@ -199,7 +199,9 @@ impl Config {
                         "warning: {} [profiles.{name}] has `{key}` as plain text; prefer {key} = {{ env = \"VAR\" }} or {{ file = \"path\" }}",
                         path.display()
                     );
-                    tracing::warn!("{w}");
+                    // Front ends that read `Config::warnings` (the CLI) print it; the log
+                    // line under its own target reaches the others (Python's `sesame` logger).
+                    tracing::warn!(target: "sesame::config_warning", "{w}");
                     warnings.push(w);
                 }
             }
