@@ -20,30 +20,12 @@ fn fast(n: u32) -> RetryPolicy {
         .jitter(Jitter::None)
 }
 
-/// A writer that keeps what the log says.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+#[path = "support/log_capture.rs"]
+mod log_capture;
 
 #[test]
 fn each_retry_is_logged_at_debug_level_without_secrets() {
-    let log = Captured::default();
-    let w = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || w.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (_guard, log) = log_capture::capture_debug();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -60,7 +42,7 @@ fn each_retry_is_logged_at_debug_level_without_secrets() {
         let r = s.get("flaky?fail=2&api_key=secret-in-query").send().await.unwrap();
         assert_eq!(r.status(), 200);
     });
-    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let text = log.text();
     let retries: Vec<&str> = text.lines().filter(|l| l.contains("retrying")).collect();
     assert_eq!(retries.len(), 2, "{text}");
     assert!(
