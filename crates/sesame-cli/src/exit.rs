@@ -1,7 +1,6 @@
 //! Exit codes (docs/cli.md) and the mapping from library errors.
 
-use sesame::oauth::ProviderHint;
-use sesame::{Error, ErrorKind};
+use sesame::{Error, ErrorKind, Hint};
 
 pub const OK: i32 = 0;
 pub const ERROR: i32 = 1;
@@ -39,14 +38,75 @@ pub fn code_for(e: &Error) -> i32 {
 pub fn report(e: &Error) -> i32 {
     eprintln!("sesame: error: {e}");
     if let Some(h) = e.hint() {
-        eprintln!("hint: {h}");
-    }
-    match e.oauth_hint() {
-        Some(ProviderHint::Login) => eprintln!("hint: run `sesame login` (add -p PROFILE for another profile)"),
-        Some(ProviderHint::CheckCredentials) => eprintln!(
-            "hint: check the profile's username and password (`username`, `password` or --username, --password-env VAR)"
-        ),
-        _ => {}
+        eprintln!("hint: {}", word(&h));
     }
     code_for(e)
+}
+
+/// The command line's wording of a library hint: its commands and flags.
+pub fn word(hint: &Hint) -> String {
+    match hint {
+        Hint::Login => "run `sesame login` (add -p PROFILE for another profile)".into(),
+        Hint::LoginInTerminal => {
+            "run `sesame login` in a terminal first; later commands use the tokens it stores".into()
+        }
+        Hint::LoginTimedOut => "run `sesame login` again, or give it more time with --login-timeout S (`login_timeout`)".into(),
+        Hint::UseBrowserLogin => {
+            "use the browser login (`sesame login --browser`), or set `device_authorization_endpoint`".into()
+        }
+        Hint::CheckCredentials => {
+            "check the profile's username and password (`username`, `password` or --username, --password-env VAR)".into()
+        }
+        Hint::CredentialRejected => {
+            "check the credential: `sesame status` shows what the profile uses (a person's token comes from `sesame login`)".into()
+        }
+        Hint::SetKey(key) => match flag_for(key) {
+            Some(flag) => format!("set `{key}` in the profile or pass --{flag}"),
+            None => format!("set `{key}` in the profile"),
+        },
+        Hint::CheckFile => {
+            "check the path (profile key or flag), and that the file exists and is readable by you".into()
+        }
+        Hint::CheckConfigFile => "check the configuration file (its path is $SESAME_CONFIG or --config)".into(),
+        Hint::PickProfile => {
+            "pick an existing profile with --profile (or -p), or add a [profiles.NAME] table".into()
+        }
+        Hint::SeeConfiguration => "see `sesame --help` and docs/configuration.md".into(),
+        Hint::CheckNetwork => {
+            "check that the server is up and reachable from here (host name, port, firewall, HTTPS_PROXY/NO_PROXY); -vv shows each attempt".into()
+        }
+        Hint::SetContentType => "set the body's type with -H 'Content-Type: …'".into(),
+        // Hints without a command-line wording of their own (file permissions, future
+        // variants) read the same everywhere.
+        other => other.to_string(),
+    }
+}
+
+/// The long flag that sets profile key `key`, if the command line has one by that name.
+fn flag_for(key: &str) -> Option<String> {
+    use clap::CommandFactory;
+    let flag = key.replace('_', "-");
+    crate::cli::Cli::command()
+        .get_arguments()
+        .any(|a| a.get_long() == Some(flag.as_str()))
+        .then_some(flag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_worded_with_their_flags() {
+        assert_eq!(
+            word(&Hint::SetKey("base_url")),
+            "set `base_url` in the profile or pass --base-url"
+        );
+        assert_eq!(
+            word(&Hint::SetKey("ca_bundle")),
+            "set `ca_bundle` in the profile or pass --ca-bundle"
+        );
+        assert_eq!(word(&Hint::SetKey("no_such_key")), "set `no_such_key` in the profile");
+        assert!(word(&Hint::Login).contains("sesame login"));
+    }
 }

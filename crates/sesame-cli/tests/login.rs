@@ -125,6 +125,35 @@ async fn browser_login_then_request_and_token_use_the_cached_token() {
         let v = cached[field].as_str().unwrap_or_else(|| panic!("{field} cached"));
         assert!(!r.stderr.contains(v), "{field} leaked");
     }
+
+    // Logout: a person's login left a session at the provider, so the end-session URL is
+    // offered, on stderr (stdout stays empty), naming the client and not the person: the
+    // ID token (a JWT with the person's claims) is not put into a URL.
+    let id_token = cached["id_token"].as_str().unwrap().to_string();
+    let out = sesame(home.path(), &["logout"], &[]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.is_empty(), "logout prints nothing on stdout: {}", out.stdout);
+    let url_line = out
+        .stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with(&format!("{}/", idp().issuer())))
+        .unwrap_or_else(|| panic!("end-session URL on stderr: {}", out.stderr));
+    let url = sesame::Url::parse(url_line).unwrap();
+    let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(q.get("client_id").map(String::as_str), Some("sesame-cli"), "{url}");
+    assert!(!q.contains_key("id_token_hint"), "{url}");
+    assert!(!out.stderr.contains(&id_token) && !out.stderr.contains(id_token.split('.').nth(1).unwrap()));
+    // The provider accepts it: the URL opens its logout confirmation.
+    let page = idp::http::get(url.as_str()).unwrap();
+    assert_eq!(page.status, 200, "end-session page: {}", page.text());
+    assert!(
+        !home.path().join(".cache/sesame").read_dir().unwrap().any(|e| e
+            .unwrap()
+            .path()
+            .extension()
+            .is_some_and(|x| x == "json"))
+    );
 }
 
 #[tokio::test]
@@ -243,9 +272,7 @@ async fn two_logins_at_once_run_one_browser_flow() {
     };
     assert!(flow.stderr.contains("logged in to"), "{}", flow.stderr);
     assert!(
-        waiter
-            .stderr
-            .contains("another sesame login for this profile is in progress"),
+        waiter.stderr.contains("another login for this profile is in progress"),
         "{}",
         waiter.stderr
     );
@@ -273,11 +300,19 @@ async fn no_person_means_exit_4_and_no_browser() {
     // stdin is a pipe and stderr too: without $BROWSER there is nobody to log in.
     let r = sesame(home.path(), &["login"], &[]).await;
     assert_eq!(r.code, 4, "{}", r.all());
-    assert!(r.stderr.contains("needs a terminal"), "{}", r.stderr);
+    assert!(r.stderr.contains("not both terminals"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("hint: run `sesame login` in a terminal"),
+        "{}",
+        r.stderr
+    );
     // --no-input forbids it even with $BROWSER.
     let r = sesame(home.path(), &["--no-input", "login"], &as_refs(&env)).await;
     assert_eq!(r.code, 4, "{}", r.all());
-    assert!(r.stderr.contains("--no-input"), "{}", r.stderr);
+    assert!(r.stderr.contains("prompts are turned off"), "{}", r.stderr);
+    // --no-input holds for an explicit device login too (it never waits for a person).
+    let r = sesame(home.path(), &["--no-input", "login", "--device"], &[]).await;
+    assert_eq!(r.code, 4, "{}", r.all());
     // --no-browser with no terminal: nobody would open the URL.
     let r = sesame(home.path(), &["login", "--no-browser"], &as_refs(&env)).await;
     assert_eq!(r.code, 4, "{}", r.all());
@@ -346,7 +381,36 @@ async fn failing_browser_falls_back_to_the_device_flow() {
     let home = tempfile::tempdir().unwrap();
     profile(home.path(), "oidc", "");
     let b = TestBrowser::new().screenshot("fallback-device-success.png");
-    let mut child = spawn_sesame(home.path(), &["login"], &[("BROWSER", "false")]);
+    let child = spawn_sesame(home.path(), &["login"], &[("BROWSER", "false")]);
+    let (shown, status, rest) = approve_device_code_from_stderr(child, &b).await;
+    assert!(shown.contains("could not open a browser with $BROWSER"), "{shown}");
+    assert_eq!(status, Some(0), "{shown}{rest}");
+    assert!(rest.contains("logged in to") && rest.contains(" as alice"), "{rest}");
+    assert_eq!(whoami(home.path()).await["sub"], "alice");
+}
+
+/// An explicit `sesame login --device` needs no terminal (stdin and stderr are pipes here,
+/// and there is no $BROWSER): the person approves on another device, so sesame shows the
+/// URL and code on stderr and polls. The test reads them as that person would.
+#[tokio::test]
+async fn explicit_device_login_works_without_a_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    profile(home.path(), "oidc", "");
+    let b = TestBrowser::new().screenshot("device-no-terminal.png");
+    let child = spawn_sesame(home.path(), &["login", "--device"], &[]);
+    let (shown, status, rest) = approve_device_code_from_stderr(child, &b).await;
+    assert_eq!(status, Some(0), "{shown}{rest}");
+    assert!(rest.contains(" as alice"), "{rest}");
+    assert_eq!(whoami(home.path()).await["sub"], "alice");
+}
+
+/// Reads a running login's stderr as a person would until the device code is shown, opens
+/// the complete verification URI in the test browser (which approves as alice), and waits
+/// for the login to end: (stderr up to the code, exit code, the rest of stderr).
+async fn approve_device_code_from_stderr(
+    mut child: tokio::process::Child,
+    b: &TestBrowser,
+) -> (String, Option<i32>, String) {
     let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
     let mut seen = String::new();
     let complete = tokio::time::timeout(Duration::from_secs(30), async {
@@ -361,9 +425,7 @@ async fn failing_browser_falls_back_to_the_device_flow() {
     })
     .await
     .expect("a device code within 30 s");
-    assert!(seen.contains("could not open a browser with $BROWSER"), "{seen}");
     assert!(seen.contains("First copy your one-time code"), "{seen}");
-
     let helper = tokio::process::Command::new(b.command())
         .arg(&complete)
         .envs(b.env().into_iter().filter(|(k, _)| k != "BROWSER"))
@@ -381,9 +443,7 @@ async fn failing_browser_falls_back_to_the_device_flow() {
         rest.push_str(&l);
         rest.push('\n');
     }
-    assert_eq!(status.code(), Some(0), "{seen}{rest}");
-    assert!(rest.contains("logged in to") && rest.contains(" as alice"), "{rest}");
-    assert_eq!(whoami(home.path()).await["sub"], "alice");
+    (seen, status.code(), rest)
 }
 
 /// `sesame ARGS` running, with the clean environment of `support::sesame` plus `env`.

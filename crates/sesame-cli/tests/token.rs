@@ -162,8 +162,31 @@ async fn output_formats_and_the_cached_fast_path() {
     let w = sesame(home.path(), &["token", "--scope", "admin"], ENV).await;
     assert_eq!(w.code, 2, "{}", w.stderr);
     assert!(w.stderr.contains("widen"), "{}", w.stderr);
+    idp.reset_stats();
     let n = sesame(home.path(), &["token", "--scope", "openid"], ENV).await;
     assert_eq!(n.code, 0, "{}", n.stderr);
+    assert_eq!(idp.token_requests("refresh_token"), 1, "one narrowing: {}", idp.stats());
+    assert_ne!(n.stdout.trim(), tok, "a narrowed token, not the grant's");
+    // The narrowed token is cached under its own key: asking again costs no provider call
+    // and gives the same token; the grant's own token is unchanged by it.
+    let again = sesame(home.path(), &["token", "--scope", "openid"], ENV).await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(again.stdout, n.stdout);
+    assert_eq!(
+        idp.token_requests("refresh_token"),
+        1,
+        "served from the cache: {}",
+        idp.stats()
+    );
+    let plain = sesame(home.path(), &["token"], ENV).await;
+    assert_ne!(
+        plain.stdout, n.stdout,
+        "the profile's own token is not the narrowed one"
+    );
+    // --force-refresh of the grant still works after a narrowing (the refresh token that
+    // may have rotated during it is the grant's).
+    let f = sesame(home.path(), &["token", "--force-refresh"], ENV).await;
+    assert_eq!(f.code, 0, "{}", f.stderr);
 }
 
 #[tokio::test]
@@ -186,7 +209,8 @@ async fn interactive_profile_without_a_person_exits_4() {
     )
     .await;
     assert_eq!(r.code, 4, "{}", r.stderr);
-    assert!(r.stderr.contains("sesame login"), "{}", r.stderr);
+    // The engine says what happened; the CLI words the hint with its own command.
+    assert!(r.stderr.contains("hint: run `sesame login`"), "{}", r.stderr);
     assert!(r.stdout.is_empty());
 }
 

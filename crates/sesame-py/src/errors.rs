@@ -44,6 +44,29 @@ pub fn insecure_warning(py: Python<'_>, profile: &str) -> PyResult<()> {
     PyErr::warn(py, &category, &text, 1)
 }
 
+/// The Python package's wording of a library hint: its methods and arguments (the engine
+/// chooses the advice, each front end words it; the command line says `sesame login`, a
+/// Python program is told to call `Session.login()`).
+pub fn word(hint: &sesame::Hint) -> String {
+    use sesame::Hint;
+    match hint {
+        Hint::Login => "call `Session.login()`: the tokens it stores serve every session of the profile (and the `sesame` command)".into(),
+        Hint::LoginInTerminal => "call `Session.login()` where a person can answer (a terminal; in a notebook `login(mode=\"device\")`): the tokens it stores serve every session of the profile".into(),
+        Hint::LoginTimedOut => "call `Session.login()` again, or give it more time with `login_timeout=` (seconds)".into(),
+        Hint::UseBrowserLogin => "use the browser login (`Session.login(mode=\"browser\")`), or set `device_authorization_endpoint`".into(),
+        Hint::CheckCredentials => "check the profile's username and password (`username=`, `password=`)".into(),
+        Hint::CredentialRejected => "check the credential: `Session.status()` shows what the profile uses (a person's token comes from `Session.login()`)".into(),
+        Hint::SetKey(key) => format!("set `{key}` in the profile or pass `{key}=` to the Session"),
+        Hint::CheckFile => "check the path (profile key or argument), and that the file exists and is readable by you".into(),
+        Hint::CheckConfigFile => "check the configuration file (its path is $SESAME_CONFIG or the `config=` argument)".into(),
+        Hint::PickProfile => "pass an existing profile name (`Session(\"NAME\")`), or add a [profiles.NAME] table".into(),
+        Hint::SeeConfiguration => "see docs/configuration.md for the keys and their values".into(),
+        Hint::CheckNetwork => "check that the server is up and reachable from here (host name, port, firewall, HTTPS_PROXY/NO_PROXY); logging.getLogger(\"sesame\").setLevel(logging.DEBUG) shows each attempt".into(),
+        Hint::SetContentType => "set the body's type with `headers={\"Content-Type\": …}`".into(),
+        other => other.to_string(),
+    }
+}
+
 /// A `sesame.Error` of the right subclass for a library error.
 pub fn to_pyerr(py: Python<'_>, e: &sesame::Error) -> PyErr {
     let kw = PyDict::new(py);
@@ -51,7 +74,7 @@ pub fn to_pyerr(py: Python<'_>, e: &sesame::Error) -> PyErr {
     let kind = kind_name(e.kind());
     let fill = || -> PyResult<&'static str> {
         kw.set_item("kind", kind)?;
-        kw.set_item("hint", e.hint())?;
+        kw.set_item("hint", e.hint().map(|h| word(&h)))?;
         Ok(match e.kind() {
             ErrorKind::Config => "ConfigError",
             ErrorKind::Credential => "CredentialError",

@@ -242,30 +242,8 @@ async fn logout_op(cred: Option<Arc<dyn Credential>>, revoke: bool) -> sesame::R
     let Some(oauth) = cred.as_ref().and_then(|c| c.as_oauth()) else {
         return Ok(None);
     };
-    let cached = oauth.source().cached(Duration::ZERO)?.map(|l| l.token);
-    let stored = cached.or_else(|| oauth.source().peek());
-    let id_token = stored
-        .as_ref()
-        .and_then(|t| t.id_token.as_ref())
-        .map(|t| t.expose().to_string());
-    let mut end_session = None;
-    if revoke || id_token.is_some() {
-        match oauth.client().await {
-            Ok(client) => {
-                if revoke && let Some(t) = &stored {
-                    if let Some(rt) = &t.refresh_token {
-                        client.revoke(rt.expose(), Some("refresh_token")).await?;
-                    }
-                    client.revoke(t.access_token.expose(), Some("access_token")).await?;
-                }
-                end_session = client.end_session_url(id_token.as_deref()).map(|u| u.to_string());
-            }
-            Err(e) if revoke => return Err(e),
-            Err(e) => tracing::debug!(error = %e, "no provider metadata for the end-session URL"),
-        }
-    }
-    oauth.source().clear()?;
-    Ok(end_session)
+    let done = sesame::login::logout(oauth, revoke).await?;
+    Ok(done.end_session_url.map(|u| u.to_string()))
 }
 
 /// `status()`: the profile and its credential, secrets masked, no network. The state is

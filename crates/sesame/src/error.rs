@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use reqwest::StatusCode;
 
+use crate::hint::Hint;
 use crate::redact::redact_url;
 
 /// `Result<T, sesame::Error>`.
@@ -50,6 +51,9 @@ pub struct Error {
 struct Inner {
     kind: ErrorKind,
     repr: Repr,
+    /// Advice the place that raised the error chose; `None` = derived from the kind and
+    /// layer detail by [`Error::hint`].
+    hint: Option<Hint>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,10 +118,20 @@ impl Error {
         self.as_oauth().and_then(|o| o.hint())
     }
 
-    /// Adds context in front of the message, keeping the kind (and dropping layer detail).
+    /// Adds context in front of the message, keeping the kind and the hint (and dropping
+    /// layer detail).
     pub fn context(self, prefix: impl std::fmt::Display) -> Self {
         let kind = self.kind();
-        Error::new(kind, format!("{prefix}: {self}"))
+        let hint = self.hint();
+        let mut e = Error::new(kind, format!("{prefix}: {self}"));
+        e.inner.hint = hint;
+        e
+    }
+
+    /// The same error with this advice for the front end to word (see [`Hint`]).
+    pub fn with_hint(mut self, hint: Hint) -> Self {
+        self.inner.hint = Some(hint);
+        self
     }
 
     /// The configuration error detail, if this is one.
@@ -164,7 +178,7 @@ impl Error {
     pub fn is_oauth(&self) -> bool {
         self.kind() == ErrorKind::OAuth
     }
-    /// A person must log in (`sesame login`).
+    /// A person must log in (see [`Hint::Login`]).
     pub fn is_login_required(&self) -> bool {
         self.kind() == ErrorKind::LoginRequired
     }
@@ -214,6 +228,7 @@ impl Error {
             inner: Box::new(Inner {
                 kind,
                 repr: Repr::Other(message.into()),
+                hint: None,
             }),
         }
     }
@@ -269,11 +284,15 @@ impl Error {
                 break;
             }
         }
-        if kind == ErrorKind::Timeout {
+        let hint = if kind == ErrorKind::Timeout {
             message.push_str(" (raise `timeout`/`connect_timeout` in the profile, or check that the server is up)");
+            Some(Hint::SetKey("timeout"))
         } else if message.contains("certificate") || message.contains("UnknownIssuer") {
-            message.push_str(" (if the server uses a private CA, set `ca_bundle` in the profile or pass --ca-bundle)");
-        }
+            message.push_str(" (if the server uses a private CA, it belongs in `ca_bundle`)");
+            Some(Hint::SetKey("ca_bundle"))
+        } else {
+            None
+        };
         Error {
             inner: Box::new(Inner {
                 kind,
@@ -281,6 +300,7 @@ impl Error {
                     message,
                     source: Some(Box::new(err)),
                 },
+                hint,
             }),
         }
     }
@@ -313,6 +333,7 @@ impl From<ConfigError> for Error {
             inner: Box::new(Inner {
                 kind: ErrorKind::Config,
                 repr: Repr::Config(e),
+                hint: None,
             }),
         }
     }
@@ -329,6 +350,7 @@ impl From<CredentialError> for Error {
             inner: Box::new(Inner {
                 kind,
                 repr: Repr::Credential(e),
+                hint: None,
             }),
         }
     }
@@ -341,6 +363,7 @@ impl From<crate::oauth::OAuthError> for Error {
             inner: Box::new(Inner {
                 kind,
                 repr: Repr::OAuth(e),
+                hint: None,
             }),
         }
     }
@@ -352,6 +375,7 @@ impl From<HttpError> for Error {
             inner: Box::new(Inner {
                 kind: ErrorKind::Http,
                 repr: Repr::Http(e),
+                hint: None,
             }),
         }
     }
@@ -362,7 +386,7 @@ impl From<HttpError> for Error {
 #[non_exhaustive]
 pub enum ConfigError {
     /// The file exists but could not be read.
-    #[error("cannot read config file {}: {source} (check the path in $SESAME_CONFIG or --config)", path.display())]
+    #[error("cannot read config file {}: {source}", path.display())]
     Read {
         /// The configuration file.
         path: PathBuf,
@@ -382,7 +406,7 @@ pub enum ConfigError {
         message: String,
     },
     /// The requested profile does not exist.
-    #[error("no profile `{name}` in {} (profiles there: {}); add a [profiles.{name}] table or pick another with --profile", path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "the configuration (no config file found)".into()), if available.is_empty() { "none".to_string() } else { available.join(", ") })]
+    #[error("no profile `{name}` in {} (profiles there: {})", path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "the configuration (no config file found)".into()), if available.is_empty() { "none".to_string() } else { available.join(", ") })]
     UnknownProfile {
         /// The name asked for.
         name: String,
@@ -548,32 +572,53 @@ impl std::error::Error for HttpError {}
 
 fn advice_for(status: StatusCode) -> Option<&'static str> {
     Some(match status.as_u16() {
-        401 => "the credential was rejected: check it, or run `sesame login` / `sesame status`",
+        401 => "the credential was rejected",
         403 => "authenticated, but not allowed: ask for the needed permission or scope",
         404 => "check the URL and the profile's base_url",
         413 => "the request body is too large for this server",
-        415 => "the server does not accept this Content-Type: set one with -H 'Content-Type: …'",
+        415 => "the server does not accept this Content-Type",
         429 => "rate limited: wait and try again",
         500..=599 => "the server failed: try again later",
         _ => return None,
     })
 }
 
-/// Turns an `Error` into its kind and message for callers that just want to print it.
 impl Error {
-    /// A one-line suggestion of what to do next, where sesame knows one.
-    pub fn hint(&self) -> Option<&'static str> {
-        match self.kind() {
-            ErrorKind::LoginRequired => Some("run `sesame login` (add -p PROFILE for another profile)"),
-            ErrorKind::Config => Some("see `sesame --help` and the configuration file section of the README"),
-            ErrorKind::Credential if matches!(self.as_credential(), Some(CredentialError::File { .. })) => {
-                Some("check the path (profile key or flag) and that the file exists and is readable by you")
+    /// What to do next, where sesame knows: chosen by the engine, worded by each front end
+    /// (the command line names its commands and flags, the Python package its methods and
+    /// arguments). [`Hint`]'s `Display` is a neutral wording in terms of profile keys.
+    pub fn hint(&self) -> Option<Hint> {
+        if let Some(h) = &self.inner.hint {
+            return Some(h.clone());
+        }
+        if let Some(h) = self.oauth_hint() {
+            return Some(match h {
+                crate::oauth::ProviderHint::Login => Hint::Login,
+                crate::oauth::ProviderHint::CheckCredentials => Hint::CheckCredentials,
+            });
+        }
+        match &self.inner.repr {
+            Repr::Credential(
+                CredentialError::UnsafePermissions { path, .. }
+                | CredentialError::UnsafeWritable { path, .. }
+                | CredentialError::UnsafeFolder { path, .. },
+            ) => return Some(Hint::FixPermissions { path: path.clone() }),
+            Repr::Credential(CredentialError::File { .. }) => return Some(Hint::CheckFile),
+            Repr::Config(ConfigError::Read { .. } | ConfigError::Parse { .. }) => return Some(Hint::CheckConfigFile),
+            Repr::Config(ConfigError::UnknownProfile { .. }) => return Some(Hint::PickProfile),
+            Repr::Http(h) => {
+                return match h.status.as_u16() {
+                    401 => Some(Hint::CredentialRejected),
+                    415 => Some(Hint::SetContentType),
+                    _ => None,
+                };
             }
-            // Timeouts, HTTP statuses and provider refusals carry their advice in the message.
-            ErrorKind::Transport => Some(
-                "check that the server is up and reachable from here (host name, port, firewall, \
-                 HTTPS_PROXY/NO_PROXY); `-vv` shows each attempt",
-            ),
+            _ => {}
+        }
+        match self.kind() {
+            ErrorKind::LoginRequired => Some(Hint::Login),
+            ErrorKind::Config => Some(Hint::SeeConfiguration),
+            ErrorKind::Transport => Some(Hint::CheckNetwork),
             _ => None,
         }
     }

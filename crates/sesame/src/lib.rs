@@ -35,6 +35,7 @@ pub mod credential;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod hint;
 pub mod login;
 pub mod message;
 pub mod middleware;
@@ -48,6 +49,7 @@ pub mod token;
 
 pub use credential::Credential;
 pub use error::{ConfigError, CredentialError, Error, ErrorKind, HttpError, Result};
+pub use hint::Hint;
 pub use scope::CredentialScope;
 pub use session::{RedirectPolicy, RequestBuilder, Response, Session, SessionBuilder};
 pub use url::Url;

@@ -80,10 +80,8 @@ impl TlsOptions {
 
 fn load_bundle(path: &Path) -> Result<Vec<reqwest::Certificate>> {
     let pem = std::fs::read(path).map_err(|e| {
-        Error::config(format!(
-            "cannot read CA bundle {}: {e} (check `ca_bundle` / --ca-bundle)",
-            path.display()
-        ))
+        Error::config(format!("cannot read CA bundle {} (`ca_bundle`): {e}", path.display()))
+            .with_hint(crate::Hint::SetKey("ca_bundle"))
     })?;
     let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
         Error::config(format!(

@@ -144,6 +144,62 @@ fn unreadable_or_unsafe_key_files_are_clear_errors() {
     assert!(err.is_credential() || err.is_config(), "{err:?}");
 }
 
+/// Certificates rustls cannot present (an X.509 v1 certificate, an Ed448 key) used to fail
+/// at the first request with "builder error"; now loading them names the file and the
+/// reason. Made with the openssl command (Debian's `openssl`), which, unlike rcgen, can
+/// write v1 certificates and Ed448 keys.
+#[test]
+fn certificates_tls_cannot_present_name_the_file_and_the_reason() {
+    let dir = tempdir();
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("the openssl command (Debian package openssl) runs");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "v1.key", "-subj", "/CN=v1", "-out", "v1.csr",
+    ]);
+    openssl(&[
+        "x509", "-req", "-in", "v1.csr", "-signkey", "v1.key", "-days", "30", "-out", "v1.crt",
+    ]);
+    openssl(&[
+        "req", "-x509", "-newkey", "ed448", "-nodes", "-keyout", "ed.key", "-subj", "/CN=ed", "-days", "30", "-out",
+        "ed.crt",
+    ]);
+    for key in ["v1.key", "ed.key"] {
+        std::fs::set_permissions(
+            dir.path().join(key),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+    }
+
+    let err = X509::from_files(dir.path().join("v1.crt"), dir.path().join("v1.key")).unwrap_err();
+    let text = err.to_string();
+    assert!(err.is_credential(), "{err:?}");
+    assert!(
+        text.contains("v1.crt") && text.contains("X.509 v1") && text.contains("v3"),
+        "{text}"
+    );
+    assert!(!text.contains("builder error"), "{text}");
+
+    let err = X509::from_files(dir.path().join("ed.crt"), dir.path().join("ed.key")).unwrap_err();
+    let text = err.to_string();
+    assert!(err.is_credential(), "{err:?}");
+    assert!(text.contains("ed.key") && text.contains("key type"), "{text}");
+    // The key's bytes never reach the message.
+    let pem = std::fs::read_to_string(dir.path().join("ed.key")).unwrap();
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert!(!text.contains(&body), "{text}");
+}
+
 #[tokio::test]
 async fn proxy_file_with_chain_is_presented() {
     let ca = Arc::new(TestCa::new("grid CA"));

@@ -1,4 +1,6 @@
-//! `sesame logout [--revoke]`.
+//! `sesame logout [--revoke]`: the library's logout use-case (`sesame::login::logout`),
+//! worded for the terminal. Everything goes to stderr, the end-session URL included: it is
+//! for the person, not for a pipe.
 
 use sesame::Error;
 
@@ -15,36 +17,20 @@ pub async fn run(ctx: &Context, args: LogoutArgs) -> Result<i32, Error> {
         );
         return Ok(exit::OK);
     };
-    let cached = oauth.source().cached(std::time::Duration::ZERO)?.map(|l| l.token);
-    let stored = cached.clone().or_else(|| oauth.source().peek());
-    let mut end_session = None;
-    if args.revoke || stored.as_ref().and_then(|t| t.id_token.as_ref()).is_some() {
-        match oauth.client().await {
-            Ok(client) => {
-                if args.revoke
-                    && let Some(t) = &stored
-                {
-                    if let Some(rt) = &t.refresh_token {
-                        client.revoke(rt.expose(), Some("refresh_token")).await?;
-                    }
-                    client.revoke(t.access_token.expose(), Some("access_token")).await?;
-                    eprintln!("sesame: revoked the tokens at the provider");
-                }
-                end_session =
-                    client.end_session_url(stored.as_ref().and_then(|t| t.id_token.as_ref()).map(|t| t.expose()));
-            }
-            Err(e) if args.revoke => return Err(e),
-            Err(e) => tracing::debug!(error = %e, "no provider metadata for the end-session URL"),
-        }
+    let done = sesame::login::logout(oauth, args.revoke).await?;
+    if done.revoked {
+        eprintln!("sesame: revoked the tokens at the provider");
     }
-    oauth.source().clear()?;
-    eprintln!(
-        "sesame: logged out of profile `{}` (cached tokens deleted)",
-        ctx.resolved.name
-    );
-    if let Some(u) = end_session {
-        eprintln!("sesame: to end the session at the provider too, open:");
-        crate::out::line(u);
+    if done.had_tokens {
+        eprintln!(
+            "sesame: logged out of profile `{}` (cached tokens deleted)",
+            ctx.resolved.name
+        );
+    } else {
+        eprintln!("sesame: profile `{}` had no cached tokens", ctx.resolved.name);
+    }
+    if let Some(u) = done.end_session_url {
+        eprintln!("sesame: to end the session at the provider too, open:\n  {u}");
     }
     Ok(exit::OK)
 }

@@ -1,14 +1,10 @@
 //! `sesame token`: a valid access token on stdout. With a cached token that has more than
 //! `--min-valid` seconds left this reads one file and prints: no network, no TLS set-up.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
 use sesame::Error;
-use sesame::credential::Credential;
-use sesame::oauth::TokenOptions;
-use sesame::token::Token;
 
 use crate::cli::TokenArgs;
 use crate::context::Context;
@@ -29,7 +25,11 @@ pub async fn run(ctx: &Context, args: TokenArgs) -> Result<i32, Error> {
         }
     };
     if !args.scopes.is_empty() || !args.audiences.is_empty() {
-        token = down_scope(&cred, token, &args).await?;
+        // Down-scoping (the library's use-case): cached under its own key while valid.
+        let oauth = cred
+            .as_oauth()
+            .ok_or_else(|| Error::config("--scope/--audience need an OAuth credential"))?;
+        token = (*oauth.narrowed(&args.scopes, &args.audiences, min_valid).await?).clone();
     }
     let value = if args.id_token {
         token
@@ -67,41 +67,4 @@ pub async fn run(ctx: &Context, args: TokenArgs) -> Result<i32, Error> {
     };
     crate::out::line(out);
     Ok(exit::OK)
-}
-
-/// A token with fewer scopes or another audience, never a wider grant: the requested
-/// scopes must be among the granted ones. The narrowed token is not cached; a refresh
-/// token rotated on the way is.
-async fn down_scope(cred: &Arc<dyn Credential>, token: Token, args: &TokenArgs) -> Result<Token, Error> {
-    if !args.scopes.is_empty() && !token.scopes.is_empty() {
-        let wider: Vec<&String> = args.scopes.iter().filter(|s| !token.scopes.contains(s)).collect();
-        if !wider.is_empty() {
-            return Err(Error::config(format!(
-                "--scope {} would widen the grant (granted: {}); use a profile with those scopes",
-                wider.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
-                token.scopes.join(" ")
-            )));
-        }
-    }
-    let oauth = cred
-        .as_oauth()
-        .ok_or_else(|| Error::config("--scope/--audience need an OAuth credential"))?;
-    let client = oauth.client().await?;
-    let opts = TokenOptions {
-        scopes: (!args.scopes.is_empty()).then(|| args.scopes.clone()),
-        audience: (!args.audiences.is_empty()).then(|| args.audiences.clone()),
-    };
-    match &token.refresh_token {
-        Some(rt) => {
-            let narrowed = client.refresh(rt, &opts).await?;
-            if narrowed.refresh_token.as_ref() != Some(rt) {
-                // Rotation: keep the grant alive in the cache with the new refresh token.
-                let mut kept = token.clone();
-                kept.refresh_token = narrowed.refresh_token.clone();
-                oauth.source().install(kept)?;
-            }
-            Ok(narrowed)
-        }
-        None => client.client_credentials(&opts).await,
-    }
 }

@@ -48,10 +48,13 @@ class Error(Exception):
         self.hint = hint
 
     def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
+        message = str(self.args[0]) if self.args else ""
+        # The hint is shown with the message, so a traceback says what to do next.
+        return f"{message}\nhint: {self.hint}" if self.hint else message
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({str(self)!r})"
+        message = str(self.args[0]) if self.args else ""
+        return f"{type(self).__name__}({message!r})"
 
 
 class ConfigError(Error):

@@ -93,8 +93,9 @@ fn oauth_parts_with(
     let source = provider_source(resolved)?;
     let client_id = p.client_id.clone().ok_or_else(|| {
         Error::config(format!(
-            "profile `{name}` uses auth = \"{auth}\" but has no `client_id`; set it in the profile or pass --client-id"
+            "profile `{name}` uses auth = \"{auth}\" but has no `client_id`"
         ))
+        .with_hint(crate::Hint::SetKey("client_id"))
     })?;
     let method = match &p.client_auth {
         Some(m) => m.parse::<ClientAuthMethod>()?,

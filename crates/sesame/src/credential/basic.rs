@@ -26,9 +26,8 @@ impl Basic {
             ));
         }
         if username.is_empty() {
-            return Err(crate::Error::config(
-                "basic auth needs a username: set `username` in the profile or pass --username",
-            ));
+            return Err(crate::Error::config("basic auth needs a username (`username`)")
+                .with_hint(crate::Hint::SetKey("username")));
         }
         Ok(Basic {
             header: basic_header(&username, password.expose()),

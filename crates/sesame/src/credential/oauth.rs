@@ -51,6 +51,48 @@ impl OAuth {
         }
     }
 
+    /// The auth kind this credential was built for (`oidc`, `client-credentials`, …).
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// A token with fewer scopes or other audiences than the profile's (down-scoping), never
+    /// a wider grant: requested scopes must be among those granted. Cached under its own
+    /// key and reused while it has `min_valid` left ([`TokenSource::narrowed`]); obtained
+    /// by refreshing the grant with the narrower request (RFC 6749 §6, RFC 8707), or, for
+    /// a grant without a refresh token (client credentials), by a new token request.
+    pub async fn narrowed(&self, scopes: &[String], audience: &[String], min_valid: Duration) -> Result<Arc<Token>> {
+        let grant = self.source.token(min_valid).await?.token;
+        if !scopes.is_empty() && !grant.scopes.is_empty() {
+            let wider: Vec<&str> = scopes
+                .iter()
+                .filter(|s| !grant.scopes.contains(s))
+                .map(String::as_str)
+                .collect();
+            if !wider.is_empty() {
+                return Err(Error::config(format!(
+                    "narrowing to scope {} would widen the grant (granted: {}); use a profile with those scopes",
+                    wider.join(" "),
+                    grant.scopes.join(" ")
+                )));
+            }
+        }
+        let client = self.client().await?;
+        let opts = TokenOptions {
+            scopes: (!scopes.is_empty()).then(|| scopes.to_vec()),
+            audience: (!audience.is_empty()).then(|| audience.to_vec()),
+        };
+        let key = self.source.key().narrowed(scopes, audience);
+        self.source
+            .narrowed(&key, min_valid, |rt| async move {
+                match rt {
+                    Some(rt) => client.refresh(&rt, &opts).await,
+                    None => client.client_credentials(&opts).await,
+                }
+            })
+            .await
+    }
+
     /// The token source.
     pub fn source(&self) -> &TokenSource {
         &self.source
@@ -333,7 +375,7 @@ impl Grant for InteractiveGrant {
         match &self.login {
             Some(l) => l.login(self.client.get().await?).await,
             None => Err(Error::login_required(
-                "no valid token in the cache and logging in needs a person: run `sesame login`",
+                "no valid token in the cache, and logging in needs a person",
             )),
         }
     }

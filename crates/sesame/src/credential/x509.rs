@@ -143,13 +143,15 @@ impl X509 {
                 format!("cannot use certificate and key together: {}", e.without_url()),
             )
         })?;
+        let chain_len = certs.len();
+        check_usable_by_rustls(certs, key_pem, cert_path, key_path)?;
         Ok(X509 {
             pem,
             info: X509Info {
                 subject,
                 issuer,
                 not_after: min_not_after,
-                chain_len: certs.len(),
+                chain_len,
                 cert_path: cert_path.to_path_buf(),
             },
         })
@@ -158,6 +160,64 @@ impl X509 {
     /// What the certificate says.
     pub fn info(&self) -> &X509Info {
         &self.info
+    }
+}
+
+/// Asks rustls, as reqwest will when it builds the client, whether it can present this
+/// chain with this key. reqwest reports a refusal as "builder error" at the first request;
+/// here it becomes an error that names the file and says why (an X.509 v1 certificate,
+/// a key type TLS cannot sign with, a key that is not the certificate's).
+fn check_usable_by_rustls(
+    certs: Vec<CertificateDer<'static>>,
+    key_pem: &[u8],
+    cert_path: &Path,
+    key_path: &Path,
+) -> Result<()> {
+    use rustls::crypto::CryptoProvider;
+    let Ok(key) = PrivateKeyDer::from_pem_slice(key_pem) else {
+        return Ok(()); // refused above
+    };
+    let provider = CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+    if let Err(e) = provider.key_provider.load_private_key(key.clone_key()) {
+        return Err(file_err(
+            "private key",
+            key_path,
+            format!(
+                "TLS cannot sign with this key type ({e}); use an RSA (≥ 2048 bit), ECDSA P-256/P-384 or Ed25519 key"
+            ),
+        )
+        .into());
+    }
+    // The leaf must be a v3 certificate: rustls (webpki) refuses v1/v2 ones.
+    if let Ok((_, leaf)) = x509_parser::parse_x509_certificate(certs[0].as_ref())
+        && leaf.version() != x509_parser::x509::X509Version::V3
+    {
+        return Err(file_err(
+            "client certificate",
+            cert_path,
+            format!(
+                "is an X.509 v{} certificate; TLS client authentication needs v3 (re-issue it with X.509 v3 extensions)",
+                leaf.version().0 + 1
+            ),
+        )
+        .into());
+    }
+    let built = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map(|b| {
+            b.with_root_certificates(rustls::RootCertStore::empty())
+                .with_client_auth_cert(certs, key)
+        });
+    match built {
+        Ok(Err(e)) => Err(file_err(
+            "client certificate",
+            cert_path,
+            format!("cannot be used with its key for TLS client authentication: {e}"),
+        )
+        .into()),
+        _ => Ok(()),
     }
 }
 

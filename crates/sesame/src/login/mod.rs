@@ -43,11 +43,13 @@
 //! QR code of the complete verification URI when the output is a terminal; a browser is
 //! opened at that URI under the same rules.
 
+mod logout;
 mod text_ui;
 
 use std::io::IsTerminal;
 use std::sync::Arc;
 
+pub use logout::{LoggedOut, logout};
 pub use text_ui::{Stderr, TextLoginUi, TextOutput, UiSettings, browser_commands, render_qr};
 
 use crate::config::Profile;
@@ -119,8 +121,9 @@ impl Facts {
 pub fn require_person(facts: &Facts, caller: Caller) -> Result<()> {
     if facts.no_input {
         return Err(Error::login_required(
-            "logging in needs a person and --no-input forbids prompts: run `sesame login` in a terminal first",
-        ));
+            "no valid token, and logging in needs a person but prompts are turned off (no input)",
+        )
+        .with_hint(crate::Hint::LoginInTerminal));
     }
     if facts.stdin_tty && facts.stderr_tty {
         return Ok(());
@@ -131,15 +134,14 @@ pub fn require_person(facts: &Facts, caller: Caller) -> Result<()> {
         {
             Ok(())
         }
-        Caller::LoginCommand { .. } => Err(Error::login_required(
-            "`sesame login` needs a terminal (stdin and stderr are not both terminals): run it in a terminal, or set $BROWSER to a program that completes the login in a browser",
-        )),
-        Caller::LoginCall { .. } => Err(Error::login_required(
-            "logging in needs a person, and there is none to ask: stdin and stderr are not both terminals and $BROWSER is not set (or no browser may be opened). Call login() from a terminal, set $BROWSER to a program that completes the login in a browser, or run `sesame login` in a terminal: sessions use the tokens it stores",
-        )),
+        Caller::LoginCommand { .. } | Caller::LoginCall { .. } => Err(Error::login_required(
+            "logging in needs a person, and there is none to ask: stdin and stderr are not both terminals and $BROWSER is not set (or no browser may be opened); setting $BROWSER to a program that completes the login in a browser also works",
+        )
+        .with_hint(crate::Hint::LoginInTerminal)),
         Caller::Implicit => Err(Error::login_required(
-            "no valid token and no terminal to log in from: run `sesame login` in a terminal first",
-        )),
+            "no valid token, and no terminal to log in from",
+        )
+        .with_hint(crate::Hint::LoginInTerminal)),
     }
 }
 
@@ -206,7 +208,7 @@ pub async fn login(
     if !is_interactive_kind(kind) {
         if request.method.is_some() {
             return Err(Error::config(format!(
-                "choosing the browser or device flow (--browser, --device) applies to auth = \"oidc\" or \"device\"; profile `{profile_name}` uses auth = \"{kind}\", which needs no person"
+                "choosing the browser or device flow applies to auth = \"oidc\" or \"device\"; profile `{profile_name}` uses auth = \"{kind}\", which needs no person"
             )));
         }
         let lease = oauth.source().force_refresh().await?;
@@ -216,7 +218,13 @@ pub async fn login(
             adopted: false,
         });
     }
-    require_person(&request.facts, request.caller)?;
+    // An explicit device login needs no terminal here: the person approves on another
+    // device, so showing the URL and code (on whatever the output is) and polling is the
+    // whole job. Only `no_input` (never wait for a person) still forbids it.
+    let explicit_device = request.method == Some(LoginMethod::Device) && request.caller != Caller::Implicit;
+    if !explicit_device || request.facts.no_input {
+        require_person(&request.facts, request.caller)?;
+    }
     let mut options = LoginOptions::from_profile(profile)?;
     if let Some(m) = request.method {
         options.method = m;
@@ -305,12 +313,17 @@ mod tests {
             ..tty.clone()
         };
         let e = require_person(&no_input, login).unwrap_err();
-        assert!(e.is_login_required() && e.to_string().contains("--no-input"), "{e}");
+        assert!(
+            e.is_login_required() && e.to_string().contains("prompts are turned off"),
+            "{e}"
+        );
+        assert_eq!(e.hint(), Some(crate::Hint::LoginInTerminal));
         // No terminal: only an explicit login with $BROWSER.
         let pipe = facts();
         assert!(require_person(&pipe, login).unwrap_err().is_login_required());
         let e = require_person(&pipe, call).unwrap_err();
-        assert!(e.is_login_required() && e.to_string().contains("login()"), "{e}");
+        assert!(e.is_login_required() && e.to_string().contains("$BROWSER"), "{e}");
+        assert_eq!(e.hint(), Some(crate::Hint::LoginInTerminal));
         assert!(require_person(&pipe, Caller::Implicit).unwrap_err().is_login_required());
         let pipe_browser = Facts {
             browser: Some("b".into()),

@@ -264,7 +264,7 @@ impl InteractiveLogin {
         login_exclusive(
             source,
             self.options.timeout + Duration::from_secs(60),
-            move || ui.notice("another sesame login for this profile is in progress; waiting for it to finish…"),
+            move || ui.notice("another login for this profile is in progress; waiting for it to finish…"),
             || self.run(client),
         )
         .await
@@ -281,9 +281,10 @@ impl InteractiveLogin {
             LoginMethod::Device => {
                 if !has_device_endpoint(client) {
                     Err(Error::config(format!(
-                        "the provider {} has no device authorization endpoint: use the browser login (`sesame login --browser`) or set `device_authorization_endpoint`",
+                        "the provider {} has no device authorization endpoint",
                         client.metadata().issuer
-                    )))
+                    ))
+                    .with_hint(crate::Hint::UseBrowserLogin))
                 } else {
                     let flow = self.device(client, self.options.open_device_uri);
                     self.ticking(Waiting::Device, deadline, flow).await
@@ -422,11 +423,9 @@ fn timeout_error(limit: Duration, waiting: Waiting) -> Error {
     };
     Error::new(
         ErrorKind::Timeout,
-        format!(
-            "{what} did not finish within {} s: run `sesame login` again, or give it more time with `login_timeout` (--login-timeout S)",
-            limit.as_secs()
-        ),
+        format!("{what} did not finish within {} s (`login_timeout`)", limit.as_secs()),
     )
+    .with_hint(crate::Hint::LoginTimedOut)
 }
 
 /// The in-process lock of each cache key (by hash).
@@ -467,7 +466,7 @@ where
         Error::new(
             ErrorKind::Timeout,
             format!(
-                "another sesame login for this profile has held the token cache lock for more than {} s; if no other sesame is running, try again",
+                "another login for this profile has held the token cache lock for more than {} s; if no other sesame process is running, try again",
                 wait_limit.as_secs()
             ),
         )

@@ -264,9 +264,10 @@ impl SessionBuilder {
         }
         let scope = self.base.as_ref().and_then(CredentialScope::from_base);
         if self.credential.is_some() && scope.is_none() {
-            return Err(Error::config(
-                "a credential needs a base URL to scope it to: set `base_url` in the profile or pass --base-url",
-            ));
+            return Err(
+                Error::config("a credential needs a base URL (`base_url`) to scope it to")
+                    .with_hint(crate::Hint::SetKey("base_url")),
+            );
         }
         if let (Some(_), Some(base)) = (&self.credential, &self.base)
             && base.scheme() == "http"

@@ -117,8 +117,9 @@ impl Session {
             Ok(_) | Err(url::ParseError::RelativeUrlWithoutBase) => {
                 let base = self.inner.base.as_ref().ok_or_else(|| {
                     Error::config(format!(
-                        "`{url}` is a relative URL but the session has no base URL; set `base_url` in the profile or pass --base-url"
+                        "`{url}` is a relative URL but the session has no base URL (`base_url`)"
                     ))
+                    .with_hint(crate::Hint::SetKey("base_url"))
                 })?;
                 base.join(url)
                     .map_err(|e| Error::config(format!("cannot join `{url}` to the base URL: {e}")))

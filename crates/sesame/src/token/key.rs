@@ -168,6 +168,23 @@ impl CacheKey {
         self
     }
 
+    /// The key of a token narrowed from this key's grant (fewer scopes, another audience):
+    /// the same provider, client and person, another auth (`…+narrowed`, so it never meets a
+    /// profile's own key for those scopes) and the requested scopes and audiences. Keeps
+    /// the client-secret binding.
+    pub fn narrowed(&self, scopes: &[String], audience: &[String]) -> CacheKey {
+        let mut key = CacheKey::new(
+            &self.issuer,
+            &self.client_id,
+            &format!("{}+narrowed", self.auth),
+            scopes,
+            audience,
+            self.username.as_deref(),
+        );
+        key.client_secret = self.client_secret.clone();
+        key
+    }
+
     /// The file-name-safe hash.
     pub fn hash(&self) -> &str {
         &self.hash

@@ -273,6 +273,59 @@ impl TokenSource {
         self.inner.store.delete(&self.inner.key)
     }
 
+    /// A token narrowed from this source's grant (RFC 6749 §6 refresh with fewer scopes, or
+    /// an RFC 8707 audience), cached under its own key ([`CacheKey::narrowed`]) so that
+    /// asking again while it is valid costs one file read, not a provider round trip.
+    ///
+    /// `fetch` gets the freshest refresh token (`None`: the grant has none) and asks the
+    /// provider. It runs under this source's in-process and store locks: with rotating
+    /// refresh tokens a narrowing and a renewal of the grant must never present the same
+    /// refresh token twice (the provider would revoke the grant). A refresh token that
+    /// rotated on the way becomes the grant's; the narrowed record keeps none (one copy of
+    /// a rotating refresh token, in the grant's record).
+    pub async fn narrowed<F, Fut>(&self, key: &CacheKey, min_valid: Duration, fetch: F) -> Result<Arc<Token>>
+    where
+        F: FnOnce(Option<RefreshToken>) -> Fut,
+        Fut: std::future::Future<Output = Result<Token>>,
+    {
+        let usable = |t: &Option<Token>| {
+            t.as_ref()
+                .filter(|t| t.valid_for(min_valid, self.inner.clock.now()))
+                .cloned()
+        };
+        if let Some(t) = usable(&self.inner.store.load(key)?) {
+            return Ok(Arc::new(t));
+        }
+        let _in_process = self.inner.refresh_lock.lock().await;
+        let store = self.inner.store.clone();
+        let parent = self.inner.key.clone();
+        let _store_lock = tokio::task::spawn_blocking(move || store.lock(&parent))
+            .await
+            .map_err(|e| Error::new(ErrorKind::Io, format!("token cache lock task failed: {e}")))??;
+        // Another process may have narrowed meanwhile.
+        if let Some(t) = usable(&self.inner.store.load(key)?) {
+            return Ok(Arc::new(t));
+        }
+        let grant = self
+            .inner
+            .store
+            .load(&self.inner.key)?
+            .or_else(|| self.peek().map(|t| (*t).clone()));
+        let refresh_token = grant.as_ref().and_then(|g| g.refresh_token.clone());
+        let narrowed = fetch(refresh_token.clone()).await?;
+        if let (Some(mut g), Some(new_rt)) = (grant, &narrowed.refresh_token)
+            && refresh_token.as_ref() != Some(new_rt)
+        {
+            g.refresh_token = Some(new_rt.clone());
+            self.inner.store.save(&self.inner.key, &g)?;
+            self.set_current(g);
+        }
+        let mut record = narrowed;
+        record.refresh_token = None;
+        self.inner.store.save(key, &record)?;
+        Ok(Arc::new(record))
+    }
+
     /// Installs a token obtained elsewhere (an interactive login) and stores it.
     pub fn install(&self, token: Token) -> Result<Lease> {
         self.inner.store.save(&self.inner.key, &token)?;
@@ -450,9 +503,10 @@ impl TokenSource {
                     if self.inner.grant.unattended() {
                         self.inner.grant.obtain().await
                     } else {
-                        Err(Error::login_required(format!(
-                            "{e}; the refresh token is no longer accepted: run `sesame login`"
-                        )))
+                        Err(
+                            Error::login_required(format!("{e}; the refresh token is no longer accepted"))
+                                .with_hint(crate::Hint::Login),
+                        )
                     }
                 }
                 Err(e) => Err(e),
