@@ -509,6 +509,11 @@ pub enum CredentialError {
     /// A certificate is expired or about to expire.
     #[error("{0}")]
     Expired(String),
+    /// A sender-constrained (DPoP-bound) token was asked for where only a bearer token
+    /// works (a bearer-token file, a tool that sends `Authorization: Bearer`): it would be
+    /// refused there, and handing it out only spreads a token that needs the key anyway.
+    #[error("{0}")]
+    SenderConstrained(String),
     /// Anything else, described.
     #[error("{0}")]
     Other(String),
@@ -566,6 +571,10 @@ impl Error {
         match self.kind() {
             ErrorKind::LoginRequired => Some("run `sesame login` (add -p PROFILE for another profile)"),
             ErrorKind::Config => Some("see `sesame --help` and the configuration file section of the README"),
+            ErrorKind::Credential if matches!(self.as_credential(), Some(CredentialError::SenderConstrained(_))) => Some(
+                "a DPoP-bound token is sent with a fresh proof per request: use `sesame request`, \
+                 `sesame token --dpop-proof METHOD URL` for one request with curl, or `dpop = false` in the profile",
+            ),
             ErrorKind::Credential if matches!(self.as_credential(), Some(CredentialError::File { .. })) => {
                 Some("check the path (profile key or flag) and that the file exists and is readable by you")
             }

@@ -31,6 +31,17 @@ pub async fn run(ctx: &Context, args: TokenArgs) -> Result<i32, Error> {
     if !args.scopes.is_empty() || !args.audiences.is_empty() {
         token = down_scope(&cred, token, &args).await?;
     }
+    if sesame::oauth::dpop::is_bound(&token) && !args.id_token {
+        let Some(proof) = &args.dpop_proof else {
+            return Err(sesame::oauth::dpop::bound_token_error("printed as a bearer token"));
+        };
+        return print_dpop_headers(&cred, proof).await;
+    }
+    if args.dpop_proof.is_some() {
+        return Err(Error::config(
+            "--dpop-proof needs a DPoP-bound token: set `dpop = true` in the profile",
+        ));
+    }
     let value = if args.id_token {
         token
             .id_token
@@ -66,6 +77,35 @@ pub async fn run(ctx: &Context, args: TokenArgs) -> Result<i32, Error> {
         value
     };
     crate::out::line(out);
+    Ok(exit::OK)
+}
+
+/// `Authorization: DPoP …` and `DPoP: <proof>` for one request, as the session would
+/// send them.
+async fn print_dpop_headers(cred: &Arc<dyn Credential>, proof: &[String]) -> Result<i32, Error> {
+    let [method, url] = proof else {
+        return Err(Error::config("--dpop-proof takes METHOD and URL"));
+    };
+    let method = sesame::session::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+        .map_err(|_| Error::config(format!("--dpop-proof: `{method}` is not an HTTP method")))?;
+    let url = url::Url::parse(url).map_err(|e| Error::config(format!("--dpop-proof: `{url}` is not a URL: {e}")))?;
+    let mut headers = sesame::session::header::HeaderMap::new();
+    cred.attach(
+        &sesame::credential::AuthRequest {
+            method: &method,
+            url: &url,
+        },
+        &mut headers,
+    )
+    .await?;
+    for name in ["authorization", "dpop"] {
+        let v = headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| Error::config("the credential attached no DPoP proof"))?;
+        let label = if name == "dpop" { "DPoP" } else { "Authorization" };
+        crate::out::line(format!("{label}: {v}"));
+    }
     Ok(exit::OK)
 }
 

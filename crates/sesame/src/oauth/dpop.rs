@@ -442,6 +442,20 @@ impl Dpop {
     }
 }
 
+/// Whether a token is DPoP-bound (its `token_type` is `DPoP`).
+pub fn is_bound(token: &crate::token::Token) -> bool {
+    token.token_type.eq_ignore_ascii_case("dpop")
+}
+
+/// The error for a DPoP-bound token asked for as a bearer token (`what`: where it was to
+/// go).
+pub fn bound_token_error(what: &str) -> Error {
+    crate::error::CredentialError::SenderConstrained(format!(
+        "the profile's token is DPoP-bound (RFC 9449): it is only accepted with a proof signed by the profile's key for each request, so it cannot be {what}"
+    ))
+    .into()
+}
+
 /// Hands a response of the API to the credential that authenticated its request (the
 /// session's one call into DPoP: it keeps the nonce for the next proof).
 pub fn observe(credential: &dyn crate::credential::Credential, url: &Url, headers: &HeaderMap) {
