@@ -114,11 +114,11 @@ pub struct ProfileFlags {
     #[arg(long, global = true, value_name = "S")]
     pub renew_before: Option<u64>,
     /// Sender-constrained tokens (DPoP, RFC 9449): true, false or auto.
-    #[arg(long, global = true, value_name = "MODE", value_parser = ["true", "false", "auto"])]
+    #[arg(long, global = true, value_name = "MODE")]
     pub dpop: Option<String>,
-    /// Pushed authorization requests (RFC 9126) for the browser login: true or false.
-    #[arg(long, global = true, value_name = "BOOL")]
-    pub par: Option<bool>,
+    /// Require pushed authorization requests (RFC 9126) for the browser login.
+    #[arg(long, global = true)]
+    pub par: bool,
     /// Username (basic auth, password grant).
     #[arg(long, global = true, value_name = "USER")]
     pub username: Option<String>,
@@ -251,7 +251,7 @@ impl ProfileFlags {
             login_timeout: self.login_timeout,
             renew_before: self.renew_before,
             dpop: self.dpop.clone().map(sesame::config::DpopSetting::Word),
-            par: self.par,
+            par: self.par.then_some(true),
             username: self.username.clone(),
             password: secret(&self.password_env, &self.password_file),
             token: secret(&self.token_env, &self.token_file),
@@ -551,6 +551,7 @@ mod tests {
             "scope",
             "credential-header",
             "audience",
+            "dpop",
         ] {
             flag(f, Some("x"));
         }
@@ -583,6 +584,7 @@ mod tests {
         flag("token-env", Some("TOK"));
         for f in [
             "resource",
+            "par",
             "insecure",
             "allow-http",
             "http-cache",
