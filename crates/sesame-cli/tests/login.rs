@@ -48,7 +48,9 @@ fn is_png(path: &Path) -> bool {
 #[tokio::test]
 async fn browser_login_then_request_and_token_use_the_cached_token() {
     let home = tempfile::tempdir().unwrap();
-    profile(home.path(), "oidc", "");
+    // The classic front-channel request (its parameters are checked below, and the probe
+    // reads the redirect URI from it); pushed requests are tested in dpop_login.rs.
+    profile(home.path(), "oidc", "par = false\n");
     let b = TestBrowser::new()
         .screenshot("login-success.png")
         .with("SESAME_BROWSER_PROBE", "1");

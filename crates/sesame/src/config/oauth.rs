@@ -212,10 +212,9 @@ pub(crate) fn credential(resolved: &ResolvedProfile, auth: AuthKind, opts: &Buil
         Some(d) => d.mode()?,
         None => DpopMode::Off,
     };
-    if dpop_mode != DpopMode::Off {
-        // The key lives with the tokens it binds (docs/design/dpop.md).
-        LazyClient::set_dpop(&mut client, Dpop::stored(dpop_mode, store.clone(), parts.key.clone()))?;
-    }
+    // The key lives with the tokens it binds (docs/design/dpop.md).
+    let dpop = (dpop_mode != DpopMode::Off).then(|| Dpop::stored(dpop_mode, store.clone(), parts.key.clone()));
+    LazyClient::set_options(&mut client, dpop, p.par)?;
     let grant: Arc<dyn Grant> = match auth {
         AuthKind::ClientCredentials => {
             if !client.has_client_secret() && !matches!(client.config().auth, ClientAuth::PrivateKeyJwt { .. }) {

@@ -90,6 +90,8 @@ pub struct OAuthClient {
     issuer_found_on: Option<Url>,
     /// The profile's DPoP binding (RFC 9449), if it has one.
     dpop: Option<Arc<Dpop>>,
+    /// The profile's `par` (RFC 9126): `None` pushes when the provider offers it.
+    par: Option<bool>,
 }
 
 /// Options for a token request beyond the client's defaults (down-scoping).
@@ -110,7 +112,19 @@ impl OAuthClient {
             http,
             issuer_found_on: None,
             dpop: None,
+            par: None,
         }
+    }
+
+    /// The same client with the profile's `par` setting (RFC 9126).
+    pub fn with_par(mut self, par: Option<bool>) -> Self {
+        self.par = par;
+        self
+    }
+
+    /// The profile's `par` setting.
+    pub fn par(&self) -> Option<bool> {
+        self.par
     }
 
     /// The same client, its token requests carrying DPoP proofs of `dpop` (when the
@@ -441,6 +455,7 @@ impl OAuthClient {
             "end_session_endpoint" => &self.meta.end_session_endpoint,
             "registration_endpoint" => &self.meta.registration_endpoint,
             "authorization_endpoint" => &self.meta.authorization_endpoint,
+            "pushed_authorization_request_endpoint" => &self.meta.pushed_authorization_request_endpoint,
             "device_authorization_endpoint" => &self.meta.device_authorization_endpoint,
             "jwks_uri" => &self.meta.jwks_uri,
             _ => &self.meta.token_endpoint,

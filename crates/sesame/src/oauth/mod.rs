@@ -13,6 +13,7 @@
 //! | `introspection`, `revocation`, `userinfo`, `registration` | provider endpoints | RFC 7662, RFC 7009, OIDC Core §5.3, RFC 7591 |
 //! | `http` | the reqwest adapter for `oauth2`/`openidconnect`, size caps | |
 //! | `authorization_code`, `loopback`, `landing` | browser login: code + PKCE, loopback redirect, result pages | RFC 7636, RFC 8252, RFC 9207 |
+//! | `par` | pushed authorization requests for the browser login | RFC 9126 |
 //! | `device` | device login | RFC 8628 |
 //! | `dpop` | sender-constrained tokens: proofs, key, nonces | RFC 9449, RFC 7638 |
 //! | `interactive` | the login UI trait, flow choice and fallback, one login per cache key | |
@@ -35,6 +36,7 @@ pub mod jwks;
 pub mod jws;
 pub mod landing;
 pub mod loopback;
+pub mod par;
 pub mod pkce;
 pub mod provider;
 pub mod registration;

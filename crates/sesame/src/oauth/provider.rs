@@ -58,6 +58,7 @@ pub struct LazyClient {
     secret: Option<DeferredSecret>,
     cell: OnceCell<OAuthClient>,
     dpop: Option<Arc<Dpop>>,
+    par: Option<bool>,
 }
 
 /// Reads the client secret when the provider is first needed.
@@ -79,6 +80,7 @@ impl LazyClient {
             secret: None,
             cell: OnceCell::new(),
             dpop: None,
+            par: None,
         })
     }
 
@@ -97,14 +99,18 @@ impl LazyClient {
             secret: Some(DeferredSecret(Arc::new(read))),
             cell: OnceCell::new(),
             dpop: None,
+            par: None,
         })
     }
 
-    /// Binds the tokens of this client with `dpop` (RFC 9449). Only before first use (the
-    /// client is built once): `self` must not be shared yet.
-    pub fn set_dpop(this: &mut Arc<Self>, dpop: Arc<Dpop>) -> Result<()> {
+    /// Binds the tokens of this client with `dpop` (RFC 9449) and sets whether browser
+    /// logins push their authorization request (RFC 9126; `None`: when the provider
+    /// offers it). Only before first use (the client is built once): `this` must not be
+    /// shared yet.
+    pub fn set_options(this: &mut Arc<Self>, dpop: Option<Arc<Dpop>>, par: Option<bool>) -> Result<()> {
         let me = Arc::get_mut(this).ok_or_else(|| crate::Error::config("the OAuth client is already in use"))?;
-        me.dpop = Some(dpop);
+        me.dpop = dpop;
+        me.par = par;
         Ok(())
     }
 
@@ -184,7 +190,9 @@ impl LazyClient {
             );
             Arc::new(m)
         };
-        let client = OAuthClient::new(config, meta, http).with_dpop(self.dpop.clone());
+        let client = OAuthClient::new(config, meta, http)
+            .with_dpop(self.dpop.clone())
+            .with_par(self.par);
         Ok(match found_on {
             Some(base) => client.with_issuer_found_on(base),
             None => client,
