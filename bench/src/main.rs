@@ -13,6 +13,9 @@
 //!   [--token-file F] [--profile P]`: N authenticated GETs, sequential (C = 1) or with C in
 //!   flight (C tasks on one client/session, multi-thread runtime).
 //! - `token-loop --profile P [--n N]`: Work C, `credential.token(60 s, false)` on a warm cache.
+//! - `dpop-proof [--alg ES256|EdDSA|RS256] [--n N]`: the per-request cost of DPoP (RFC
+//!   9449): one fresh proof (claims, `ath`, signature) for a 700-byte token, N times, no
+//!   network; compared with building the `Bearer` header value alone.
 //! - `spawn --n N [--warmup W] -- CMD ARGS…`: Work D/E, runs a command N times, wall time and
 //!   peak RSS (`wait4` rusage) of each run.
 //! - `soak --profile P --url U [--interval-ms 100] [--seconds 300]`: one GET every interval
@@ -42,6 +45,7 @@ fn main() {
         "server" => server::run(&opts),
         "load" => load(&opts),
         "token-loop" => token_loop(&opts),
+        "dpop-proof" => dpop_proof(&opts),
         "spawn" => spawn(&opts),
         "soak" => soak(&opts),
         other => Err(format!("unknown subcommand `{other}`").into()),
@@ -302,6 +306,57 @@ fn load(o: &Opts) -> Result<(), BoxError> {
 
 /// Work C: `credential.token(min_valid, false)` with a warm cache, in process. Timed in
 /// batches (a clock read per call would be a large share of the call).
+fn dpop_proof(o: &Opts) -> Result<(), BoxError> {
+    use sesame::oauth::dpop::{DpopAlg, DpopKey};
+    let n = o.num("n", 20_000)? as usize;
+    let alg = match o.kv.get("alg").map(String::as_str).unwrap_or("ES256") {
+        "ES256" => DpopAlg::Es256,
+        "EdDSA" => DpopAlg::EdDsa,
+        "RS256" => DpopAlg::Rs256,
+        other => return Err(format!("unknown alg {other}").into()),
+    };
+    let key = DpopKey::generate(alg)?;
+    let token = "x".repeat(704);
+    let url = url_of("http://127.0.0.1:8080/api/items?page=2")?;
+    let batches = 20usize;
+    let per = (n / batches).max(1);
+    let mut proof_ns = Vec::with_capacity(batches);
+    let mut bearer_ns = Vec::with_capacity(batches);
+    let started = Instant::now();
+    for _ in 0..batches {
+        let t = Instant::now();
+        for _ in 0..per {
+            std::hint::black_box(key.proof("GET", &url, Some(&token), None)?);
+        }
+        proof_ns.push(t.elapsed().as_nanos() as u64 / per as u64);
+        let t = Instant::now();
+        for _ in 0..per {
+            std::hint::black_box(format!("Bearer {token}"));
+        }
+        bearer_ns.push(t.elapsed().as_nanos() as u64 / per as u64);
+    }
+    let total = started.elapsed();
+    proof_ns.sort_unstable();
+    bearer_ns.sort_unstable();
+    let median = percentile(&proof_ns, 0.5);
+    println!(
+        "{}",
+        json!({
+            "alg": alg.as_str(),
+            "proofs": per * batches,
+            "median_ns_per_proof": median,
+            "proofs_per_s_one_core": 1_000_000_000u64 / median.max(1),
+            "median_ns_bearer_header": percentile(&bearer_ns, 0.5),
+            "wall_s": total.as_secs_f64(),
+        })
+    );
+    Ok(())
+}
+
+fn url_of(s: &str) -> Result<sesame::Url, BoxError> {
+    Ok(sesame::Url::parse(s)?)
+}
+
 fn token_loop(o: &Opts) -> Result<(), BoxError> {
     let n = o.num("n", 200_000)? as usize;
     let batches = 50usize;
