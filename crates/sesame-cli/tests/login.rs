@@ -200,7 +200,8 @@ async fn denied_consent_shows_the_failure_page_and_exits_1() {
 #[tokio::test]
 async fn provider_text_is_escaped_in_a_real_browser() {
     let home = tempfile::tempdir().unwrap();
-    profile(home.path(), "oidc", "");
+    // The injected callback needs the redirect URI from the front-channel URL.
+    profile(home.path(), "oidc", "par = false\n");
     let evil = r#"<script>window.__sesameXss=1</script><img src=x onerror="window.__sesameXss=2">"#;
     let b = TestBrowser::new()
         .screenshot("login-escaped-error.png")
@@ -411,7 +412,8 @@ fn spawn_sesame(home: &Path, args: &[&str], env: &[(&str, &str)]) -> tokio::proc
 #[tokio::test]
 async fn ctrl_c_stops_the_login_with_130() {
     let home = tempfile::tempdir().unwrap();
-    profile(home.path(), "oidc", "");
+    // The port is read from the front-channel URL.
+    profile(home.path(), "oidc", "par = false\n");
     let mut child = spawn_sesame(home.path(), &["login"], &[("BROWSER", "true")]);
     let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
     let mut seen = String::new();
