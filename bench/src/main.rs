@@ -92,7 +92,9 @@ impl Opts {
     }
     fn num(&self, k: &str, default: u64) -> Result<u64, BoxError> {
         match self.get(k) {
-            Some(v) => v.parse().map_err(|_| format!("--{k} must be a number, got `{v}`").into()),
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("--{k} must be a number, got `{v}`").into()),
             None => Ok(default),
         }
     }
@@ -254,8 +256,13 @@ fn load(o: &Opts) -> Result<(), BoxError> {
             let next = Arc::new(AtomicUsize::new(0));
             let mut tasks = Vec::with_capacity(conc);
             for _ in 0..conc {
-                let (client, url, barrier, next, record) =
-                    (client.clone(), url.clone(), barrier.clone(), next.clone(), record.clone());
+                let (client, url, barrier, next, record) = (
+                    client.clone(),
+                    url.clone(),
+                    barrier.clone(),
+                    next.clone(),
+                    record.clone(),
+                );
                 tasks.push(tokio::spawn(async move {
                     for _ in 0..per_task_warm {
                         record(client.get(&url).await);
@@ -366,10 +373,7 @@ fn token_loop(o: &Opts) -> Result<(), BoxError> {
         let _g = rt.enter();
         sesame_session(o.req("profile")?)?
     };
-    let cred = session
-        .credential()
-        .cloned()
-        .ok_or("the profile has no credential")?;
+    let cred = session.credential().cloned().ok_or("the profile has no credential")?;
     let out = rt.block_on(async move {
         let min_valid = Duration::from_secs(60);
         // Warm: loads the file cache once.
@@ -503,7 +507,10 @@ fn soak(o: &Opts) -> Result<(), BoxError> {
                     let s = resp.status().as_u16();
                     let body = resp.text().await.unwrap_or_default();
                     if errors.len() < 20 {
-                        errors.push(format!("request {sent}: status {s}: {}", body.chars().take(200).collect::<String>()));
+                        errors.push(format!(
+                            "request {sent}: status {s}: {}",
+                            body.chars().take(200).collect::<String>()
+                        ));
                     }
                 }
                 Err(e) => {
@@ -565,7 +572,11 @@ mod server {
         let max_seconds = o.num("max-seconds", 3600)?;
         let mut tokens = HashMap::new();
         if let Some(f) = o.get("token-file") {
-            for l in std::fs::read_to_string(f)?.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            for l in std::fs::read_to_string(f)?
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+            {
                 tokens.insert(l.as_bytes().into(), i64::MAX);
             }
         }
@@ -638,8 +649,10 @@ mod server {
     fn reply(status: StatusCode, body: &'static [u8]) -> Response<Full<Bytes>> {
         let mut r = Response::new(Full::new(Bytes::from_static(body)));
         *r.status_mut() = status;
-        r.headers_mut()
-            .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+        r.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/json"),
+        );
         if status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(
                 hyper::header::WWW_AUTHENTICATE,
@@ -689,8 +702,12 @@ mod server {
             Some(until) if until > 0 && until <= now => return false,
             _ => {}
         }
-        let Some((endpoint, auth)) = &st.introspect else { return false };
-        let Ok(tok) = std::str::from_utf8(token) else { return false };
+        let Some((endpoint, auth)) = &st.introspect else {
+            return false;
+        };
+        let Ok(tok) = std::str::from_utf8(token) else {
+            return false;
+        };
         st.counters.introspections.fetch_add(1, Ordering::Relaxed);
         let answer = st
             .http
@@ -735,7 +752,11 @@ mod server {
                 let n = ((b[0] as u32) << 16) | ((b[1] as u32) << 8) | b[2] as u32;
                 out.push(T[(n >> 18) as usize & 63] as char);
                 out.push(T[(n >> 12) as usize & 63] as char);
-                out.push(if c.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
+                out.push(if c.len() > 1 {
+                    T[(n >> 6) as usize & 63] as char
+                } else {
+                    '='
+                });
                 out.push(if c.len() > 2 { T[n as usize & 63] as char } else { '=' });
             }
             out

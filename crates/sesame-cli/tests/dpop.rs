@@ -41,7 +41,11 @@ async fn token_refuses_a_bound_token_and_prints_headers_for_one_request() {
     let r = sesame(home.path(), &["-p", "bound", "token"], &[]).await;
     assert_ne!(r.code, 0, "{}", r.all());
     assert!(r.stderr.contains("DPoP-bound"), "{}", r.stderr);
-    assert!(r.stderr.contains("--dpop-proof"), "the hint names the fix: {}", r.stderr);
+    assert!(
+        r.stderr.contains("--dpop-proof"),
+        "the hint names the fix: {}",
+        r.stderr
+    );
     assert!(r.stdout.is_empty(), "no token printed: {}", r.stdout);
 
     let url = "https://api.example/v1/items?page=2";
@@ -64,7 +68,15 @@ async fn exec_writes_no_bearer_file_for_a_bound_token() {
     let file = home.path().join("bt");
     let r = sesame(
         home.path(),
-        &["-p", "bound", "exec", "--bearer-file", file.to_str().unwrap(), "--", "true"],
+        &[
+            "-p",
+            "bound",
+            "exec",
+            "--bearer-file",
+            file.to_str().unwrap(),
+            "--",
+            "true",
+        ],
         &[],
     )
     .await;
@@ -79,7 +91,12 @@ async fn exec_writes_no_bearer_file_for_a_bound_token() {
 async fn the_key_is_in_no_output_at_vvv() {
     let home = tempfile::tempdir().unwrap();
     config(home.path());
-    let r = sesame(home.path(), &["-vvv", "-p", "bound", "request", "--fail", "whoami"], &[]).await;
+    let r = sesame(
+        home.path(),
+        &["-vvv", "-p", "bound", "request", "--fail", "whoami"],
+        &[],
+    )
+    .await;
     // The testbed's own API takes bearer tokens only: the point here is what sesame prints.
     let cache = home.path().join(".cache").join("sesame");
     let key_file = std::fs::read_dir(&cache)

@@ -59,7 +59,10 @@ async fn pushed_browser_login_gets_a_bound_token_and_refresh_keeps_the_binding()
     let (auth, proof) = proof_headers(home.path(), &[]).await;
     assert!(auth.starts_with("Authorization: DPoP "), "{auth}");
     let at = auth.trim_start_matches("Authorization: DPoP ");
-    let jkt = claims(at)["cnf"]["jkt"].as_str().expect("the token is bound").to_string();
+    let jkt = claims(at)["cnf"]["jkt"]
+        .as_str()
+        .expect("the token is bound")
+        .to_string();
     assert_eq!(proof["htu"], "https://api.example/data");
     // A plain `sesame token` refuses to print the bound token.
     let plain = sesame(home.path(), &["token"], &[]).await;

@@ -571,10 +571,12 @@ impl Error {
         match self.kind() {
             ErrorKind::LoginRequired => Some("run `sesame login` (add -p PROFILE for another profile)"),
             ErrorKind::Config => Some("see `sesame --help` and the configuration file section of the README"),
-            ErrorKind::Credential if matches!(self.as_credential(), Some(CredentialError::SenderConstrained(_))) => Some(
-                "a DPoP-bound token is sent with a fresh proof per request: use `sesame request`, \
+            ErrorKind::Credential if matches!(self.as_credential(), Some(CredentialError::SenderConstrained(_))) => {
+                Some(
+                    "a DPoP-bound token is sent with a fresh proof per request: use `sesame request`, \
                  `sesame token --dpop-proof METHOD URL` for one request with curl, or `dpop = false` in the profile",
-            ),
+                )
+            }
             ErrorKind::Credential if matches!(self.as_credential(), Some(CredentialError::File { .. })) => {
                 Some("check the path (profile key or flag) and that the file exists and is readable by you")
             }

@@ -3,9 +3,9 @@
 //! and the attacks a binding is there to stop: a stolen token sent as a bearer token or
 //! with another key, a replayed proof.
 
-mod support;
 #[path = "support/log_capture.rs"]
 mod log_capture;
+mod support;
 
 use std::sync::Arc;
 
@@ -154,7 +154,11 @@ async fn the_resource_server_nonce_is_honoured_with_one_retry() {
     // The next request carries the nonce straight away.
     get(&s, "c").await;
     rs.seen(|seen| {
-        assert_eq!(seen.refused, vec!["nonce required".to_string()], "one refusal, one retry");
+        assert_eq!(
+            seen.refused,
+            vec!["nonce required".to_string()],
+            "one refusal, one retry"
+        );
         assert_eq!(seen.accepted, 3);
     });
     // A server that keeps refusing gets exactly one retry, then the 401.

@@ -85,11 +85,9 @@ impl OAuth {
         // RFC 9449 §7.1: a DPoP token goes with the DPoP scheme, never downgraded to Bearer.
         let dpop = lease.token.token_type.eq_ignore_ascii_case("dpop");
         let scheme = if dpop { "DPoP" } else { "Bearer" };
-        let mut v = HeaderValue::from_maybe_shared(Bytes::from(format!(
-            "{scheme} {}",
-            lease.token.access_token.expose()
-        )))
-        .map_err(|_| Error::config("the provider issued a token that is not a valid header value"))?;
+        let mut v =
+            HeaderValue::from_maybe_shared(Bytes::from(format!("{scheme} {}", lease.token.access_token.expose())))
+                .map_err(|_| Error::config("the provider issued a token that is not a valid header value"))?;
         v.set_sensitive(true);
         let h = CachedHeader {
             generation: lease.generation,

@@ -16,9 +16,9 @@ use url::Url;
 
 use super::client_auth::{ClientAuth, JWT_BEARER_ASSERTION};
 use super::discovery::{ProviderMetadata, check_transport};
+use super::dpop::{self, Dpop};
 use super::http::{HttpFailure, Reply, require_json, status_error};
 use super::id_token::{self, IdTokenCheck};
-use super::dpop::{self, Dpop};
 use super::{OAuthError, OAuthHttp};
 use crate::redact::SecretMask;
 use crate::redact::redact_url;
@@ -363,7 +363,8 @@ impl OAuthClient {
             let reply = self.post_authenticated_with(&url, full, false, headers).await?;
             if let Some(d) = dpop {
                 let fresh = d.remember_nonce(&url, &reply.headers);
-                if !resent && fresh && reply.status.as_u16() == 400 && reply_error(&reply) == Some(dpop::USE_DPOP_NONCE) {
+                if !resent && fresh && reply.status.as_u16() == 400 && reply_error(&reply) == Some(dpop::USE_DPOP_NONCE)
+                {
                     tracing::debug!("the provider asks for a DPoP nonce; resending the token request once");
                     resent = true;
                     continue;

@@ -170,12 +170,18 @@ impl DpopKey {
                     return Err(key_error("unexpected P-256 public key encoding"));
                 }
                 let (x, y) = (B64.encode(&p[1..33]), B64.encode(&p[33..]));
-                (Signer::Ec(k), vec![("crv", "P-256".to_string()), ("kty", "EC".into()), ("x", x), ("y", y)])
+                (
+                    Signer::Ec(k),
+                    vec![("crv", "P-256".to_string()), ("kty", "EC".into()), ("x", x), ("y", y)],
+                )
             }
             DpopAlg::EdDsa => {
                 let k = Ed25519KeyPair::from_pkcs8(der).map_err(bad)?;
                 let x = B64.encode(k.public_key().as_ref());
-                (Signer::Ed(k), vec![("crv", "Ed25519".to_string()), ("kty", "OKP".into()), ("x", x)])
+                (
+                    Signer::Ed(k),
+                    vec![("crv", "Ed25519".to_string()), ("kty", "OKP".into()), ("x", x)],
+                )
             }
             DpopAlg::Rs256 => {
                 let k = RsaKeyPair::from_pkcs8(der).map_err(bad)?;
@@ -236,8 +242,8 @@ impl DpopKey {
     }
 
     fn from_stored(text: &SecretString) -> Result<Self> {
-        let s: StoredKey = serde_json::from_str(text.expose_secret())
-            .map_err(|_| key_error("the stored key record is corrupt"))?;
+        let s: StoredKey =
+            serde_json::from_str(text.expose_secret()).map_err(|_| key_error("the stored key record is corrupt"))?;
         let alg = DpopAlg::parse(&s.alg).filter(|_| s.version == KEY_VERSION);
         let alg = alg.ok_or_else(|| key_error("the stored key record has an unknown version or algorithm"))?;
         let der = B64
@@ -272,8 +278,13 @@ impl DpopKey {
             Signer::Ed(k) => k.sign(input.as_bytes()).as_ref().to_vec(),
             Signer::Rsa(k) => {
                 let mut out = vec![0; k.public_modulus_len()];
-                k.sign(&signature::RSA_PKCS1_SHA256, &SystemRandom::new(), input.as_bytes(), &mut out)
-                    .map_err(failed)?;
+                k.sign(
+                    &signature::RSA_PKCS1_SHA256,
+                    &SystemRandom::new(),
+                    input.as_bytes(),
+                    &mut out,
+                )
+                .map_err(failed)?;
                 out
             }
         };

@@ -93,7 +93,9 @@ fn challenge(status: StatusCode, error: &str, why: &str, nonce: Option<&str>) ->
         b = b.header("dpop-nonce", n);
     }
     b.header("content-type", "application/json")
-        .body(Body::from(json!({"error": error, "error_description": why}).to_string()))
+        .body(Body::from(
+            json!({"error": error, "error_description": why}).to_string(),
+        ))
         .unwrap()
 }
 
@@ -161,13 +163,13 @@ async fn verify(
     if !scheme.eq_ignore_ascii_case("dpop") {
         return Err(refuse("invalid_token", format!("scheme {scheme} is not DPoP"), None));
     }
-    let proofs: Vec<&str> = headers
-        .get_all("dpop")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
+    let proofs: Vec<&str> = headers.get_all("dpop").iter().filter_map(|v| v.to_str().ok()).collect();
     let [proof] = proofs[..] else {
-        return Err(refuse("invalid_dpop_proof", format!("{} DPoP headers", proofs.len()), None));
+        return Err(refuse(
+            "invalid_dpop_proof",
+            format!("{} DPoP headers", proofs.len()),
+            None,
+        ));
     };
     st.seen.lock().unwrap().proofs.push(proof.to_string());
     let parts: Vec<&str> = proof.split('.').collect();
@@ -202,7 +204,11 @@ async fn verify(
         return Err(refuse("invalid_dpop_proof", "bad signature".into(), None));
     }
     if claims["htm"] != method.as_str() {
-        return Err(refuse("invalid_dpop_proof", format!("htm {} for {method}", claims["htm"]), None));
+        return Err(refuse(
+            "invalid_dpop_proof",
+            format!("htm {} for {method}", claims["htm"]),
+            None,
+        ));
     }
     let expected_htu = format!("{}{}", st.origin.lock().unwrap(), uri.path());
     if claims["htu"] != expected_htu.as_str() {
@@ -222,7 +228,11 @@ async fn verify(
     }
     let ath = B64.encode(Sha256::digest(token.as_bytes()));
     if claims["ath"] != ath.as_str() {
-        return Err(refuse("invalid_dpop_proof", "ath does not match the token".into(), None));
+        return Err(refuse(
+            "invalid_dpop_proof",
+            "ath does not match the token".into(),
+            None,
+        ));
     }
     let want = st.require_nonce.lock().unwrap().clone();
     if let Some(n) = &want
