@@ -13,6 +13,9 @@
 //!   [--token-file F] [--profile P]`: N authenticated GETs, sequential (C = 1) or with C in
 //!   flight (C tasks on one client/session, multi-thread runtime).
 //! - `token-loop --profile P [--n N]`: Work C, `credential.token(60 s, false)` on a warm cache.
+//! - `dpop-proof [--alg ES256|EdDSA|RS256] [--n N]`: the per-request cost of DPoP (RFC
+//!   9449): one fresh proof (claims, `ath`, signature) for a 700-byte token, N times, no
+//!   network; compared with building the `Bearer` header value alone.
 //! - `spawn --n N [--warmup W] -- CMD ARGS…`: Work D/E, runs a command N times, wall time and
 //!   peak RSS (`wait4` rusage) of each run.
 //! - `soak --profile P --url U [--interval-ms 100] [--seconds 300]`: one GET every interval
@@ -42,6 +45,7 @@ fn main() {
         "server" => server::run(&opts),
         "load" => load(&opts),
         "token-loop" => token_loop(&opts),
+        "dpop-proof" => dpop_proof(&opts),
         "spawn" => spawn(&opts),
         "soak" => soak(&opts),
         other => Err(format!("unknown subcommand `{other}`").into()),
@@ -88,7 +92,9 @@ impl Opts {
     }
     fn num(&self, k: &str, default: u64) -> Result<u64, BoxError> {
         match self.get(k) {
-            Some(v) => v.parse().map_err(|_| format!("--{k} must be a number, got `{v}`").into()),
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("--{k} must be a number, got `{v}`").into()),
             None => Ok(default),
         }
     }
@@ -250,8 +256,13 @@ fn load(o: &Opts) -> Result<(), BoxError> {
             let next = Arc::new(AtomicUsize::new(0));
             let mut tasks = Vec::with_capacity(conc);
             for _ in 0..conc {
-                let (client, url, barrier, next, record) =
-                    (client.clone(), url.clone(), barrier.clone(), next.clone(), record.clone());
+                let (client, url, barrier, next, record) = (
+                    client.clone(),
+                    url.clone(),
+                    barrier.clone(),
+                    next.clone(),
+                    record.clone(),
+                );
                 tasks.push(tokio::spawn(async move {
                     for _ in 0..per_task_warm {
                         record(client.get(&url).await);
@@ -302,6 +313,57 @@ fn load(o: &Opts) -> Result<(), BoxError> {
 
 /// Work C: `credential.token(min_valid, false)` with a warm cache, in process. Timed in
 /// batches (a clock read per call would be a large share of the call).
+fn dpop_proof(o: &Opts) -> Result<(), BoxError> {
+    use sesame::oauth::dpop::{DpopAlg, DpopKey};
+    let n = o.num("n", 20_000)? as usize;
+    let alg = match o.kv.get("alg").map(String::as_str).unwrap_or("ES256") {
+        "ES256" => DpopAlg::Es256,
+        "EdDSA" => DpopAlg::EdDsa,
+        "RS256" => DpopAlg::Rs256,
+        other => return Err(format!("unknown alg {other}").into()),
+    };
+    let key = DpopKey::generate(alg)?;
+    let token = "x".repeat(704);
+    let url = url_of("http://127.0.0.1:8080/api/items?page=2")?;
+    let batches = 20usize;
+    let per = (n / batches).max(1);
+    let mut proof_ns = Vec::with_capacity(batches);
+    let mut bearer_ns = Vec::with_capacity(batches);
+    let started = Instant::now();
+    for _ in 0..batches {
+        let t = Instant::now();
+        for _ in 0..per {
+            std::hint::black_box(key.proof("GET", &url, Some(&token), None)?);
+        }
+        proof_ns.push(t.elapsed().as_nanos() as u64 / per as u64);
+        let t = Instant::now();
+        for _ in 0..per {
+            std::hint::black_box(format!("Bearer {token}"));
+        }
+        bearer_ns.push(t.elapsed().as_nanos() as u64 / per as u64);
+    }
+    let total = started.elapsed();
+    proof_ns.sort_unstable();
+    bearer_ns.sort_unstable();
+    let median = percentile(&proof_ns, 0.5);
+    println!(
+        "{}",
+        json!({
+            "alg": alg.as_str(),
+            "proofs": per * batches,
+            "median_ns_per_proof": median,
+            "proofs_per_s_one_core": 1_000_000_000u64 / median.max(1),
+            "median_ns_bearer_header": percentile(&bearer_ns, 0.5),
+            "wall_s": total.as_secs_f64(),
+        })
+    );
+    Ok(())
+}
+
+fn url_of(s: &str) -> Result<sesame::Url, BoxError> {
+    Ok(sesame::Url::parse(s)?)
+}
+
 fn token_loop(o: &Opts) -> Result<(), BoxError> {
     let n = o.num("n", 200_000)? as usize;
     let batches = 50usize;
@@ -311,10 +373,7 @@ fn token_loop(o: &Opts) -> Result<(), BoxError> {
         let _g = rt.enter();
         sesame_session(o.req("profile")?)?
     };
-    let cred = session
-        .credential()
-        .cloned()
-        .ok_or("the profile has no credential")?;
+    let cred = session.credential().cloned().ok_or("the profile has no credential")?;
     let out = rt.block_on(async move {
         let min_valid = Duration::from_secs(60);
         // Warm: loads the file cache once.
@@ -448,7 +507,10 @@ fn soak(o: &Opts) -> Result<(), BoxError> {
                     let s = resp.status().as_u16();
                     let body = resp.text().await.unwrap_or_default();
                     if errors.len() < 20 {
-                        errors.push(format!("request {sent}: status {s}: {}", body.chars().take(200).collect::<String>()));
+                        errors.push(format!(
+                            "request {sent}: status {s}: {}",
+                            body.chars().take(200).collect::<String>()
+                        ));
                     }
                 }
                 Err(e) => {
@@ -510,7 +572,11 @@ mod server {
         let max_seconds = o.num("max-seconds", 3600)?;
         let mut tokens = HashMap::new();
         if let Some(f) = o.get("token-file") {
-            for l in std::fs::read_to_string(f)?.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            for l in std::fs::read_to_string(f)?
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+            {
                 tokens.insert(l.as_bytes().into(), i64::MAX);
             }
         }
@@ -583,8 +649,10 @@ mod server {
     fn reply(status: StatusCode, body: &'static [u8]) -> Response<Full<Bytes>> {
         let mut r = Response::new(Full::new(Bytes::from_static(body)));
         *r.status_mut() = status;
-        r.headers_mut()
-            .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+        r.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/json"),
+        );
         if status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(
                 hyper::header::WWW_AUTHENTICATE,
@@ -634,8 +702,12 @@ mod server {
             Some(until) if until > 0 && until <= now => return false,
             _ => {}
         }
-        let Some((endpoint, auth)) = &st.introspect else { return false };
-        let Ok(tok) = std::str::from_utf8(token) else { return false };
+        let Some((endpoint, auth)) = &st.introspect else {
+            return false;
+        };
+        let Ok(tok) = std::str::from_utf8(token) else {
+            return false;
+        };
         st.counters.introspections.fetch_add(1, Ordering::Relaxed);
         let answer = st
             .http
@@ -680,7 +752,11 @@ mod server {
                 let n = ((b[0] as u32) << 16) | ((b[1] as u32) << 8) | b[2] as u32;
                 out.push(T[(n >> 18) as usize & 63] as char);
                 out.push(T[(n >> 12) as usize & 63] as char);
-                out.push(if c.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
+                out.push(if c.len() > 1 {
+                    T[(n >> 6) as usize & 63] as char
+                } else {
+                    '='
+                });
                 out.push(if c.len() > 2 { T[n as usize & 63] as char } else { '=' });
             }
             out

@@ -160,6 +160,14 @@ try {
       done = true;
       break;
     }
+    // A pushed authorization request (RFC 9126) has no redirect_uri in the URL: the
+    // callback is the first loopback page on another origin than the provider's.
+    const hereUrl = new URL(here);
+    if (!loopbackOrigin && start.searchParams.has('request_uri') && hereUrl.origin !== start.origin
+      && ['127.0.0.1', 'localhost', '[::1]'].includes(hereUrl.hostname)) {
+      done = true;
+      break;
+    }
     const h1 = ((await page.locator('h1').first().textContent({ timeout: 5000 }).catch(() => '')) || '').trim();
     if (h1 === 'Sign-in' && (await page.locator('input[name=login]').count()) > 0) {
       log('login page: signing in');

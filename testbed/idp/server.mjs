@@ -119,6 +119,8 @@ const state = {
   jwks: undefined,
   umaTickets: new Map(),
   devicePolls: new Map(), // device_code -> last poll (ms)
+  dpopNonceSecret: crypto.randomBytes(32),
+  dpopRequireNonce: false,
   forcedSlowDowns: 0,
   newUmaTicket(data) {
     const ticket = randomTicket();
@@ -595,6 +597,12 @@ async function testControls(req, res, url) {
       const kids = state.signingKeys.map((k) => k.kid);
       console.error(`[idp] signing keys rotated: ${kids.join(', ')}`);
       send(res, 200, { kid: kids[0], kids });
+      return;
+    }
+    case 'POST /test/dpop': {
+      const body = await readJson(req);
+      if (body.require_nonce !== undefined) state.dpopRequireNonce = body.require_nonce === true;
+      send(res, 200, { require_nonce: state.dpopRequireNonce });
       return;
     }
     case 'POST /test/device/slow-down':

@@ -113,6 +113,12 @@ pub struct ProfileFlags {
     /// Renew tokens when fewer seconds than this remain.
     #[arg(long, global = true, value_name = "S")]
     pub renew_before: Option<u64>,
+    /// Sender-constrained tokens (DPoP, RFC 9449): true, false or auto.
+    #[arg(long, global = true, value_name = "MODE")]
+    pub dpop: Option<String>,
+    /// Require pushed authorization requests (RFC 9126) for the browser login.
+    #[arg(long, global = true)]
+    pub par: bool,
     /// Username (basic auth, password grant).
     #[arg(long, global = true, value_name = "USER")]
     pub username: Option<String>,
@@ -244,6 +250,8 @@ impl ProfileFlags {
             redirect_uri: self.redirect_uri.clone(),
             login_timeout: self.login_timeout,
             renew_before: self.renew_before,
+            dpop: self.dpop.clone().map(sesame::config::DpopSetting::Word),
+            par: self.par.then_some(true),
             username: self.username.clone(),
             password: secret(&self.password_env, &self.password_file),
             token: secret(&self.token_env, &self.token_file),
@@ -397,6 +405,11 @@ pub struct TokenArgs {
         value_parser = clap::builder::OsStringValueParser::new().map(std::path::PathBuf::from)
     )]
     pub write_bearer_file: Option<std::path::PathBuf>,
+    /// For a DPoP-bound token (profile key `dpop`): print `Authorization: DPoP …` and a
+    /// `DPoP:` proof header for one request to URL with METHOD (for curl; a proof is good
+    /// for that one request only).
+    #[arg(long, num_args = 2, value_names = ["METHOD", "URL"], conflicts_with_all = ["json", "env", "write_bearer_file", "id_token"])]
+    pub dpop_proof: Option<Vec<String>>,
     /// Down-scoping: scopes requested for this token only (filled from --scope).
     #[arg(skip)]
     pub scopes: Vec<String>,
@@ -538,6 +551,7 @@ mod tests {
             "scope",
             "credential-header",
             "audience",
+            "dpop",
         ] {
             flag(f, Some("x"));
         }
@@ -570,6 +584,7 @@ mod tests {
         flag("token-env", Some("TOK"));
         for f in [
             "resource",
+            "par",
             "insecure",
             "allow-http",
             "http-cache",

@@ -76,6 +76,7 @@ pub fn word(hint: &Hint) -> String {
             "check that the server is up and reachable from here (host name, port, firewall, HTTPS_PROXY/NO_PROXY); -vv shows each attempt".into()
         }
         Hint::SetContentType => "set the body's type with -H 'Content-Type: …'".into(),
+        Hint::UseDpopProof => "a DPoP-bound token is sent with a fresh proof per request: use `sesame request`, `sesame token --dpop-proof METHOD URL` for one request with curl, or `dpop = false` in the profile".into(),
         // Hints without a command-line wording of their own (file permissions, future
         // variants) read the same everywhere.
         other => other.to_string(),

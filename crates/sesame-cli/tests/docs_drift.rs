@@ -198,6 +198,7 @@ fn kind_of(ty: &str) -> String {
         "PathBuf" => "path",
         "Vec<String>" => "list of strings",
         "OneOrMany" => "string or list of strings",
+        "DpopSetting" => "boolean or `\"auto\"`",
         "bool" => "boolean",
         "u64" | "u32" => "whole number",
         "f64" => "number",

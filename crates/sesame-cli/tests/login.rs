@@ -48,7 +48,9 @@ fn is_png(path: &Path) -> bool {
 #[tokio::test]
 async fn browser_login_then_request_and_token_use_the_cached_token() {
     let home = tempfile::tempdir().unwrap();
-    profile(home.path(), "oidc", "");
+    // The classic front-channel request (its parameters are checked below, and the probe
+    // reads the redirect URI from it); pushed requests are tested in dpop_login.rs.
+    profile(home.path(), "oidc", "par = false\n");
     let b = TestBrowser::new()
         .screenshot("login-success.png")
         .with("SESAME_BROWSER_PROBE", "1");
@@ -227,7 +229,8 @@ async fn denied_consent_shows_the_failure_page_and_exits_1() {
 #[tokio::test]
 async fn provider_text_is_escaped_in_a_real_browser() {
     let home = tempfile::tempdir().unwrap();
-    profile(home.path(), "oidc", "");
+    // The injected callback needs the redirect URI from the front-channel URL.
+    profile(home.path(), "oidc", "par = false\n");
     let evil = r#"<script>window.__sesameXss=1</script><img src=x onerror="window.__sesameXss=2">"#;
     let b = TestBrowser::new()
         .screenshot("login-escaped-error.png")
@@ -469,7 +472,8 @@ fn spawn_sesame(home: &Path, args: &[&str], env: &[(&str, &str)]) -> tokio::proc
 #[tokio::test]
 async fn ctrl_c_stops_the_login_with_130() {
     let home = tempfile::tempdir().unwrap();
-    profile(home.path(), "oidc", "");
+    // The port is read from the front-channel URL.
+    profile(home.path(), "oidc", "par = false\n");
     let mut child = spawn_sesame(home.path(), &["login"], &[("BROWSER", "true")]);
     let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
     let mut seen = String::new();

@@ -231,6 +231,11 @@ async fn token_op(
         ))
     })?;
     match cred.token(Duration::from_secs(min_valid), force).await? {
+        // A DPoP-bound token is useless as a bearer token (RFC 9449): requests through the
+        // session and the adapters carry it with a proof.
+        Some(t) if sesame::oauth::dpop::is_bound(&t) => Err(sesame::oauth::dpop::bound_token_error(
+            "returned as a bearer token; use the session or its requests/httpx adapters",
+        )),
         Some(t) => Ok(t.access_token.expose().to_string()),
         None => Err(Error::config(format!(
             "profile `{name}` uses auth = \"{kind}\", which is not a token credential; token() needs a token kind (bearer, oidc, client-credentials, …)"

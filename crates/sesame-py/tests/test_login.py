@@ -151,14 +151,14 @@ def browser(tmp_path) -> Browser:
     return Browser(tmp_path / "browser")
 
 
-def write_profile(name: str, issuer: str, auth: str) -> None:
+def write_profile(name: str, issuer: str, auth: str, extra: str = "") -> None:
     """A profile for the provider's public native client, in the test's configuration
     folder (where both this package and the `sesame` command look)."""
     folder = Path(os.environ["XDG_CONFIG_HOME"]) / "sesame"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.toml").write_text(
         f'[profiles.{name}]\nbase_url = "{issuer}/api/"\nauth = "{auth}"\nissuer = "{issuer}"\n'
-        f'client_id = "sesame-cli"\nscopes = ["openid", "profile"]\nlogin_timeout = 60\n'
+        f'client_id = "sesame-cli"\nscopes = ["openid", "profile"]\nlogin_timeout = 60\n{extra}'
     )
 
 
@@ -243,7 +243,8 @@ def test_device_login_shows_the_code_then_the_cli_uses_the_cached_token(idp, bro
 def test_browser_login_through_browser_completes_the_loopback_redirect(
     idp, browser, cli, monkeypatch, clean_env, flavour
 ):
-    write_profile("pyoidc", idp.issuer, "oidc")
+    # The classic front-channel URL (its parameters are checked below).
+    write_profile("pyoidc", idp.issuer, "oidc", "par = false\n")
     for k, v in browser.env().items():
         monkeypatch.setenv(k, v)
     err = Stderr()
@@ -320,7 +321,8 @@ def test_login_without_a_person_is_login_required_at_once(idp, browser, monkeypa
 
 @pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="needs SIGINT")
 def test_ctrl_c_stops_a_waiting_login_and_closes_the_listener(idp, monkeypatch):
-    write_profile("pyctrlc", idp.issuer, "oidc")
+    # The port is read from the front-channel URL.
+    write_profile("pyctrlc", idp.issuer, "oidc", "par = false\n")
     monkeypatch.setenv("BROWSER", "true")  # "opens" the URL, nobody logs in
     err = Stderr()
     monkeypatch.setattr(sys, "stderr", err)

@@ -188,6 +188,9 @@ impl Keeper {
             None => default_path(),
         };
         let existed = std::fs::symlink_metadata(&target).is_ok();
+        if crate::oauth::dpop::is_bound(&token) {
+            return Err(crate::oauth::dpop::bound_token_error("written to a bearer-token file"));
+        }
         let path = write(Some(&target), token.access_token.expose())?;
         let state = Arc::new(Mutex::new(KeeperState {
             written: token.access_token.clone(),

@@ -533,6 +533,11 @@ pub enum CredentialError {
     /// A certificate is expired or about to expire.
     #[error("{0}")]
     Expired(String),
+    /// A sender-constrained (DPoP-bound) token was asked for where only a bearer token
+    /// works (a bearer-token file, a tool that sends `Authorization: Bearer`): it would be
+    /// refused there, and handing it out only spreads a token that needs the key anyway.
+    #[error("{0}")]
+    SenderConstrained(String),
     /// Anything else, described.
     #[error("{0}")]
     Other(String),
@@ -604,6 +609,7 @@ impl Error {
                 | CredentialError::UnsafeFolder { path, .. },
             ) => return Some(Hint::FixPermissions { path: path.clone() }),
             Repr::Credential(CredentialError::File { .. }) => return Some(Hint::CheckFile),
+            Repr::Credential(CredentialError::SenderConstrained(_)) => return Some(Hint::UseDpopProof),
             Repr::Config(ConfigError::Read { .. } | ConfigError::Parse { .. }) => return Some(Hint::CheckConfigFile),
             Repr::Config(ConfigError::UnknownProfile { .. }) => return Some(Hint::PickProfile),
             Repr::Http(h) => {

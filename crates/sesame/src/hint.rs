@@ -55,6 +55,10 @@ pub enum Hint {
     CheckNetwork,
     /// The server rejected the body's media type: set a `Content-Type` header.
     SetContentType,
+    /// A DPoP-bound token (RFC 9449) is only good with a fresh proof per request: send the
+    /// request through sesame, have sesame make the proof for one request, or turn `dpop`
+    /// off in the profile.
+    UseDpopProof,
 }
 
 impl fmt::Display for Hint {
@@ -83,6 +87,9 @@ impl fmt::Display for Hint {
                 "check that the server is up and reachable from here (host name, port, firewall, HTTPS_PROXY/NO_PROXY); a debug log shows each attempt",
             ),
             Hint::SetContentType => f.write_str("set a Content-Type header the server accepts"),
+            Hint::UseDpopProof => f.write_str(
+                "a DPoP-bound token needs a fresh proof per request: send the request through sesame, or set `dpop = false`",
+            ),
         }
     }
 }

@@ -464,6 +464,12 @@ impl Idp {
         self.control("POST", "/test/config", Some(Value::Object(body)));
     }
 
+    /// `POST /test/dpop`: whether the token endpoint demands a DPoP nonce (RFC 9449 §8:
+    /// a proof without the current one gets `use_dpop_nonce` and a `DPoP-Nonce` header).
+    pub fn dpop_require_nonce(&self, on: bool) {
+        self.control("POST", "/test/dpop", Some(serde_json::json!({ "require_nonce": on })));
+    }
+
     /// `POST /test/device/slow-down`: the next device_code poll gets `slow_down`.
     pub fn force_device_slow_down(&self) {
         self.control("POST", "/test/device/slow-down", None);

@@ -91,6 +91,15 @@ export function createProvider(state) {
           || token.clientId === client.clientId,
       },
       revocation: { enabled: true },
+      // DPoP (RFC 9449). Nonces are issued (DPoP-Nonce on replies) and demanded only while
+      // a test has switched `requireNonce` on (POST /test/dpop {"require_nonce":true}).
+      dPoP: {
+        enabled: true,
+        nonceSecret: state.dpopNonceSecret,
+        requireNonce: () => state.dpopRequireNonce === true,
+      },
+      // Pushed authorization requests (RFC 9126); not required unless a client is.
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
       registration: { enabled: true, initialAccessToken: false },
       registrationManagement: { enabled: true },
       rpInitiatedLogout: { enabled: true },

@@ -1,10 +1,12 @@
 //! `sesame token`: a valid access token on stdout. With a cached token that has more than
 //! `--min-valid` seconds left this reads one file and prints: no network, no TLS set-up.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
 use sesame::Error;
+use sesame::credential::Credential;
 
 use crate::cli::TokenArgs;
 use crate::context::Context;
@@ -30,6 +32,17 @@ pub async fn run(ctx: &Context, args: TokenArgs) -> Result<i32, Error> {
             .as_oauth()
             .ok_or_else(|| Error::config("--scope/--audience need an OAuth credential"))?;
         token = (*oauth.narrowed(&args.scopes, &args.audiences, min_valid).await?).clone();
+    }
+    if sesame::oauth::dpop::is_bound(&token) && !args.id_token {
+        let Some(proof) = &args.dpop_proof else {
+            return Err(sesame::oauth::dpop::bound_token_error("printed as a bearer token"));
+        };
+        return print_dpop_headers(&cred, proof).await;
+    }
+    if args.dpop_proof.is_some() {
+        return Err(Error::config(
+            "--dpop-proof needs a DPoP-bound token: set `dpop = true` in the profile",
+        ));
     }
     let value = if args.id_token {
         token
@@ -66,5 +79,34 @@ pub async fn run(ctx: &Context, args: TokenArgs) -> Result<i32, Error> {
         value
     };
     crate::out::line(out);
+    Ok(exit::OK)
+}
+
+/// `Authorization: DPoP …` and `DPoP: <proof>` for one request, as the session would
+/// send them.
+async fn print_dpop_headers(cred: &Arc<dyn Credential>, proof: &[String]) -> Result<i32, Error> {
+    let [method, url] = proof else {
+        return Err(Error::config("--dpop-proof takes METHOD and URL"));
+    };
+    let method = sesame::session::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+        .map_err(|_| Error::config(format!("--dpop-proof: `{method}` is not an HTTP method")))?;
+    let url = url::Url::parse(url).map_err(|e| Error::config(format!("--dpop-proof: `{url}` is not a URL: {e}")))?;
+    let mut headers = sesame::session::header::HeaderMap::new();
+    cred.attach(
+        &sesame::credential::AuthRequest {
+            method: &method,
+            url: &url,
+        },
+        &mut headers,
+    )
+    .await?;
+    for name in ["authorization", "dpop"] {
+        let v = headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| Error::config("the credential attached no DPoP proof"))?;
+        let label = if name == "dpop" { "DPoP" } else { "Authorization" };
+        crate::out::line(format!("{label}: {v}"));
+    }
     Ok(exit::OK)
 }

@@ -110,6 +110,8 @@ const RULES: &[(&str, Applies)] = &[
     ("redirect_ports", Applies::Only(INTERACTIVE)),
     ("login_timeout", Applies::Only(INTERACTIVE)),
     ("renew_before", Applies::Only(OAUTH)),
+    ("dpop", Applies::Only(OAUTH)),
+    ("par", Applies::Only(INTERACTIVE)),
     ("username", Applies::Only(&[Basic, Password])),
     ("password", Applies::Only(&[Basic, Password])),
     // With `discover`, an explicit token wins over discovery (as in igwn-auth-utils).

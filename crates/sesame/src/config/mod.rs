@@ -34,7 +34,7 @@ use serde::Deserialize;
 
 pub use build::{BuildOptions, credential_for, session_builder, session_builder_with};
 pub use oauth::{OAuthParts, oauth_parts, provider_source, store_for};
-pub use profile::{AuthKind, OneOrMany, Ports, Profile};
+pub use profile::{AuthKind, DpopSetting, OneOrMany, Ports, Profile};
 pub use secret_source::SecretSource;
 
 use crate::error::ConfigError;

@@ -9,6 +9,7 @@ use secrecy::ExposeSecret;
 use super::{AuthKind, BuildOptions, ResolvedProfile, expand_home};
 use crate::credential::OAuth;
 use crate::credential::oauth::{ClientCredentialsGrant, InteractiveGrant, PasswordGrant};
+use crate::oauth::dpop::{Dpop, DpopMode};
 use crate::oauth::{ClientAuth, ClientAuthMethod, ClientConfig, LazyClient, ProviderMetadata, ProviderSource};
 use crate::secret::{ClientSecret, Password};
 use crate::tls::TlsOptions;
@@ -192,7 +193,7 @@ pub(crate) fn credential(resolved: &ResolvedProfile, auth: AuthKind, opts: &Buil
     // The secret is read only when the provider must be called: a cached token is usable
     // without it (item 17 of issue 13, docs/design/files-and-permissions.md).
     let parts = oauth_parts_with(resolved, auth, None)?;
-    let client = match p.client_secret.clone() {
+    let mut client = match p.client_secret.clone() {
         Some(src) => LazyClient::with_deferred_secret(parts.source, parts.client, move || {
             let s = src.resolve("client_secret").map_err(|e| {
                 needed_for(
@@ -204,6 +205,17 @@ pub(crate) fn credential(resolved: &ResolvedProfile, auth: AuthKind, opts: &Buil
         }),
         None => LazyClient::new(parts.source, parts.client),
     };
+    let store = match &opts.store {
+        Some(s) => s.clone(),
+        None => store_for(p.cache.as_deref())?,
+    };
+    let dpop_mode = match &p.dpop {
+        Some(d) => d.mode()?,
+        None => DpopMode::Off,
+    };
+    // The key lives with the tokens it binds (docs/design/dpop.md).
+    let dpop = (dpop_mode != DpopMode::Off).then(|| Dpop::stored(dpop_mode, store.clone(), parts.key.clone()));
+    LazyClient::set_options(&mut client, dpop, p.par)?;
     let grant: Arc<dyn Grant> = match auth {
         AuthKind::ClientCredentials => {
             if !client.has_client_secret() && !matches!(client.config().auth, ClientAuth::PrivateKeyJwt { .. }) {
@@ -239,10 +251,6 @@ pub(crate) fn credential(resolved: &ResolvedProfile, auth: AuthKind, opts: &Buil
             }))
         }
         _ => Arc::new(InteractiveGrant::new(client.clone(), opts.login.clone())),
-    };
-    let store = match &opts.store {
-        Some(s) => s.clone(),
-        None => store_for(p.cache.as_deref())?,
     };
     let policy = RenewPolicy {
         renew_before: Duration::from_secs(p.renew_before.unwrap_or(60)),

@@ -117,6 +117,36 @@ impl OneOrMany {
     }
 }
 
+/// The profile's `dpop`: `true`, `false` or `"auto"` (RFC 9449 sender-constrained tokens).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum DpopSetting {
+    /// `true` or `false`.
+    Bool(bool),
+    /// `"auto"` (or `"true"`/`"false"` from an environment variable).
+    Word(String),
+}
+
+impl DpopSetting {
+    /// The mode, or a configuration error for another word.
+    pub fn mode(&self) -> crate::Result<crate::oauth::dpop::DpopMode> {
+        use crate::oauth::dpop::DpopMode;
+        match self {
+            DpopSetting::Bool(true) => Ok(DpopMode::On),
+            DpopSetting::Bool(false) => Ok(DpopMode::Off),
+            DpopSetting::Word(w) => match w.trim().to_ascii_lowercase().as_str() {
+                "auto" => Ok(DpopMode::Auto),
+                "true" | "1" | "yes" | "on" => Ok(DpopMode::On),
+                "false" | "0" | "no" | "off" => Ok(DpopMode::Off),
+                _ => Err(crate::Error::config(format!(
+                    "dpop = \"{}\" is not valid: use true, false or \"auto\"",
+                    crate::oauth::error::clean(w, 40)
+                ))),
+            },
+        }
+    }
+}
+
 /// A port or a list of ports for the loopback redirect.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
@@ -234,6 +264,13 @@ profile! {
     login_timeout: u64 => Int,
     /// Renew when fewer seconds than this remain.
     renew_before: u64 => Int,
+    /// Sender-constrained tokens (DPoP, RFC 9449): `true`, `false` (default) or `"auto"`
+    /// (when the provider advertises `dpop_signing_alg_values_supported`).
+    dpop: DpopSetting => Str,
+    /// Pushed authorization requests (PAR, RFC 9126) for the browser login: `true`
+    /// requires them, `false` never pushes; unset, they are used when the provider
+    /// advertises `pushed_authorization_request_endpoint`.
+    par: bool => Bool,
     /// Username (basic, password grant).
     username: String => Str,
     /// Password (basic, password grant).

@@ -26,9 +26,18 @@ pub struct OAuth {
     source: TokenSource,
     kind: String,
     client: Option<Arc<LazyClient>>,
-    /// The `Bearer …` header value of the last token attached, with its generation: built
-    /// (and checked) once per token instead of once per request.
-    header: Arc<RwLock<Option<(u64, HeaderValue)>>>,
+    /// The `Bearer …` (or `DPoP …`) header value of the last token attached, with its
+    /// generation and, for a DPoP token, its `ath`: built (and checked) once per token
+    /// instead of once per request.
+    header: Arc<RwLock<Option<CachedHeader>>>,
+}
+
+#[derive(Clone)]
+struct CachedHeader {
+    generation: u64,
+    value: HeaderValue,
+    /// `Some` for a DPoP-bound token.
+    dpop: bool,
 }
 
 impl fmt::Debug for OAuth {
@@ -109,18 +118,39 @@ impl OAuth {
     /// `Bearer <token>` for a lease: built (and checked) once per token generation, then
     /// cloned (a reference count). A new generation (a renewal, a token adopted from the
     /// store, the one after a 401) gets a new value.
-    fn header_for(&self, lease: &Lease) -> Result<HeaderValue> {
-        if let Some((generation, v)) = &*self.header.read().expect("header cache")
-            && *generation == lease.generation
+    fn header_for(&self, lease: &Lease) -> Result<CachedHeader> {
+        if let Some(h) = &*self.header.read().expect("header cache")
+            && h.generation == lease.generation
         {
-            return Ok(v.clone());
+            return Ok(h.clone());
         }
+        // RFC 9449 §7.1: a DPoP token goes with the DPoP scheme, never downgraded to Bearer.
+        let dpop = lease.token.token_type.eq_ignore_ascii_case("dpop");
+        let scheme = if dpop { "DPoP" } else { "Bearer" };
         let mut v =
-            HeaderValue::from_maybe_shared(Bytes::from(format!("Bearer {}", lease.token.access_token.expose())))
+            HeaderValue::from_maybe_shared(Bytes::from(format!("{scheme} {}", lease.token.access_token.expose())))
                 .map_err(|_| Error::config("the provider issued a token that is not a valid header value"))?;
         v.set_sensitive(true);
-        *self.header.write().expect("header cache") = Some((lease.generation, v.clone()));
-        Ok(v)
+        let h = CachedHeader {
+            generation: lease.generation,
+            value: v,
+            dpop,
+        };
+        *self.header.write().expect("header cache") = Some(h.clone());
+        Ok(h)
+    }
+
+    /// The DPoP binding of this credential's tokens, if the profile has one.
+    pub fn dpop(&self) -> Option<&Arc<crate::oauth::dpop::Dpop>> {
+        self.client.as_ref().and_then(|c| c.dpop())
+    }
+
+    /// Notes what a response from the API says about DPoP (a `DPoP-Nonce` to prove the
+    /// next request with, RFC 9449 §9).
+    pub fn observe_response(&self, url: &url::Url, headers: &HeaderMap) {
+        if let Some(d) = self.dpop() {
+            d.remember_nonce(url, headers);
+        }
     }
 
     fn attach_min_valid(token: &Token) -> Duration {
@@ -134,7 +164,7 @@ impl OAuth {
 
 #[async_trait]
 impl Credential for OAuth {
-    async fn attach(&self, _req: &AuthRequest<'_>, headers: &mut HeaderMap) -> Result<Attachment> {
+    async fn attach(&self, req: &AuthRequest<'_>, headers: &mut HeaderMap) -> Result<Attachment> {
         // A short-lived token needs a smaller margin than the default: the one that fits
         // the token held. With none valid the next token is a fresh one, judged by the
         // lifetime of the last one, if any; asking a fresh token for more than its
@@ -143,7 +173,23 @@ impl Credential for OAuth {
             .source
             .token_with_margin(|held| held.map(Self::attach_min_valid).unwrap_or(Duration::ZERO))
             .await?;
-        headers.insert(AUTHORIZATION, self.header_for(&lease)?);
+        let h = self.header_for(&lease)?;
+        if h.dpop {
+            let d = self.dpop().ok_or_else(|| {
+                Error::config(
+                    "the cached token is DPoP-bound but this profile has no DPoP key: set `dpop` in the profile, or log in again",
+                )
+            })?;
+            // A fresh proof for this very request (its method and URL, the token's hash).
+            let proof = d.header(
+                req.method.as_str(),
+                req.url,
+                Some(lease.token.access_token.expose()),
+                &[],
+            )?;
+            headers.insert(crate::oauth::dpop::DPOP_HEADER, proof);
+        }
+        headers.insert(AUTHORIZATION, h.value);
         Ok(Attachment { id: lease.generation })
     }
 
@@ -159,6 +205,12 @@ impl Credential for OAuth {
         if parsed.iter().any(|c| c.error.as_deref() == Some("insufficient_scope")) {
             // A new token with the same scopes would be refused again.
             return Ok(Rejection::GiveUp);
+        }
+        if self.dpop().is_some() && crate::oauth::dpop::asks_for_nonce(challenge) {
+            // RFC 9449 §9: the token is fine; the proof lacked the server's nonce, which
+            // the response carried. The session resends (once) with a proof that has it.
+            tracing::debug!("the resource server asks for a DPoP nonce; resending once");
+            return Ok(Rejection::Retry);
         }
         let was_current = self.source.reject(attachment.id);
         tracing::debug!(was_current, "token rejected with 401; renewing once");

@@ -72,6 +72,8 @@ impl BrowserLogin {
             nonce.as_ref().map(|n| n.expose_secret()),
             &pkce_challenge(verifier.expose_secret()),
         );
+        // RFC 9126: pushed first when the profile or the provider asks for it.
+        let url = super::par::authorization_url(client, url).await?;
         Ok(BrowserLogin {
             url,
             listener,

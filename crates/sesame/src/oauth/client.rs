@@ -16,6 +16,7 @@ use url::Url;
 
 use super::client_auth::{ClientAuth, JWT_BEARER_ASSERTION};
 use super::discovery::{ProviderMetadata, check_transport};
+use super::dpop::{self, Dpop};
 use super::http::{HttpFailure, Reply, require_json, status_error};
 use super::id_token::{self, IdTokenCheck};
 use super::{OAuthError, OAuthHttp};
@@ -87,6 +88,10 @@ pub struct OAuthClient {
     http: OAuthHttp,
     /// The API base URL whose WebFinger named the issuer, when it was found that way.
     issuer_found_on: Option<Url>,
+    /// The profile's DPoP binding (RFC 9449), if it has one.
+    dpop: Option<Arc<Dpop>>,
+    /// The profile's `par` (RFC 9126): `None` pushes when the provider offers it.
+    par: Option<bool>,
 }
 
 /// Options for a token request beyond the client's defaults (down-scoping).
@@ -106,7 +111,34 @@ impl OAuthClient {
             meta,
             http,
             issuer_found_on: None,
+            dpop: None,
+            par: None,
         }
+    }
+
+    /// The same client with the profile's `par` setting (RFC 9126).
+    pub fn with_par(mut self, par: Option<bool>) -> Self {
+        self.par = par;
+        self
+    }
+
+    /// The profile's `par` setting.
+    pub fn par(&self) -> Option<bool> {
+        self.par
+    }
+
+    /// The same client, its token requests carrying DPoP proofs of `dpop` (when the
+    /// binding applies to this provider: [`Dpop::applies_to`]).
+    pub fn with_dpop(mut self, dpop: Option<Arc<Dpop>>) -> Self {
+        self.dpop = dpop;
+        self
+    }
+
+    /// The DPoP binding, when this client's token requests carry proofs.
+    pub fn dpop(&self) -> Option<&Arc<Dpop>> {
+        self.dpop
+            .as_ref()
+            .filter(|d| d.applies_to(&self.meta.dpop_signing_alg_values_supported))
     }
 
     /// The same client, its issuer having been found by WebFinger on `base_url`.
@@ -271,12 +303,9 @@ impl OAuthClient {
         requested: &[String],
         nonce: Option<Option<&str>>,
     ) -> Result<Token> {
-        let url = self.token_endpoint()?;
-        let mut form = form;
-        form.extend(self.extra_params(opts)?);
-        let reply = self.post_authenticated(&url, form, false).await?;
+        let (reply, bound) = self.post_token(form, opts).await?;
         let parsed = parse_token_reply(&reply, &self.endpoint_label())?;
-        let t = self.token_from_raw(parsed, requested)?;
+        let t = self.token_from_raw(parsed, requested, bound)?;
         if let Some(raw) = &t.id_token {
             self.verify_id_token(raw.expose(), nonce.flatten(), Some(t.access_token.expose()))
                 .await?;
@@ -308,12 +337,41 @@ impl OAuthClient {
     /// Posts any grant to the token endpoint with this client's authentication and
     /// parses the standard token response (used for token exchange, UMA and extension
     /// grants). `form` must carry `grant_type`.
-    pub async fn post_token_form(&self, mut form: Vec<(String, String)>, opts: &TokenOptions) -> Result<Token> {
-        let url = self.token_endpoint()?;
-        form.extend(self.extra_params(opts)?);
-        let reply = self.post_authenticated(&url, form, false).await?;
+    pub async fn post_token_form(&self, form: Vec<(String, String)>, opts: &TokenOptions) -> Result<Token> {
+        let (reply, bound) = self.post_token(form, opts).await?;
         let parsed: RawTokenResponse = parse_token_reply(&reply, &self.endpoint_label())?;
-        self.token_from_raw(parsed, self.scopes(opts))
+        self.token_from_raw(parsed, self.scopes(opts), bound)
+    }
+
+    /// Posts a grant to the token endpoint (with the audience and client authentication),
+    /// with a DPoP proof when the client binds its tokens: a provider that answers
+    /// `use_dpop_nonce` (RFC 9449 §8) gets the request once more, proved with its nonce
+    /// (and a new client assertion: the old one's `jti` is spent). Returns the reply and
+    /// whether it answers a proved request.
+    async fn post_token(&self, form: Vec<(String, String)>, opts: &TokenOptions) -> Result<(Reply, bool)> {
+        let url = self.token_endpoint()?;
+        let dpop = self.dpop();
+        let mut resent = false;
+        loop {
+            let mut full = form.clone();
+            full.extend(self.extra_params(opts)?);
+            let mut headers = HeaderMap::new();
+            if let Some(d) = dpop {
+                let proof = d.header("POST", &url, None, &self.meta.dpop_signing_alg_values_supported)?;
+                headers.insert(dpop::DPOP_HEADER, proof);
+            }
+            let reply = self.post_authenticated_with(&url, full, false, headers).await?;
+            if let Some(d) = dpop {
+                let fresh = d.remember_nonce(&url, &reply.headers);
+                if !resent && fresh && reply.status.as_u16() == 400 && reply_error(&reply) == Some(dpop::USE_DPOP_NONCE)
+                {
+                    tracing::debug!("the provider asks for a DPoP nonce; resending the token request once");
+                    resent = true;
+                    continue;
+                }
+            }
+            return Ok((reply, dpop.is_some()));
+        }
     }
 
     /// POSTs a form to one of the provider's endpoints with this client's authentication
@@ -321,10 +379,21 @@ impl OAuthClient {
     pub(crate) async fn post_authenticated(
         &self,
         url: &Url,
-        mut form: Vec<(String, String)>,
+        form: Vec<(String, String)>,
         add_assertion: bool,
     ) -> Result<Reply> {
-        let mut headers = HeaderMap::new();
+        self.post_authenticated_with(url, form, add_assertion, HeaderMap::new())
+            .await
+    }
+
+    /// [`post_authenticated`](Self::post_authenticated) with extra headers (a DPoP proof).
+    pub(crate) async fn post_authenticated_with(
+        &self,
+        url: &Url,
+        mut form: Vec<(String, String)>,
+        add_assertion: bool,
+        mut headers: HeaderMap,
+    ) -> Result<Reply> {
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(
             CONTENT_TYPE,
@@ -387,6 +456,7 @@ impl OAuthClient {
             "end_session_endpoint" => &self.meta.end_session_endpoint,
             "registration_endpoint" => &self.meta.registration_endpoint,
             "authorization_endpoint" => &self.meta.authorization_endpoint,
+            "pushed_authorization_request_endpoint" => &self.meta.pushed_authorization_request_endpoint,
             "device_authorization_endpoint" => &self.meta.device_authorization_endpoint,
             "jwks_uri" => &self.meta.jwks_uri,
             _ => &self.meta.token_endpoint,
@@ -394,15 +464,24 @@ impl OAuthClient {
         self.endpoint(name, v)
     }
 
-    fn token_from_raw(&self, r: RawTokenResponse, requested: &[String]) -> Result<Token> {
+    /// `bound`: the request carried a DPoP proof, so a `DPoP` token is expected (RFC 9449
+    /// §5) and kept as one: it is never sent as a bearer token.
+    fn token_from_raw(&self, r: RawTokenResponse, requested: &[String], bound: bool) -> Result<Token> {
         let issued_type = r.issued_token_type.as_deref();
+        let dpop_type = r.token_type.eq_ignore_ascii_case("dpop");
         let ok_type = r.token_type.eq_ignore_ascii_case("bearer")
+            || (dpop_type && bound)
             || (r.token_type.eq_ignore_ascii_case("n_a") && issued_type.is_some());
         if !ok_type {
+            let why = if dpop_type {
+                "the request carried no DPoP proof".to_string()
+            } else {
+                "sesame sends Bearer and DPoP tokens".to_string()
+            };
             return Err(OAuthError::Malformed {
                 endpoint: self.endpoint_label(),
                 message: format!(
-                    "token_type `{}` is not supported (sesame sends Bearer tokens)",
+                    "token_type `{}` is not supported ({why})",
                     super::error::clean(&r.token_type, 40)
                 ),
             }
@@ -418,7 +497,7 @@ impl OAuthClient {
         let now = now_unix();
         let expires_at = expiry(now, r.expires_in, &r.access_token);
         Ok(Token {
-            token_type: "Bearer".into(),
+            token_type: if dpop_type { "DPoP" } else { "Bearer" }.into(),
             expires_at,
             issued_at: now,
             refresh_token: r.refresh_token.map(RefreshToken::new),
@@ -481,6 +560,16 @@ impl OAuthClient {
             None => "token endpoint".into(),
         }
     }
+}
+
+/// The `error` of an RFC 6749 §5.2 error body.
+fn reply_error(reply: &Reply) -> Option<&str> {
+    #[derive(Deserialize)]
+    struct E<'a> {
+        #[serde(borrow)]
+        error: &'a str,
+    }
+    serde_json::from_slice::<E<'_>>(&reply.body).ok().map(|e| e.error)
 }
 
 fn push_scope(form: &mut Vec<(String, String)>, scopes: &[String]) {

@@ -67,6 +67,16 @@ pub struct ProviderMetadata {
     /// without it is then refused, not only one with a wrong value.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub authorization_response_iss_parameter_supported: bool,
+    /// Algorithms the provider accepts DPoP proofs in (RFC 9449 §5.1): a profile with
+    /// `dpop = "auto"` binds its tokens when this is not empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dpop_signing_alg_values_supported: Vec<String>,
+    /// Pushed authorization request endpoint (RFC 9126 §5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed_authorization_request_endpoint: Option<String>,
+    /// The provider accepts authorization requests only when pushed (RFC 9126 §5).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_pushed_authorization_requests: bool,
 }
 
 impl ProviderMetadata {

@@ -13,7 +13,9 @@
 //! | `introspection`, `revocation`, `userinfo`, `registration` | provider endpoints | RFC 7662, RFC 7009, OIDC Core §5.3, RFC 7591 |
 //! | `http` | the reqwest adapter for `oauth2`/`openidconnect`, size caps | |
 //! | `authorization_code`, `loopback`, `landing` | browser login: code + PKCE, loopback redirect, result pages | RFC 7636, RFC 8252, RFC 9207 |
+//! | `par` | pushed authorization requests for the browser login | RFC 9126 |
 //! | `device` | device login | RFC 8628 |
+//! | `dpop` | sender-constrained tokens: proofs, key, nonces | RFC 9449, RFC 7638 |
 //! | `interactive` | the login UI trait, flow choice and fallback, one login per cache key | |
 
 pub mod authorization_code;
@@ -22,7 +24,8 @@ mod client_auth;
 pub mod custom_grant;
 pub mod device;
 pub mod discovery;
-mod error;
+pub mod dpop;
+pub(crate) mod error;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod http;
@@ -33,6 +36,7 @@ pub mod jwks;
 pub mod jws;
 pub mod landing;
 pub mod loopback;
+pub mod par;
 pub mod pkce;
 pub mod provider;
 pub mod registration;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 use url::Url;
 
+use super::dpop::Dpop;
 use super::{ClientConfig, OAuthClient, OAuthError, OAuthHttp, ProviderMetadata, discovery, webfinger};
 use crate::Result;
 use crate::secret::ClientSecret;
@@ -56,6 +57,8 @@ pub struct LazyClient {
     config: ClientConfig,
     secret: Option<DeferredSecret>,
     cell: OnceCell<OAuthClient>,
+    dpop: Option<Arc<Dpop>>,
+    par: Option<bool>,
 }
 
 /// Reads the client secret when the provider is first needed.
@@ -76,6 +79,8 @@ impl LazyClient {
             config,
             secret: None,
             cell: OnceCell::new(),
+            dpop: None,
+            par: None,
         })
     }
 
@@ -93,7 +98,25 @@ impl LazyClient {
             config,
             secret: Some(DeferredSecret(Arc::new(read))),
             cell: OnceCell::new(),
+            dpop: None,
+            par: None,
         })
+    }
+
+    /// Binds the tokens of this client with `dpop` (RFC 9449) and sets whether browser
+    /// logins push their authorization request (RFC 9126; `None`: when the provider
+    /// offers it). Only before first use (the client is built once): `this` must not be
+    /// shared yet.
+    pub fn set_options(this: &mut Arc<Self>, dpop: Option<Arc<Dpop>>, par: Option<bool>) -> Result<()> {
+        let me = Arc::get_mut(this).ok_or_else(|| crate::Error::config("the OAuth client is already in use"))?;
+        me.dpop = dpop;
+        me.par = par;
+        Ok(())
+    }
+
+    /// The DPoP binding given with [`set_dpop`](Self::set_dpop), if any.
+    pub fn dpop(&self) -> Option<&Arc<Dpop>> {
+        self.dpop.as_ref()
     }
 
     /// Whether the client has a client secret, given now or to be read when needed.
@@ -167,7 +190,9 @@ impl LazyClient {
             );
             Arc::new(m)
         };
-        let client = OAuthClient::new(config, meta, http);
+        let client = OAuthClient::new(config, meta, http)
+            .with_dpop(self.dpop.clone())
+            .with_par(self.par);
         Ok(match found_on {
             Some(base) => client.with_issuer_found_on(base),
             None => client,

@@ -311,6 +311,9 @@ impl RequestBuilder {
             if let Some(cache) = &inner.http_cache {
                 cache.invalidate_after(&method, &url, status, resp.headers());
             }
+            if let Some(c) = attachment.as_ref().and(inner.credential.as_deref()) {
+                crate::oauth::dpop::observe(c, &url, resp.headers());
+            }
 
             if status == StatusCode::UNAUTHORIZED
                 && !retried_after_401

@@ -8,6 +8,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::key::{KeyIdentity, SecretFingerprint};
@@ -83,6 +84,60 @@ impl FileStore {
         self.dir.join(format!("{}.json", key.hash()))
     }
 
+    /// The bytes of a record this account wrote (0600, not a symlink, owned by it), or
+    /// `None` when there is none (or one that must not be trusted, logged).
+    fn read_private(&self, path: &Path, what: &str) -> Result<Option<Vec<u8>>> {
+        match std::fs::symlink_metadata(&self.dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            _ => crate::credential::permissions::check_private_dir(&self.dir, FOLDER)?,
+        }
+        let mut file = match open_nofollow(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if is_symlink_error(&e) => {
+                // Records are written by rename, never as links: a link is someone's
+                // attempt to hand this key another grant's tokens. The next save replaces
+                // the link itself (rename does not follow it).
+                tracing::warn!(file = %path.display(), "{what} is a symlink; not following it (it will be replaced)");
+                return Ok(None);
+            }
+            Err(e) => return Err(io_err(&format!("cannot open the {what}"), path, e)),
+        };
+        let meta = file.metadata().map_err(|e| io_err("cannot stat", path, e))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(CredentialError::UnsafePermissions {
+                    path: path.to_path_buf(),
+                    mode,
+                }
+                .into());
+            }
+            let me = crate::credential::permissions::euid();
+            if meta.uid() != me {
+                tracing::warn!(file = %path.display(), owner = meta.uid(), "{what} is owned by another user; ignoring it (it will be replaced)");
+                return Ok(None);
+            }
+        }
+        if !meta.is_file() || meta.len() > MAX_FILE {
+            tracing::warn!(file = %path.display(), "{what} is not a regular file or is too large; ignoring it (it will be replaced)");
+            return Ok(None);
+        }
+        let mut text = Vec::new();
+        (&mut file)
+            .take(MAX_FILE)
+            .read_to_end(&mut text)
+            .map_err(|e| io_err("cannot read", path, e))?;
+        Ok(Some(text))
+    }
+
+    /// The DPoP key record of a key, beside its token record.
+    pub fn dpop_key_path(&self, key: &CacheKey) -> PathBuf {
+        self.dir.join(format!("{}.dpop.json", key.hash()))
+    }
+
     /// Creates the folder (0700) if needed, and refuses one that another account owns or
     /// can write: it could plant records or symlinks there, or read what sesame writes.
     fn ensure_dir(&self) -> Result<()> {
@@ -123,46 +178,10 @@ fn io_err(what: &str, path: &Path, e: std::io::Error) -> Error {
 
 impl TokenStore for FileStore {
     fn load(&self, key: &CacheKey) -> Result<Option<Token>> {
-        match std::fs::symlink_metadata(&self.dir) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            _ => crate::credential::permissions::check_private_dir(&self.dir, FOLDER)?,
-        }
         let path = self.path_for(key);
-        let mut file = match open_nofollow(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) if is_symlink_error(&e) => {
-                // Records are written by rename, never as links: a link is someone's
-                // attempt to hand this key another grant's tokens. The next save replaces
-                // the link itself (rename does not follow it).
-                tracing::warn!(file = %path.display(), "token cache file is a symlink; not following it (it will be replaced)");
-                return Ok(None);
-            }
-            Err(e) => return Err(io_err("cannot open the token cache file", &path, e)),
-        };
-        let meta = file.metadata().map_err(|e| io_err("cannot stat", &path, e))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::{MetadataExt, PermissionsExt};
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                return Err(CredentialError::UnsafePermissions { path, mode }.into());
-            }
-            let me = crate::credential::permissions::euid();
-            if meta.uid() != me {
-                tracing::warn!(file = %path.display(), owner = meta.uid(), "token cache file is owned by another user; ignoring it (it will be replaced)");
-                return Ok(None);
-            }
-        }
-        if !meta.is_file() || meta.len() > MAX_FILE {
-            tracing::warn!(file = %path.display(), "token cache file is not a regular file or is too large; ignoring it (it will be replaced)");
+        let Some(text) = self.read_private(&path, "token cache file")? else {
             return Ok(None);
-        }
-        let mut text = Vec::new();
-        (&mut file)
-            .take(MAX_FILE)
-            .read_to_end(&mut text)
-            .map_err(|e| io_err("cannot read", &path, e))?;
+        };
         match from_json(key, &text) {
             Decoded::Token(t) => Ok(Some(t)),
             Decoded::Corrupt => {
@@ -228,6 +247,32 @@ impl TokenStore for FileStore {
     fn describe(&self) -> String {
         format!("file {}", self.dir.display())
     }
+
+    fn load_dpop_key(&self, key: &CacheKey) -> Result<Option<SecretString>> {
+        let path = self.dpop_key_path(key);
+        Ok(self
+            .read_private(&path, "DPoP key file")?
+            .map(|b| SecretString::from(String::from_utf8_lossy(&b).into_owned())))
+    }
+
+    fn store_dpop_key(&self, key: &CacheKey, record: SecretString, replace: bool) -> Result<SecretString> {
+        self.ensure_dir()?;
+        let path = self.dpop_key_path(key);
+        if replace {
+            write_atomic(&self.dir, &path, record.expose_secret().as_bytes())?;
+            return Ok(record);
+        }
+        // Created complete or not at all, and never over another process's key: the first
+        // process to link its file in wins, and the others read the winner's.
+        let tmp = temp_file_with(&self.dir, record.expose_secret().as_bytes())?;
+        match tmp.persist_noclobber(&path) {
+            Ok(_) => Ok(record),
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => self
+                .load_dpop_key(key)?
+                .ok_or_else(|| Error::config(format!("the DPoP key file {} is not usable", path.display()))),
+            Err(e) => Err(io_err("cannot create", &path, e.error)),
+        }
+    }
 }
 
 struct FileLock(File);
@@ -241,6 +286,16 @@ impl Drop for FileLock {
 /// Writes `data` to `path` atomically: a 0600 temporary file in `dir`, fsync, rename, then
 /// fsync of the folder so the rename itself survives a crash.
 pub(crate) fn write_atomic(dir: &Path, path: &Path, data: &[u8]) -> Result<()> {
+    let tmp = temp_file_with(dir, data)?;
+    tmp.persist(path).map_err(|e| io_err("cannot replace", path, e.error))?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// A 0600 temporary file in `dir` holding `data`, fsynced.
+fn temp_file_with(dir: &Path, data: &[u8]) -> Result<tempfile::NamedTempFile> {
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
         .make_in(dir, |p| {
@@ -258,11 +313,7 @@ pub(crate) fn write_atomic(dir: &Path, path: &Path, data: &[u8]) -> Result<()> {
     tmp.as_file()
         .sync_all()
         .map_err(|e| io_err("cannot fsync", tmp.path(), e))?;
-    tmp.persist(path).map_err(|e| io_err("cannot replace", path, e.error))?;
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    Ok(tmp)
 }
 
 /// The cache entry's JSON (shared by the file and keyring stores).

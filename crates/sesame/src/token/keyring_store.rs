@@ -135,4 +135,34 @@ impl TokenStore for KeyringStore {
     fn describe(&self) -> String {
         "OS keyring".into()
     }
+
+    fn load_dpop_key(&self, key: &CacheKey) -> Result<Option<secrecy::SecretString>> {
+        let user = format!("{}.dpop", key.hash());
+        match self.call("read", move || keyring::Entry::new(SERVICE, &user)?.get_password())? {
+            Ok(text) => Ok(Some(text.into())),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(kr_err("read", e)),
+        }
+    }
+
+    fn store_dpop_key(
+        &self,
+        key: &CacheKey,
+        record: secrecy::SecretString,
+        replace: bool,
+    ) -> Result<secrecy::SecretString> {
+        // Keyrings have no create-if-absent: the cache folder's lock file of the key stands
+        // in for one, so that two processes making a key at once end up with one.
+        let _lock = self.locks.lock(key)?;
+        if !replace && let Some(existing) = self.load_dpop_key(key)? {
+            return Ok(existing);
+        }
+        let user = format!("{}.dpop", key.hash());
+        let text = secrecy::ExposeSecret::expose_secret(&record).to_string();
+        self.call("write", move || {
+            keyring::Entry::new(SERVICE, &user)?.set_password(&text)
+        })?
+        .map_err(|e| kr_err("write", e))?;
+        Ok(record)
+    }
 }

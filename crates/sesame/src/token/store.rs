@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::Mutex;
 
+use secrecy::SecretString;
+
 use super::{CacheKey, Token};
 use crate::Result;
 
@@ -24,12 +26,26 @@ pub trait TokenStore: Send + Sync + Debug {
     fn lock(&self, key: &CacheKey) -> Result<Box<dyn StoreLock>>;
     /// A short description (`file /home/a/.cache/sesame`, `memory`).
     fn describe(&self) -> String;
+
+    /// The DPoP private key record kept for `key` (docs/design/dpop.md), if any. A store
+    /// that keeps none answers `None` (the key then lives as long as the process).
+    fn load_dpop_key(&self, _key: &CacheKey) -> Result<Option<SecretString>> {
+        Ok(None)
+    }
+
+    /// Stores `record` as the DPoP key of `key` unless one is stored already (`replace`:
+    /// even then), and returns the record that is stored now: a process that lost the
+    /// race uses the winner's key.
+    fn store_dpop_key(&self, _key: &CacheKey, record: SecretString, _replace: bool) -> Result<SecretString> {
+        Ok(record)
+    }
 }
 
 /// Tokens in this process only.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     map: Mutex<HashMap<String, Token>>,
+    dpop_keys: Mutex<HashMap<String, SecretString>>,
 }
 
 struct NoLock;
@@ -55,5 +71,15 @@ impl TokenStore for MemoryStore {
     }
     fn describe(&self) -> String {
         "memory".into()
+    }
+    fn load_dpop_key(&self, key: &CacheKey) -> Result<Option<SecretString>> {
+        Ok(self.dpop_keys.lock().expect("memory store").get(key.hash()).cloned())
+    }
+    fn store_dpop_key(&self, key: &CacheKey, record: SecretString, replace: bool) -> Result<SecretString> {
+        let mut m = self.dpop_keys.lock().expect("memory store");
+        if replace || !m.contains_key(key.hash()) {
+            m.insert(key.hash().to_string(), record);
+        }
+        Ok(m[key.hash()].clone())
     }
 }

@@ -9,3 +9,5 @@ pub use sesame_testbed::server::{Recorded, ServerOptions, TestServer};
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
+
+pub mod dpop_rs;
