@@ -72,6 +72,7 @@ def test_wrong_codes_are_a_clear_error_without_the_codes(server, monkeypatch):
     monkeypatch.setenv("ITKDB_ACCESS_CODE1", "wrong-code-Zq1")
     monkeypatch.setenv("ITKDB_ACCESS_CODE2", ITK_CODES[1])
     s = sesame.Session(
+        base_url=server.url("/api/"),
         auth="json-grant",
         grant_endpoint=server.url("/itk/grantToken"),
         grant_body=body(),
