@@ -208,6 +208,19 @@ pub struct ProfileFlags {
     /// auth = discover: send no credential at all.
     #[arg(long, global = true)]
     pub force_noauth: bool,
+    /// auth = json-grant: the URL the grant body is POSTed to.
+    #[arg(long, global = true, value_name = "URL")]
+    pub grant_endpoint: Option<String>,
+    /// auth = json-grant: a member of the JSON body, `NAME=VALUE` (`NAME=env:VAR` and
+    /// `NAME=file:PATH` read a secret; a bare `NAME` reads the variable of that name).
+    #[arg(long = "grant-body", global = true, value_name = "NAME=VALUE")]
+    pub grant_body: Vec<String>,
+    /// auth = json-grant: where the reply holds the token (JSON pointer or dotted field).
+    #[arg(long, global = true, value_name = "FIELD")]
+    pub token_field: Option<String>,
+    /// auth = json-grant: where the reply holds the token's lifetime in seconds.
+    #[arg(long, global = true, value_name = "FIELD")]
+    pub expires_field: Option<String>,
     /// HTML template for the browser login's success page.
     #[arg(long, global = true, value_name = "FILE")]
     pub success_page: Option<PathBuf>,
@@ -282,10 +295,43 @@ impl ProfileFlags {
             required_scope: (!self.required_scopes.is_empty()).then(|| OneOrMany::Many(self.required_scopes.clone())),
             fail_if_noauth: self.fail_if_noauth.then_some(true),
             force_noauth: self.force_noauth.then_some(true),
+            grant_endpoint: self.grant_endpoint.clone(),
+            grant_body: grant_body(&self.grant_body),
+            token_field: self.token_field.clone(),
+            expires_field: self.expires_field.clone(),
             success_page: self.success_page.clone(),
             failure_page: self.failure_page.clone(),
         })
     }
+}
+
+/// `--grant-body` items as the profile's table. Secrets come from `env:`/`file:` sources:
+/// a code written on the command line would be visible to every user of the machine.
+fn grant_body(items: &[String]) -> Option<sesame::config::GrantBody> {
+    use sesame::config::GrantValue;
+    if items.is_empty() {
+        return None;
+    }
+    let body = items
+        .iter()
+        .map(|item| {
+            let (name, value) = match item.split_once('=') {
+                Some((n, v)) => (n, v),
+                None => (item.as_str(), ""),
+            };
+            let value = if value.is_empty() {
+                SecretSource::Env(name.to_string())
+            } else if let Some(var) = value.strip_prefix("env:") {
+                SecretSource::Env(var.to_string())
+            } else if let Some(path) = value.strip_prefix("file:") {
+                SecretSource::File(PathBuf::from(path))
+            } else {
+                SecretSource::Literal(value.to_string())
+            };
+            (name.to_string(), GrantValue::Text(value))
+        })
+        .collect();
+    Some(body)
 }
 
 /// `sesame token` alone: the same global flags and the same [`TokenArgs`], without the other
@@ -552,6 +598,10 @@ mod tests {
             "credential-header",
             "audience",
             "dpop",
+            "grant-endpoint",
+            "grant-body",
+            "token-field",
+            "expires-field",
         ] {
             flag(f, Some("x"));
         }

@@ -27,6 +27,8 @@ IDP_DIR = ROOT / "testbed" / "idp"
 M2M = ("m2m-basic", "m2m-basic-secret")
 PASSWORD_CLIENT = ("password-client", "password-secret")
 ALICE = ("alice", "wonderland")
+# The access codes the local ITk imitation (`/…/grantToken`) accepts.
+ITK_CODES = ("itk-code-one-4Qx", "itk-code-two-9Zr")
 
 
 # ---------------------------------------------------------------- identity provider
@@ -176,6 +178,9 @@ class LocalServer:
       challenge
     - `/…/slow?ms=N` → 200 after N ms
     - `/…/stream?n=N&size=S` → N chunks of S bytes, chunked
+    - `/…/grantToken[?expires_in=N]` → ITk's login: with `{"grant_type": "password",
+      "accessCode1": ITK_CODES[0], "accessCode2": ITK_CODES[1]}` a new `{"id_token":
+      "itk-token-<n>", "expires_in": N}` (default 3600), else 401
     - anything else → like echo
     """
 
@@ -184,6 +189,7 @@ class LocalServer:
         self.lock = threading.Lock()
         self.first_token: Optional[str] = None
         self.basic: Optional[Tuple[str, str]] = None
+        self.grants = 0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -250,6 +256,19 @@ class LocalServer:
                             "application/json",
                             {"WWW-Authenticate": 'Basic realm="local"'},
                         )
+                elif leaf == "grantToken":
+                    try:
+                        sent = json.loads(body or b"{}")
+                    except ValueError:
+                        sent = {}
+                    if sent == {"grant_type": "password", "accessCode1": ITK_CODES[0], "accessCode2": ITK_CODES[1]}:
+                        with server.lock:
+                            server.grants += 1
+                            n = server.grants
+                        reply = {"id_token": f"itk-token-{n}", "expires_in": int(q.get("expires_in", "3600"))}
+                        self._send(200, json.dumps(reply).encode(), "application/json")
+                    else:
+                        self._send(401, b'{"message":"invalid access codes"}', "application/json")
                 elif leaf == "echo-error":
                     # A debugging gateway: 400 with the request's headers echoed.
                     text = "".join(f"{k}: {v}\n" for k, v in headers.items())

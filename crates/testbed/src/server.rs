@@ -14,6 +14,9 @@
 //! - `/echo-error[?as=oauth]` — 400 echoing the request's headers and body verbatim (as
 //!   `text/plain`, or with `as=oauth` inside an OAuth error's `error_description`), like a
 //!   debugging gateway: for tests that no secret sent comes back in sesame's messages;
+//! - `POST /itk/grantToken?expires_in=N` — the ITk production database's login: with
+//!   `{"grant_type":"password","accessCode1":ITK_ACCESS_CODE1,"accessCode2":ITK_ACCESS_CODE2}`
+//!   a new `{"id_token":"itk-token-<n>","expires_in":N}` (default 3600), else 401;
 //! - anything else — 200 with a JSON echo of the request.
 
 use std::collections::HashMap;
@@ -135,6 +138,7 @@ impl TestServer {
             .route("/protected", any(protected))
             .route("/protected/{*rest}", any(protected))
             .route("/slow", any(slow))
+            .route("/itk/grantToken", any(itk_grant_token))
             .route("/echo-error", any(echo_error))
             .route(
                 "/loop",
@@ -410,6 +414,29 @@ async fn protected(State(st): State<AppState>, req: Request) -> Response {
             axum::Json(serde_json::json!({"error": "unauthorized"})),
         )
             .into_response(),
+    }
+}
+
+/// The access codes [`itk_grant_token`] accepts (test values, public on purpose).
+pub const ITK_ACCESS_CODE1: &str = "itk-code-one-4Qx";
+/// The second access code.
+pub const ITK_ACCESS_CODE2: &str = "itk-code-two-9Zr";
+
+async fn itk_grant_token(Query(q): Query<HashMap<String, String>>, req: Request) -> Response {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static ISSUED: AtomicU64 = AtomicU64::new(0);
+    let expires_in = q.get("expires_in").and_then(|m| m.parse().ok()).unwrap_or(3600u64);
+    let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    if v["grant_type"] == "password" && v["accessCode1"] == ITK_ACCESS_CODE1 && v["accessCode2"] == ITK_ACCESS_CODE2 {
+        let n = ISSUED.fetch_add(1, Ordering::Relaxed) + 1;
+        axum::Json(serde_json::json!({"id_token": format!("itk-token-{n}"), "expires_in": expires_in})).into_response()
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(serde_json::json!({"message": "invalid access codes"})),
+        )
+            .into_response()
     }
 }
 

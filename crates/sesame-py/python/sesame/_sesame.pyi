@@ -154,6 +154,12 @@ class Session:
     ``datetime.timedelta`` or a dict of its arguments (``{"days": 1, "hours": 2}``);
     fractions of a second round up.
 
+    ``auth="json-grant"`` (itkdb's login) POSTs ``grant_body`` (a dict whose values are
+    strings, numbers, booleans or secret sources ``{"env": …}`` / ``{"file": …}``) to
+    ``grant_endpoint`` and reads the token at ``token_field`` (default ``"id_token"``)
+    and its lifetime at ``expires_field`` (default ``"expires_in"``); the token is cached
+    and renewed like an OAuth token.
+
     Relative URLs join ``base_url``; the credential goes only to its origin and path
     prefix, redirects included. Tokens are cached (shared with the ``sesame`` command),
     renewed ahead of expiry with a single refresh however many threads need one, and a

@@ -58,7 +58,7 @@ enum Applies {
 }
 
 // `AuthKind::None` stays qualified: a bare `None` must keep meaning `Option::None`.
-use AuthKind::{ApiKey, Basic, Bearer, ClientCredentials, Device, Discover, Netrc, Oidc, Password, X509};
+use AuthKind::{ApiKey, Basic, Bearer, ClientCredentials, Device, Discover, JsonGrant, Netrc, Oidc, Password, X509};
 
 /// Every kind, in the order of the documentation table.
 pub const KINDS: &[AuthKind] = &[
@@ -73,12 +73,26 @@ pub const KINDS: &[AuthKind] = &[
     Password,
     Oidc,
     Device,
+    JsonGrant,
 ];
 const OAUTH: &[AuthKind] = &[ClientCredentials, Password, Oidc, Device];
 /// Kinds that log a person in (`sesame login --browser` also works for `device`).
 const INTERACTIVE: &[AuthKind] = &[Oidc, Device];
 /// Kinds that hand out a bearer token (for `min_valid`).
-const TOKENS: &[AuthKind] = &[Bearer, ApiKey, Discover, ClientCredentials, Password, Oidc, Device];
+const TOKENS: &[AuthKind] = &[
+    Bearer,
+    ApiKey,
+    Discover,
+    ClientCredentials,
+    Password,
+    Oidc,
+    Device,
+    JsonGrant,
+];
+/// Kinds whose tokens are cached and renewed by sesame (`cache`, `renew_before`).
+const CACHED: &[AuthKind] = &[ClientCredentials, Password, Oidc, Device, JsonGrant];
+/// `auth = "json-grant"`'s own keys.
+const JSON_GRANT: &[AuthKind] = &[JsonGrant];
 /// `trusted_issuers` selects discovered tokens, and lists the issuers an OAuth client may
 /// trust when WebFinger names one.
 const ISSUER_TRUST: &[AuthKind] = &[Discover, ClientCredentials, Password, Oidc, Device];
@@ -109,7 +123,7 @@ const RULES: &[(&str, Applies)] = &[
     ("redirect_uri", Applies::Only(INTERACTIVE)),
     ("redirect_ports", Applies::Only(INTERACTIVE)),
     ("login_timeout", Applies::Only(INTERACTIVE)),
-    ("renew_before", Applies::Only(OAUTH)),
+    ("renew_before", Applies::Only(CACHED)),
     ("dpop", Applies::Only(OAUTH)),
     ("par", Applies::Only(INTERACTIVE)),
     ("username", Applies::Only(&[Basic, Password])),
@@ -130,7 +144,7 @@ const RULES: &[(&str, Applies)] = &[
     ("connect_timeout", Applies::All),
     ("retries", Applies::All),
     ("redirects", Applies::All),
-    ("cache", Applies::Only(OAUTH)),
+    ("cache", Applies::Only(CACHED)),
     ("http_cache", Applies::All),
     ("expires_after", Applies::All),
     ("min_valid", Applies::Only(TOKENS)),
@@ -142,6 +156,10 @@ const RULES: &[(&str, Applies)] = &[
     ("fail_if_noauth", Applies::AllBut(&[AuthKind::None])),
     // igwn-auth-utils' meaning for every kind: send nothing at all.
     ("force_noauth", Applies::All),
+    ("grant_endpoint", Applies::Only(JSON_GRANT)),
+    ("grant_body", Applies::Only(JSON_GRANT)),
+    ("token_field", Applies::Only(JSON_GRANT)),
+    ("expires_field", Applies::Only(JSON_GRANT)),
     ("success_page", Applies::Only(INTERACTIVE)),
     ("failure_page", Applies::Only(INTERACTIVE)),
 ];

@@ -153,6 +153,7 @@ pub fn credential_for(resolved: &ResolvedProfile, opts: &BuildOptions) -> Result
         AuthKind::ClientCredentials | AuthKind::Password | AuthKind::Oidc | AuthKind::Device => {
             Arc::new(super::oauth::credential(resolved, auth, opts)?)
         }
+        AuthKind::JsonGrant => Arc::new(super::json_grant::credential(resolved, opts)?),
     };
     let cred = with_certificate(resolved, auth, cred)?;
     // netrc is the one kind that can find nothing for a host: `fail_if_noauth` makes that an

@@ -23,6 +23,7 @@
 
 pub mod applies;
 mod build;
+mod json_grant;
 mod oauth;
 mod profile;
 mod secret_source;
@@ -33,6 +34,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use build::{BuildOptions, credential_for, session_builder, session_builder_with};
+pub use json_grant::{GrantBody, GrantValue};
 pub use oauth::{OAuthParts, oauth_parts, provider_source, store_for};
 pub use profile::{AuthKind, DpopSetting, OneOrMany, Ports, Profile};
 pub use secret_source::SecretSource;
@@ -319,6 +321,14 @@ fn env_value(kind: profile::EnvKind, raw: &str) -> std::result::Result<toml::Val
                 })
                 .collect();
             Value::Array(ports?)
+        }
+        Table => {
+            let doc: toml::Table = toml::from_str(&format!("v = {raw}"))
+                .map_err(|_| "not a TOML inline table ({ key = \"value\", … })".to_string())?;
+            doc.get("v")
+                .filter(|v| v.is_table())
+                .cloned()
+                .ok_or("not a TOML inline table ({ key = \"value\", … })")?
         }
     })
 }

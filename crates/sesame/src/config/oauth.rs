@@ -178,7 +178,7 @@ pub fn store_for(cache: Option<&str>) -> Result<Arc<dyn TokenStore>> {
 
 /// Says why a secret that is missing (unset variable, empty file) was needed; other errors
 /// (an unsafe file, say) keep their own type.
-fn needed_for(e: Error, why: &str) -> Error {
+pub(super) fn needed_for(e: Error, why: &str) -> Error {
     match e.as_credential() {
         Some(crate::error::CredentialError::Config(_)) => {
             crate::error::CredentialError::Config(format!("{why}: {e}")).into()

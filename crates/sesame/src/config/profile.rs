@@ -34,6 +34,9 @@ pub enum AuthKind {
     Oidc,
     /// OAuth 2.0 device authorization grant (RFC 8628).
     Device,
+    /// A JSON body POSTed to `grant_endpoint`, the token read from the reply (ITk's
+    /// `grantToken`); cached and renewed like an OAuth token.
+    JsonGrant,
 }
 
 impl AuthKind {
@@ -50,6 +53,7 @@ impl AuthKind {
         "password",
         "oidc",
         "device",
+        "json-grant",
     ];
 
     /// The name as written in the file.
@@ -66,6 +70,7 @@ impl AuthKind {
             AuthKind::Password => "password",
             AuthKind::Oidc => "oidc",
             AuthKind::Device => "device",
+            AuthKind::JsonGrant => "json-grant",
         }
     }
 
@@ -215,6 +220,8 @@ pub(crate) enum EnvKind {
     Float,
     Secret,
     Ports,
+    /// A TOML inline table (`{ grant_type = "password", accessCode1 = { env = "X" } }`).
+    Table,
 }
 
 profile! {
@@ -325,6 +332,17 @@ profile! {
     fail_if_noauth: bool => Bool,
     /// Send no credential at all (discover).
     force_noauth: bool => Bool,
+    /// auth = json-grant: the URL the grant body is POSTed to (ITk's `…/grantToken`).
+    grant_endpoint: String => Str,
+    /// auth = json-grant: the JSON body's members; a value is a string, number or boolean,
+    /// or a secret source (`{ env = "VAR" }`, `{ file = "path" }`, `{ keyring = "s:u" }`).
+    grant_body: super::json_grant::GrantBody => Table,
+    /// auth = json-grant: where the reply holds the token, a JSON pointer (`/id_token`) or
+    /// a dotted field (`data.token`); default `id_token`.
+    token_field: String => Str,
+    /// auth = json-grant: where the reply says how many seconds the token lives (pointer
+    /// or dotted field); default `expires_in`.
+    expires_field: String => Str,
     /// HTML template for the login success page.
     success_page: PathBuf => Str,
     /// HTML template for the login failure page.

@@ -241,7 +241,9 @@ impl Credential for OAuth {
     fn info(&self) -> CredentialInfo {
         let mut i = CredentialInfo::new(self.kind.clone()).with("store", self.source.store().describe());
         let key = self.source.key();
-        i = i.with("client_id", key.client_id.clone());
+        if !key.client_id.is_empty() {
+            i = i.with("client_id", key.client_id.clone());
+        }
         if !key.issuer.is_empty() {
             i = i.with("issuer", key.issuer.clone());
         }

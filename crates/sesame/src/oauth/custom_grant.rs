@@ -19,12 +19,23 @@ use crate::secret::{AccessToken, RefreshToken};
 use crate::token::{Grant, Token, now_unix};
 use crate::{Error, Result};
 
+/// Reads the body when a token must be obtained (its secrets come from files or variables).
+type ReadBody = std::sync::Arc<dyn Fn() -> Result<Value> + Send + Sync>;
+
+/// The body to send: given whole, or read when it is needed, so that a cached token is
+/// usable without the access codes at hand (as with the password grant).
+#[derive(Clone)]
+enum Body {
+    Fixed(Value),
+    Deferred(ReadBody),
+}
+
 /// A JSON grant: POST `body` to `endpoint`, read the token at `token_pointer`.
 #[derive(Clone)]
 pub struct CustomJsonGrant {
     http: OAuthHttp,
     endpoint: Url,
-    body: Value,
+    body: Body,
     token_pointer: String,
     expires_in_pointer: Option<String>,
     expires_at_pointer: Option<String>,
@@ -47,11 +58,24 @@ impl CustomJsonGrant {
         CustomJsonGrant {
             http,
             endpoint,
-            body,
+            body: Body::Fixed(body),
             token_pointer: token_pointer.into(),
             expires_in_pointer: None,
             expires_at_pointer: None,
         }
+    }
+
+    /// [`CustomJsonGrant::new`] with a body read by `read` each time a token is obtained
+    /// (never for a cached token).
+    pub fn deferred(
+        http: OAuthHttp,
+        endpoint: Url,
+        read: impl Fn() -> Result<Value> + Send + Sync + 'static,
+        token_pointer: impl Into<String>,
+    ) -> Self {
+        let mut g = Self::new(http, endpoint, Value::Null, token_pointer);
+        g.body = Body::Deferred(std::sync::Arc::new(read));
+        g
     }
 
     /// Where the reply says how many seconds the token lives (`/expires_in`).
@@ -86,11 +110,15 @@ impl Grant for CustomJsonGrant {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let body = serde_json::to_vec(&self.body).map_err(|e| Error::config(format!("grant body: {e}")))?;
+        let value = match &self.body {
+            Body::Fixed(v) => v.clone(),
+            Body::Deferred(read) => read()?,
+        };
+        let body = serde_json::to_vec(&value).map_err(|e| Error::config(format!("grant body: {e}")))?;
         // Which members are secret is the service's business: every string sent is masked
         // in errors built from the reply.
         let mut mask = crate::redact::SecretMask::new();
-        mask_strings(&self.body, &mut mask);
+        mask_strings(&value, &mut mask);
         let reply = self
             .http
             .send_masked(Method::POST, &self.endpoint, headers, Some(body), mask)
