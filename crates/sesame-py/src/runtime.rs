@@ -71,7 +71,7 @@ where
 {
     check_fork()?;
     let rt = runtime();
-    if exp() == 1 || tokio::runtime::Handle::try_current().is_ok() {
+    if tokio::runtime::Handle::try_current().is_ok() {
         return wait_spawned(py, fut);
     }
     let mut fut = Box::pin(fut);
@@ -86,12 +86,6 @@ where
             None => py.check_signals()?,
         }
     }
-}
-
-// TEMPORARY experiment switch (removed before commit).
-pub fn exp() -> u32 {
-    static E: OnceLock<u32> = OnceLock::new();
-    *E.get_or_init(|| std::env::var("SESAME_PY_EXP").ok().and_then(|v| v.parse().ok()).unwrap_or(0))
 }
 
 /// [`wait`] for a thread that is inside the runtime: the future runs as a task.
