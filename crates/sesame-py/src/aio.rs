@@ -80,7 +80,11 @@ impl LoopBell {
         }
         let done = std::mem::take(&mut *self.inbox.queue.lock().map_err(|_| errors::internal("loop queue"))?);
         for (id, outcome) in done {
-            let fut = self.waiting.lock().map_err(|_| errors::internal("loop futures"))?.remove(&id);
+            let fut = self
+                .waiting
+                .lock()
+                .map_err(|_| errors::internal("loop futures"))?
+                .remove(&id);
             if let Some(fut) = fut {
                 // One future's trouble (cancelled meanwhile, say) is no reason to leave the
                 // others of this drain without their results.
@@ -163,11 +167,16 @@ fn bell_of<'py>(py: Python<'py>, event_loop: &Bound<'py, PyAny>) -> PyResult<Bou
                 .map(Bound::unbind)
         })?
         .bind(py);
-    let known = bells.get_item(event_loop).ok().and_then(|b| b.cast_into::<LoopBell>().ok());
+    let known = bells
+        .get_item(event_loop)
+        .ok()
+        .and_then(|b| b.cast_into::<LoopBell>().ok());
     let bell = match known {
         Some(b) => b,
         None => {
-            let io = |e: std::io::Error| PyRuntimeError::new_err(format!("sesame: cannot make the event loop's socket pair: {e}"));
+            let io = |e: std::io::Error| {
+                PyRuntimeError::new_err(format!("sesame: cannot make the event loop's socket pair: {e}"))
+            };
             let (ear, ring) = UnixStream::pair().map_err(io)?;
             ear.set_nonblocking(true).map_err(io)?;
             ring.set_nonblocking(true).map_err(io)?;
