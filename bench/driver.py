@@ -611,8 +611,8 @@ def render_entry(raw):
     keys = {r[0] for r in rows}
     targets = list(ENTRY_TARGETS)
     if meta.get("before"):
-        targets += [(f"after ÷ before: {lbl}", k, k + "-before", None)
-                    for (k, lbl, *_rest) in ENTRY if k in BEFORE_OF]
+        targets += [(f"after ÷ before: {lbl}" + (" (one CPU)" if pinned else ""), k, k + "-before", None)
+                    for (k, lbl, _kind, _c, _shape, _conc, pinned) in ENTRY if k in BEFORE_OF]
     for lbl, a, b, target in targets:
         if a not in keys or b not in keys:
             continue
