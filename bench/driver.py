@@ -133,6 +133,29 @@ def start_idp(env, ttl=None, name="idp"):
     return idp
 
 
+def bench_profile_and_token(base, issuer, env):
+    """Writes the `bench` profile and fetches its token once: the token every contender
+    presents (sesame caches it; the fixed-header contenders and the token-file readers get
+    the same string, in the returned file)."""
+    scopes = "[" + ", ".join(f'"{s}"' for s in SCOPES) + "]"
+    write_config({"bench": {
+        "base_url": f'"{base}"',
+        "auth": '"client-credentials"',
+        "issuer": f'"{issuer}"',
+        "client_id": f'"{CLIENT_ID}"',
+        "client_secret": '{ env = "BENCH_CLIENT_SECRET" }',
+        "scopes": scopes,
+    }})
+    r = subprocess.run([SESAME_BIN, "token", "-p", "bench"], env=env, capture_output=True, timeout=60)
+    if r.returncode != 0:
+        raise SystemExit(f"sesame token failed: {r.stderr.decode()}")
+    token = r.stdout.decode().strip()
+    tf = WORK / "token"
+    tf.write_text(token + "\n")
+    tf.chmod(0o600)
+    return tf, token
+
+
 def med(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -193,24 +216,7 @@ def default_mode(quick=False):
     base = f"http://127.0.0.1:{server.info['port']}/"
     url = base + "data"
     try:
-        scopes = "[" + ", ".join(f'"{s}"' for s in SCOPES) + "]"
-        write_config({"bench": {
-            "base_url": f'"{base}"',
-            "auth": '"client-credentials"',
-            "issuer": f'"{issuer}"',
-            "client_id": f'"{CLIENT_ID}"',
-            "client_secret": '{ env = "BENCH_CLIENT_SECRET" }',
-            "scopes": scopes,
-        }})
-        # The token every contender presents: sesame fetches it once and caches it; the
-        # fixed-header contenders and the token-file readers get the same string.
-        r = subprocess.run([SESAME_BIN, "token", "-p", "bench"], env=env, capture_output=True, timeout=60)
-        if r.returncode != 0:
-            raise SystemExit(f"sesame token failed: {r.stderr.decode()}")
-        token = r.stdout.decode().strip()
-        tf = WORK / "token"
-        tf.write_text(token + "\n")
-        tf.chmod(0o600)
+        tf, token = bench_profile_and_token(base, issuer, env)
         log(f"token: {len(token)} bytes, cached in {WORK / 'cache'}")
 
         results = {"A": {c: [] for c in contenders}, "B": {c: [] for c in contenders}}
@@ -519,21 +525,7 @@ def entry_mode():
                              env, "server-pinned")
     try:
         base = f"http://127.0.0.1:{servers[False].info['port']}/"
-        scopes = "[" + ", ".join(f'"{s}"' for s in SCOPES) + "]"
-        write_config({"bench": {
-            "base_url": f'"{base}"',
-            "auth": '"client-credentials"',
-            "issuer": f'"{issuer}"',
-            "client_id": f'"{CLIENT_ID}"',
-            "client_secret": '{ env = "BENCH_CLIENT_SECRET" }',
-            "scopes": scopes,
-        }})
-        r = subprocess.run([SESAME_BIN, "token", "-p", "bench"], env=env, capture_output=True, timeout=60)
-        if r.returncode != 0:
-            raise SystemExit(f"sesame token failed: {r.stderr.decode()}")
-        tf = WORK / "token"
-        tf.write_text(r.stdout.decode().strip() + "\n")
-        tf.chmod(0o600)
+        tf, _ = bench_profile_and_token(base, issuer, env)
         env_before = dict(env, PYTHONPATH=before) if before else env
 
         def argv_for(row):
