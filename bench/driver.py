@@ -3,7 +3,7 @@ interleaved rounds, and writes the table (bench/results/latest.md, README betwee
 
 Run through `bash bench/run` (which installs the venv and builds the binaries first).
 
-    python driver.py [default|soak|quick]
+    python driver.py [default|soak|quick|entry]
 
 Environment knobs: BENCH_N (requests per run, 10000), BENCH_ROUNDS (5), BENCH_CONC (64),
 BENCH_SPAWN_RUNS (30 per round), BENCH_SOAK_SECONDS (300), BENCH_SOAK_TTL (5),
@@ -133,6 +133,29 @@ def start_idp(env, ttl=None, name="idp"):
     return idp
 
 
+def bench_profile_and_token(base, issuer, env):
+    """Writes the `bench` profile and fetches its token once: the token every contender
+    presents (sesame caches it; the fixed-header contenders and the token-file readers get
+    the same string, in the returned file)."""
+    scopes = "[" + ", ".join(f'"{s}"' for s in SCOPES) + "]"
+    write_config({"bench": {
+        "base_url": f'"{base}"',
+        "auth": '"client-credentials"',
+        "issuer": f'"{issuer}"',
+        "client_id": f'"{CLIENT_ID}"',
+        "client_secret": '{ env = "BENCH_CLIENT_SECRET" }',
+        "scopes": scopes,
+    }})
+    r = subprocess.run([SESAME_BIN, "token", "-p", "bench"], env=env, capture_output=True, timeout=60)
+    if r.returncode != 0:
+        raise SystemExit(f"sesame token failed: {r.stderr.decode()}")
+    token = r.stdout.decode().strip()
+    tf = WORK / "token"
+    tf.write_text(token + "\n")
+    tf.chmod(0o600)
+    return tf, token
+
+
 def med(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -193,24 +216,7 @@ def default_mode(quick=False):
     base = f"http://127.0.0.1:{server.info['port']}/"
     url = base + "data"
     try:
-        scopes = "[" + ", ".join(f'"{s}"' for s in SCOPES) + "]"
-        write_config({"bench": {
-            "base_url": f'"{base}"',
-            "auth": '"client-credentials"',
-            "issuer": f'"{issuer}"',
-            "client_id": f'"{CLIENT_ID}"',
-            "client_secret": '{ env = "BENCH_CLIENT_SECRET" }',
-            "scopes": scopes,
-        }})
-        # The token every contender presents: sesame fetches it once and caches it; the
-        # fixed-header contenders and the token-file readers get the same string.
-        r = subprocess.run([SESAME_BIN, "token", "-p", "bench"], env=env, capture_output=True, timeout=60)
-        if r.returncode != 0:
-            raise SystemExit(f"sesame token failed: {r.stderr.decode()}")
-        token = r.stdout.decode().strip()
-        tf = WORK / "token"
-        tf.write_text(token + "\n")
-        tf.chmod(0o600)
+        tf, token = bench_profile_and_token(base, issuer, env)
         log(f"token: {len(token)} bytes, cached in {WORK / 'cache'}")
 
         results = {"A": {c: [] for c in contenders}, "B": {c: [] for c in contenders}}
@@ -433,20 +439,186 @@ def render(raw, contenders):
     return "\n".join(out) + "\n"
 
 
-def update_readme(md):
+def update_readme(md, section="bench"):
     readme = ROOT / "README.md"
     if not readme.exists():
-        log("README.md not found: results only in bench/results/latest.md")
+        log("README.md not found: results only in bench/results/")
         return
     text = readme.read_text()
-    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    start, end = f"<!-- {section}:start -->", f"<!-- {section}:end -->"
     if start not in text or end not in text or text.index(start) > text.index(end):
-        log("README.md has no bench markers: results only in bench/results/latest.md")
+        log(f"README.md has no {section} markers: results only in bench/results/")
         return
     before = text[: text.index(start) + len(start)]
     after = text[text.index(end):]
     readme.write_text(before + "\n" + md + after)
     log("README.md performance section updated")
+
+
+# ------------------------------------------------------------------------------- entry
+
+# Issue 19's figures, each against its target: (key, label, kind, contender, shape or
+# flavour, concurrency, pinned). `kind` is "py" (peers.py) or "rust" (sesame-bench load).
+ENTRY = [
+    ("py-req-A", "`requests.Session`, sequential", "py", "requests", "loop", 1, False),
+    ("py-ses-A", "`sesame.Session`, sequential", "py", "sesame-py", "loop", 1, False),
+    ("py-async-A", "`sesame.AsyncSession`, sequential awaits", "py", "sesame-py", "async", 1, False),
+    ("py-req-X", "`requests.Session` (one per pool thread), `ThreadPoolExecutor(64)`, a future per request",
+     "py", "requests", "executor", 64, False),
+    ("py-ses-X", "`sesame.Session` (shared), `ThreadPoolExecutor(64)`, a future per request",
+     "py", "sesame-py", "executor", 64, False),
+    ("py-req-T", "`requests.Session` (one per thread), 64 threads looping", "py", "requests", "loop", 64, False),
+    ("py-ses-T", "`sesame.Session` (shared), 64 threads looping", "py", "sesame-py", "loop", 64, False),
+    ("py-async-T", "`sesame.AsyncSession`, 64 tasks looping", "py", "sesame-py", "async", 64, False),
+    ("rs-raw-multi", "raw reqwest, 64 tasks, multi-thread runtime", "rust", "raw", "multi", 64, False),
+    ("rs-ses-multi", "sesame `Session`, 64 tasks, multi-thread runtime", "rust", "sesame", "multi", 64, False),
+    ("rs-raw-cur", "raw reqwest, 64 tasks, current-thread runtime", "rust", "raw", "current", 64, False),
+    ("rs-ses-cur", "sesame `Session`, 64 tasks, current-thread runtime", "rust", "sesame", "current", 64, False),
+    ("pin-raw-A", "raw reqwest, sequential", "rust", "raw", "multi", 1, True),
+    ("pin-ses-A", "sesame `Session`, sequential", "rust", "sesame", "multi", 1, True),
+    ("pin-req-A", "`requests.Session`, sequential", "py", "requests", "loop", 1, True),
+    ("pin-py-A", "`sesame.Session`, sequential", "py", "sesame-py", "loop", 1, True),
+    ("pin-async-A", "`sesame.AsyncSession`, sequential awaits", "py", "sesame-py", "async", 1, True),
+]
+# With BENCH_SESAME_PY_BEFORE (a directory holding another build of the package, e.g.
+# `pip install --target DIR old.whl`), the Python sesame rows run with both builds.
+BEFORE_OF = {"py-ses-A", "py-async-A", "py-ses-X", "py-ses-T", "py-async-T", "pin-py-A", "pin-async-A"}
+
+# (label, numerator, denominator, target or None): ratios of per-round req/s.
+ENTRY_TARGETS = [
+    ("Python executor shape: `sesame.Session` ÷ `requests`", "py-ses-X", "py-req-X", 20.0),
+    ("Python, 64 plain threads: `sesame.Session` ÷ `requests`", "py-ses-T", "py-req-T", None),
+    ("Python executor shape ÷ 64 plain threads (sesame)", "py-ses-X", "py-ses-T", None),
+    ("`AsyncSession` sequential ÷ `Session` sequential", "py-async-A", "py-ses-A", 0.8),
+    ("`AsyncSession` 64 tasks ÷ `Session` executor shape", "py-async-T", "py-ses-X", 1.0),
+    ("`AsyncSession` 64 tasks ÷ `Session` 64 threads", "py-async-T", "py-ses-T", None),
+    ("Rust 64 in flight, multi-thread runtime: sesame ÷ raw reqwest", "rs-ses-multi", "rs-raw-multi", 0.95),
+    ("Rust 64 in flight, current-thread runtime: sesame ÷ raw reqwest", "rs-ses-cur", "rs-raw-cur", 0.95),
+    ("One CPU, sequential: sesame ÷ raw reqwest", "pin-ses-A", "pin-raw-A", 0.95),
+    ("One CPU, sequential: `sesame.Session` ÷ `requests`", "pin-py-A", "pin-req-A", None),
+    ("One CPU, sequential: `AsyncSession` ÷ `Session`", "pin-async-A", "pin-py-A", 0.8),
+]
+
+
+def entry_mode():
+    n = int(os.environ.get("BENCH_N", "10000"))
+    rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
+    before = os.environ.get("BENCH_SESAME_PY_BEFORE")
+    env = base_env()
+    t_start = time.time()
+    versions = run_json([PY, str(HERE / "peers.py"), "setup-check"], env, what="setup-check")
+    if not versions.get("sesame"):
+        raise SystemExit(f"the Python binding is not installed: {versions.get('sesame_error')}")
+    rows = list(ENTRY)
+    if before:
+        rows += [(k + "-before", lbl + " (before)", kind, c + "-before", shape, conc, pin)
+                 for (k, lbl, kind, c, shape, conc, pin) in ENTRY if k in BEFORE_OF]
+    if not shutil.which("taskset"):
+        log("taskset not found: skipping the one-CPU rows")
+        rows = [r for r in rows if not r[6]]
+    pin = ["taskset", "-c", "0"]
+    idp = start_idp(env, ttl=7200)
+    issuer = idp.info["issuer"]
+    servers = {False: Proc([BENCH_BIN, "server", "--introspect", issuer, "--max-seconds", "3600"], env, "server")}
+    if any(r[6] for r in rows):
+        servers[True] = Proc(pin + [BENCH_BIN, "server", "--introspect", issuer, "--max-seconds", "3600"],
+                             env, "server-pinned")
+    try:
+        base = f"http://127.0.0.1:{servers[False].info['port']}/"
+        tf, _ = bench_profile_and_token(base, issuer, env)
+        env_before = dict(env, PYTHONPATH=before) if before else env
+
+        def argv_for(row):
+            key, _, kind, c, shape, conc, pinned = row
+            srv = servers[pinned]
+            url = f"http://127.0.0.1:{srv.info['port']}/data"
+            common = ["--url", url, "--n", str(n), "--concurrency", str(conc), "--token-file", str(tf)]
+            if kind == "rust":
+                extra = ["--profile", "bench"] if c == "sesame" else []
+                argv = [BENCH_BIN, "load", "--contender", c, "--flavour", shape] + common + extra
+            else:
+                argv = [PY, str(HERE / "peers.py"), "load", "--contender", c, "--shape", shape,
+                        "--issuer", issuer, "--scope", " ".join(SCOPES), "--profile", "bench"] + common
+            return (pin + argv) if pinned else argv
+
+        results = {r[0]: [] for r in rows}
+        per_round = []
+        for rnd in range(rounds):
+            k = (rnd * 5) % len(rows)
+            order = rows[k:] + rows[:k]
+            got = {}
+            for row in order:
+                key = row[0]
+                try:
+                    res = run_json(argv_for(row), env_before if row[3].endswith("-before") else env,
+                                   what=key)
+                except Exception as e:  # noqa: BLE001
+                    log(f"round {rnd + 1} {key}: FAILED: {e}")
+                    continue
+                results[key].append(res)
+                got[key] = res["rps"]
+                log(f"round {rnd + 1}/{rounds} {key:>20}: {res['rps']:>9,.0f} req/s p50 {res['median_us']:>8.1f} µs "
+                    f"fail {res['failures']}  load {load_avg():.2f}"
+                    + (f"  first error: {res['first_error']}" if res.get("first_error") else ""))
+            per_round.append(got)
+        srv_stats = http_json(base + "_bench/stats")
+    finally:
+        for srv in servers.values():
+            srv.stop()
+        idp.stop()
+    meta = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "n": n, "rounds": rounds, "before": bool(before), "versions": versions,
+        "load_end": load_avg(), "duration_s": round(time.time() - t_start),
+        "server": srv_stats, "cpu": cpu_model(),
+    }
+    raw = {"meta": meta, "rows": [list(r) for r in rows], "results": results, "ratios": per_round}
+    (RESULTS / "entry.json").write_text(json.dumps(raw, indent=1))
+    md = render_entry(raw)
+    print(md)
+    (RESULTS / "entry.md").write_text(md)
+    if "BENCH_N" not in os.environ and "BENCH_ROUNDS" not in os.environ:
+        update_readme(md, "entry")
+
+
+def render_entry(raw):
+    meta, results, ratios = raw["meta"], raw["results"], raw["ratios"]
+    rows = [tuple(r) for r in raw["rows"]]
+    out = [f"Measured {meta['date']} on {meta['cpu']} (shared), `bash bench/run entry`: {meta['n']:,} GETs "
+           f"per run, {meta['rounds']} interleaved rounds, medians; ratios are medians of per-round ratios. "
+           f"One local HTTP/1.1 keep-alive server (hyper, one thread); the one-CPU rows run the client "
+           f"and a second such server under `taskset -c 0`.", ""]
+    out.append("| run | in flight | req/s | p50 | failures |")
+    out.append("|---|---|---|---|---|")
+    for key, lbl, kind, c, shape, conc, pinned in rows:
+        rs = results.get(key) or []
+        if not rs:
+            continue
+        where = " (one CPU)" if pinned else ""
+        out.append(f"| {lbl}{where} | {conc} | {fmt_int(med([r['rps'] for r in rs]))} | "
+                   f"{fmt_us(med([r['median_us'] for r in rs]))} | {sum(r['failures'] for r in rs)} |")
+    out.append("")
+    out.append("| figure | measured | target |")
+    out.append("|---|---|---|")
+    keys = {r[0] for r in rows}
+    targets = list(ENTRY_TARGETS)
+    if meta.get("before"):
+        targets += [(f"after ÷ before: {lbl}" + (" (one CPU)" if pinned else ""), k, k + "-before", None)
+                    for (k, lbl, _kind, _c, _shape, _conc, pinned) in ENTRY if k in BEFORE_OF]
+    for lbl, a, b, target in targets:
+        if a not in keys or b not in keys:
+            continue
+        v = ratio_median(ratios, a, b)
+        if v is None:
+            continue
+        verdict = "–" if target is None else (f"≥ {target:g}: " + ("met" if v >= target else "MISSED"))
+        shown = f"{v:.1f}×" if v >= 2 else f"{v:.3f}"
+        out.append(f"| {lbl} | {shown} | {verdict} |")
+    out.append("")
+    v = meta["versions"]
+    out.append(f"Python {v.get('python')}, requests {v.get('requests')}; load average {meta['load_end']:.2f} at "
+               f"the end; {meta['duration_s']} s in all.")
+    return "\n".join(out) + "\n"
 
 
 # -------------------------------------------------------------------------------- soak
@@ -506,8 +678,10 @@ if __name__ == "__main__":
             soak_mode()
         elif mode in ("default", "quick"):
             default_mode(quick=mode == "quick")
+        elif mode == "entry":
+            entry_mode()
         else:
-            raise SystemExit(f"unknown mode {mode}: default, quick or soak")
+            raise SystemExit(f"unknown mode {mode}: default, quick, entry or soak")
     finally:
         if os.environ.get("BENCH_KEEP_WORK"):
             log(f"work directory kept: {WORK}")

@@ -2,8 +2,14 @@
 
     python peers.py load --contender requests|igwn|itkdb|odsbox|sesame-py --url URL
                          --n N --concurrency C --token-file F [--issuer ISSUER] [--warmup W]
+                         [--shape loop|executor|async]
     python peers.py token-loop --contender igwn|sesame-py --n N --token-file F
     python peers.py setup-check   # imports and versions, one JSON line
+
+Shapes (how users drive a session): `loop` (default) is one loop (C = 1) or C threads each
+looping; `executor` is `concurrent.futures.ThreadPoolExecutor(C)` with one future per request
+(the thread-pool shape most code uses); `async` is `sesame.AsyncSession`, awaited in one loop
+(C = 1) or from C asyncio tasks, each looping.
 
 Each run prints one JSON line on stdout. Every loop is bounded by --n. The URL is the one
 the driver gives (127.0.0.1 only).
@@ -90,17 +96,26 @@ def make_sesame_py(a, token):
     return sesame.Session(profile=a.profile)
 
 
+def make_sesame_async(a, token):
+    import sesame
+
+    return sesame.AsyncSession(profile=a.profile)
+
+
 FACTORIES = {
     "requests": make_requests,
     "igwn": make_igwn,
     "itkdb": make_itkdb,
     "odsbox": make_odsbox,
     "sesame-py": make_sesame_py,
+    # The same package from another build (the driver points PYTHONPATH at it): a before/after
+    # comparison within one run.
+    "sesame-py-before": make_sesame_py,
 }
 
 # Sessions that are documented as safe to share between threads; the others get one
 # session per thread (requests.Session is not thread-safe, and its pool holds 10 connections).
-SHARED = {"sesame-py"}
+SHARED = {"sesame-py", "sesame-py-before"}
 
 
 def percentile(sorted_values, p):
@@ -136,7 +151,11 @@ def cmd_load(a):
         return ok
 
     clock = time.perf_counter_ns
-    if conc == 1:
+    if a.shape == "async":
+        lat, elapsed = run_async(a, token, n, conc, failures, first_error)
+    elif a.shape == "executor":
+        lat, elapsed = run_executor(a, token, factory, one, n, conc, failures, first_error)
+    elif conc == 1:
         s = factory(a, token)
         for _ in range(a.warmup):
             one(s)
@@ -193,6 +212,7 @@ def cmd_load(a):
     hwm, rss = vm_kib()
     print(json.dumps({
         "contender": a.contender,
+        "shape": a.shape,
         "n": n,
         "concurrency": conc,
         "elapsed_s": elapsed,
@@ -205,6 +225,89 @@ def cmd_load(a):
         "vmhwm_kib": hwm,
         "vmrss_kib": rss,
     }))
+
+
+def run_executor(a, token, factory, one, n, conc, failures, first_error):
+    """One future per request on a ThreadPoolExecutor(conc), results taken in order: the
+    pool's hand-offs (queue, future, result) are part of what is measured. Sessions that
+    are not thread-safe get one per pool thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    clock = time.perf_counter_ns
+    if a.contender in SHARED:
+        shared = factory(a, token)
+
+        def get_session():
+            return shared
+    else:
+        local = threading.local()
+
+        def get_session():
+            s = getattr(local, "s", None)
+            if s is None:
+                s = local.s = factory(a, token)
+            return s
+
+    def task():
+        t = clock()
+        one(get_session())
+        return clock() - t
+
+    with ThreadPoolExecutor(conc) as ex:
+        # Warm-up: every pool thread started, connections open.
+        for f in [ex.submit(task) for _ in range(max(a.warmup, 2 * conc))]:
+            f.result()
+        failures[0] = 0
+        first_error[0] = None
+        t0 = clock()
+        futures = [ex.submit(task) for _ in range(n)]
+        lat = [f.result() for f in futures]
+        elapsed = (clock() - t0) / 1e9
+    return lat, elapsed
+
+
+def run_async(a, token, n, conc, failures, first_error):
+    """sesame.AsyncSession: sequential awaits (conc = 1) or conc tasks, each looping."""
+    import asyncio
+
+    if not a.contender.startswith("sesame-py"):
+        raise SystemExit(f"no async shape for {a.contender}")
+    clock = time.perf_counter_ns
+
+    async def one(s):
+        try:
+            r = await s.get(a.url)
+            ok = r.status_code == 200
+            err = None if ok else f"status {r.status_code}"
+            _ = r.content
+        except Exception as e:  # noqa: BLE001
+            ok, err = False, f"{type(e).__name__}: {e}"
+        if not ok:
+            failures[0] += 1
+            if first_error[0] is None:
+                first_error[0] = err[:300]
+
+    async def main():
+        s = make_sesame_async(a, token)
+        counter = itertools.count()
+
+        async def worker(lat):
+            while next(counter) < n:
+                t = clock()
+                await one(s)
+                lat.append(clock() - t)
+
+        for _ in range(max(1, -(-a.warmup // conc))):
+            await asyncio.gather(*(one(s) for _ in range(conc)))
+        failures[0] = 0
+        first_error[0] = None
+        lats = [[] for _ in range(conc)]
+        t0 = clock()
+        await asyncio.gather(*(worker(l) for l in lats))
+        elapsed = (clock() - t0) / 1e9
+        return [x for l in lats for x in l], elapsed
+
+    return asyncio.run(main())
 
 
 def cmd_token_loop(a):
@@ -288,6 +391,7 @@ def main():
     p.add_argument("--scope", default="api")
     p.add_argument("--profile", default="bench")
     p.add_argument("--insecure", action="store_true")
+    p.add_argument("--shape", choices=["loop", "executor", "async"], default="loop")
     a = p.parse_args()
     {"load": cmd_load, "token-loop": cmd_token_loop, "setup-check": cmd_setup_check}[a.cmd](a)
 

@@ -10,8 +10,9 @@
 //!   the token's `exp`: the per-request check is one hash lookup for every contender).
 //!   Prints `{"port":N}`, exits when stdin closes or after `--max-seconds` (default 3600).
 //! - `load --contender raw|sesame --url U --n N [--concurrency C] [--warmup W]
-//!   [--token-file F] [--profile P]`: N authenticated GETs, sequential (C = 1) or with C in
-//!   flight (C tasks on one client/session, multi-thread runtime).
+//!   [--token-file F] [--profile P] [--flavour multi|current]`: N authenticated GETs,
+//!   sequential (C = 1) or with C in flight (C tasks on one client/session), on tokio's
+//!   multi-thread runtime (default) or its current-thread one.
 //! - `token-loop --profile P [--n N]`: Work C, `credential.token(60 s, false)` on a warm cache.
 //! - `dpop-proof [--alg ES256|EdDSA|RS256] [--n N]`: the per-request cost of DPoP (RFC
 //!   9449): one fresh proof (claims, `ath`, signature) for a 700-byte token, N times, no
@@ -132,6 +133,15 @@ fn runtime() -> Result<tokio::runtime::Runtime, BoxError> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
+/// `--flavour multi` (default) or `current`: applications use both, and the hand-offs differ.
+fn runtime_of(o: &Opts) -> Result<tokio::runtime::Runtime, BoxError> {
+    match o.get("flavour").unwrap_or("multi") {
+        "multi" => runtime(),
+        "current" => Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?),
+        other => Err(format!("--flavour must be multi or current, not `{other}`").into()),
+    }
+}
+
 /// A sesame `Session` built from a profile of the configuration file (`$SESAME_CONFIG`),
 /// exactly as an application would.
 fn sesame_session(profile: &str) -> Result<sesame::Session, BoxError> {
@@ -189,7 +199,8 @@ fn load(o: &Opts) -> Result<(), BoxError> {
     let n = o.num("n", 10_000)? as usize;
     let conc = o.num("concurrency", 1)?.max(1) as usize;
     let warmup = o.num("warmup", 200)? as usize;
-    let rt = runtime()?;
+    let flavour = o.get("flavour").unwrap_or("multi").to_string();
+    let rt = runtime_of(o)?;
     let client = match contender.as_str() {
         // `raw-timeout` and `raw-request-timeout` (analysis only): the floor plus the 60 s
         // timeout a sesame session has by default, set on the client or on each request.
@@ -292,6 +303,7 @@ fn load(o: &Opts) -> Result<(), BoxError> {
         let (hwm, rss) = memory_kib();
         json!({
             "contender": contender,
+            "flavour": flavour,
             "n": n,
             "concurrency": conc,
             "elapsed_s": elapsed.as_secs_f64(),

@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+mod aio;
 mod errors;
 mod logging;
 mod login;
@@ -29,5 +30,11 @@ fn _sesame(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<response::AsyncContentIter>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("USER_AGENT", sesame::USER_AGENT)?;
+    // Whether this build got `.cargo/config.toml`'s `[env]` (maturin runs cargo, which reads
+    // it): aws-lc without CPU-jitter entropy (docs/design/tls-startup.md). Checked by a test.
+    m.add(
+        "_AWS_LC_NO_JITTER_ENTROPY",
+        option_env!("AWS_LC_SYS_NO_JITTER_ENTROPY") == Some("1"),
+    )?;
     Ok(())
 }

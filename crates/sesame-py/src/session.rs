@@ -627,9 +627,8 @@ impl PyAsyncSession {
     ) -> PyResult<Bound<'py, PyAny>> {
         crate::runtime::check_fork()?;
         let rb = self.core.prepare(py, method.clone(), url, args)?;
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let fetched = execute(rb, method, stream).await.map_err(py_err)?;
-            Ok(PyResponse::from(fetched))
+        crate::aio::spawn(py, execute(rb, method, stream), |py, fetched| {
+            Ok(Py::new(py, PyResponse::from(fetched.map_err(py_err)?))?.into_any())
         })
     }
 }
