@@ -247,7 +247,11 @@ impl ProfileFlags {
             userinfo_endpoint: self.userinfo_endpoint.clone(),
             end_session_endpoint: self.end_session_endpoint.clone(),
             client_id: self.client_id.clone(),
-            client_secret: secret(&self.client_secret_env, &self.client_secret_file, &self.client_secret_keyring),
+            client_secret: secret(
+                &self.client_secret_env,
+                &self.client_secret_file,
+                &self.client_secret_keyring,
+            ),
             client_auth: self.client_auth.clone(),
             client_key: self.client_key.clone(),
             scopes: (!self.scopes.is_empty()).then(|| self.scopes.clone()),

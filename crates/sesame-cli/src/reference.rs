@@ -104,7 +104,11 @@ pub fn flags_by_key() -> BTreeMap<&'static str, Vec<String>> {
             }
         }
         let keys = keys.unwrap_or_else(|| panic!("--{long}: no test value parses"));
-        assert_eq!(keys.len(), 1, "--{long} sets {keys:?}, expected exactly one profile key");
+        assert_eq!(
+            keys.len(),
+            1,
+            "--{long} sets {keys:?}, expected exactly one profile key"
+        );
         map.entry(keys[0]).or_default().push(flag_label(arg));
     }
     map
@@ -146,7 +150,10 @@ pub fn key_table() -> String {
     out.push_str("|---|---|---|---|---|\n");
     for (key, doc) in Profile::KEY_DOCS {
         let doc = doc_line(doc);
-        assert!(!doc.is_empty(), "profile key `{key}` has no doc comment in the profile! macro");
+        assert!(
+            !doc.is_empty(),
+            "profile key `{key}` has no doc comment in the profile! macro"
+        );
         let flag = flags
             .get(key)
             .map(|f| {

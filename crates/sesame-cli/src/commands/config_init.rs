@@ -67,7 +67,11 @@ pub fn run(global: &Global, flags: &ProfileFlags, args: &InitArgs) -> Result<i32
 }
 
 fn check_name(name: &str) -> Result<(), Error> {
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
         return Err(Error::config(format!(
             "profile name `{name}`: use letters, digits, `-`, `_` and `.`"
         )));
@@ -168,7 +172,9 @@ impl Asker {
                 .read_line(&mut line)
                 .map_err(|e| Error::io("cannot read the answer", e))?;
             if n == 0 {
-                return Err(Error::config("`sesame config init`: no answer (end of input); nothing written"));
+                return Err(Error::config(
+                    "`sesame config init`: no answer (end of input); nothing written",
+                ));
             }
             let answer = line.trim();
             if !answer.is_empty() {
@@ -189,7 +195,11 @@ impl Asker {
 
     /// Where a secret is: never the secret itself.
     fn secret(&mut self, what: &str, required: bool) -> Result<Option<SecretSource>, Error> {
-        let choices = if required { "env, file or keyring" } else { "env, file, keyring or none" };
+        let choices = if required {
+            "env, file or keyring"
+        } else {
+            "env, file, keyring or none"
+        };
         loop {
             let how = self.ask(&format!("Where is the {what}? {choices}"), Some("env"))?;
             return Ok(Some(match how.as_str() {
@@ -263,14 +273,18 @@ fn ask_profile(ask: &mut Asker, name: &mut Option<String>, p: &mut Profile) -> R
             }
         }
         K::Netrc if p.netrc.is_none() => {
-            p.netrc = ask.optional("Netrc file (default $NETRC, else ~/.netrc)")?.map(PathBuf::from);
+            p.netrc = ask
+                .optional("Netrc file (default $NETRC, else ~/.netrc)")?
+                .map(PathBuf::from);
         }
         K::X509 => {
             if p.cert.is_none() {
                 p.cert = Some(ask.ask("Certificate (PEM, or a proxy file)", None)?.into());
             }
             if p.key.is_none() {
-                p.key = ask.optional("Private key (PEM) if not in the certificate file")?.map(PathBuf::from);
+                p.key = ask
+                    .optional("Private key (PEM) if not in the certificate file")?
+                    .map(PathBuf::from);
             }
         }
         _ => {}

@@ -25,7 +25,10 @@ pub fn run(args: &HelpArgs) -> i32 {
             let code = print_help(path);
             // `discover` is both a command and an auth kind.
             if code == exit::OK && path.len() == 1 && path[0].parse::<AuthKind>().is_ok() {
-                eprintln!("sesame: for the auth kind `{}`, see `sesame help auth {}`", path[0], path[0]);
+                eprintln!(
+                    "sesame: for the auth kind `{}`, see `sesame help auth {}`",
+                    path[0], path[0]
+                );
             }
             code
         }

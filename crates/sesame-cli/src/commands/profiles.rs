@@ -42,7 +42,13 @@ pub fn run(global: &Global, args: &ProfilesArgs) -> Result<i32, Error> {
         return Ok(exit::OK);
     }
     let width = config.profiles.keys().map(|n| n.len()).max().unwrap_or(0).max(4);
-    let kinds = config.profiles.values().map(|p| p.auth_kind().as_str().len()).max().unwrap_or(0).max(4);
+    let kinds = config
+        .profiles
+        .values()
+        .map(|p| p.auth_kind().as_str().len())
+        .max()
+        .unwrap_or(0)
+        .max(4);
     out::line(format!("  {:<width$}  {:<kinds$}  BASE_URL", "NAME", "AUTH"));
     for (name, p) in &config.profiles {
         let mark = if Some(name.as_str()) == default { "*" } else { " " };

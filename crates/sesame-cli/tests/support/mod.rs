@@ -66,3 +66,35 @@ pub fn write_config(home: &Path, text: &str) {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("config.toml"), text).unwrap();
 }
+
+/// Runs `sesame args` on a pseudo-terminal (support/pty_run.py, Python's `pty`), typing
+/// each answer once its prompt has shown. Returns the exit code and what the terminal showed.
+pub fn sesame_on_a_terminal(home: &Path, args: &[&str], dialogue: &[(&str, &str)]) -> (i32, String) {
+    let script = serde_json::to_string(&dialogue.iter().map(|(a, b)| [a, b]).collect::<Vec<_>>()).unwrap();
+    let helper = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/pty_run.py");
+    let out = std::process::Command::new("python3")
+        .arg(helper)
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_sesame"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_CACHE_HOME", home.join(".cache"))
+        .env("NO_PROXY", "*")
+        .env("TERM", "xterm")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("python3 runs support/pty_run.py");
+    assert!(
+        out.status.success(),
+        "pty_run.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("pty_run.py prints JSON");
+    (
+        v["code"].as_i64().unwrap() as i32,
+        v["output"].as_str().unwrap().to_string(),
+    )
+}

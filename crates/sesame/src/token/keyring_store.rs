@@ -59,7 +59,10 @@ pub(crate) fn read_secret(entry: &str, key: &str) -> Result<secrecy::SecretStrin
         Some(Ok(_)) => Err(fail("it is empty".into())),
         Some(Err(keyring::Error::NoEntry)) => Err(fail("no such entry".into())),
         Some(Err(e)) => Err(fail(e.to_string())),
-        None => Err(fail(format!("the OS keyring did not answer within {} s", KEYRING_TIMEOUT.as_secs()))),
+        None => Err(fail(format!(
+            "the OS keyring did not answer within {} s",
+            KEYRING_TIMEOUT.as_secs()
+        ))),
     }
 }
 
