@@ -406,3 +406,63 @@ fn the_link_checker_finds_links_and_anchors() {
         ["title", "two-words"]
     );
 }
+
+// ---------------------------------------------------------------- code blocks
+
+/// Every fenced block of the book with its info string, file and first line.
+fn code_blocks() -> Vec<(String, String, usize, String)> {
+    let root = repo_root();
+    let mut files = Vec::new();
+    markdown_files(&root.join("docs"), &mut files);
+    let mut blocks = Vec::new();
+    for file in &files {
+        let rel = file.strip_prefix(&root).unwrap().display().to_string();
+        let text = std::fs::read_to_string(file).unwrap();
+        let mut open: Option<(String, usize, String)> = None;
+        for (n, line) in text.lines().enumerate() {
+            let t = line.trim_start();
+            match &mut open {
+                Some((info, start, body)) => {
+                    if t.starts_with("```") {
+                        blocks.push((rel.clone(), info.clone(), *start, std::mem::take(body)));
+                        open = None;
+                    } else {
+                        body.push_str(line);
+                        body.push('\n');
+                    }
+                }
+                None if t.starts_with("```") => open = Some((t[3..].trim().to_string(), n + 1, String::new())),
+                None => {}
+            }
+        }
+    }
+    blocks
+}
+
+/// The book's convention (docs/README.md#code-blocks): `toml` blocks are configuration files
+/// this test parses as sesame does; `python` blocks are compiled by the Python suite
+/// (tests/test_docs_examples.py); `text` (output, file layouts) and `mermaid` (figures) are
+/// illustrations, and so is any block whose info string ends in `,ignore`; `sh` blocks
+/// are commands shown to be typed.
+#[test]
+fn every_code_block_of_the_book_is_checked_or_marked_as_an_illustration() {
+    let mut bad = Vec::new();
+    for (file, info, line, body) in code_blocks() {
+        let lang = info.split(',').next().unwrap_or_default();
+        let ignored = info.ends_with(",ignore");
+        match lang {
+            "toml" if !ignored => {
+                if let Err(e) = sesame::config::Config::from_toml_str(&body, format!("{file}:{line}")) {
+                    bad.push(format!(
+                        "{file}:{line}: not a valid configuration (mark it `toml,ignore` if it is a fragment): {e}"
+                    ));
+                }
+            }
+            "toml" | "python" | "text" | "mermaid" | "sh" | "rust" if lang != "rust" || ignored => {}
+            _ => bad.push(format!(
+                "{file}:{line}: code block ```{info}: use toml, python, sh, text, mermaid or `LANG,ignore`"
+            )),
+        }
+    }
+    assert!(bad.is_empty(), "code blocks of the book:\n{}", bad.join("\n"));
+}
