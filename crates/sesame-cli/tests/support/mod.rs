@@ -20,6 +20,17 @@ impl Run {
     }
 }
 
+/// The whole environment of a test run: PATH, and HOME and the XDG folders in `home`.
+fn clean_env(home: &Path) -> Vec<(&'static str, std::ffi::OsString)> {
+    vec![
+        ("PATH", std::env::var_os("PATH").unwrap_or_default()),
+        ("HOME", home.into()),
+        ("XDG_CONFIG_HOME", home.join(".config").into()),
+        ("XDG_CACHE_HOME", home.join(".cache").into()),
+        ("NO_PROXY", "*".into()),
+    ]
+}
+
 /// Runs `sesame` with `args`, a clean environment (HOME and XDG dirs in `home`) plus `env`.
 pub async fn sesame(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     sesame_stdin(home, args, env, None).await
@@ -31,11 +42,7 @@ pub async fn sesame_stdin(home: &Path, args: &[&str], env: &[(&str, &str)], stdi
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_sesame"));
     cmd.args(args)
         .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("XDG_CACHE_HOME", home.join(".cache"))
-        .env("NO_PROXY", "*")
+        .envs(clean_env(home))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -78,11 +85,7 @@ pub fn sesame_on_a_terminal(home: &Path, args: &[&str], dialogue: &[(&str, &str)
         .arg(env!("CARGO_BIN_EXE_sesame"))
         .args(args)
         .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("XDG_CACHE_HOME", home.join(".cache"))
-        .env("NO_PROXY", "*")
+        .envs(clean_env(home))
         .env("TERM", "xterm")
         .stdin(std::process::Stdio::null())
         .output()
