@@ -13,7 +13,9 @@ use sesame::config::{OneOrMany, Ports, Profile, SecretSource};
 /// and errors go to stderr. Exit codes: 0 ok, 1 error, 2 usage or configuration error,
 /// 3 HTTP status >= 400 from `request`, 4 login required, 130 interrupted.
 #[derive(Debug, Parser)]
-#[command(name = "sesame", version, about, long_about)]
+// The `help` command is sesame's own: besides a command's help it prints the profile keys
+// (`help config`) and the keys of one auth kind (`help oidc`), offline.
+#[command(name = "sesame", version, about, long_about, disable_help_subcommand = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -89,6 +91,9 @@ pub struct ProfileFlags {
     /// Read the client secret from this file.
     #[arg(long, global = true, value_name = "FILE")]
     pub client_secret_file: Option<PathBuf>,
+    /// Read the client secret from this OS keyring entry (`service:user`).
+    #[arg(long, global = true, value_name = "SERVICE:USER")]
+    pub client_secret_keyring: Option<String>,
     /// Client authentication: basic, post, none, private-key-jwt.
     #[arg(long, global = true, value_name = "METHOD")]
     pub client_auth: Option<String>,
@@ -128,12 +133,18 @@ pub struct ProfileFlags {
     /// Read the password from this file.
     #[arg(long, global = true, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
+    /// Read the password from this OS keyring entry (`service:user`).
+    #[arg(long, global = true, value_name = "SERVICE:USER")]
+    pub password_keyring: Option<String>,
     /// Read the static token (bearer, api-key) from this environment variable.
     #[arg(long, global = true, value_name = "VAR")]
     pub token_env: Option<String>,
     /// Read the static token (bearer, api-key) from this file.
     #[arg(long, global = true, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// Read the static token (bearer, api-key) from this OS keyring entry (`service:user`).
+    #[arg(long, global = true, value_name = "SERVICE:USER")]
+    pub token_keyring: Option<String>,
     /// Header for auth = api-key (default X-API-Key).
     #[arg(long, global = true, value_name = "NAME")]
     pub api_key_header: Option<String>,
@@ -232,10 +243,11 @@ pub struct ProfileFlags {
 impl ProfileFlags {
     /// The flags as a profile layer (unset flags leave keys untouched).
     pub fn to_profile(&self) -> Result<Profile, String> {
-        let secret = |env: &Option<String>, file: &Option<PathBuf>| -> Option<SecretSource> {
+        let secret = |env: &Option<String>, file: &Option<PathBuf>, keyring: &Option<String>| {
             env.clone()
                 .map(SecretSource::Env)
                 .or_else(|| file.clone().map(SecretSource::File))
+                .or_else(|| keyring.clone().map(SecretSource::Keyring))
         };
         let auth = match &self.auth {
             Some(a) => Some(a.parse()?),
@@ -254,7 +266,11 @@ impl ProfileFlags {
             userinfo_endpoint: self.userinfo_endpoint.clone(),
             end_session_endpoint: self.end_session_endpoint.clone(),
             client_id: self.client_id.clone(),
-            client_secret: secret(&self.client_secret_env, &self.client_secret_file),
+            client_secret: secret(
+                &self.client_secret_env,
+                &self.client_secret_file,
+                &self.client_secret_keyring,
+            ),
             client_auth: self.client_auth.clone(),
             client_key: self.client_key.clone(),
             scopes: (!self.scopes.is_empty()).then(|| self.scopes.clone()),
@@ -266,8 +282,8 @@ impl ProfileFlags {
             dpop: self.dpop.clone().map(sesame::config::DpopSetting::Word),
             par: self.par.then_some(true),
             username: self.username.clone(),
-            password: secret(&self.password_env, &self.password_file),
-            token: secret(&self.token_env, &self.token_file),
+            password: secret(&self.password_env, &self.password_file, &self.password_keyring),
+            token: secret(&self.token_env, &self.token_file, &self.token_keyring),
             api_key_header: self.api_key_header.clone(),
             netrc: self.netrc.clone(),
             cert: self.cert.clone(),
@@ -370,16 +386,15 @@ impl From<TokenCli> for Cli {
 }
 
 impl Cli {
-    /// Parses the process's arguments, exiting with clap's message and code 2 on a usage
-    /// error (help and version exit 0), as `Cli::parse` does.
-    pub fn parse_args() -> Cli {
-        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    /// Parses a command line (`args[0]` is the program). The error is clap's: printed, it
+    /// is the usage message (exit code 2) or the help or version text (exit code 0).
+    pub fn try_parse_args(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
         if args.iter().skip(1).any(|a| a == "token")
             && let Ok(cli) = TokenCli::try_parse_from(&args)
         {
-            return cli.into();
+            return Ok(cli.into());
         }
-        Cli::parse_from(args)
+        Cli::try_parse_from(args)
     }
 }
 
@@ -405,8 +420,55 @@ pub enum Command {
     Userinfo,
     /// RFC 7591 dynamic client registration; prints the new client_id.
     Register(RegisterArgs),
-    /// Print a shell completion script.
+    /// List the profiles of the configuration file: name, auth kind, base URL.
+    Profiles(ProfilesArgs),
+    /// Write the configuration file (`config init`: add a profile).
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print a shell completion script (profile names complete after -p/--profile).
     Completions(CompletionsArgs),
+    /// Print help: of sesame, of a command (`help login`), the profile keys (`help config`)
+    /// or the keys an auth kind uses (`help oidc`).
+    Help(HelpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HelpArgs {
+    /// A command (and subcommand), `config`, or an auth kind.
+    #[arg(value_name = "TOPIC")]
+    pub topic: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfilesArgs {
+    /// Print JSON: a list of {name, auth, base_url, default}.
+    #[arg(long, conflicts_with = "names")]
+    pub json: bool,
+    /// Print only the names, one a line (what shell completion reads).
+    #[arg(long)]
+    pub names: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Add a profile to the configuration file: asks on a terminal (only what the auth kind
+    /// needs), else takes the profile flags (--auth, --base-url, --issuer, --client-id,
+    /// --client-secret-env …). Secrets are written as references ({ env = … }, { file = … },
+    /// { keyring = … }), never as plain text.
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The profile's name (asked on a terminal; default `default`).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Replace a profile of that name.
+    #[arg(long)]
+    pub force: bool,
+    /// Also make it the file's `default_profile`.
+    #[arg(long)]
+    pub make_default: bool,
 }
 
 #[derive(Debug, Args)]

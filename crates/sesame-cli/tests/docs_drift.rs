@@ -12,17 +12,10 @@
 //! When a generated block is out of date, regenerate it with
 //! `SESAME_BLESS=1 cargo test -p sesame-auth-cli --test docs_drift` and commit the result.
 
-// The CLI crate is a binary: its clap definition is compiled into this test directly.
-#[allow(dead_code)]
-#[path = "../src/cli.rs"]
-mod cli;
-
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use clap::CommandFactory;
-use clap::Parser;
 use sesame::config::Profile;
+use sesame_cli::reference::{command, flag_label, flags_by_key, md};
 
 const REGENERATE: &str = "SESAME_BLESS=1 cargo test -p sesame-auth-cli --test docs_drift";
 
@@ -76,174 +69,11 @@ fn check_block(file: &str, name: &str, generated: &str) {
     );
 }
 
-/// Escapes `<`, `>` and `|` outside backtick spans, so that help text renders as text in
-/// Markdown (and inside a table cell).
-fn md(text: &str) -> String {
-    let mut out = String::new();
-    let mut in_code = false;
-    for c in text.chars() {
-        match c {
-            '`' => {
-                in_code = !in_code;
-                out.push(c);
-            }
-            '<' if !in_code => out.push_str("&lt;"),
-            '>' if !in_code => out.push_str("&gt;"),
-            '|' => out.push_str("\\|"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// The flag as a user types it: `-H, --header <'K: V'>`.
-fn flag_label(arg: &clap::Arg) -> String {
-    let mut s = String::new();
-    if arg.is_positional() {
-        let name = arg
-            .get_value_names()
-            .and_then(|v| v.first())
-            .map(|v| v.to_string())
-            .unwrap_or_else(|| arg.get_id().to_string().to_uppercase());
-        s = if arg.is_required_set() {
-            format!("<{name}>")
-        } else {
-            format!("[{name}]")
-        };
-        if arg.get_num_args().is_some_and(|n| n.max_values() > 1) && !name.contains(' ') {
-            s.push_str("...");
-        }
-        return s;
-    }
-    if let Some(short) = arg.get_short() {
-        s.push_str(&format!("-{short}"));
-    }
-    if let Some(long) = arg.get_long() {
-        if !s.is_empty() {
-            s.push_str(", ");
-        }
-        s.push_str(&format!("--{long}"));
-    }
-    if arg.get_action().takes_values() && arg.get_num_args().is_none_or(|n| n.takes_values()) {
-        let name = arg
-            .get_value_names()
-            .and_then(|v| v.first())
-            .map(|v| v.to_string())
-            .unwrap_or_else(|| arg.get_id().to_string().to_uppercase());
-        if arg.get_num_args().is_some_and(|n| n.min_values() == 0) {
-            s.push_str(&format!(" [<{name}>]"));
-        } else {
-            s.push_str(&format!(" <{name}>"));
-        }
-    }
-    s
-}
-
 fn help_of(arg: &clap::Arg) -> String {
     arg.get_long_help()
         .or(arg.get_help())
         .map(|h| h.to_string())
         .unwrap_or_default()
-}
-
-/// The clap definition, built (global flags propagated, bin names set, width fixed).
-fn command() -> clap::Command {
-    let mut cmd = cli::Cli::command().term_width(100);
-    cmd.build();
-    cmd
-}
-
-/// Profile key → the flags that set it, found by parsing each "Profile overrides" flag and
-/// looking at which key it sets.
-fn flags_by_key() -> BTreeMap<&'static str, Vec<String>> {
-    let cmd = command();
-    let mut map: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
-    for arg in cmd.get_arguments() {
-        if arg.get_help_heading() != Some("Profile overrides") {
-            continue;
-        }
-        let long = arg.get_long().expect("profile flags are long flags");
-        let takes_value = arg.get_action().takes_values();
-        let mut keys = None;
-        for value in ["7", "discover"] {
-            let mut argv = vec!["sesame".to_string(), format!("--{long}")];
-            if takes_value {
-                argv.push(value.to_string());
-            }
-            argv.push("status".into());
-            if let Ok(parsed) = cli::Cli::try_parse_from(&argv)
-                && let Ok(profile) = parsed.profile.to_profile()
-            {
-                keys = Some(profile.keys_set());
-                break;
-            }
-        }
-        let keys = keys.unwrap_or_else(|| panic!("--{long}: no test value parses"));
-        assert_eq!(
-            keys.len(),
-            1,
-            "--{long} sets {keys:?}, expected exactly one profile key"
-        );
-        map.entry(keys[0]).or_default().push(flag_label(arg));
-    }
-    map
-}
-
-fn kind_of(ty: &str) -> String {
-    let ty: String = ty.chars().filter(|c| !c.is_whitespace()).collect();
-    match ty.as_str() {
-        "String" => "string",
-        "AuthKind" => "auth kind",
-        "SecretSource" => "secret",
-        "PathBuf" => "path",
-        "Vec<String>" => "list of strings",
-        "OneOrMany" => "string or list of strings",
-        "DpopSetting" => "boolean or `\"auto\"`",
-        "bool" => "boolean",
-        "u64" | "u32" => "whole number",
-        "f64" => "number",
-        "Ports" => "port or list of ports",
-        _ => return format!("`{ty}`"),
-    }
-    .to_string()
-}
-
-/// The table of profile keys for `docs/configuration.md`.
-fn render_keys() -> String {
-    let flags = flags_by_key();
-    let types: BTreeMap<_, _> = Profile::KEY_TYPES.iter().copied().collect();
-    let mut out = String::new();
-    out.push_str("| Key | Type | What it does | Flag | Environment variable |\n");
-    out.push_str("|---|---|---|---|---|\n");
-    assert_eq!(Profile::KEY_DOCS.len(), Profile::KEYS.len());
-    for (key, doc) in Profile::KEY_DOCS {
-        let doc = doc
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ");
-        assert!(
-            !doc.is_empty(),
-            "profile key `{key}` has no doc comment in the profile! macro"
-        );
-        let flag = flags
-            .get(key)
-            .map(|f| {
-                f.iter()
-                    .map(|f| format!("`{}`", f.replace('|', "\\|")))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_else(|| "–".into());
-        out.push_str(&format!(
-            "| `{key}` | {} | {} | {flag} | `SESAME_{}` |\n",
-            kind_of(types[key]),
-            md(&doc),
-            key.to_ascii_uppercase()
-        ));
-    }
-    out
 }
 
 fn render_args(out: &mut String, args: &[&clap::Arg]) {
@@ -270,6 +100,36 @@ fn render_args(out: &mut String, args: &[&clap::Arg]) {
         }
         out.push_str(&line);
         out.push('\n');
+    }
+}
+
+/// One command's section (and its subcommands', as `sesame config init`).
+fn render_command(out: &mut String, parent: &str, sub: &mut clap::Command) {
+    let is_builtin = |a: &clap::Arg| matches!(a.get_id().as_str(), "help" | "version");
+    let name = format!("{parent} {}", sub.get_name());
+    let about = sub
+        .get_long_about()
+        .or(sub.get_about())
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    out.push_str(&format!("\n## {name}\n\n{}\n\n```text\n", md(about.trim())));
+    out.push_str(sub.render_usage().to_string().trim());
+    out.push_str("\n```\n");
+    let own: Vec<&clap::Arg> = sub
+        .get_arguments()
+        .filter(|a| !a.is_global_set() && !a.is_hide_set() && !is_builtin(a))
+        .collect();
+    let (positional, options): (Vec<&clap::Arg>, Vec<&clap::Arg>) = own.into_iter().partition(|a| a.is_positional());
+    if !positional.is_empty() {
+        out.push_str("\nArguments:\n\n");
+        render_args(out, &positional);
+    }
+    if !options.is_empty() {
+        out.push_str("\nOptions:\n\n");
+        render_args(out, &options);
+    }
+    for nested in sub.get_subcommands_mut().filter(|n| n.get_name() != "help") {
+        render_command(out, &name, nested);
     }
 }
 
@@ -306,42 +166,15 @@ fn render_cli() -> String {
          [table of profile keys](configuration.md#profile-keys).\n\n",
     );
     render_args(&mut out, &overrides);
-    let names: Vec<String> = cmd
-        .get_subcommands()
-        .map(|s| s.get_name().to_string())
-        .filter(|n| n != "help")
-        .collect();
-    for name in names {
-        let sub = cmd.find_subcommand_mut(&name).expect("subcommand");
-        let about = sub
-            .get_long_about()
-            .or(sub.get_about())
-            .map(|s| s.to_string())
-            .unwrap_or_default();
-        out.push_str(&format!("\n## sesame {name}\n\n{}\n\n```text\n", md(about.trim())));
-        out.push_str(sub.render_usage().to_string().trim());
-        out.push_str("\n```\n");
-        let own: Vec<&clap::Arg> = sub
-            .get_arguments()
-            .filter(|a| !a.is_global_set() && !a.is_hide_set() && !is_builtin(a))
-            .collect();
-        let (positional, options): (Vec<&clap::Arg>, Vec<&clap::Arg>) =
-            own.into_iter().partition(|a| a.is_positional());
-        if !positional.is_empty() {
-            out.push_str("\nArguments:\n\n");
-            render_args(&mut out, &positional);
-        }
-        if !options.is_empty() {
-            out.push_str("\nOptions:\n\n");
-            render_args(&mut out, &options);
-        }
+    for sub in cmd.get_subcommands_mut() {
+        render_command(&mut out, "sesame", sub);
     }
     out
 }
 
 #[test]
 fn configuration_key_table_matches_the_code() {
-    check_block("docs/configuration.md", "keys", &render_keys());
+    check_block("docs/configuration.md", "keys", &sesame_cli::reference::key_table());
 }
 
 #[test]
@@ -572,4 +405,64 @@ fn the_link_checker_finds_links_and_anchors() {
         anchors("# Title\n```\n# not\n```\n## Two words"),
         ["title", "two-words"]
     );
+}
+
+// ---------------------------------------------------------------- code blocks
+
+/// Every fenced block of the book with its info string, file and first line.
+fn code_blocks() -> Vec<(String, String, usize, String)> {
+    let root = repo_root();
+    let mut files = Vec::new();
+    markdown_files(&root.join("docs"), &mut files);
+    let mut blocks = Vec::new();
+    for file in &files {
+        let rel = file.strip_prefix(&root).unwrap().display().to_string();
+        let text = std::fs::read_to_string(file).unwrap();
+        let mut open: Option<(String, usize, String)> = None;
+        for (n, line) in text.lines().enumerate() {
+            let t = line.trim_start();
+            match &mut open {
+                Some((info, start, body)) => {
+                    if t.starts_with("```") {
+                        blocks.push((rel.clone(), info.clone(), *start, std::mem::take(body)));
+                        open = None;
+                    } else {
+                        body.push_str(line);
+                        body.push('\n');
+                    }
+                }
+                None if t.starts_with("```") => open = Some((t[3..].trim().to_string(), n + 1, String::new())),
+                None => {}
+            }
+        }
+    }
+    blocks
+}
+
+/// The book's convention (docs/README.md#code-blocks): `toml` blocks are configuration files
+/// this test parses as sesame does; `python` blocks are compiled by the Python suite
+/// (tests/test_docs_examples.py); `text` (output, file layouts) and `mermaid` (figures) are
+/// illustrations, and so is any block whose info string ends in `,ignore`; `sh` blocks
+/// are commands shown to be typed.
+#[test]
+fn every_code_block_of_the_book_is_checked_or_marked_as_an_illustration() {
+    let mut bad = Vec::new();
+    for (file, info, line, body) in code_blocks() {
+        let lang = info.split(',').next().unwrap_or_default();
+        let ignored = info.ends_with(",ignore");
+        match lang {
+            "toml" if !ignored => {
+                if let Err(e) = sesame::config::Config::from_toml_str(&body, format!("{file}:{line}")) {
+                    bad.push(format!(
+                        "{file}:{line}: not a valid configuration (mark it `toml,ignore` if it is a fragment): {e}"
+                    ));
+                }
+            }
+            "toml" | "python" | "text" | "mermaid" | "sh" | "rust" if lang != "rust" || ignored => {}
+            _ => bad.push(format!(
+                "{file}:{line}: code block ```{info}: use toml, python, sh, text, mermaid or `LANG,ignore`"
+            )),
+        }
+    }
+    assert!(bad.is_empty(), "code blocks of the book:\n{}", bad.join("\n"));
 }

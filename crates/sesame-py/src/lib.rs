@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod aio;
+mod cli;
 mod errors;
 mod logging;
 mod login;
@@ -22,6 +23,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _sesame(m: &Bound<'_, PyModule>) -> PyResult<()> {
     logging::install();
+    m.add_function(wrap_pyfunction!(cli::_cli_main, m)?)?;
     m.add_class::<session::PySession>()?;
     m.add_class::<session::PyAsyncSession>()?;
     m.add_class::<response::PyResponse>()?;

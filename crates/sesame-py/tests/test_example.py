@@ -21,15 +21,3 @@ def test_before_after_example(idp, clean_env):
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].startswith("before: m2m-basic") and lines[1].startswith("after:  m2m-basic")
-
-
-def test_python_m_sesame_forwards_to_the_cli(cli):
-    out = subprocess.run(
-        [sys.executable, "-m", "sesame", "--version"],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, SESAME_CLI=cli),
-        timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    assert "sesame" in out.stdout

@@ -38,3 +38,28 @@ fn without_a_keyring_service_tokens_go_to_the_file_store() {
     store.delete(&key).unwrap();
     assert!(store.load(&key).unwrap().is_none());
 }
+
+/// `{ keyring = "service:user" }` where no keyring answers: a configuration error naming the
+/// entry and the key (never a hang, never the "no keyring support" message of a build
+/// without the feature); a malformed entry says how to write it.
+#[test]
+fn a_keyring_secret_without_a_keyring_service_is_a_clear_error() {
+    use sesame::config::SecretSource;
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
+        eprintln!("note: a D-Bus session bus is present; skipping the no-keyring case");
+        return;
+    }
+    let e = SecretSource::Keyring("sesame-test:nobody".into())
+        .resolve("token")
+        .expect_err("no keyring service here");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("keyring entry `sesame-test:nobody`") && msg.contains("`token`"),
+        "{msg}"
+    );
+    assert!(!msg.contains("no keyring support"), "{msg}");
+    let e = SecretSource::Keyring("no-colon".into())
+        .resolve("password")
+        .unwrap_err();
+    assert!(e.to_string().contains("service:user"), "{e}");
+}

@@ -1,24 +1,35 @@
 //! One module per command.
 
 mod completions;
+mod config_init;
 mod discover;
 mod exec;
+mod help;
 mod introspect;
 mod login;
 mod logout;
+mod profiles;
 mod register;
 mod request;
 mod status;
 mod token;
 mod userinfo;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ConfigCommand};
 use crate::context::Context;
 use crate::exit;
 
 pub async fn run(mut cli: Cli) -> i32 {
-    if let Command::Completions(args) = &cli.command {
-        return completions::run(args);
+    // Commands that need no profile (the file may not exist yet, or name none).
+    let early = match &cli.command {
+        Command::Completions(args) => Some(Ok(completions::run(args))),
+        Command::Help(args) => Some(Ok(help::run(args))),
+        Command::Profiles(args) => Some(profiles::run(&cli.global, args)),
+        Command::Config(ConfigCommand::Init(args)) => Some(config_init::run(&cli.global, &cli.profile, args)),
+        _ => None,
+    };
+    if let Some(result) = early {
+        return result.unwrap_or_else(|e| exit::report(&e));
     }
     if let Command::Token(args) = &mut cli.command {
         // For `token`, --scope/--audience down-scope this one token; they do not change
@@ -41,7 +52,9 @@ pub async fn run(mut cli: Cli) -> i32 {
         Command::Introspect(args) => introspect::run(&ctx, args).await,
         Command::Userinfo => userinfo::run(&ctx).await,
         Command::Register(args) => register::run(&ctx, args).await,
-        Command::Completions(_) => unreachable!("handled above"),
+        Command::Completions(_) | Command::Help(_) | Command::Profiles(_) | Command::Config(_) => {
+            unreachable!("handled above")
+        }
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,6 @@
 //! `sesame request [METHOD] URL`: an authenticated request, body to stdout.
 
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 
 use sesame::Error;
 
@@ -72,7 +72,18 @@ pub async fn run(ctx: &Context, args: RequestArgs) -> Result<i32, Error> {
         }
         writeln!(out).map_err(write_err)?;
     }
+    let progress = (args.output.is_some() && !ctx.global.quiet && std::io::stderr().is_terminal()).then(|| {
+        let len = resp
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        progress_bar(len)
+    });
     while let Some(chunk) = resp.chunk().await? {
+        if let Some(bar) = &progress {
+            bar.inc(chunk.len() as u64);
+        }
         if let Err(e) = out.write_all(&chunk) {
             if e.kind() == std::io::ErrorKind::BrokenPipe {
                 return Ok(exit::OK);
@@ -83,6 +94,9 @@ pub async fn run(ctx: &Context, args: RequestArgs) -> Result<i32, Error> {
     match out.flush() {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(write_err(e)),
         _ => {}
+    }
+    if let Some(bar) = progress {
+        bar.finish();
     }
     if status.as_u16() >= 400 {
         eprintln!(
@@ -111,5 +125,21 @@ fn read_body(spec: &str) -> Result<Vec<u8>, Error> {
         }
         Some(path) => std::fs::read(path).map_err(|e| Error::config(format!("cannot read body file {path}: {e}"))),
         None => Ok(spec.as_bytes().to_vec()),
+    }
+}
+
+/// The download's progress on stderr (size, rate, ETA when the length is known); only
+/// when stderr is a terminal: redirected or piped, nothing is written.
+fn progress_bar(len: Option<u64>) -> indicatif::ProgressBar {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    match len {
+        Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr_with_hz(4)).with_style(
+            ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(4)).with_style(
+            ProgressStyle::with_template("{spinner} {bytes} {binary_bytes_per_sec} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ),
     }
 }

@@ -26,6 +26,10 @@ from typing import (
 __version__: str
 USER_AGENT: str
 
+def _cli_main(argv: List[str]) -> int:
+    """Runs the ``sesame`` command (``argv[0]`` is the program name) with the GIL released;
+    returns its exit code. Used by the ``sesame`` console script."""
+
 _Params = Union[Mapping[str, Any], Sequence[Tuple[str, Any]], str, bytes, None]
 _Headers = Union[Mapping[str, Union[str, bytes, None]], Sequence[Tuple[str, Union[str, bytes]]], None]
 _Data = Union[bytes, bytearray, memoryview, str, Mapping[str, Any], Sequence[Tuple[str, Any]], Any, None]

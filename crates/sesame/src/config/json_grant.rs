@@ -33,6 +33,17 @@ pub enum GrantValue {
     Plain(Value),
 }
 
+/// As the file writes it: a secret source as `SecretSource` writes it, a number or
+/// boolean as itself.
+impl serde::Serialize for GrantValue {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            GrantValue::Text(source) => source.serialize(s),
+            GrantValue::Plain(v) => v.serialize(s),
+        }
+    }
+}
+
 impl fmt::Debug for GrantValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

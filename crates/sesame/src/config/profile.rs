@@ -4,12 +4,12 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::secret_source::SecretSource;
 
 /// How a profile authenticates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AuthKind {
     /// No credential.
@@ -103,7 +103,7 @@ impl std::fmt::Display for AuthKind {
 }
 
 /// A string or a list of strings (`audience = "x"` or `audience = ["x", "y"]`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum OneOrMany {
     /// One value.
@@ -123,7 +123,7 @@ impl OneOrMany {
 }
 
 /// The profile's `dpop`: `true`, `false` or `"auto"` (RFC 9449 sender-constrained tokens).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(untagged)]
 pub enum DpopSetting {
     /// `true` or `false`.
@@ -153,7 +153,7 @@ impl DpopSetting {
 }
 
 /// A port or a list of ports for the loopback redirect.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum Ports {
     /// One port (0 = any free port).
@@ -166,10 +166,14 @@ macro_rules! profile {
     ($( $(#[doc = $doc:literal])* $field:ident : $ty:ty => $kind:ident ),* $(,)?) => {
         /// A profile: every key optional; [`Profile::merge`] layers flags over environment
         /// over file.
-        #[derive(Debug, Clone, Default, Deserialize)]
+        ///
+        /// Serialized, it is the profile's table as the file writes it (only the keys set;
+        /// secrets as their source, so `{ env = … }` stays a reference): `sesame config
+        /// init` writes it.
+        #[derive(Debug, Clone, Default, Deserialize, Serialize)]
         #[serde(deny_unknown_fields)]
         pub struct Profile {
-            $( $(#[doc = $doc])* pub $field: Option<$ty>, )*
+            $( $(#[doc = $doc])* #[serde(skip_serializing_if = "Option::is_none")] pub $field: Option<$ty>, )*
         }
 
         impl Profile {

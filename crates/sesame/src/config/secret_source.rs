@@ -35,6 +35,22 @@ impl fmt::Debug for SecretSource {
     }
 }
 
+/// As the file writes it: a literal as a string, the others as a one-key table.
+impl serde::Serialize for SecretSource {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let (key, value) = match self {
+            SecretSource::Literal(v) => return s.serialize_str(v),
+            SecretSource::Env(v) => ("env", v.clone()),
+            SecretSource::File(p) => ("file", p.display().to_string()),
+            SecretSource::Keyring(k) => ("keyring", k.clone()),
+        };
+        let mut m = s.serialize_map(Some(1))?;
+        m.serialize_entry(key, &value)?;
+        m.end()
+    }
+}
+
 impl SecretSource {
     /// Reads the secret. `key` names the profile key for error messages.
     pub fn resolve(&self, key: &str) -> Result<SecretString> {
@@ -72,6 +88,9 @@ impl SecretSource {
                 }
                 Ok(SecretString::from(value.to_string()))
             }
+            #[cfg(feature = "keyring")]
+            SecretSource::Keyring(entry) => crate::token::keyring_store::read_secret(entry, key),
+            #[cfg(not(feature = "keyring"))]
             SecretSource::Keyring(entry) => Err(CredentialError::Config(format!(
                 "`{key}` names keyring entry `{entry}`, but this build of sesame has no keyring support; use {{ env = … }} or {{ file = … }}"
             ))

@@ -37,6 +37,35 @@ fn timeboxed<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 
     rx.recv_timeout(limit).ok()
 }
 
+/// A secret source `{ keyring = "service:user" }`: the entry's password, time-boxed like
+/// every keyring call. `key` names the profile key for messages; the value never appears.
+pub(crate) fn read_secret(entry: &str, key: &str) -> Result<secrecy::SecretString> {
+    use crate::error::CredentialError;
+    let Some((service, user)) = entry.split_once(':').filter(|(s, u)| !s.is_empty() && !u.is_empty()) else {
+        return Err(CredentialError::Config(format!(
+            "`{key}` names keyring entry `{entry}`; write it as \"service:user\""
+        ))
+        .into());
+    };
+    let (service, user) = (service.to_string(), user.to_string());
+    let got = timeboxed(KEYRING_TIMEOUT, move || {
+        keyring::Entry::new(&service, &user).and_then(|e| e.get_password())
+    });
+    let fail = |why: String| -> Error {
+        CredentialError::Config(format!("cannot read keyring entry `{entry}` (named by `{key}`): {why}")).into()
+    };
+    match got {
+        Some(Ok(v)) if !v.trim().is_empty() => Ok(secrecy::SecretString::from(v.trim().to_string())),
+        Some(Ok(_)) => Err(fail("it is empty".into())),
+        Some(Err(keyring::Error::NoEntry)) => Err(fail("no such entry".into())),
+        Some(Err(e)) => Err(fail(e.to_string())),
+        None => Err(fail(format!(
+            "the OS keyring did not answer within {} s",
+            KEYRING_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
 impl KeyringStore {
     /// The keyring store if a keyring service answers within [`KEYRING_TIMEOUT`], else the
     /// file store in `dir` (with a note on stderr saying so).

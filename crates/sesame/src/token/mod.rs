@@ -9,7 +9,7 @@ pub mod clock;
 mod file_store;
 mod key;
 #[cfg(feature = "keyring")]
-mod keyring_store;
+pub(crate) mod keyring_store;
 pub mod source;
 mod store;
 
