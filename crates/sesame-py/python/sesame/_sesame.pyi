@@ -324,12 +324,13 @@ class Session:
 
         Raises :class:`sesame.LoginRequired` at once when nobody can take part (stdin and
         stderr are not both terminals and ``$BROWSER`` is not set, or ``"no-browser"``
-        without terminals), :class:`sesame.Timeout` after the profile's ``login_timeout``,
+        without terminals; an explicit ``mode="device"`` needs no terminal: the person
+        approves on another device while this call polls), :class:`sesame.Timeout` after the profile's ``login_timeout``,
         :class:`sesame.AuthError` when the provider refuses. The GIL is released while it
         waits; Ctrl-C (``KeyboardInterrupt``) stops it and closes the loopback listener."""
     def logout(self, revoke: bool = False) -> Optional[str]:
         """Deletes the profile's cached tokens (revoking them at the provider first with
-        ``revoke=True``). Returns the provider's end-session URL, if it has one."""
+        ``revoke=True``). Returns the URL that ends the person's browser session at the provider (oidc/device logins, where the provider has an end-session endpoint; it names the client, never the ID token), else None."""
     def status(self) -> Dict[str, Any]:
         """The profile and its credential (kind, issuer, subject, scopes, seconds left,
         refresh token present, valid), tokens masked. No network."""
