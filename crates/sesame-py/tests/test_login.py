@@ -214,7 +214,11 @@ def test_device_login_shows_the_code_then_the_cli_uses_the_cached_token(idp, bro
     helper.start()
     t0 = time.monotonic()
     with sesame.Session("pydevice") as s:
-        s.login("device")
+        try:
+            s.login("device")
+        except BaseException:
+            helper.join(timeout=5)
+            raise AssertionError(f"login failed; person: {outcome!r}\n--- sesame ---\n{err.text()}")
         assert s.get("whoami").json()["sub"] == "alice"
         token = s.token()
         assert s.status()["valid"] and s.status()["subject"] == "alice"
