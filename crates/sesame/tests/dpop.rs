@@ -206,6 +206,7 @@ async fn password_grant_and_refresh_keep_the_binding() {
     assert_eq!(first["sub"], account::SUB);
     let t1 = token_of(&s).await;
     assert!(t1.refresh_token.is_some());
+    assert_eq!(t1.token_type, "DPoP", "the password grant binds too");
     let t2 = s
         .credential()
         .unwrap()

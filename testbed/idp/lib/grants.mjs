@@ -92,6 +92,11 @@ export function registerGrants(provider, state) {
       throw invalidGrant('invalid username or password');
     }
 
+    // A proof on the request binds the tokens to its key (RFC 9449 §5), as the native
+    // grants do; without this the password grant would hand out bearer tokens to a DPoP
+    // client.
+    const dPoP = await helpers.validateDpop(ctx);
+    helpers.checkDpopRequired(ctx, dPoP);
     const scope = params.scope || client.scope || DEFAULT_USER_SCOPE;
     helpers.validateClientScope(ctx, new Set(splitScope(scope)));
     const { resource } = await resourceServerFor(ctx, params.resource);
@@ -118,6 +123,7 @@ export function registerGrants(provider, state) {
     await issueTokens(provider, helpers, ctx, source, grant, {
       gty: GRANT.PASSWORD,
       entityLabel: 'password grant',
+      dPoP,
     });
   }
 

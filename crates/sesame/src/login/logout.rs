@@ -5,7 +5,7 @@
 //! - With `revoke`, the refresh token and the access token are revoked at the provider
 //!   first (RFC 7009); a refusal stops the logout with the tokens still cached, so that a
 //!   retry can revoke them.
-//! - The cached tokens are deleted.
+//! - The cached tokens are deleted, and with them the profile's DPoP key (RFC 9449).
 //! - The provider's end-session URL (OpenID Connect RP-Initiated Logout 1.0) is offered
 //!   only where there is a session at the provider to end: a person's login (auth kinds
 //!   `oidc` and `device`) that left an ID token. A client-credentials or password profile
@@ -58,6 +58,11 @@ pub async fn logout(oauth: &OAuth, revoke: bool) -> Result<LoggedOut> {
         }
     }
     oauth.source().clear()?;
+    // The tokens are gone, so the key they were bound to has nothing left to prove; a
+    // copy of it (a backup, a leaked cache folder) must not outlive the logout.
+    if let Some(dpop) = oauth.dpop() {
+        dpop.forget()?;
+    }
     Ok(LoggedOut {
         had_tokens: stored.is_some(),
         revoked,

@@ -404,6 +404,17 @@ impl Dpop {
         Ok(key)
     }
 
+    /// Forgets the key: in memory and in the store (a logout). The next proof is made
+    /// with a new key, and tokens bound to the old one stop working everywhere.
+    pub fn forget(&self) -> Result<()> {
+        *self.key.lock().expect("dpop key") = None;
+        self.nonces.lock().expect("dpop nonces").clear();
+        match &self.store {
+            Some((store, ck)) => store.delete_dpop_key(ck),
+            None => Ok(()),
+        }
+    }
+
     /// The key if one is held or stored (no new one is made).
     pub fn existing_key(&self) -> Option<Arc<DpopKey>> {
         if let Some(k) = &*self.key.lock().expect("dpop key") {

@@ -273,6 +273,14 @@ impl TokenStore for FileStore {
             Err(e) => Err(io_err("cannot create", &path, e.error)),
         }
     }
+    fn delete_dpop_key(&self, key: &CacheKey) -> Result<()> {
+        let path = self.dpop_key_path(key);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err("cannot delete", &path, e)),
+        }
+    }
 }
 
 struct FileLock(File);

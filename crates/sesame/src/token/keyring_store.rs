@@ -194,4 +194,13 @@ impl TokenStore for KeyringStore {
         .map_err(|e| kr_err("write", e))?;
         Ok(record)
     }
+    fn delete_dpop_key(&self, key: &CacheKey) -> Result<()> {
+        let user = format!("{}.dpop", key.hash());
+        match self.call("delete", move || {
+            keyring::Entry::new(SERVICE, &user)?.delete_credential()
+        })? {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(kr_err("delete", e)),
+        }
+    }
 }

@@ -39,6 +39,12 @@ pub trait TokenStore: Send + Sync + Debug {
     fn store_dpop_key(&self, _key: &CacheKey, record: SecretString, _replace: bool) -> Result<SecretString> {
         Ok(record)
     }
+
+    /// Removes the DPoP key of `key` (a logout: the next login binds its tokens to a new
+    /// key, so a copy of the old key file is worth nothing). Absent is not an error.
+    fn delete_dpop_key(&self, _key: &CacheKey) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Tokens in this process only.
@@ -81,5 +87,9 @@ impl TokenStore for MemoryStore {
             m.insert(key.hash().to_string(), record);
         }
         Ok(m[key.hash()].clone())
+    }
+    fn delete_dpop_key(&self, key: &CacheKey) -> Result<()> {
+        self.dpop_keys.lock().expect("memory store").remove(key.hash());
+        Ok(())
     }
 }
