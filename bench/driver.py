@@ -3,7 +3,7 @@ interleaved rounds, and writes the table (bench/results/latest.md, README betwee
 
 Run through `bash bench/run` (which installs the venv and builds the binaries first).
 
-    python driver.py [default|soak|quick|entry]
+    python driver.py [default|soak|quick|entry|dpop]
 
 Environment knobs: BENCH_N (requests per run, 10000), BENCH_ROUNDS (5), BENCH_CONC (64),
 BENCH_SPAWN_RUNS (30 per round), BENCH_SOAK_SECONDS (300), BENCH_SOAK_TTL (5),
@@ -621,6 +621,129 @@ def render_entry(raw):
     return "\n".join(out) + "\n"
 
 
+# -------------------------------------------------------------------------------- dpop
+
+def callgrind_per_request(argv, env, requests):
+    """Instructions of the whole process under callgrind, divided by the requests it made."""
+    if not shutil.which("valgrind"):
+        return None
+    r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] + argv,
+                       env=env, capture_output=True, timeout=1800)
+    for line in r.stderr.decode(errors="replace").splitlines():
+        if "Collected :" in line:
+            return int(line.split(":")[-1].strip()) / requests
+    log(f"callgrind gave no count: {r.stderr.decode(errors='replace')[-400:]}")
+    return None
+
+
+def dpop_mode():
+    """Issue 18's figures: a DPoP-bound session (a fresh ES256 proof per request, RFC 9449)
+    against the same session with a bearer token, Work A and B, interleaved; instructions
+    per request under callgrind; the proof alone per algorithm."""
+    n = int(os.environ.get("BENCH_N", "10000"))
+    rounds = int(os.environ.get("BENCH_ROUNDS", "4"))
+    conc = int(os.environ.get("BENCH_CONC", "64"))
+    cg_n = int(os.environ.get("BENCH_CALLGRIND_N", "3000"))
+    env = base_env()
+    t_start = time.time()
+    idp = start_idp(env, ttl=7200)
+    issuer = idp.info["issuer"]
+    server = Proc([BENCH_BIN, "server", "--introspect", issuer, "--max-seconds", "3600"], env, "server")
+    base = f"http://127.0.0.1:{server.info['port']}/"
+    url = base + "data"
+    profiles = {"bearer": "bench", "dpop": "bench-dpop"}
+    try:
+        tf, _ = bench_profile_and_token(base, issuer, env)
+        scopes = "[" + ", ".join(f'"{s}"' for s in SCOPES) + "]"
+        common = {
+            "base_url": f'"{base}"', "auth": '"client-credentials"', "issuer": f'"{issuer}"',
+            "client_id": f'"{CLIENT_ID}"', "client_secret": '{ env = "BENCH_CLIENT_SECRET" }',
+            "scopes": scopes,
+        }
+        write_config({"bench": common, "bench-dpop": dict(common, dpop="true")})
+
+        def argv(kind, concurrency, requests, warmup=None):
+            a = [BENCH_BIN, "load", "--contender", "sesame", "--url", url, "--n", str(requests),
+                 "--concurrency", str(concurrency), "--token-file", str(tf), "--profile", profiles[kind]]
+            return a + (["--warmup", str(warmup)] if warmup is not None else [])
+
+        results = {w: {k: [] for k in profiles} for w in ("A", "B")}
+        ratios = {"A": [], "B": []}
+        for rnd in range(rounds):
+            kinds = list(profiles) if rnd % 2 == 0 else list(reversed(profiles))
+            for work, concurrency in (("A", 1), ("B", conc)):
+                row = {}
+                for kind in kinds:
+                    try:
+                        res = run_json(argv(kind, concurrency, n), env, what=f"{kind} {work}")
+                    except Exception as e:  # noqa: BLE001
+                        log(f"round {rnd + 1} {work} {kind}: FAILED: {e}")
+                        continue
+                    results[work][kind].append(res)
+                    row[kind] = res["rps"]
+                    log(f"round {rnd + 1}/{rounds} work {work} {kind:>6}: {res['rps']:>9,.0f} req/s "
+                        f"p50 {res['median_us']:>8.1f} µs  fail {res['failures']}  load {load_avg():.2f}")
+                ratios[work].append(row)
+        instructions = {}
+        for work, concurrency in (("A", 1), ("B", conc)):
+            for kind in profiles:
+                v = callgrind_per_request(argv(kind, concurrency, cg_n, warmup=100), env, cg_n + 100)
+                instructions[f"{work}-{kind}"] = v
+                log(f"callgrind work {work} {kind}: {v or 0:,.0f} instructions per request")
+        proofs = {}
+        for alg in ("ES256", "EdDSA", "RS256"):
+            proofs[alg] = run_json([BENCH_BIN, "dpop-proof", "--alg", alg, "--n", "20000"], env,
+                                   what=f"dpop-proof {alg}")
+        srv = http_json(base + "_bench/stats")
+    finally:
+        server.stop()
+        idp.stop()
+    meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "n": n, "rounds": rounds,
+            "conc": conc, "cpu": cpu_model(), "load_end": load_avg(), "duration_s": round(time.time() - t_start),
+            "server": srv, "callgrind_n": cg_n}
+    raw = {"meta": meta, "results": results, "ratios": ratios, "instructions": instructions, "proofs": proofs}
+    (RESULTS / "dpop.json").write_text(json.dumps(raw, indent=1))
+    md = render_dpop(raw)
+    print(md)
+    (RESULTS / "dpop.md").write_text(md)
+    if "BENCH_N" not in os.environ and "BENCH_ROUNDS" not in os.environ:
+        update_readme(md, "dpop")
+
+
+def render_dpop(raw):
+    meta, results, ratios, ins, proofs = (raw[k] for k in ("meta", "results", "ratios", "instructions", "proofs"))
+    out = [f"Measured {meta['date']} on {meta['cpu']} (shared), `bash bench/run dpop`: a sesame `Session` on a "
+           f"client-credentials profile with `dpop = true` (a DPoP-bound token; every request carries "
+           f"`Authorization: DPoP …` and a fresh ES256 proof with `ath`) against the same profile without "
+           f"DPoP; {meta['n']:,} GETs per run, {meta['rounds']} interleaved rounds, medians. The bench server "
+           f"checks the token and that a proof is present, not the proof's signature (the tests do).", ""]
+    out.append("| | Work A req/s (sequential) | Work B req/s (64 in flight) | instructions per request A / B |")
+    out.append("|---|---|---|---|")
+    for kind, label in (("bearer", "bearer token"), ("dpop", "DPoP, ES256 proof per request")):
+        a = med([r["rps"] for r in results["A"][kind]])
+        b = med([r["rps"] for r in results["B"][kind]])
+        ia, ib = ins.get(f"A-{kind}"), ins.get(f"B-{kind}")
+        shown = " / ".join(f"{v / 1000:.1f} k" if v else "–" for v in (ia, ib))
+        out.append(f"| {label} | {fmt_int(a)} | {fmt_int(b)} | {shown} |")
+    ra, rb = ratio_median(ratios["A"], "dpop", "bearer"), ratio_median(ratios["B"], "dpop", "bearer")
+    extra = []
+    for w in ("A", "B"):
+        d, b = ins.get(f"{w}-dpop"), ins.get(f"{w}-bearer")
+        if d and b:
+            extra.append(f"{(d - b) / 1000:.1f} k instructions more per request in Work {w}")
+    out.append("")
+    out.append(f"DPoP ÷ bearer throughput: Work A {fmt_ratio(ra)}, Work B {fmt_ratio(rb)}"
+               + (f"; {', '.join(extra)}" if extra else "") + ".")
+    out.append("")
+    out.append("The proof alone (`sesame-bench dpop-proof`, no network, one core): "
+               + ", ".join(f"{alg} {p['median_ns_per_proof'] / 1000:.1f} µs ({fmt_int(p['proofs_per_s_one_core'])}/s)"
+                           for alg, p in proofs.items())
+               + f"; the bearer header value alone: {proofs['ES256']['median_ns_bearer_header']} ns.")
+    out.append(f"Load average {meta['load_end']:.2f} at the end; {meta['duration_s']} s in all; "
+               f"server: {meta['server'].get('dpop')} DPoP requests accepted, {meta['server'].get('unauthorized')} × 401.")
+    return "\n".join(out) + "\n"
+
+
 # -------------------------------------------------------------------------------- soak
 
 def soak_mode():
@@ -680,8 +803,10 @@ if __name__ == "__main__":
             default_mode(quick=mode == "quick")
         elif mode == "entry":
             entry_mode()
+        elif mode == "dpop":
+            dpop_mode()
         else:
-            raise SystemExit(f"unknown mode {mode}: default, quick, entry or soak")
+            raise SystemExit(f"unknown mode {mode}: default, quick, entry, dpop or soak")
     finally:
         if os.environ.get("BENCH_KEEP_WORK"):
             log(f"work directory kept: {WORK}")

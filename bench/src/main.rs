@@ -4,7 +4,8 @@
 //!
 //! - `server [--introspect ISSUER] [--token-file F] [--max-seconds S]`: the one HTTP/1.1
 //!   keep-alive server every contender talks to, on 127.0.0.1, one thread (like nginx with
-//!   one worker). `Authorization: Bearer <token>` → 200 `{"ok":true}`, else 401. A token is
+//!   one worker). `Authorization: Bearer <token>` (or `DPoP <token>` with a `DPoP` proof
+//!   header, whose signature is not checked) → 200 `{"ok":true}`, else 401. A token is
 //!   accepted when it is in `--token-file` or, with `--introspect`, when the provider's
 //!   introspection endpoint says it is active (asked once per token, then remembered until
 //!   the token's `exp`: the per-request check is one hash lookup for every contender).
@@ -569,6 +570,7 @@ mod server {
         unauthorized: AtomicU64,
         introspections: AtomicU64,
         connections: AtomicU64,
+        dpop: AtomicU64,
     }
 
     struct State {
@@ -682,14 +684,28 @@ mod server {
                 "unauthorized": c.unauthorized.load(Ordering::Relaxed),
                 "introspections": c.introspections.load(Ordering::Relaxed),
                 "connections": c.connections.load(Ordering::Relaxed),
+                "dpop": c.dpop.load(Ordering::Relaxed),
             })
             .to_string();
             return Ok(Response::new(Full::new(Bytes::from(body))));
         }
-        let token = req
-            .headers()
-            .get(hyper::header::AUTHORIZATION)
-            .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
+        let auth = req.headers().get(hyper::header::AUTHORIZATION).map(|v| v.as_bytes());
+        // `DPoP <token>` counts only with a proof beside it. The proof's signature is not
+        // verified here: this server measures the client, and a proof check would make the
+        // one server thread the bottleneck of the DPoP rows only (the tests verify proofs).
+        let token = match auth {
+            Some(a) if a.starts_with(b"Bearer ") => Some(&a[7..]),
+            Some(a) if a.starts_with(b"DPoP ") => {
+                let proof = req.headers().get("dpop").map(|v| v.as_bytes());
+                if proof.is_some_and(|p| p.iter().filter(|&&b| b == b'.').count() == 2) {
+                    st.counters.dpop.fetch_add(1, Ordering::Relaxed);
+                    Some(&a[5..])
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        };
         let ok = match token {
             None => false,
             Some(t) => check(&st, t).await,
