@@ -306,3 +306,25 @@ async fn the_key_never_appears_in_logs_debug_or_errors() {
     let proof = rs.seen(|seen| seen.proofs[0].clone());
     assert!(!logged.contains(&proof));
 }
+
+#[tokio::test]
+async fn a_profile_that_differs_only_in_dpop_never_shares_its_tokens() {
+    let rs = resource(idp()).await;
+    let dir = support::tempdir();
+    let store = || -> Arc<dyn TokenStore> { Arc::new(FileStore::new(dir.path().join("cache"))) };
+    let bound = Profile {
+        cache: None,
+        ..m2m(idp(), &rs)
+    };
+    let bearer = Profile {
+        dpop: None,
+        ..bound.clone()
+    };
+    let plain = token_of(&session(bearer.clone(), Some(store()))).await;
+    assert_eq!(plain.token_type.to_ascii_lowercase(), "bearer");
+    let t = token_of(&session(bound.clone(), Some(store()))).await;
+    assert_eq!(t.token_type, "DPoP", "the DPoP profile did not adopt the bearer token");
+    assert_ne!(t.access_token, plain.access_token);
+    let again = token_of(&session(bearer, Some(store()))).await;
+    assert_eq!(again.access_token, plain.access_token, "nor the other way round");
+}

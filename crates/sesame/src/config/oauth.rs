@@ -146,7 +146,18 @@ fn oauth_parts_with(
         AuthKind::Password => p.username.as_deref(),
         _ => None,
     };
-    let mut key = CacheKey::new(&issuer_for_key, &client_id, auth.as_str(), &scopes, &audience, username);
+    // A DPoP profile's tokens are bound to its key: a profile that differs only in `dpop`
+    // must neither adopt them as bearer tokens nor hand its bearer tokens to the DPoP one.
+    let dpop_on = match &p.dpop {
+        Some(d) => d.mode()? != crate::oauth::dpop::DpopMode::Off,
+        None => false,
+    };
+    let auth_for_key = if dpop_on {
+        format!("{}+dpop", auth.as_str())
+    } else {
+        auth.as_str().to_string()
+    };
+    let mut key = CacheKey::new(&issuer_for_key, &client_id, &auth_for_key, &scopes, &audience, username);
     if let Some(src) = p.client_secret.clone() {
         // Records carry a keyed fingerprint of the secret that obtained them: a token
         // obtained with another secret is not this configuration's (token/key.rs).
