@@ -3,7 +3,7 @@ interleaved rounds, and writes the table (bench/results/latest.md, README betwee
 
 Run through `bash bench/run` (which installs the venv and builds the binaries first).
 
-    python driver.py [default|soak|quick|entry|dpop]
+    python driver.py [default|soak|quick|entry|dpop|callgrind]
 
 Environment knobs: BENCH_N (requests per run, 10000), BENCH_ROUNDS (5), BENCH_CONC (64),
 BENCH_SPAWN_RUNS (30 per round), BENCH_SOAK_SECONDS (300), BENCH_SOAK_TTL (5),
@@ -627,7 +627,13 @@ def callgrind_per_request(argv, env, requests):
     """Instructions of the whole process under callgrind, divided by the requests it made."""
     if not shutil.which("valgrind"):
         return None
-    r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] + argv,
+    # BENCH_CALLGRIND_KEEP=DIR keeps each run's profile there, for callgrind_annotate.
+    keep = os.environ.get("BENCH_CALLGRIND_KEEP")
+    out = "/dev/null"
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        out = str(Path(keep) / f"callgrind.{time.time_ns()}.out")
+    r = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"] + argv,
                        env=env, capture_output=True, timeout=1800)
     for line in r.stderr.decode(errors="replace").splitlines():
         if "Collected :" in line:
@@ -744,6 +750,93 @@ def render_dpop(raw):
     return "\n".join(out) + "\n"
 
 
+# --------------------------------------------------------------------------- callgrind
+
+def callgrind_mode():
+    """Issue 14's figure: instructions per request of a sesame `Session` against raw reqwest
+    (with and without the session's 60 s client timeout), Work A and B, under callgrind.
+    Instruction counts do not move with the machine's load, so this is the figure to compare
+    on shared cores. BENCH_BIN_BEFORE=path adds a `sesame-bench` built from another tree (a
+    before row in the same run). BENCH_CALLGRIND_N timed GETs (3,000) plus 100 warm-up per run,
+    BENCH_CALLGRIND_RUNS runs per cell (5), medians."""
+    cg_n = int(os.environ.get("BENCH_CALLGRIND_N", "3000"))
+    runs = int(os.environ.get("BENCH_CALLGRIND_RUNS", "5"))
+    conc = int(os.environ.get("BENCH_CONC", "64"))
+    before = os.environ.get("BENCH_BIN_BEFORE")
+    env = base_env()
+    t_start = time.time()
+    idp = start_idp(env, ttl=7200)
+    issuer = idp.info["issuer"]
+    server = Proc([BENCH_BIN, "server", "--introspect", issuer, "--max-seconds", "3600"], env, "server")
+    base = f"http://127.0.0.1:{server.info['port']}/"
+    url = base + "data"
+    rows = [("raw", BENCH_BIN, "raw"), ("raw-timeout", BENCH_BIN, "raw-timeout"), ("sesame", BENCH_BIN, "sesame")]
+    if before:
+        rows.insert(2, ("sesame-before", before, "sesame"))
+    if os.environ.get("BENCH_CONTENDERS"):
+        rows = [r for r in rows if r[0] in os.environ["BENCH_CONTENDERS"].split(",")]
+    counts = {f"{w}-{k}": [] for w in ("A", "B") for k, _, _ in rows}
+    try:
+        tf, _ = bench_profile_and_token(base, issuer, env)
+        for i in range(runs):
+            for work, concurrency in (("A", 1), ("B", conc)):
+                for key, binary, contender in rows:
+                    argv = [binary, "load", "--contender", contender, "--url", url, "--n", str(cg_n),
+                            "--concurrency", str(concurrency), "--token-file", str(tf), "--warmup", "100"]
+                    if contender == "sesame":
+                        argv += ["--profile", "bench"]
+                    v = callgrind_per_request(argv, env, cg_n + 100)
+                    if v:
+                        counts[f"{work}-{key}"].append(v)
+                    log(f"run {i + 1}/{runs} work {work} {key:>13}: {v or 0:,.0f} instructions per request  "
+                        f"load {load_avg():.2f}")
+        srv = http_json(base + "_bench/stats")
+    finally:
+        server.stop()
+        idp.stop()
+    meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "n": cg_n, "runs": runs,
+            "conc": conc, "cpu": cpu_model(), "load_end": load_avg(), "duration_s": round(time.time() - t_start),
+            "server": srv, "before": before}
+    raw = {"meta": meta, "rows": [r[0] for r in rows], "counts": counts}
+    (RESULTS / "callgrind.json").write_text(json.dumps(raw, indent=1))
+    md = render_callgrind(raw)
+    print(md)
+    (RESULTS / "callgrind.md").write_text(md)
+
+
+CALLGRIND_LABEL = {
+    "raw": "raw reqwest, fixed header (the floor)",
+    "raw-timeout": "raw reqwest + 60 s client timeout",
+    "sesame-before": "sesame `Session`, before (BENCH_BIN_BEFORE)",
+    "sesame": "sesame `Session`",
+}
+
+
+def render_callgrind(raw):
+    meta, counts = raw["meta"], raw["counts"]
+    out = [f"Measured {meta['date']} on {meta['cpu']} (shared), `bash bench/run callgrind`: "
+           f"`valgrind --tool=callgrind` on the whole `sesame-bench load` process, {meta['n']:,} GETs plus "
+           f"100 warm-up, total instructions ÷ requests, median of {meta['runs']} runs (Work A sequential, "
+           f"Work B {meta['conc']} in flight).", ""]
+    out.append("| instructions per request | Work A | Work B | ÷ floor, A / B |")
+    out.append("|---|---|---|---|")
+    floor = {w: med(counts.get(f"{w}-raw") or []) for w in ("A", "B")}
+    for key in raw["rows"]:
+        a, b = med(counts[f"A-{key}"]), med(counts[f"B-{key}"])
+        ratio = " / ".join(f"{v / floor[w]:.3f}" if v and floor[w] else "–" for v, w in ((a, "A"), (b, "B")))
+        out.append(f"| {CALLGRIND_LABEL[key]} | {a / 1000:.1f} k | {b / 1000:.1f} k | {ratio} |"
+                   if a and b else f"| {CALLGRIND_LABEL[key]} | – | – | – |")
+    spread = []
+    for w in ("A", "B"):
+        vs = counts.get(f"{w}-sesame") or []
+        if vs:
+            spread.append(f"Work {w} sesame runs {min(vs) / 1000:.1f}–{max(vs) / 1000:.1f} k")
+    out.append("")
+    out.append(f"{'; '.join(spread)}. Load average {meta['load_end']:.2f} at the end (does not move the counts); "
+               f"{meta['duration_s']} s in all.")
+    return "\n".join(out) + "\n"
+
+
 # -------------------------------------------------------------------------------- soak
 
 def soak_mode():
@@ -805,8 +898,10 @@ if __name__ == "__main__":
             entry_mode()
         elif mode == "dpop":
             dpop_mode()
+        elif mode == "callgrind":
+            callgrind_mode()
         else:
-            raise SystemExit(f"unknown mode {mode}: default, quick, entry, dpop or soak")
+            raise SystemExit(f"unknown mode {mode}: default, quick, entry, dpop, callgrind or soak")
     finally:
         if os.environ.get("BENCH_KEEP_WORK"):
             log(f"work directory kept: {WORK}")

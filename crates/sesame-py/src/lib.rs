@@ -9,6 +9,7 @@
 mod aio;
 mod cli;
 mod errors;
+mod exchange;
 mod logging;
 mod login;
 mod multipart;
@@ -26,6 +27,7 @@ fn _sesame(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cli::_cli_main, m)?)?;
     m.add_class::<session::PySession>()?;
     m.add_class::<session::PyAsyncSession>()?;
+    m.add_class::<exchange::PyAuthExchange>()?;
     m.add_class::<response::PyResponse>()?;
     m.add_class::<response::PyHeaders>()?;
     m.add_class::<response::ContentIter>()?;

@@ -90,4 +90,4 @@ def test_the_renderer_sees_every_public_method():
     text = render()
     for name in ["Session(", "`token(", "`login(", "async token(", "raise_for_status("]:
         assert name in text, name
-    assert "_auth_headers" not in text
+    assert "_exchange" not in text and "_AuthExchange" not in text

@@ -27,7 +27,7 @@ def test_session_with_dpop_attaches_a_fresh_proof_per_request(idp):
         assert "DPoP-bound" in str(e.value)
         seen = set()
         for method, url in [("GET", idp.api + "items?x=1"), ("POST", idp.api + "things")]:
-            headers, _attachment = s._auth_headers(method, url)
+            headers = s._exchange().attach(method, url)
             h = {k.lower(): v for k, v in headers}
             assert h["authorization"].startswith("DPoP ")
             token = h["authorization"][5:]

@@ -35,15 +35,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use http::Extensions;
-use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName, LOCATION, WWW_AUTHENTICATE};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName};
 use reqwest::{Method, StatusCode};
 use reqwest_middleware::{Middleware, Next};
-use url::Url;
 
-use crate::credential::{AuthRequest, Credential, Rejection};
+use crate::credential::Credential;
+use crate::credential::exchange::{AuthExchange, challenge};
 use crate::redact::redact_url;
 use crate::scope::CredentialScope;
-use crate::session::{NextMethod, RedirectPolicy, next_method};
+use crate::session::{NextMethod, RedirectPolicy, drop_credential_headers, next_hop, too_many};
 
 /// Attaches a credential to requests within its scope, follows redirects judging each hop,
 /// renews once on 401. Use it through [`CredentialMiddleware::client_builder`].
@@ -101,34 +101,62 @@ impl CredentialMiddleware {
         crate::redact::is_sensitive_header(name, &self.credential_headers)
     }
 
+    /// The exchange's attach stage on a reqwest request: the credential's headers when the
+    /// hop is in scope.
     async fn attach(
         &self,
+        exchange: &mut AuthExchange<'_>,
         req: &mut reqwest::Request,
-    ) -> reqwest_middleware::Result<Option<crate::credential::Attachment>> {
-        if !self.scope.covers(req.url()) {
-            return Ok(None);
-        }
-        let method = req.method().clone();
-        let url = req.url().clone();
+    ) -> reqwest_middleware::Result<()> {
+        let (method, url) = (req.method().clone(), req.url().clone());
         let mut headers = HeaderMap::new();
-        let attachment = self
-            .credential
-            .attach(
-                &AuthRequest {
-                    method: &method,
-                    url: &url,
-                },
-                &mut headers,
-            )
-            .await
-            .map_err(wrap)?;
-        for (k, mut v) in headers {
+        exchange.attach(&method, &url, &mut headers).await.map_err(wrap)?;
+        for (k, v) in headers {
             if let Some(k) = k {
-                v.set_sensitive(true);
                 req.headers_mut().insert(k, v);
             }
         }
-        Ok(Some(attachment))
+        Ok(())
+    }
+
+    /// The redirect stage: the next hop, made from the request as the caller made it
+    /// (`None` for a streaming body, which cannot be replayed), or `None` to hand the
+    /// response back.
+    fn redirect(
+        &self,
+        spare: Option<reqwest::Request>,
+        resp: &reqwest::Response,
+        hops: &mut usize,
+    ) -> reqwest_middleware::Result<Option<reqwest::Request>> {
+        let Some(mut hop) = spare else {
+            return Ok(None);
+        };
+        let (method, url) = (hop.method(), hop.url());
+        let Some(next) = next_hop(self.redirect, resp.status(), method, url, resp.headers()) else {
+            return Ok(None);
+        };
+        *hops += 1;
+        if *hops > self.max_redirects {
+            return Err(wrap(too_many(method, url, self.max_redirects)));
+        }
+        tracing::debug!(
+            status = resp.status().as_u16(),
+            from = %redact_url(url),
+            to = %redact_url(&next.url),
+            cross_origin = next.cross_origin,
+            "following redirect"
+        );
+        *hop.url_mut() = next.url;
+        if let NextMethod::Get = next.rule {
+            *hop.method_mut() = Method::GET;
+            *hop.body_mut() = None;
+            hop.headers_mut().remove(CONTENT_TYPE);
+            hop.headers_mut().remove(CONTENT_LENGTH);
+        }
+        if next.cross_origin {
+            drop_credential_headers(hop.headers_mut(), |k| self.is_credential_header(k));
+        }
+        Ok(Some(hop))
     }
 }
 
@@ -150,103 +178,31 @@ impl Middleware for Guarded {
     ) -> reqwest_middleware::Result<reqwest::Response> {
         let m = &self.0;
         let mut req = req;
-        let mut retried_after_401 = false;
+        let mut exchange = AuthExchange::new(Some(&*m.credential), Some(&m.scope));
         let mut hops = 0usize;
         loop {
             // The request as the caller made it, before any credential: the 401 resend and
             // the next hop start from it (`None` for a streaming body, which cannot be
             // replayed).
             let spare = req.try_clone();
-            let method = req.method().clone();
-            let url = req.url().clone();
-            let attachment = m.attach(&mut req).await?;
+            let (method, url) = (req.method().clone(), req.url().clone());
+            m.attach(&mut exchange, &mut req).await?;
             let resp = next.clone().run(req, extensions).await?;
-            let status = resp.status();
-
-            if status == StatusCode::UNAUTHORIZED
-                && !retried_after_401
-                && let (Some(att), Some(again)) = (&attachment, spare.as_ref().and_then(|r| r.try_clone()))
-            {
-                let challenge = resp
-                    .headers()
-                    .get(WWW_AUTHENTICATE)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                let info = AuthRequest {
-                    method: &method,
-                    url: &url,
-                };
-                if m.credential
-                    .rejected(&info, att, challenge.as_deref())
+            if resp.status() == StatusCode::UNAUTHORIZED
+                && let Some(again) = spare.as_ref().and_then(|r| r.try_clone())
+                && exchange
+                    .on_response(&method, &url, resp.status(), challenge(resp.headers()))
                     .await
                     .map_err(wrap)?
-                    == Rejection::Retry
-                {
-                    retried_after_401 = true;
-                    req = again;
-                    continue;
-                }
-                return Ok(resp);
+                    .resend()
+            {
+                req = again;
+                continue;
             }
-
-            let Some(target) = redirect_target(&resp, &url) else {
-                return Ok(resp);
-            };
-            let cross_origin = !CredentialScope::origin_of(&url).is_some_and(|o| o.same_origin(&target));
-            let follow = match m.redirect {
-                RedirectPolicy::None => false,
-                RedirectPolicy::SameOrigin => !cross_origin,
-                RedirectPolicy::All => true,
-            };
-            let (true, Some(rule), Some(mut hop)) = (follow, next_method(status, &method), spare) else {
-                return Ok(resp);
-            };
-            hops += 1;
-            if hops > m.max_redirects {
-                return Err(wrap(crate::Error::new(
-                    crate::ErrorKind::Transport,
-                    format!(
-                        "{method} {}: more than {} redirects; the server may be redirecting in a loop",
-                        redact_url(&url),
-                        m.max_redirects
-                    ),
-                )));
+            match m.redirect(spare, &resp, &mut hops)? {
+                Some(hop) => req = hop,
+                None => return Ok(resp),
             }
-            *hop.url_mut() = target;
-            if let NextMethod::Get = rule {
-                *hop.method_mut() = Method::GET;
-                *hop.body_mut() = None;
-                hop.headers_mut().remove(CONTENT_TYPE);
-                hop.headers_mut().remove(CONTENT_LENGTH);
-            }
-            if cross_origin {
-                let drop: Vec<HeaderName> = hop
-                    .headers()
-                    .keys()
-                    .filter(|k| m.is_credential_header(k))
-                    .cloned()
-                    .collect();
-                for k in drop {
-                    hop.headers_mut().remove(&k);
-                }
-            }
-            tracing::debug!(
-                status = status.as_u16(),
-                from = %redact_url(&url),
-                to = %redact_url(hop.url()),
-                cross_origin,
-                "following redirect"
-            );
-            req = hop;
         }
     }
-}
-
-fn redirect_target(resp: &reqwest::Response, current: &Url) -> Option<Url> {
-    if !resp.status().is_redirection() {
-        return None;
-    }
-    let loc = resp.headers().get(LOCATION)?.to_str().ok()?;
-    let next = current.join(loc).ok()?;
-    matches!(next.scheme(), "http" | "https").then_some(next)
 }

@@ -54,7 +54,7 @@ impl CredentialScope {
     /// Whether `url` has the same origin (scheme, host, port).
     pub fn same_origin(&self, url: &Url) -> bool {
         url.scheme().eq_ignore_ascii_case(&self.scheme)
-            && url.host().map(|h| h.to_owned()).as_ref() == Some(&self.host)
+            && url.host().is_some_and(|h| same_host(&h, &self.host))
             && url.port_or_known_default() == self.port
     }
 
@@ -122,6 +122,16 @@ impl CredentialScope {
     /// The path prefix (no trailing slash; empty for the whole origin).
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+}
+
+/// `a == b` without copying `a` (this runs on every request).
+fn same_host(a: &Host<&str>, b: &Host<String>) -> bool {
+    match (a, b) {
+        (Host::Domain(a), Host::Domain(b)) => *a == b.as_str(),
+        (Host::Ipv4(a), Host::Ipv4(b)) => a == b,
+        (Host::Ipv6(a), Host::Ipv6(b)) => a == b,
+        _ => false,
     }
 }
 

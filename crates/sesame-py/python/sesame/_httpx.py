@@ -5,7 +5,7 @@ Imported on first use of ``sesame.HttpxAuth``; httpx is not a dependency of sesa
 
 from __future__ import annotations
 
-from typing import Any, AsyncGenerator, Generator, Optional, Set
+from typing import Any, AsyncGenerator, Generator, List, Optional, Set, Tuple
 
 try:
     import httpx
@@ -58,14 +58,10 @@ class HttpxAuth(httpx.Auth):
     def __repr__(self) -> str:
         return repr(self._engine).replace("<sesame.Session", "<sesame.HttpxAuth", 1)
 
-    def _apply(self, request: httpx.Request, found: Any) -> Optional[int]:
-        if found is None:
-            return None
-        headers, attachment = found
-        for name, value in headers:
+    def _apply(self, request: httpx.Request, headers: Optional[List[Tuple[str, str]]]) -> None:
+        for name, value in headers or ():
             self._names.add(name.lower())
             request.headers[name] = value
-        return attachment
 
     def _strip(self, request: httpx.Request) -> None:
         for name in list(request.headers.keys()):
@@ -73,27 +69,30 @@ class HttpxAuth(httpx.Auth):
                 del request.headers[name]
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        # One auth exchange per request (the engine's: scope, the single 401 resend, UMA).
         method, url = request.method, str(request.url)
-        attachment = self._apply(request, self._engine._auth_headers(method, url))
+        exchange = self._engine._exchange()
+        self._apply(request, exchange.attach(method, url))
         response = yield request
-        if response.status_code == 401 and attachment is not None:
+        if response.status_code == 401 and exchange.attached:
             response.read()
             challenge = response.headers.get("www-authenticate")
-            if self._engine._rejected(method, url, attachment, challenge):
+            if exchange.on_response(method, url, response.status_code, challenge) != "done":
                 self._strip(request)
-                self._apply(request, self._engine._auth_headers(method, url))
+                self._apply(request, exchange.attach(method, url))
                 yield request
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         method, url = request.method, str(request.url)
-        attachment = self._apply(request, await self._engine._auth_headers_async(method, url))
+        exchange = self._engine._exchange()
+        self._apply(request, await exchange.attach_async(method, url))
         response = yield request
-        if response.status_code == 401 and attachment is not None:
+        if response.status_code == 401 and exchange.attached:
             await response.aread()
             challenge = response.headers.get("www-authenticate")
-            if await self._engine._rejected_async(method, url, attachment, challenge):
+            if await exchange.on_response_async(method, url, response.status_code, challenge) != "done":
                 self._strip(request)
-                self._apply(request, await self._engine._auth_headers_async(method, url))
+                self._apply(request, await exchange.attach_async(method, url))
                 yield request
 
     def strip_out_of_scope(self, request: httpx.Request) -> None:

@@ -52,6 +52,8 @@ class RequestsAuth(AuthBase):
         return repr(self._engine).replace("<sesame.Session", "<sesame.RequestsAuth", 1)
 
     def __call__(self, r: Any) -> Any:
+        # One auth exchange per request (the engine's: scope, the single 401 resend, UMA).
+        r._sesame_exchange = self._engine._exchange()
         self._attach(r)
         body = getattr(r, "body", None)
         if hasattr(body, "tell"):
@@ -63,15 +65,9 @@ class RequestsAuth(AuthBase):
         return r
 
     def _attach(self, r: Any) -> None:
-        found = self._engine._auth_headers(r.method or "GET", r.url)
-        if found is None:
-            r._sesame_attachment = None
-            return
-        headers, attachment = found
-        for name, value in headers:
+        for name, value in r._sesame_exchange.attach(r.method or "GET", r.url) or ():
             self._names.add(name.lower())
             r.headers[name] = value
-        r._sesame_attachment = attachment
 
     def _strip(self, r: Any) -> None:
         for name in list(r.headers.keys()):
@@ -87,11 +83,11 @@ class RequestsAuth(AuthBase):
             if not self._engine.in_scope(target):
                 self._strip(req)
             return resp
-        attachment = getattr(req, "_sesame_attachment", None)
-        if resp.status_code != 401 or attachment is None or getattr(req, "_sesame_retried", False):
+        exchange = getattr(req, "_sesame_exchange", None)
+        if resp.status_code != 401 or exchange is None:
             return resp
         challenge = resp.headers.get("www-authenticate")
-        if not self._engine._rejected(req.method or "GET", req.url, attachment, challenge):
+        if exchange.on_response(req.method or "GET", req.url, resp.status_code, challenge) == "done":
             return resp
         pos = getattr(req, "_sesame_pos", None)
         if pos is not None:
@@ -103,8 +99,8 @@ class RequestsAuth(AuthBase):
         extract_cookies_to_jar(prep._cookies, req, resp.raw)
         prep.prepare_cookies(prep._cookies)
         self._strip(prep)
+        prep._sesame_exchange = exchange
         self._attach(prep)
-        prep._sesame_retried = True
         retried = resp.connection.send(prep, **kwargs)
         retried.history.append(resp)
         retried.request = prep

@@ -350,18 +350,27 @@ class Session:
         """Releases the connections; later calls raise :class:`sesame.Error`."""
     def __enter__(self) -> Session: ...
     def __exit__(self, *args: Any) -> bool: ...
-    def _auth_headers(self, method: str, url: str) -> Optional[Tuple[List[Tuple[str, str]], int]]:
-        """For adapters: the credential headers for ``method url`` and the attachment id,
-        or ``None`` out of scope."""
-    def _rejected(self, method: str, url: str, attachment: int, challenge: Optional[str] = None) -> bool:
-        """For adapters: a 401 answered a request that carried ``attachment``; ``True`` when
-        the credential renewed itself and the request should be resent once."""
-    def _auth_headers_async(self, method: str, url: str) -> Awaitable[Optional[Tuple[List[Tuple[str, str]], int]]]:
-        """:meth:`_auth_headers` as an awaitable."""
-    def _rejected_async(
-        self, method: str, url: str, attachment: int, challenge: Optional[str] = None
-    ) -> Awaitable[bool]:
-        """:meth:`_rejected` as an awaitable."""
+    def _exchange(self) -> _AuthExchange:
+        """For adapters: the engine's auth exchange for one request (attach within scope,
+        then on a 401: done, or attach again and resend once)."""
+
+class _AuthExchange:
+    """One request's auth exchange, driven by the ``requests`` and ``httpx`` adapters."""
+
+    def attach(self, method: str, url: str) -> Optional[List[Tuple[str, str]]]:
+        """The credential headers for ``method url``, or ``None`` out of scope."""
+    def attach_async(self, method: str, url: str) -> Awaitable[Optional[List[Tuple[str, str]]]]:
+        """:meth:`attach` as an awaitable."""
+    def on_response(self, method: str, url: str, status: int, challenge: Optional[str] = None) -> str:
+        """The step after a response to the last request attached: ``"done"``, or
+        ``"renew-and-resend"`` / ``"uma-ticket"`` (attach again and resend, once)."""
+    def on_response_async(
+        self, method: str, url: str, status: int, challenge: Optional[str] = None
+    ) -> Awaitable[str]:
+        """:meth:`on_response` as an awaitable."""
+    @property
+    def attached(self) -> bool:
+        """Whether the credential went with the last request attached."""
 
 class AsyncSession:
     """The asynchronous :class:`Session`: the same arguments (``auth=("user", "password")``

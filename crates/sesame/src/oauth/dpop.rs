@@ -481,8 +481,11 @@ pub fn bound_token_error(what: &str) -> Error {
 /// Hands a response of the API to the credential that authenticated its request (the
 /// session's one call into DPoP: it keeps the nonce for the next proof).
 pub fn observe(credential: &dyn crate::credential::Credential, url: &Url, headers: &HeaderMap) {
-    if headers.contains_key(NONCE_HEADER)
-        && let Some(o) = credential.as_oauth()
+    // The credential first: a header lookup by a `&str` name parses the name, on every
+    // response, for the many sessions without DPoP.
+    if let Some(o) = credential.as_oauth()
+        && o.dpop().is_some()
+        && headers.contains_key(NONCE_HEADER)
     {
         o.observe_response(url, headers);
     }

@@ -13,6 +13,7 @@ mod redirect;
 mod request;
 mod response;
 pub mod retry;
+mod send;
 mod status;
 
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use url::Url;
 
 pub use builder::SessionBuilder;
 pub use redirect::RedirectPolicy;
-pub(crate) use redirect::{NextMethod, next_method};
+pub(crate) use redirect::{NextMethod, drop_credential_headers, next_hop, too_many};
 pub use request::{Body, RequestBuilder};
 pub use reqwest::{Method, StatusCode, header};
 pub use response::Response;
@@ -190,10 +191,6 @@ impl Session {
 }
 
 impl Inner {
-    fn covers(&self, url: &Url) -> bool {
-        self.credential.is_some() && self.scope.as_ref().is_some_and(|s| s.covers(url))
-    }
-
     /// Whether a header a user set by hand carries a credential: such headers are dropped
     /// when a redirect leaves the origin, as curl does, key the HTTP cache and are
     /// redacted (credential headers set by a [`Credential`] are never carried in the

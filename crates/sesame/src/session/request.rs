@@ -1,18 +1,16 @@
-//! [`RequestBuilder`] and the send loop: scope check, credential attachment, redirects and
-//! the single 401 retry.
+//! [`RequestBuilder`]: a request being prepared; [`send`](RequestBuilder::send) hands it to
+//! the send path (`send.rs`).
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, LOCATION, WWW_AUTHENTICATE};
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 use url::Url;
 
-use super::http_cache::Lookup;
-use super::redirect::{NextMethod, next_method};
-use super::{RedirectPolicy, Response, Session};
-use crate::credential::{AuthRequest, Rejection};
+use super::send::{Call, Options, Parts};
+use super::{Response, Session};
 use crate::redact::{redact_headers, redact_url};
 use crate::{Error, Result};
 
@@ -190,250 +188,24 @@ impl RequestBuilder {
         self.url.as_ref().ok()
     }
 
-    /// Sends the request, following redirects per the session's policy.
+    /// Sends the request, following redirects per the session's policy (the stages are
+    /// in `session/send.rs`).
     pub async fn send(self) -> Result<Response> {
         if let Some(e) = self.error {
             return Err(e);
         }
-        let mut url = self.url?;
-        let session = self.session;
-        let inner = session.inner();
-        let mut method = self.method;
-        let mut headers = self.headers;
-        let mut body = self.body;
-        let mut retried_after_401 = false;
-        let mut hops = 0usize;
-        let retry = match self.retries {
-            Some(n) => inner.retry.clone().with_max_retries(n),
-            None => inner.retry.clone(),
+        let parts = Parts {
+            method: self.method,
+            url: self.url?,
+            headers: self.headers,
+            body: self.body,
         };
-        // The timeout bounds the whole call: retries, redirects and the 401 resend included.
-        // The timeout the client applies to each attempt by itself: the session's, unless
-        // this request has its own.
-        let client_timeout = inner.timeout.filter(|_| self.timeout.is_none());
-        let deadline = self
-            .timeout
-            .or(inner.timeout)
-            .and_then(|t| tokio::time::Instant::now().checked_add(t));
-        loop {
-            let scoped = inner.covers(&url);
-            let mut cred_headers = HeaderMap::new();
-            let attachment = match (&inner.credential, scoped) {
-                (Some(c), true) => {
-                    let req = AuthRequest {
-                        method: &method,
-                        url: &url,
-                    };
-                    Some(c.attach(&req, &mut cred_headers).await?)
-                }
-                _ => None,
-            };
-            let client = if scoped {
-                &inner.client_scoped
-            } else {
-                &inner.client_plain
-            };
-            if inner.insecure {
-                tracing::warn!(target: "sesame::insecure", url = %redact_url(&url), "sending without TLS certificate verification (insecure = true)");
-            }
-            let mut all = headers.clone();
-            for (k, v) in cred_headers.iter() {
-                let mut v = v.clone();
-                v.set_sensitive(true);
-                all.insert(k.clone(), v);
-            }
-            // The response cache (GET): keyed by who is asking, so identities never share.
-            let lookup = match &inner.http_cache {
-                Some(cache) => {
-                    let who = super::http_cache::identity(
-                        attachment.as_ref().and(inner.credential.as_deref()),
-                        &cred_headers,
-                        &headers,
-                        inner.credential_headers(),
-                    );
-                    cache.lookup(&method, &url, &headers, &who, inner.credential_headers())
-                }
-                None => Lookup::Bypass,
-            };
-            if let Lookup::Fresh(r) = lookup {
-                tracing::debug!(url = %redact_url(&url), "served from the HTTP cache");
-                return Ok(Response::new(r, method));
-            }
-            if let Some(c) = lookup.conditional_headers() {
-                for (k, v) in c.iter() {
-                    all.insert(k.clone(), v.clone());
-                }
-            }
-            if tracing::enabled!(tracing::Level::DEBUG) {
-                let mut cred_names: Vec<HeaderName> = cred_headers.keys().cloned().collect();
-                cred_names.extend(inner.credential_headers().iter().cloned());
-                tracing::debug!(
-                    method = %method,
-                    url = %redact_url(&url),
-                    credential = scoped && attachment.is_some(),
-                    headers = %redact_headers(&all, &cred_names),
-                    "request"
-                );
-            }
-            // Formatted (and the URL redacted) only when a retry is logged.
-            let what = RequestLabel {
-                method: &method,
-                url: &url,
-            };
-            let resp = retry
-                .run(
-                    what,
-                    deadline,
-                    |_| {
-                        let mut rb = client.request(method.clone(), url.clone()).headers(all.clone());
-                        if let Body::Bytes(b) = &body {
-                            rb = rb.body(b.clone());
-                        }
-                        if let Some(d) = deadline {
-                            let left = d.saturating_duration_since(tokio::time::Instant::now());
-                            // The client applies the session's timeout to every request by
-                            // itself; a per-request timeout (which costs reqwest an extensions
-                            // map and a timer re-registration per request) is set only when
-                            // less than that is left (retries, redirects, the 401 resend, a
-                            // slow token renewal) or the request has its own.
-                            if client_timeout.is_none_or(|t| left + CLIENT_TIMEOUT_SLACK < t) {
-                                rb = rb.timeout(left);
-                            }
-                        }
-                        rb.send()
-                    },
-                    |outcome| retry.classify(&method, self.idempotent, outcome),
-                )
-                .await
-                .map_err(|e| Error::from_reqwest(e, method.as_str(), &url))?;
-            let status = resp.status();
-            tracing::debug!(status = status.as_u16(), url = %redact_url(&url), "response");
-            if let Some(cache) = &inner.http_cache {
-                cache.invalidate_after(&method, &url, status, resp.headers());
-            }
-            if let Some(c) = attachment.as_ref().and(inner.credential.as_deref()) {
-                crate::oauth::dpop::observe(c, &url, resp.headers());
-            }
-
-            if status == StatusCode::UNAUTHORIZED
-                && !retried_after_401
-                && let (Some(cred), Some(att)) = (&inner.credential, &attachment)
-            {
-                let challenge = resp
-                    .headers()
-                    .get(WWW_AUTHENTICATE)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                let req = AuthRequest {
-                    method: &method,
-                    url: &url,
-                };
-                if cred.rejected(&req, att, challenge.as_deref()).await? == Rejection::Retry {
-                    tracing::debug!(url = %redact_url(&url), "credential renewed after 401; resending once");
-                    retried_after_401 = true;
-                    continue;
-                }
-            }
-
-            if status.is_redirection()
-                && inner.redirect != RedirectPolicy::None
-                && let Some(next) = redirect_target(&resp, &url)
-            {
-                let cross_origin = !same_origin(&url, &next);
-                let allowed = match inner.redirect {
-                    RedirectPolicy::None => false,
-                    RedirectPolicy::SameOrigin => !cross_origin,
-                    RedirectPolicy::All => true,
-                };
-                if let (true, Some(rule)) = (allowed, next_method(status, &method)) {
-                    hops += 1;
-                    if hops > inner.max_redirects {
-                        return Err(Error::new(
-                            crate::ErrorKind::Transport,
-                            format!(
-                                "{} {}: more than {} redirects; the server may be redirecting in a loop",
-                                method,
-                                redact_url(&url),
-                                inner.max_redirects
-                            ),
-                        ));
-                    }
-                    if let NextMethod::Get = rule {
-                        method = Method::GET;
-                        body = Body::Empty;
-                        headers.remove(CONTENT_TYPE);
-                        headers.remove(reqwest::header::CONTENT_LENGTH);
-                    }
-                    if cross_origin {
-                        // Hand-set credential headers stay with their origin (curl does
-                        // the same for Authorization and Cookie).
-                        let drop: Vec<HeaderName> = headers
-                            .keys()
-                            .filter(|k| inner.is_hand_set_credential_header(k))
-                            .cloned()
-                            .collect();
-                        for k in drop {
-                            headers.remove(&k);
-                        }
-                    }
-                    tracing::debug!(
-                        status = status.as_u16(),
-                        from = %redact_url(&url),
-                        to = %redact_url(&next),
-                        cross_origin,
-                        "following redirect"
-                    );
-                    url = next;
-                    continue;
-                }
-            }
-
-            let resp = match &inner.http_cache {
-                Some(cache) => cache.complete(lookup, &method, &url, resp).await?,
-                None => resp,
-            };
-            // Every credential this request carried (attached or hand-set) is masked in the
-            // error built from the reply. Only the values are kept here (a refcount each);
-            // the mask is worked out if an error is built.
-            let sent: Vec<HeaderValue> = all
-                .iter()
-                .filter(|(k, v)| v.is_sensitive() || crate::redact::is_sensitive_header(k, &[]))
-                .map(|(_, v)| v.clone())
-                .collect();
-            let response = Response::new(resp, method.clone()).with_sent_credentials(sent);
-            let check = self.error_for_status.unwrap_or(inner.error_for_status);
-            if check && status.as_u16() >= 400 {
-                return Err(response.into_error().await);
-            }
-            return Ok(response);
-        }
-    }
-}
-
-fn redirect_target(resp: &reqwest::Response, current: &Url) -> Option<Url> {
-    let loc = resp.headers().get(LOCATION)?.to_str().ok()?;
-    let next = current.join(loc).ok()?;
-    matches!(next.scheme(), "http" | "https").then_some(next)
-}
-
-fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme() && a.host() == b.host() && a.port_or_known_default() == b.port_or_known_default()
-}
-
-/// How much of the whole-call deadline may be gone before an attempt and still let the
-/// client's own (session) timeout stand for the rest: the call then ends at most this much
-/// after its deadline. Anything later (a retry, a redirect, the 401 resend, a slow token
-/// renewal) gets exactly what is left.
-const CLIENT_TIMEOUT_SLACK: Duration = Duration::from_millis(1);
-
-/// `METHOD url` (redacted) for log lines, formatted only when one is written.
-struct RequestLabel<'a> {
-    method: &'a Method,
-    url: &'a Url,
-}
-
-impl std::fmt::Display for RequestLabel<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.method, redact_url(self.url))
+        let options = Options {
+            timeout: self.timeout,
+            retries: self.retries,
+            idempotent: self.idempotent,
+            error_for_status: self.error_for_status,
+        };
+        Call::new(self.session.inner(), parts, options).run().await
     }
 }

@@ -1,7 +1,7 @@
 //! [`Response`]: reqwest's response with sesame's error mapping.
 
 use bytes::Bytes;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -18,9 +18,12 @@ const ERROR_BODY_CAP: usize = 1024 * 1024;
 pub struct Response {
     inner: reqwest::Response,
     method: Method,
-    /// The credential header values the request carried: an API that echoes them in an
-    /// error body (`{"received": "Bearer …"}`) must not get them into the error message.
-    sent_credentials: Vec<HeaderValue>,
+    /// The request's URL (the session follows redirects itself, so it is the response's
+    /// too), kept for the errors of a body read, which consumes `inner`.
+    url: Url,
+    /// The credential headers the request carried: an API that echoes them in an error
+    /// body (`{"received": "Bearer …"}`) must not get them into the error message.
+    sent_credentials: HeaderMap,
 }
 
 impl std::fmt::Debug for Response {
@@ -37,17 +40,18 @@ impl std::fmt::Debug for Response {
 }
 
 impl Response {
-    pub(crate) fn new(inner: reqwest::Response, method: Method) -> Self {
+    pub(crate) fn new(inner: reqwest::Response, method: Method, url: Url) -> Self {
         Response {
             inner,
             method,
-            sent_credentials: Vec::new(),
+            url,
+            sent_credentials: HeaderMap::new(),
         }
     }
 
     /// The same response, masking these header values (and their encodings) in the error
     /// built from it.
-    pub(crate) fn with_sent_credentials(mut self, values: Vec<HeaderValue>) -> Self {
+    pub(crate) fn with_sent_credentials(mut self, values: HeaderMap) -> Self {
         self.sent_credentials = values;
         self
     }
@@ -79,8 +83,7 @@ impl Response {
 
     /// The whole body.
     pub async fn bytes(self) -> Result<Bytes> {
-        let url = self.inner.url().clone();
-        let m = self.method.clone();
+        let (url, m) = (self.url, self.method);
         self.inner
             .bytes()
             .await
@@ -89,8 +92,7 @@ impl Response {
 
     /// The body as text (charset from `Content-Type`, else UTF-8, lossy).
     pub async fn text(self) -> Result<String> {
-        let url = self.inner.url().clone();
-        let m = self.method.clone();
+        let (url, m) = (self.url, self.method);
         self.inner
             .text()
             .await
@@ -107,12 +109,10 @@ impl Response {
 
     /// The next chunk of the body, `None` at the end (streaming download).
     pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
-        let url = self.inner.url().clone();
-        let m = self.method.clone();
         self.inner
             .chunk()
             .await
-            .map_err(|e| Error::from_reqwest(e, m.as_str(), &url))
+            .map_err(|e| Error::from_reqwest(e, self.method.as_str(), &self.url))
     }
 
     /// `Ok(self)` for statuses below 400, else an [`HttpError`] with the server's message.
@@ -129,7 +129,7 @@ impl Response {
     /// the body (the Python package's `raise_for_status`).
     pub fn sent_secrets(&self) -> SecretMask {
         let mut mask = SecretMask::new();
-        for v in &self.sent_credentials {
+        for v in self.sent_credentials.values() {
             mask.add_header_value(v.as_bytes());
         }
         mask
