@@ -409,7 +409,7 @@ impl OAuthClient {
             (ClientAuth::Basic, Some(s)) => {
                 // RFC 6749 §2.3.1: form-urlencode id and secret before base64.
                 let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
-                let mut v = crate::credential::basic_header_value(&enc(&self.config.client_id), &enc(s.expose()));
+                let mut v = crate::transport::headers::basic_header(&enc(&self.config.client_id), &enc(s.expose()));
                 v.set_sensitive(true);
                 headers.insert(AUTHORIZATION, v);
             }

@@ -42,6 +42,7 @@ pub mod provider;
 pub mod registration;
 mod revocation;
 pub mod uma;
+mod uma_refusal;
 mod userinfo;
 pub mod webfinger;
 
