@@ -63,7 +63,10 @@ impl PageKind {
 /// The HTML is the program's own and is sent as it is: a handler that puts the provider's
 /// `error_description` into it must escape it ([`escape_html`]).
 #[derive(Clone)]
-pub struct PageHandler(Arc<dyn Fn(PageKind, &PageInfo<'_>) -> Option<String> + Send + Sync>);
+pub struct PageHandler(Arc<PageFn>);
+
+/// The function a [`PageHandler`] calls.
+type PageFn = dyn Fn(PageKind, &PageInfo<'_>) -> Option<String> + Send + Sync;
 
 impl PageHandler {
     /// A handler calling `f`.
