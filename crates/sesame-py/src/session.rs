@@ -14,7 +14,7 @@ use pyo3::types::{PyDict, PyTuple};
 use sesame::config::ResolvedProfile;
 use sesame::credential::{Attachment, AuthRequest, Credential, Rejection};
 use sesame::session::header::HeaderMap;
-use sesame::session::{Method, Status, TokenStatus};
+use sesame::session::{Method, Status};
 use sesame::{Error, Url};
 
 use crate::errors::{self, py_err};
@@ -28,6 +28,8 @@ use crate::runtime::wait;
 pub struct Core {
     session: RwLock<Option<sesame::Session>>,
     resolved: ResolvedProfile,
+    /// `page_handler=`: the program's landing pages (cegal's page handler).
+    page_handler: Option<sesame::oauth::landing::PageHandler>,
 }
 
 type Named<'py> = Vec<(&'static str, Option<Bound<'py, PyAny>>)>;
@@ -49,9 +51,23 @@ impl Core {
             .into_iter()
             .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
             .collect();
+        // Session options that are not profile keys (cegal's shapes, issue 15).
+        let mut auto_login = false;
+        let mut page_handler = None;
         if let Some(more) = more {
             for (k, v) in more.iter() {
-                args.push((k.extract()?, v));
+                let k: String = k.extract()?;
+                match k.as_str() {
+                    "auto_login" => auto_login = v.extract::<bool>()?,
+                    "page_handler" if v.is_none() => {}
+                    "page_handler" if v.is_callable() => page_handler = Some(login::page_handler(v.unbind())),
+                    "page_handler" => {
+                        return Err(pyo3::exceptions::PyTypeError::new_err(
+                            "page_handler must be a callable (kind, info) -> str | None",
+                        ));
+                    }
+                    _ => args.push((k, v)),
+                }
             }
         }
         let overrides = profile::overrides(py, args)?;
@@ -60,7 +76,16 @@ impl Core {
             config,
             overrides,
         };
-        let built = py.detach(move || profile::build(req)).map_err(py_err)?;
+        let facts = auto_login.then(|| login::terminal_facts(py));
+        let pages = page_handler.clone();
+        let built = py
+            .detach(move || {
+                profile::build_with(req, |resolved| match facts {
+                    Some(f) => login::implicit_handler(f, resolved, pages),
+                    None => Ok(None),
+                })
+            })
+            .map_err(py_err)?;
         if built.resolved.insecure() {
             // docs/session-rules.md#tls: on every use, whatever the `sesame` logger's level.
             errors::insecure_warning(py, &built.resolved.name)?;
@@ -68,6 +93,7 @@ impl Core {
         Ok(Core {
             session: RwLock::new(Some(built.session)),
             resolved: built.resolved,
+            page_handler,
         })
     }
 
@@ -152,21 +178,52 @@ impl Core {
         status_dict(py, &self.resolved, self.credential()?)
     }
 
-    /// `token(min_valid, force_refresh=…)`, to run without the GIL.
-    fn token(&self, min_valid: u64, force: bool) -> PyResult<impl Future<Output = sesame::Result<String>> + use<>> {
-        Ok(token_op(
-            self.credential()?,
-            self.resolved.name.clone(),
-            self.kind(),
-            min_valid,
-            force,
-        ))
+    /// `token(min_valid, force_refresh=…, login=…)`, to run without the GIL. With `login`,
+    /// a `LoginRequired` is answered by an implicit login (the rules of `sesame token`: a
+    /// terminal is needed) and the token asked for again.
+    fn token(
+        &self,
+        py: Python<'_>,
+        min_valid: u64,
+        force: bool,
+        login: bool,
+    ) -> PyResult<impl Future<Output = sesame::Result<String>> + use<>> {
+        let cred = self.credential()?;
+        let (name, kind) = (self.resolved.name.clone(), self.kind());
+        let first = token_op(cred.clone(), name.clone(), kind, min_valid, force);
+        let then = login.then(|| {
+            let log_in = login::login_op(
+                py,
+                cred.clone(),
+                &self.resolved,
+                login::Mode::parse(None).expect("the default mode"),
+                true,
+                self.page_handler.clone(),
+            );
+            (log_in, token_op(cred, name, kind, min_valid, false))
+        });
+        Ok(async move {
+            match (first.await, then) {
+                (Err(e), Some((log_in, again))) if e.is_login_required() => {
+                    log_in.await?;
+                    again.await
+                }
+                (r, _) => r,
+            }
+        })
     }
 
     /// `login(mode)`, to run without the GIL.
     fn login(&self, py: Python<'_>, mode: Option<&str>) -> PyResult<impl Future<Output = sesame::Result<()>> + use<>> {
         let mode = login::Mode::parse(mode)?;
-        Ok(login::login_op(py, self.credential()?, &self.resolved, mode))
+        Ok(login::login_op(
+            py,
+            self.credential()?,
+            &self.resolved,
+            mode,
+            false,
+            self.page_handler.clone(),
+        ))
     }
 
     /// `logout(revoke)`, to run without the GIL.
@@ -251,38 +308,13 @@ async fn logout_op(cred: Option<Arc<dyn Credential>>, revoke: bool) -> sesame::R
     Ok(done.end_session_url.map(|u| u.to_string()))
 }
 
-/// `status()`: the profile and its credential, secrets masked, no network. The state is
-/// [`Status`] (shared with `sesame status`); this formats it as a dict.
+/// `status()`: the profile and its credential, secrets masked, no network. The fields and
+/// their types are the engine's [`Status::to_json`], shared with `sesame status --json`.
 fn status_dict(py: Python<'_>, resolved: &ResolvedProfile, cred: Option<Arc<dyn Credential>>) -> PyResult<Py<PyDict>> {
     let st = Status::of(resolved, cred.as_ref());
-    let d = PyDict::new(py);
-    d.set_item("profile", &st.profile)?;
-    d.set_item("config", st.config.as_ref().map(|p| p.display().to_string()))?;
-    d.set_item("base_url", &st.base_url)?;
-    d.set_item("issuer", &st.issuer)?;
-    d.set_item("auth", &st.info.kind)?;
-    let details = PyDict::new(py);
-    for (k, v) in &st.info.details {
-        details.set_item(k, v)?;
-    }
-    d.set_item("credential", details)?;
-    match &st.token {
-        TokenStatus::Cached(t) => {
-            d.set_item("subject", t.subject_str())?;
-            d.set_item("scopes", t.scopes.clone())?;
-            if let Some(aud) = t.audience_list() {
-                d.set_item("audience", aud)?;
-            }
-            d.set_item("token", &t.masked)?;
-            d.set_item("seconds_left", t.seconds_left)?;
-            d.set_item("refresh_token", t.refresh_token)?;
-        }
-        TokenStatus::NoneCached => d.set_item("token", py.None())?,
-        TokenStatus::Static(masked) => d.set_item("token", masked)?,
-        TokenStatus::NotApplicable => {}
-    }
-    d.set_item("valid", st.valid)?;
-    Ok(d.unbind())
+    let text = serde_json::Value::Object(st.to_json()).to_string();
+    let d = py.import("json")?.call_method1("loads", (text,))?;
+    Ok(d.cast_into::<PyDict>()?.unbind())
 }
 
 macro_rules! session_named {
@@ -495,9 +527,12 @@ impl PySession {
 session_pymethods!(PySession, PyResult<PyResponse>, {
     /// A valid access token with at least `min_valid` seconds left (renewed first if
     /// needed; `force_refresh=True` renews regardless).
-    #[pyo3(signature = (min_valid=60, *, force_refresh=false))]
-    fn token(&self, py: Python<'_>, min_valid: u64, force_refresh: bool) -> PyResult<String> {
-        wait(py, self.core.token(min_valid, force_refresh)?)?.map_err(py_err)
+    /// `login=True` (cegal's `get_access_token()`): when no usable token is cached, log the
+    /// person in first, under the rules of `sesame token` (a terminal on stdin and stderr;
+    /// else `LoginRequired` as without it).
+    #[pyo3(signature = (min_valid=60, *, force_refresh=false, login=false))]
+    fn token(&self, py: Python<'_>, min_valid: u64, force_refresh: bool, login: bool) -> PyResult<String> {
+        wait(py, self.core.token(py, min_valid, force_refresh, login)?)?.map_err(py_err)
     }
 
     /// Logs in now and stores the tokens in the profile's cache (the one `sesame login` and
@@ -635,9 +670,15 @@ impl PyAsyncSession {
 
 session_pymethods!(PyAsyncSession, PyResult<Bound<'py, PyAny>>, {
     /// `await session.token(min_valid=60)`.
-    #[pyo3(signature = (min_valid=60, *, force_refresh=false))]
-    fn token<'py>(&self, py: Python<'py>, min_valid: u64, force_refresh: bool) -> PyResult<Bound<'py, PyAny>> {
-        let fut = self.core.token(min_valid, force_refresh)?;
+    #[pyo3(signature = (min_valid=60, *, force_refresh=false, login=false))]
+    fn token<'py>(
+        &self,
+        py: Python<'py>,
+        min_valid: u64,
+        force_refresh: bool,
+        login: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let fut = self.core.token(py, min_valid, force_refresh, login)?;
         pyo3_async_runtimes::tokio::future_into_py(py, async move { fut.await.map_err(py_err) })
     }
 

@@ -10,6 +10,7 @@ from typing import (
     Any,
     AsyncIterator,
     Awaitable,
+    Callable,
     Dict,
     Iterable,
     Iterator,
@@ -41,6 +42,8 @@ _Scopes = Union[str, Sequence[str]]
 # requests' `auth=(username, password)`: HTTP Basic (the password a secret like `password=`).
 _Auth = Union[str, Tuple[str, _Secret], None]
 _Login = Optional[Literal["browser", "device", "no-browser"]]
+# `page_handler(kind, info)`: the landing page's HTML, or None for the template / built-in one.
+_PageHandler = Callable[[str, Dict[str, str]], Optional[str]]
 
 class Headers(Mapping[str, str]):
     """Response headers: a read-only mapping with case-insensitive names.
@@ -164,6 +167,17 @@ class Session:
     and its lifetime at ``expires_field`` (default ``"expires_in"``); the token is cached
     and renewed like an OAuth token.
 
+    Two session options are not profile keys (cegal-keystoneauth's shapes):
+    ``auto_login=True`` lets a request or :meth:`token` of an ``oidc``/``device`` profile log
+    the person in when no usable token is cached — under the rules of ``sesame token``:
+    only when ``sys.stdin`` and ``sys.stderr`` are terminals, else
+    :class:`sesame.LoginRequired` as without it. ``page_handler=callable`` writes the
+    browser's last page of a login: ``callable(kind, info)`` with ``kind`` ``"success"`` or
+    ``"failure"`` and ``info`` a dict of ``issuer``, ``error``, ``error_description`` and
+    ``message`` (the provider's text cleaned, not HTML-escaped) returns the HTML, or
+    ``None`` for the profile's ``success_page``/``failure_page`` template or the built-in
+    page (also shown when the handler raises).
+
     Relative URLs join ``base_url``; the credential goes only to its origin and path
     prefix, redirects included. Tokens are cached (shared with the ``sesame`` command),
     renewed ahead of expiry with a single refresh however many threads need one, and a
@@ -193,6 +207,8 @@ class Session:
         timeout: _Timeout = None,
         retries: Optional[int] = None,
         config: Optional[_PathLike] = None,
+        auto_login: bool = False,
+        page_handler: Optional[_PageHandler] = None,
         **more: Any,
     ) -> None: ...
     def request(
@@ -302,10 +318,14 @@ class Session:
         stream: bool = False,
     ) -> Response:
         """A DELETE request."""
-    def token(self, min_valid: int = 60, *, force_refresh: bool = False) -> str:
+    def token(self, min_valid: int = 60, *, force_refresh: bool = False, login: bool = False) -> str:
         """A valid access token with at least ``min_valid`` seconds left: from the cache
         when it can, else renewed (``force_refresh=True`` renews regardless). Raises
-        :class:`sesame.ConfigError` for credentials that are not tokens."""
+        :class:`sesame.ConfigError` for credentials that are not tokens.
+
+        ``login=True`` (cegal's ``get_access_token()``): when the token cannot be had
+        without a person, log in first — under the rules of ``sesame token`` (only on a
+        terminal; else :class:`sesame.LoginRequired`)."""
     def login(self, mode: _Login = None) -> None:
         """Logs in now and stores the tokens in the profile's cache — the one ``sesame login``
         and ``sesame token`` use, so the shell and later sessions use them too.
@@ -332,8 +352,14 @@ class Session:
         """Deletes the profile's cached tokens (revoking them at the provider first with
         ``revoke=True``). Returns the URL that ends the person's browser session at the provider (oidc/device logins, where the provider has an end-session endpoint; it names the client, never the ID token), else None."""
     def status(self) -> Dict[str, Any]:
-        """The profile and its credential (kind, issuer, subject, scopes, seconds left,
-        refresh token present, valid), tokens masked. No network."""
+        """The profile and its credential, tokens masked, no network — the same keys and
+        types as ``sesame status --json``: ``profile``, ``config``, ``base_url``, ``issuer``
+        (configured, else the one discovered when the cached token was obtained; ``None``
+        when not known), ``auth``, ``credential`` (a dict of str), ``valid``; for a token
+        credential ``token`` (masked; ``None`` when none is cached) and, with a cached token,
+        ``subject`` (str or ``None``), ``scopes`` (list of str), ``audience`` (list of str,
+        when the token names one), ``seconds_left`` (``None``: it does not expire) and
+        ``refresh_token`` (bool)."""
     def in_scope(self, url: str) -> bool:
         """Whether the credential would be sent to ``url`` (the base URL's origin and path
         prefix)."""
@@ -389,6 +415,8 @@ class AsyncSession:
         timeout: _Timeout = None,
         retries: Optional[int] = None,
         config: Optional[_PathLike] = None,
+        auto_login: bool = False,
+        page_handler: Optional[_PageHandler] = None,
         **more: Any,
     ) -> None: ...
     async def request(
@@ -496,7 +524,7 @@ class AsyncSession:
         stream: bool = False,
     ) -> Response:
         """A DELETE request."""
-    async def token(self, min_valid: int = 60, *, force_refresh: bool = False) -> str:
+    async def token(self, min_valid: int = 60, *, force_refresh: bool = False, login: bool = False) -> str:
         """See :meth:`Session.token`."""
     async def login(self, mode: _Login = None) -> None:
         """See :meth:`Session.login`."""
