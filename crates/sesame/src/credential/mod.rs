@@ -22,6 +22,7 @@ mod netrc;
 pub mod oauth;
 pub(crate) mod permissions;
 mod uma;
+mod web_users;
 pub mod www_authenticate;
 mod x509;
 mod x509_discovery;
@@ -44,6 +45,7 @@ pub use discover::Discover;
 pub use netrc::{Netrc, NetrcEntry};
 pub use oauth::OAuth;
 pub use uma::Uma;
+pub use web_users::WebUsers;
 pub use x509::{X509, X509Info};
 pub use x509_discovery::{X509Discovery, discover_x509, enable_proxy_client_certificates};
 
