@@ -51,7 +51,13 @@ pub async fn introspect_op(
     let o = oauth(cred, &name, "introspect()")?;
     let token = match token {
         Some(t) => AccessToken::new(t),
-        None => o.source().token(Duration::from_secs(10)).await?.token.access_token.clone(),
+        None => o
+            .source()
+            .token(Duration::from_secs(10))
+            .await?
+            .token
+            .access_token
+            .clone(),
     };
     o.client().await?.introspect(&token, None).await
 }
@@ -110,7 +116,6 @@ async fn http_of(resolved: &ResolvedProfile) -> sesame::Result<(Arc<LazyClient>,
     let http = c.get().await?.http().clone();
     Ok((c, http))
 }
-
 
 /// `register(…)`.
 pub async fn register_op(

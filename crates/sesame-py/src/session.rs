@@ -195,7 +195,12 @@ impl Core {
         state: Option<String>,
         nonce: Option<String>,
     ) -> PyResult<impl Future<Output = sesame::Result<(String, String)>> + use<>> {
-        Ok(crate::web::authorization_url_op(self.web_users()?.client().clone(), redirect_uri, state, nonce))
+        Ok(crate::web::authorization_url_op(
+            self.web_users()?.client().clone(),
+            redirect_uri,
+            state,
+            nonce,
+        ))
     }
 
     fn web_exchange_code(

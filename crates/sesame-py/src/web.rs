@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyMapping, PyString};
+use sesame::Error;
 use sesame::config::ResolvedProfile;
 use sesame::credential::{Credential, OAuth, WebUsers};
 use sesame::oauth::LazyClient;
 use sesame::oauth::web_login::{self, PendingLogin};
-use sesame::{Error, ErrorKind};
 
 use crate::errors::py_err;
 
@@ -77,8 +77,7 @@ pub async fn exchange_code_op(
     let client = users.client().get().await?;
     let outcome = web_login::finish(client, &pending, &params, max_age).await?;
     let subject = outcome.subject().map(str::to_owned).ok_or_else(|| {
-        Error::new(
-            ErrorKind::Config,
+        Error::config(
             "the provider returned no ID token with a `sub`: a web login needs the `openid` scope (the subject keys the end user's tokens)",
         )
     })?;
@@ -99,10 +98,7 @@ impl Exchanged {
     pub fn into_py(self, py: Python<'_>) -> PyResult<Py<PyDict>> {
         let d = PyDict::new(py);
         d.set_item("subject", &self.subject)?;
-        let claims = py
-            .import("json")?
-            .getattr("loads")?
-            .call1((self.claims.to_string(),))?;
+        let claims = py.import("json")?.getattr("loads")?.call1((self.claims.to_string(),))?;
         d.set_item("claims", claims)?;
         d.set_item("access_token", &self.access_token)?;
         d.set_item("expires_at", self.expires_at)?;
@@ -118,8 +114,9 @@ impl Exchanged {
 /// converted with `.to_dict(flat=False)`). A list of more than one value is kept, to be
 /// refused.
 pub fn params(callback: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>> {
-    if let Ok(s) = callback.cast::<PyString>() {
-        return Ok(web_login::callback_params(s.to_str()?));
+    if callback.cast::<PyString>().is_ok() {
+        let s: String = callback.extract()?;
+        return Ok(web_login::callback_params(&s));
     }
     let Ok(m) = callback.cast::<PyMapping>() else {
         return Err(pyo3::exceptions::PyTypeError::new_err(

@@ -81,7 +81,7 @@ def test_discover_by_webfinger_with_a_prefix(idp):
 
 
 def test_register_then_read_update_delete(idp):
-    with sesame.Session(issuer=idp.issuer) as s:
+    with sesame.Session(base_url=idp.api, auth="oidc", issuer=idp.issuer, client_id="sesame-cli", cache="memory") as s:
         reg = s.register(
             redirect_uris=["http://127.0.0.1/callback"],
             client_name="oxd-style app",
@@ -103,6 +103,8 @@ def test_register_then_read_update_delete(idp):
         meta["client_name"] = "renamed app"
         updated = s.update_registration(uri, rat, meta)
         assert updated["client_name"] == "renamed app"
+        # RFC 7592 §2.2: the provider may rotate the registration access token on update.
+        rat = updated.get("registration_access_token", rat)
         assert s.read_registration(uri, rat)["client_name"] == "renamed app"
         s.delete_registration(uri, rat)
         with pytest.raises(sesame.Error):

@@ -54,7 +54,14 @@ impl WebUsers {
     /// The cache key of `subject`.
     pub fn key(&self, subject: &str) -> CacheKey {
         let c = self.client.config();
-        CacheKey::new(&self.issuer, &c.client_id, WEB_LOGIN_KIND, &c.scopes, &c.audience, Some(subject))
+        CacheKey::new(
+            &self.issuer,
+            &c.client_id,
+            WEB_LOGIN_KIND,
+            &c.scopes,
+            &c.audience,
+            Some(subject),
+        )
     }
 
     fn source(&self, subject: &str) -> TokenSource {
@@ -70,7 +77,9 @@ impl WebUsers {
     /// Stores the tokens a web login obtained for `subject` (replacing any before).
     pub fn save(&self, subject: &str, token: Token) -> Result<()> {
         if subject.is_empty() {
-            return Err(Error::config("a web login's tokens need the end user's subject (`sub`)"));
+            return Err(Error::config(
+                "a web login's tokens need the end user's subject (`sub`)",
+            ));
         }
         self.source(subject).install(token).map(|_| ())
     }
@@ -165,12 +174,26 @@ mod tests {
             assert!(!u.has("alice").unwrap() && u.has("dinah").unwrap());
             assert!(u.save("", token("x")).is_err());
         }
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json")).count(), 1, "dinah's file is left");
+        assert_eq!(
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json"))
+                .count(),
+            1,
+            "dinah's file is left"
+        );
     }
 
     impl OAuth {
         async fn token_now(&self) -> Result<String> {
-            Ok(self.source().token(std::time::Duration::from_secs(10)).await?.token.access_token.expose().to_string())
+            Ok(self
+                .source()
+                .token(std::time::Duration::from_secs(10))
+                .await?
+                .token
+                .access_token
+                .expose()
+                .to_string())
         }
     }
 }

@@ -105,7 +105,8 @@ fn parse_registration(reply: &super::http::Reply, url: &Url, what: &str) -> Resu
 
 /// A registration to manage (RFC 7592): its URI and access token.
 fn management(uri: &str, token: &AccessToken) -> Result<(Url, HeaderMap)> {
-    let url = Url::parse(uri).map_err(|e| crate::Error::config(format!("registration_client_uri `{uri}` is not a URL: {e}")))?;
+    let url = Url::parse(uri)
+        .map_err(|e| crate::Error::config(format!("registration_client_uri `{uri}` is not a URL: {e}")))?;
     let mut headers = HeaderMap::new();
     headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
     let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
@@ -138,7 +139,12 @@ pub async fn update(
         .as_object_mut()
         .ok_or_else(|| crate::Error::config("the client metadata to update must be a JSON object"))?;
     obj.entry("client_id").or_insert_with(|| client_id.into());
-    for read_only in ["registration_access_token", "registration_client_uri", "client_secret_expires_at", "client_id_issued_at"] {
+    for read_only in [
+        "registration_access_token",
+        "registration_client_uri",
+        "client_secret_expires_at",
+        "client_id_issued_at",
+    ] {
         obj.remove(read_only);
     }
     let body = serde_json::to_vec(&body).map_err(|e| crate::Error::config(e.to_string()))?;

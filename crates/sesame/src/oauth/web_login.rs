@@ -73,7 +73,9 @@ impl PendingLogin {
         let p: PendingLogin = serde_json::from_str(s)
             .map_err(|_| Error::config("not a pending web login (the value made by authorization_url)"))?;
         if p.v != VERSION {
-            return Err(Error::config("not a pending web login (the value made by authorization_url)"));
+            return Err(Error::config(
+                "not a pending web login (the value made by authorization_url)",
+            ));
         }
         Ok(p)
     }
@@ -220,7 +222,8 @@ pub async fn finish(
         }
         Ok(first)
     };
-    let state_ok = matches!(one("state")?, Some(s) if super::loopback::constant_time_eq(s.as_bytes(), pending.state.as_bytes()));
+    let state_ok =
+        matches!(one("state")?, Some(s) if super::loopback::constant_time_eq(s.as_bytes(), pending.state.as_bytes()));
     if !state_ok {
         return Err(refused(
             "its `state` is missing or is not the pending login's (a forged or stale callback): refusing the code"
