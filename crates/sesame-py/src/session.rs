@@ -30,6 +30,8 @@ pub struct Core {
     resolved: ResolvedProfile,
     /// `page_handler=`: the program's landing pages (cegal's page handler).
     page_handler: Option<sesame::oauth::landing::PageHandler>,
+    /// The end users' tokens of a web login (made on first use, shared with `for_user`).
+    web_users: std::sync::OnceLock<sesame::credential::WebUsers>,
 }
 
 type Named<'py> = Vec<(&'static str, Option<Bound<'py, PyAny>>)>;
@@ -94,6 +96,7 @@ impl Core {
             session: RwLock::new(Some(built.session)),
             resolved: built.resolved,
             page_handler,
+            web_users: std::sync::OnceLock::new(),
         })
     }
 
@@ -229,6 +232,65 @@ impl Core {
     /// `logout(revoke)`, to run without the GIL.
     fn logout(&self, revoke: bool) -> PyResult<impl Future<Output = sesame::Result<Option<String>>> + use<>> {
         Ok(logout_op(self.credential()?, revoke))
+    }
+}
+
+// ---------------------------------------------------------------- web-app login (crate::web)
+
+impl Core {
+    fn web_users(&self) -> PyResult<sesame::credential::WebUsers> {
+        if let Some(u) = self.web_users.get() {
+            return Ok(u.clone());
+        }
+        let u = crate::web::users(&self.credential()?, &self.resolved).map_err(py_err)?;
+        Ok(self.web_users.get_or_init(|| u).clone())
+    }
+
+    fn web_authorization_url(
+        &self,
+        redirect_uri: String,
+        state: Option<String>,
+        nonce: Option<String>,
+    ) -> PyResult<impl Future<Output = sesame::Result<(String, String)>> + use<>> {
+        Ok(crate::web::authorization_url_op(
+            self.web_users()?.client().clone(),
+            redirect_uri,
+            state,
+            nonce,
+        ))
+    }
+
+    fn web_exchange_code(
+        &self,
+        pending: &str,
+        callback: &Bound<'_, PyAny>,
+    ) -> PyResult<impl Future<Output = sesame::Result<crate::web::Exchanged>> + use<>> {
+        let pending = crate::web::pending(pending)?;
+        let params = crate::web::params(callback)?;
+        Ok(crate::web::exchange_code_op(
+            self.web_users()?,
+            pending,
+            params,
+            crate::web::max_age(&self.resolved),
+        ))
+    }
+
+    /// A core acting for the end user `subject` (same profile, the user's credential).
+    fn for_user(&self, subject: &str) -> PyResult<Core> {
+        let users = self.web_users()?;
+        let session = crate::web::user_session(&self.resolved, &users, subject).map_err(py_err)?;
+        let web_users = std::sync::OnceLock::new();
+        let _ = web_users.set(users);
+        Ok(Core {
+            session: RwLock::new(Some(session)),
+            resolved: self.resolved.clone(),
+            page_handler: self.page_handler.clone(),
+            web_users,
+        })
+    }
+
+    fn forget_user(&self, subject: &str) -> PyResult<()> {
+        self.web_users()?.forget(subject).map_err(py_err)
     }
 }
 
@@ -579,6 +641,177 @@ session_pymethods!(PySession, PyResult<PyResponse>, {
 
     fn __repr__(&self) -> String {
         self.core.repr("Session")
+    }
+
+    // ------------------------------------------------------------ web-app login (oxd-python)
+
+    /// Starts a web-app login for an end user (the server-side authorization code flow with
+    /// PKCE, `state`, `nonce`; a pushed request when the provider offers one). Returns the
+    /// URL to redirect the user's browser to and the pending login: a str to keep in the
+    /// application's **server-side** session until the callback (it holds the PKCE
+    /// verifier). `state`/`nonce`: random unless given.
+    #[pyo3(signature = (redirect_uri, state=None, nonce=None))]
+    fn authorization_url(
+        &self,
+        py: Python<'_>,
+        redirect_uri: String,
+        state: Option<String>,
+        nonce: Option<String>,
+    ) -> PyResult<(String, String)> {
+        wait(py, self.core.web_authorization_url(redirect_uri, state, nonce)?)?.map_err(py_err)
+    }
+
+    /// Finishes a web-app login on the application's callback route: `callback` is the URL
+    /// the provider redirected to (or its path and query, or a mapping of the query
+    /// parameters). Checks `state`, `iss` (RFC 9207) and the provider's `error`, exchanges
+    /// the code with the PKCE verifier, verifies the ID token and its `nonce`, and stores
+    /// the tokens under the end user's subject (the profile's `cache`: `memory` for this
+    /// session, `file` one file per subject). Returns `{"subject", "claims",
+    /// "access_token", "expires_at", "scopes", "refresh_token"}` (`refresh_token`: whether
+    /// one is stored).
+    fn exchange_code(&self, py: Python<'_>, pending: &str, callback: &Bound<'_, PyAny>) -> PyResult<Py<PyDict>> {
+        let done = wait(py, self.core.web_exchange_code(pending, callback)?)?.map_err(py_err)?;
+        done.into_py(py)
+    }
+
+    /// A `Session` acting for the end user `subject` (after `exchange_code`): its requests
+    /// carry the user's token, renewed with their refresh token; `LoginRequired` when the
+    /// user has to log in again.
+    fn for_user(&self, subject: &str) -> PyResult<PySession> {
+        Ok(PySession {
+            core: Arc::new(self.core.for_user(subject)?),
+        })
+    }
+
+    /// Deletes the stored tokens of the end user `subject` (the application's logout).
+    fn forget_user(&self, subject: &str) -> PyResult<()> {
+        self.core.forget_user(subject)
+    }
+
+    // ------------------------------------------------------------ provider endpoints (oxd-python)
+
+    /// The userinfo endpoint's claims for the session's token (OIDC Core §5.3).
+    fn userinfo(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let fut = crate::provider::userinfo_op(self.core.credential()?, self.core.resolved.name.clone());
+        let v = wait(py, fut)?.map_err(py_err)?;
+        crate::provider::to_py(py, &v)
+    }
+
+    /// RFC 7662 introspection of `token` (default: the session's access token), with this
+    /// profile's client authentication.
+    #[pyo3(signature = (token=None))]
+    fn introspect(&self, py: Python<'_>, token: Option<String>) -> PyResult<Py<PyAny>> {
+        let fut = crate::provider::introspect_op(self.core.credential()?, self.core.resolved.name.clone(), token);
+        let v = wait(py, fut)?.map_err(py_err)?;
+        crate::provider::to_py(py, &v)
+    }
+
+    /// Revokes the session's cached tokens at the provider (RFC 7009) and deletes them.
+    /// Returns whether there were any.
+    fn revoke(&self, py: Python<'_>) -> PyResult<bool> {
+        let fut = crate::provider::revoke_op(self.core.credential()?, self.core.resolved.name.clone());
+        wait(py, fut)?.map_err(py_err)
+    }
+
+    /// The provider's end-session URL (RP-Initiated Logout), naming the client, not the
+    /// person; tokens are kept. `None` without an end-session endpoint.
+    #[pyo3(signature = (post_logout_redirect_uri=None))]
+    fn end_session_url(&self, py: Python<'_>, post_logout_redirect_uri: Option<String>) -> PyResult<Option<String>> {
+        let fut = crate::provider::end_session_op(
+            self.core.credential()?,
+            self.core.resolved.name.clone(),
+            post_logout_redirect_uri,
+        );
+        wait(py, fut)?.map_err(py_err)
+    }
+
+    /// The issuer `url` names by WebFinger (RFC 7033, under `webfinger_prefix`) and its
+    /// discovered metadata.
+    #[pyo3(signature = (url, webfinger_prefix=None))]
+    fn discover(&self, py: Python<'_>, url: String, webfinger_prefix: Option<String>) -> PyResult<Py<PyAny>> {
+        let fut = crate::provider::discover_op(self.core.resolved.clone(), url, webfinger_prefix);
+        let v = wait(py, fut)?.map_err(py_err)?;
+        crate::provider::to_py(py, &v)
+    }
+
+    /// RFC 7591 dynamic registration at the profile's provider. Returns the whole
+    /// response: `client_id`, `client_secret`, `registration_access_token`,
+    /// `registration_client_uri`, …
+    #[pyo3(signature = (*, redirect_uris=None, client_name=None, grant_types=None, response_types=None, token_endpoint_auth_method=None, application_type=None, scope=None, initial_access_token=None))]
+    fn register(
+        &self,
+        py: Python<'_>,
+        redirect_uris: Option<Vec<String>>,
+        client_name: Option<String>,
+        grant_types: Option<Vec<String>>,
+        response_types: Option<Vec<String>>,
+        token_endpoint_auth_method: Option<String>,
+        application_type: Option<String>,
+        scope: Option<String>,
+        initial_access_token: Option<String>,
+    ) -> PyResult<Py<PyAny>> {
+        let req = sesame::oauth::registration::RegistrationRequest {
+            redirect_uris: redirect_uris.unwrap_or_default(),
+            client_name,
+            grant_types: grant_types.unwrap_or_default(),
+            response_types,
+            token_endpoint_auth_method,
+            application_type,
+            scope,
+        };
+        let fut = crate::provider::register_op(self.core.resolved.clone(), req, initial_access_token);
+        let v = wait(py, fut)?.map_err(py_err)?;
+        crate::provider::to_py(py, &v)
+    }
+
+    /// RFC 7592 read: the registration's current metadata.
+    fn read_registration(
+        &self,
+        py: Python<'_>,
+        registration_client_uri: String,
+        registration_access_token: String,
+    ) -> PyResult<Py<PyAny>> {
+        let fut = crate::provider::read_registration_op(
+            self.core.resolved.clone(),
+            registration_client_uri,
+            registration_access_token,
+        );
+        let v = wait(py, fut)?.map_err(py_err)?;
+        crate::provider::to_py(py, &v)
+    }
+
+    /// RFC 7592 update: replaces the registration's metadata with `metadata`.
+    fn update_registration(
+        &self,
+        py: Python<'_>,
+        registration_client_uri: String,
+        registration_access_token: String,
+        metadata: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        let metadata = crate::provider::from_py(metadata)?;
+        let fut = crate::provider::update_registration_op(
+            self.core.resolved.clone(),
+            registration_client_uri,
+            registration_access_token,
+            metadata,
+        );
+        let v = wait(py, fut)?.map_err(py_err)?;
+        crate::provider::to_py(py, &v)
+    }
+
+    /// RFC 7592 delete: removes the registration.
+    fn delete_registration(
+        &self,
+        py: Python<'_>,
+        registration_client_uri: String,
+        registration_access_token: String,
+    ) -> PyResult<()> {
+        let fut = crate::provider::delete_registration_op(
+            self.core.resolved.clone(),
+            registration_client_uri,
+            registration_access_token,
+        );
+        wait(py, fut)?.map_err(py_err)
     }
 
     /// For adapters: the credential headers for `method url` and the attachment id to quote

@@ -376,6 +376,93 @@ class Session:
         """Releases the connections; later calls raise :class:`sesame.Error`."""
     def __enter__(self) -> Session: ...
     def __exit__(self, *args: Any) -> bool: ...
+    # ---- web-app login (oxd-python's job)
+    def authorization_url(
+        self, redirect_uri: str, state: Optional[str] = None, nonce: Optional[str] = None
+    ) -> Tuple[str, str]:
+        """Starts a server-side web-app login for an end user: the authorization code flow
+        with PKCE (S256), ``state`` and ``nonce`` (random unless given, at least 16
+        characters), pushed to the provider first when it offers pushed authorization
+        requests (RFC 9126). ``redirect_uri`` is the application's own callback route, as
+        registered for the client.
+
+        Returns ``(url, pending)``: redirect the user's browser to ``url``; keep
+        ``pending`` (a JSON str holding the PKCE verifier) in the application's
+        **server-side** session until the callback, never in a cookie the browser can
+        read. It is good for the profile's ``login_timeout`` (default 300 s)."""
+    def exchange_code(self, pending: str, callback: Union[str, Mapping[str, Union[str, Sequence[str]]]]) -> Dict[str, Any]:
+        """Finishes a web-app login on the application's callback route. ``callback`` is the
+        URL the provider redirected to (absolute, or the path with its query, or the query
+        alone) or a mapping of its query parameters (``parse_qs``' lists are fine).
+
+        Checks, before the code is used: ``state`` (constant time), RFC 9207 ``iss``
+        (required when the provider advertises it), the provider's ``error``, no repeated
+        parameter, the pending login's age. Then exchanges the code with the PKCE
+        verifier, verifies the ID token and its ``nonce`` and stores the tokens under the
+        end user's ``sub`` in the profile's ``cache`` (``"memory"``: this session's own
+        store; ``"file"``: one 0600 file per subject in the cache folder, shared by every
+        worker process). Needs the ``openid`` scope.
+
+        Returns ``{"subject", "claims" (the verified ID token's), "access_token",
+        "expires_at" (Unix seconds or None), "scopes", "refresh_token" (whether one is
+        stored)}``. Raises :class:`sesame.AuthError` for a refused callback or a provider
+        error, :class:`sesame.LoginRequired` for an expired pending login,
+        :class:`sesame.ConfigError` for a ``pending`` that is not one."""
+    def for_user(self, subject: str) -> Session:
+        """A :class:`Session` acting for the end user ``subject`` (after
+        :meth:`exchange_code`): the profile's base URL and TLS, the user's token, renewed
+        with their refresh token. Raises :class:`sesame.LoginRequired` (on a request or
+        :meth:`token`) when the user must log in again."""
+    def forget_user(self, subject: str) -> None:
+        """Deletes the stored tokens of the end user ``subject`` (the application's
+        logout)."""
+    # ---- the provider's other endpoints
+    def userinfo(self) -> Dict[str, Any]:
+        """The claims of the userinfo endpoint (OpenID Connect Core §5.3) for the session's
+        access token (renewed first if needed). Needs the ``openid`` scope."""
+    def introspect(self, token: Optional[str] = None) -> Dict[str, Any]:
+        """RFC 7662 introspection of ``token`` (default: the session's access token), the
+        profile's client authenticating: ``{"active": bool, …}``."""
+    def revoke(self) -> bool:
+        """Revokes the session's cached refresh and access tokens at the provider (RFC
+        7009) and deletes them from the cache. Returns whether there were any. Unlike
+        :meth:`logout`, it returns no end-session URL."""
+    def end_session_url(self, post_logout_redirect_uri: Optional[str] = None) -> Optional[str]:
+        """The provider's end-session URL (OpenID Connect RP-Initiated Logout), naming the
+        client (``client_id``), never the ID token, with ``post_logout_redirect_uri`` when
+        given (it must be registered for the client). The cached tokens are kept. ``None``
+        when the provider has no end-session endpoint."""
+    def discover(self, url: str, webfinger_prefix: Optional[str] = None) -> Dict[str, Any]:
+        """The provider an API names: WebFinger (RFC 7033) on ``url`` (under
+        ``webfinger_prefix``, as ODS servers publish it), then the issuer's discovered
+        metadata (``issuer``, ``token_endpoint``, …)."""
+    def register(
+        self,
+        *,
+        redirect_uris: Optional[List[str]] = None,
+        client_name: Optional[str] = None,
+        grant_types: Optional[List[str]] = None,
+        response_types: Optional[List[str]] = None,
+        token_endpoint_auth_method: Optional[str] = None,
+        application_type: Optional[str] = None,
+        scope: Optional[str] = None,
+        initial_access_token: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """RFC 7591 dynamic client registration at the profile's provider (its ``issuer``,
+        no ``client_id`` needed). Returns the provider's whole response, secrets included:
+        ``client_id``, ``client_secret``, ``registration_access_token`` and
+        ``registration_client_uri`` (for :meth:`read_registration`,
+        :meth:`update_registration`, :meth:`delete_registration`), …"""
+    def read_registration(self, registration_client_uri: str, registration_access_token: str) -> Dict[str, Any]:
+        """RFC 7592 §2.1: the registration's current metadata."""
+    def update_registration(
+        self, registration_client_uri: str, registration_access_token: str, metadata: Mapping[str, Any]
+    ) -> Dict[str, Any]:
+        """RFC 7592 §2.2: replaces the registration's metadata with ``metadata`` (the whole
+        client metadata; ``client_id`` is required by the RFC). Returns the new
+        registration."""
+    def delete_registration(self, registration_client_uri: str, registration_access_token: str) -> None:
+        """RFC 7592 §2.3: deletes the registration; its client can no longer get tokens."""
     def _auth_headers(self, method: str, url: str) -> Optional[Tuple[List[Tuple[str, str]], int]]:
         """For adapters: the credential headers for ``method url`` and the attachment id,
         or ``None`` out of scope."""

@@ -22,6 +22,7 @@ mod netrc;
 pub mod oauth;
 pub(crate) mod permissions;
 mod uma;
+mod web_users;
 pub mod www_authenticate;
 mod x509;
 
@@ -43,6 +44,7 @@ pub use grid::{X509Discovery, discover_x509, enable_proxy_client_certificates};
 pub use netrc::{Netrc, NetrcEntry};
 pub use oauth::OAuth;
 pub use uma::Uma;
+pub use web_users::WebUsers;
 pub use x509::{X509, X509Info};
 
 use crate::Result;

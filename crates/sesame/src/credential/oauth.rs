@@ -127,6 +127,12 @@ impl OAuth {
         &self.source
     }
 
+    /// The lazily discovered provider client, shared with credentials built from it (the
+    /// per-user credentials of a web login, [`super::WebUsers`]).
+    pub fn lazy_client(&self) -> Option<&Arc<LazyClient>> {
+        self.client.as_ref()
+    }
+
     /// The provider client (discovering it on first call).
     pub async fn client(&self) -> Result<&OAuthClient> {
         match &self.client {

@@ -49,7 +49,7 @@ mod text_ui;
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-pub use logout::{LoggedOut, logout};
+pub use logout::{LoggedOut, logout, revoke};
 pub use text_ui::{Stderr, TextLoginUi, TextOutput, UiSettings, browser_commands, render_qr};
 
 use crate::config::Profile;
