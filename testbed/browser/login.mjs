@@ -22,6 +22,9 @@
 //                              (checks how sesame shows a provider's text; the log says whether any
 //                              script in the final page ran: `xss: none` or `xss: RAN`)
 //   SESAME_BROWSER_TIMEOUT     seconds for the whole run (default 60)
+//   SESAME_BROWSER_FINAL       the flow ends on the first page whose URL starts with this (a web
+//                              application's own callback route, when URL is the application's
+//                              login page rather than the provider's authorization URL)
 //
 // Exit status 0 when the final page was reached, 1 otherwise (the reason on stderr and in the log).
 
@@ -77,6 +80,7 @@ const deadline = Date.now() + 1000 * Number(env.SESAME_BROWSER_TIMEOUT || 60);
 const start = new URL(url);
 const redirectUri = start.searchParams.get('redirect_uri');
 const loopbackOrigin = redirectUri ? new URL(redirectUri).origin : null;
+const finalPrefix = env.SESAME_BROWSER_FINAL || null;
 
 const executablePath = chromiumPath();
 if (!executablePath || !existsSync(executablePath)) {
@@ -156,7 +160,11 @@ try {
     if (++steps > 30) throw new Error(`too many steps; last URL ${page.url()}`);
     await page.waitForLoadState('load');
     const here = page.url();
-    if (loopbackOrigin && here.startsWith(loopbackOrigin)) {
+    if (finalPrefix && here.startsWith(finalPrefix)) {
+      done = true;
+      break;
+    }
+    if (!finalPrefix && loopbackOrigin && here.startsWith(loopbackOrigin)) {
       done = true;
       break;
     }

@@ -382,7 +382,7 @@ async function preprocess(req, res, url) {
   if (path === ROUTES.end_session || path.startsWith(`${ROUTES.end_session}/`)) bump('end_session');
   if (path === ROUTES.code_verification && method === 'POST') bump('device_verification');
 
-  // devInteractions' login form accepts any login; only alice/wonderland may pass here.
+  // devInteractions' login form accepts any login; only the test accounts (lib/account.mjs) may pass here.
   const m = INTERACTION_SUBMIT.exec(path);
   if (m && method === 'POST' && isForm(req)) {
     const params = await readForm(req);

@@ -388,14 +388,90 @@ impl From<TokenCli> for Cli {
 impl Cli {
     /// Parses a command line (`args[0]` is the program). The error is clap's: printed, it
     /// is the usage message (exit code 2) or the help or version text (exit code 0).
+    ///
+    /// `--scope`/`--audience` set the profile's `scopes`/`audience` (as `SESAME_SCOPES` and
+    /// `SESAME_AUDIENCE` do) wherever they stand, except after `token`: there they
+    /// down-scope that one token ([`TokenArgs::scopes`]).
     pub fn try_parse_args(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
-        if args.iter().skip(1).any(|a| a == "token")
-            && let Ok(cli) = TokenCli::try_parse_from(&args)
-        {
-            return Ok(cli.into());
+        use clap::{CommandFactory, FromArgMatches};
+        if args.iter().skip(1).any(|a| a == "token") {
+            let cmd = TokenCli::command();
+            if let Ok(m) = cmd.clone().try_get_matches_from(&args)
+                && let Ok(cli) = TokenCli::from_arg_matches(&m)
+            {
+                let mut cli: Cli = cli.into();
+                split_token_flags(&mut cli, &cmd, &args);
+                return Ok(cli);
+            }
         }
-        Cli::try_parse_from(args)
+        let cmd = Cli::command();
+        let m = cmd.clone().try_get_matches_from(&args)?;
+        let mut cli = Cli::from_arg_matches(&m)?;
+        split_token_flags(&mut cli, &cmd, &args);
+        Ok(cli)
     }
+}
+
+/// Splits the `--scope`/`--audience` values around `token`: those before it set the
+/// profile, those after it down-scope the token. clap merges a global flag's values from
+/// both sides (the subcommand's win), so the split reads the command line itself, with the
+/// grammar's own knowledge of which options take a value.
+fn split_token_flags(cli: &mut Cli, cmd: &clap::Command, args: &[std::ffi::OsString]) {
+    let Command::Token(token) = &mut cli.command else {
+        return;
+    };
+    let takes_value = |long: Option<&str>, short: Option<char>| {
+        cmd.get_arguments().any(|a| {
+            (long.is_some() && a.get_long() == long || short.is_some() && a.get_short() == short)
+                && a.get_action().takes_values()
+        })
+    };
+    let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let (mut before, mut after) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
+    let mut seen_token = false;
+    let mut i = 1;
+    while i < args.len() {
+        let a = &args[i];
+        if a == "--" {
+            break;
+        }
+        let side = if seen_token { &mut after } else { &mut before };
+        if let Some(long) = a.strip_prefix("--") {
+            let (name, inline) = match long.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (long, None),
+            };
+            let value = match inline {
+                Some(v) => Some(v),
+                None if takes_value(Some(name), None) => {
+                    i += 1;
+                    args.get(i).cloned()
+                }
+                None => None,
+            };
+            match (name, value) {
+                ("scope", Some(v)) => side.0.push(v),
+                ("audience", Some(v)) => side.1.push(v),
+                _ => {}
+            }
+        } else if a.len() > 1 && a.starts_with('-') {
+            // Short options: only the last of a cluster may take a value, attached or next.
+            let last = a.chars().last();
+            if a.chars().count() == 2 && takes_value(None, last) {
+                i += 1;
+            }
+        } else if !seen_token {
+            seen_token = a == "token";
+        }
+        i += 1;
+    }
+    if !seen_token {
+        return;
+    }
+    cli.profile.scopes = before.0;
+    cli.profile.audiences = before.1;
+    token.scopes = after.0;
+    token.audiences = after.1;
 }
 
 #[derive(Debug, Subcommand)]
@@ -518,10 +594,11 @@ pub struct TokenArgs {
     /// for that one request only).
     #[arg(long, num_args = 2, value_names = ["METHOD", "URL"], conflicts_with_all = ["json", "env", "write_bearer_file", "id_token"])]
     pub dpop_proof: Option<Vec<String>>,
-    /// Down-scoping: scopes requested for this token only (filled from --scope).
+    /// Down-scoping: scopes requested for this token only (`--scope` after `token`; before
+    /// it, `--scope` sets the profile's scopes).
     #[arg(skip)]
     pub scopes: Vec<String>,
-    /// Down-scoping: audiences requested for this token only (filled from --audience).
+    /// Down-scoping: audiences requested for this token only (`--audience` after `token`).
     #[arg(skip)]
     pub audiences: Vec<String>,
 }
@@ -560,9 +637,18 @@ pub struct RegisterArgs {
     /// Grant type to register (repeatable; default authorization_code and refresh_token).
     #[arg(long = "grant-type", value_name = "GRANT")]
     pub grant_types: Vec<String>,
-    /// Print the client secret on stderr.
+    /// Print the client secret on stderr (with --json: in the JSON, unmasked).
     #[arg(long)]
     pub show_secret: bool,
+    /// Print every field of the registration response as JSON (the client secret masked
+    /// unless --show-secret).
+    #[arg(long)]
+    pub json: bool,
+    /// Write the new client into the configuration file as profile NAME (the provider and
+    /// scopes of this profile, the new client id; a client secret goes to a 0600 file next
+    /// to the configuration, referenced as `{ file = … }`).
+    #[arg(long, value_name = "NAME")]
+    pub save_profile: Option<String>,
 }
 
 #[derive(Debug, Args)]

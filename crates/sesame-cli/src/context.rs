@@ -50,11 +50,6 @@ impl Context {
         config::credential_for(&self.resolved, &config::BuildOptions::default())
     }
 
-    /// The session of the resolved profile; in the CLI, HTTP errors are typed errors.
-    pub fn session(&self) -> Result<Session, Error> {
-        config::session_builder(&self.resolved)?.build()
-    }
-
     /// Build options that let an interactive credential (`auth = "oidc"` / `"device"`) log
     /// a person in when it has no usable token — only when one can take part: a terminal on
     /// stdin and stderr and no `--no-input` (see [`sesame::login`] for the rules). Otherwise

@@ -101,7 +101,7 @@ async fn the_default_file_is_the_wlcg_location_and_discovery_finds_it() {
     // …and so does sesame's own discovery.
     let d = sesame::credential::Discover::builder()
         .env(
-            sesame::credential::discover::Env::isolated()
+            sesame::credential::grid::tokens::Env::isolated()
                 .with_euid(uid)
                 .set("XDG_RUNTIME_DIR", &xdg),
         )

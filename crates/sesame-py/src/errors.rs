@@ -64,6 +64,7 @@ pub fn word(hint: &sesame::Hint) -> String {
         Hint::CheckNetwork => "check that the server is up and reachable from here (host name, port, firewall, HTTPS_PROXY/NO_PROXY); logging.getLogger(\"sesame\").setLevel(logging.DEBUG) shows each attempt".into(),
         Hint::SetContentType => "set the body's type with `headers={\"Content-Type\": …}`".into(),
         Hint::UseDpopProof => "a DPoP-bound token is sent with a fresh proof per request: send requests through the Session (or its requests/httpx adapters), or pass `dpop=False`".into(),
+        Hint::UserLogin => "send the end user through the web login again: redirect to a new `Session.authorization_url(…)`".into(),
         other => other.to_string(),
     }
 }

@@ -14,10 +14,12 @@ mod logging;
 mod login;
 mod multipart;
 mod profile;
+mod provider;
 mod request;
 mod response;
 mod runtime;
 mod session;
+mod web;
 
 use pyo3::prelude::*;
 

@@ -11,10 +11,13 @@ use std::sync::Arc;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use sesame::config::ResolvedProfile;
 use sesame::credential::Credential;
-use sesame::login::{Caller, Facts, LoginRequest, TextLoginUi, TextOutput, UiSettings};
-use sesame::oauth::LoginMethod;
+use sesame::credential::oauth::LoginHandler;
+use sesame::login::{Caller, Facts, LoginRequest, TextLoginUi, TextOutput, UiSettings, require_person};
+use sesame::oauth::landing::{PageHandler, PageInfo, PageKind};
+use sesame::oauth::{InteractiveLogin, LoginMethod, LoginOptions};
 use sesame::{Error, Result};
 
 /// `login(mode=…)`: the flow to force and whether a browser may be opened.
@@ -80,8 +83,10 @@ pub fn login_op(
     cred: Option<Arc<dyn Credential>>,
     resolved: &ResolvedProfile,
     mode: Mode,
+    implicit: bool,
+    page_handler: Option<PageHandler>,
 ) -> impl Future<Output = Result<()>> + Send + use<> {
-    let facts = Facts::with_terminals(false, is_tty(py, "stdin"), is_tty(py, "stderr"));
+    let facts = terminal_facts(py);
     let name = resolved.name.clone();
     let profile = resolved.profile.clone();
     async move {
@@ -99,13 +104,19 @@ pub fn login_op(
             no_browser: mode.no_browser,
             ..UiSettings::default()
         };
+        let caller = if implicit {
+            Caller::Implicit
+        } else {
+            Caller::LoginCall {
+                no_browser: mode.no_browser,
+            }
+        };
         let request = LoginRequest {
             method: mode.method,
-            caller: Caller::LoginCall {
-                no_browser: mode.no_browser,
-            },
+            caller,
             ui: Arc::new(TextLoginUi::new(facts.clone(), settings, out.clone())),
             facts,
+            page_handler,
         };
         let kind = cred.info().kind;
         let done = sesame::login::login(oauth, &kind, &name, &profile, request).await?;
@@ -117,4 +128,63 @@ pub fn login_op(
         }
         Ok(())
     }
+}
+
+// ---------------------------------------------------------------- auto_login and page_handler
+// cegal-keystoneauth's shapes (issue 15): `Session(auto_login=True)`, `token(login=True)` and
+// `Session(page_handler=callable)`.
+
+/// Whether a person could take part here: `sys.stdin` and `sys.stderr` are terminals.
+pub fn terminal_facts(py: Python<'_>) -> Facts {
+    Facts::with_terminals(false, is_tty(py, "stdin"), is_tty(py, "stderr"))
+}
+
+/// The login handler of `Session(auto_login=True)`: an interactive profile logs the person
+/// in when a request or `token()` finds no usable token — under the rules of `sesame token`
+/// (an implicit login: only with a terminal on stdin and stderr). `None` when those rules
+/// say no (the credential then raises `LoginRequired` as without `auto_login`) or the kind
+/// needs no person.
+pub fn implicit_handler(
+    facts: Facts,
+    resolved: &ResolvedProfile,
+    page_handler: Option<PageHandler>,
+) -> Result<Option<Arc<dyn LoginHandler>>> {
+    let kind = resolved.profile.auth_kind();
+    if !sesame::login::is_interactive_kind(kind.as_str()) || require_person(&facts, Caller::Implicit).is_err() {
+        return Ok(None);
+    }
+    let mut options = LoginOptions::from_profile(&resolved.profile)?;
+    if let Some(h) = page_handler {
+        options.pages = options.pages.with_handler(h);
+    }
+    let ui = Arc::new(TextLoginUi::new(facts, UiSettings::default(), Arc::new(PyStderr)));
+    Ok(Some(Arc::new(InteractiveLogin::new(ui, options))))
+}
+
+/// `page_handler=callable`: `callable(kind, info)` with `kind` `"success"` or `"failure"`
+/// and `info` a dict (`issuer`, `error`, `error_description`, `message`; the provider's text
+/// cleaned and capped) returns the page's HTML, or `None` for the template or built-in page.
+/// A handler that raises or returns something else gets the built-in page shown and a
+/// warning logged: the person still learns how the login ended.
+pub fn page_handler(callable: Py<PyAny>) -> PageHandler {
+    PageHandler::new(move |kind: PageKind, info: &PageInfo<'_>| {
+        Python::attach(|py| {
+            let written = (|| -> PyResult<Option<String>> {
+                let d = PyDict::new(py);
+                d.set_item("issuer", info.issuer)?;
+                d.set_item("error", info.error)?;
+                d.set_item("error_description", info.error_description)?;
+                d.set_item("message", info.message)?;
+                let page = callable.call1(py, (kind.as_str(), d))?;
+                if page.is_none(py) {
+                    return Ok(None);
+                }
+                Ok(Some(page.extract::<String>(py)?))
+            })();
+            written.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, page = kind.as_str(), "the page handler failed; showing the built-in page");
+                None
+            })
+        })
+    })
 }

@@ -2,12 +2,14 @@
 //! environment layered under them by the library (`argument > SESAME_<KEY> > file`).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde::Deserialize;
 use sesame::config::{BuildOptions, Config, Profile, ResolvedProfile, session_builder_with};
+use sesame::credential::oauth::LoginHandler;
 
 use crate::errors;
 
@@ -27,11 +29,20 @@ pub struct Built {
     pub resolved: ResolvedProfile,
 }
 
-/// Reads the configuration, layers the overrides and builds the session (no network).
-pub fn build(req: Request) -> Result<Built, sesame::Error> {
+/// Reads the configuration, layers the overrides and builds the session (no network), with
+/// the login handler `login` makes for the resolved profile (`None`: an interactive
+/// credential raises `LoginRequired` when it needs a person).
+pub fn build_with(
+    req: Request,
+    login: impl FnOnce(&ResolvedProfile) -> Result<Option<Arc<dyn LoginHandler>>, sesame::Error>,
+) -> Result<Built, sesame::Error> {
     let config = Config::load(req.config.as_deref())?;
     let resolved = config.resolve(req.profile.as_deref(), req.overrides)?;
-    let session = session_builder_with(&resolved, &BuildOptions::default())?.build()?;
+    let opts = BuildOptions {
+        login: login(&resolved)?,
+        ..BuildOptions::default()
+    };
+    let session = session_builder_with(&resolved, &opts)?.build()?;
     Ok(Built { session, resolved })
 }
 

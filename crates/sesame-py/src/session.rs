@@ -12,8 +12,9 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use sesame::config::ResolvedProfile;
-use sesame::credential::Credential;
-use sesame::session::{Method, Status, TokenStatus};
+use sesame::credential::{Attachment, AuthRequest, Credential, Rejection};
+use sesame::session::header::HeaderMap;
+use sesame::session::{Method, Status};
 use sesame::{Error, Url};
 
 use crate::errors::{self, py_err};
@@ -28,9 +29,17 @@ use crate::runtime::wait;
 pub struct Core {
     session: RwLock<Option<sesame::Session>>,
     resolved: ResolvedProfile,
+    /// `page_handler=`: the program's landing pages (cegal's page handler).
+    page_handler: Option<sesame::oauth::landing::PageHandler>,
+    /// The end users' tokens of a web login (made on first use, shared with `for_user`).
+    web_users: std::sync::OnceLock<sesame::credential::WebUsers>,
 }
 
 type Named<'py> = Vec<(&'static str, Option<Bound<'py, PyAny>>)>;
+/// Where an adapter's request goes when it is in scope: the credential, method and URL.
+type Target = (Arc<dyn Credential>, Method, Url);
+/// Credential headers and the attachment id to quote on a 401.
+type Attached = (Vec<(String, String)>, u64);
 
 impl Core {
     fn new(
@@ -45,9 +54,23 @@ impl Core {
             .into_iter()
             .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
             .collect();
+        // Session options that are not profile keys (cegal's shapes, issue 15).
+        let mut auto_login = false;
+        let mut page_handler = None;
         if let Some(more) = more {
             for (k, v) in more.iter() {
-                args.push((k.extract()?, v));
+                let k: String = k.extract()?;
+                match k.as_str() {
+                    "auto_login" => auto_login = v.extract::<bool>()?,
+                    "page_handler" if v.is_none() => {}
+                    "page_handler" if v.is_callable() => page_handler = Some(login::page_handler(v.unbind())),
+                    "page_handler" => {
+                        return Err(pyo3::exceptions::PyTypeError::new_err(
+                            "page_handler must be a callable (kind, info) -> str | None",
+                        ));
+                    }
+                    _ => args.push((k, v)),
+                }
             }
         }
         let overrides = profile::overrides(py, args)?;
@@ -56,7 +79,16 @@ impl Core {
             config,
             overrides,
         };
-        let built = py.detach(move || profile::build(req)).map_err(py_err)?;
+        let facts = auto_login.then(|| login::terminal_facts(py));
+        let pages = page_handler.clone();
+        let built = py
+            .detach(move || {
+                profile::build_with(req, |resolved| match facts {
+                    Some(f) => login::implicit_handler(f, resolved, pages),
+                    None => Ok(None),
+                })
+            })
+            .map_err(py_err)?;
         if built.resolved.insecure() {
             // docs/session-rules.md#tls: on every use, whatever the `sesame` logger's level.
             errors::insecure_warning(py, &built.resolved.name)?;
@@ -64,6 +96,8 @@ impl Core {
         Ok(Core {
             session: RwLock::new(Some(built.session)),
             resolved: built.resolved,
+            page_handler,
+            web_users: std::sync::OnceLock::new(),
         })
     }
 
@@ -115,6 +149,23 @@ impl Core {
         })
     }
 
+    /// The credential and parsed URL for an adapter, or `None` when out of scope.
+    fn adapter_target(&self, method: &str, url: &Bound<'_, PyAny>) -> PyResult<Option<Target>> {
+        let session = self.session()?;
+        let url = request::url_string(url)?;
+        let Ok(url) = Url::parse(&url) else {
+            return Ok(None);
+        };
+        if !session.in_scope(&url) {
+            return Ok(None);
+        }
+        let cred = session
+            .credential()
+            .cloned()
+            .ok_or_else(|| errors::internal("in scope without credential"))?;
+        Ok(Some((cred, request::method(method)?, url)))
+    }
+
     /// The library request of a Python call.
     fn prepare(
         &self,
@@ -131,27 +182,160 @@ impl Core {
         status_dict(py, &self.resolved, self.credential()?)
     }
 
-    /// `token(min_valid, force_refresh=…)`, to run without the GIL.
-    fn token(&self, min_valid: u64, force: bool) -> PyResult<impl Future<Output = sesame::Result<String>> + use<>> {
-        Ok(token_op(
-            self.credential()?,
-            self.resolved.name.clone(),
-            self.kind(),
-            min_valid,
-            force,
-        ))
+    /// `token(min_valid, force_refresh=…, login=…)`, to run without the GIL. With `login`,
+    /// a `LoginRequired` is answered by an implicit login (the rules of `sesame token`: a
+    /// terminal is needed) and the token asked for again.
+    fn token(
+        &self,
+        py: Python<'_>,
+        min_valid: u64,
+        force: bool,
+        login: bool,
+    ) -> PyResult<impl Future<Output = sesame::Result<String>> + use<>> {
+        let cred = self.credential()?;
+        let (name, kind) = (self.resolved.name.clone(), self.kind());
+        let first = token_op(cred.clone(), name.clone(), kind, min_valid, force);
+        let then = login.then(|| {
+            let log_in = login::login_op(
+                py,
+                cred.clone(),
+                &self.resolved,
+                login::Mode::parse(None).expect("the default mode"),
+                true,
+                self.page_handler.clone(),
+            );
+            (log_in, token_op(cred, name, kind, min_valid, false))
+        });
+        Ok(async move {
+            match (first.await, then) {
+                (Err(e), Some((log_in, again))) if e.is_login_required() => {
+                    log_in.await?;
+                    again.await
+                }
+                (r, _) => r,
+            }
+        })
     }
 
     /// `login(mode)`, to run without the GIL.
     fn login(&self, py: Python<'_>, mode: Option<&str>) -> PyResult<impl Future<Output = sesame::Result<()>> + use<>> {
         let mode = login::Mode::parse(mode)?;
-        Ok(login::login_op(py, self.credential()?, &self.resolved, mode))
+        Ok(login::login_op(
+            py,
+            self.credential()?,
+            &self.resolved,
+            mode,
+            false,
+            self.page_handler.clone(),
+        ))
     }
 
     /// `logout(revoke)`, to run without the GIL.
     fn logout(&self, revoke: bool) -> PyResult<impl Future<Output = sesame::Result<Option<String>>> + use<>> {
         Ok(logout_op(self.credential()?, revoke))
     }
+}
+
+// ---------------------------------------------------------------- web-app login (crate::web)
+
+impl Core {
+    fn web_users(&self) -> PyResult<sesame::credential::WebUsers> {
+        if let Some(u) = self.web_users.get() {
+            return Ok(u.clone());
+        }
+        let u = crate::web::users(&self.credential()?, &self.resolved).map_err(py_err)?;
+        Ok(self.web_users.get_or_init(|| u).clone())
+    }
+
+    fn web_authorization_url(
+        &self,
+        redirect_uri: String,
+        state: Option<String>,
+        nonce: Option<String>,
+    ) -> PyResult<impl Future<Output = sesame::Result<(String, String)>> + use<>> {
+        Ok(crate::web::authorization_url_op(
+            self.web_users()?.client().clone(),
+            redirect_uri,
+            state,
+            nonce,
+        ))
+    }
+
+    fn web_exchange_code(
+        &self,
+        pending: &str,
+        callback: &Bound<'_, PyAny>,
+    ) -> PyResult<impl Future<Output = sesame::Result<crate::web::Exchanged>> + use<>> {
+        let pending = crate::web::pending(pending)?;
+        let params = crate::web::params(callback)?;
+        Ok(crate::web::exchange_code_op(
+            self.web_users()?,
+            pending,
+            params,
+            crate::web::max_age(&self.resolved),
+        ))
+    }
+
+    /// A core acting for the end user `subject` (same profile, the user's credential).
+    fn for_user(&self, subject: &str) -> PyResult<Core> {
+        let users = self.web_users()?;
+        let session = crate::web::user_session(&self.resolved, &users, subject).map_err(py_err)?;
+        let web_users = std::sync::OnceLock::new();
+        let _ = web_users.set(users);
+        Ok(Core {
+            session: RwLock::new(Some(session)),
+            resolved: self.resolved.clone(),
+            page_handler: self.page_handler.clone(),
+            web_users,
+        })
+    }
+
+    fn forget_user(&self, subject: &str) -> PyResult<()> {
+        self.web_users()?.forget(subject).map_err(py_err)
+    }
+}
+
+async fn attach_op(cred: Arc<dyn Credential>, method: Method, url: Url) -> sesame::Result<Attached> {
+    let mut headers = HeaderMap::new();
+    let att = cred
+        .attach(
+            &AuthRequest {
+                method: &method,
+                url: &url,
+            },
+            &mut headers,
+        )
+        .await?;
+    let pairs = headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    Ok((pairs, att.id))
+}
+
+async fn rejected_op(
+    cred: Arc<dyn Credential>,
+    method: Method,
+    url: Url,
+    attachment: u64,
+    challenge: Option<String>,
+) -> sesame::Result<bool> {
+    let r = cred
+        .rejected(
+            &AuthRequest {
+                method: &method,
+                url: &url,
+            },
+            &Attachment { id: attachment },
+            challenge.as_deref(),
+        )
+        .await?;
+    Ok(r == Rejection::Retry)
 }
 
 async fn token_op(
@@ -187,38 +371,13 @@ async fn logout_op(cred: Option<Arc<dyn Credential>>, revoke: bool) -> sesame::R
     Ok(done.end_session_url.map(|u| u.to_string()))
 }
 
-/// `status()`: the profile and its credential, secrets masked, no network. The state is
-/// [`Status`] (shared with `sesame status`); this formats it as a dict.
+/// `status()`: the profile and its credential, secrets masked, no network. The fields and
+/// their types are the engine's [`Status::to_json`], shared with `sesame status --json`.
 fn status_dict(py: Python<'_>, resolved: &ResolvedProfile, cred: Option<Arc<dyn Credential>>) -> PyResult<Py<PyDict>> {
     let st = Status::of(resolved, cred.as_ref());
-    let d = PyDict::new(py);
-    d.set_item("profile", &st.profile)?;
-    d.set_item("config", st.config.as_ref().map(|p| p.display().to_string()))?;
-    d.set_item("base_url", &st.base_url)?;
-    d.set_item("issuer", &st.issuer)?;
-    d.set_item("auth", &st.info.kind)?;
-    let details = PyDict::new(py);
-    for (k, v) in &st.info.details {
-        details.set_item(k, v)?;
-    }
-    d.set_item("credential", details)?;
-    match &st.token {
-        TokenStatus::Cached(t) => {
-            d.set_item("subject", t.subject_str())?;
-            d.set_item("scopes", t.scopes.clone())?;
-            if let Some(aud) = t.audience_list() {
-                d.set_item("audience", aud)?;
-            }
-            d.set_item("token", &t.masked)?;
-            d.set_item("seconds_left", t.seconds_left)?;
-            d.set_item("refresh_token", t.refresh_token)?;
-        }
-        TokenStatus::NoneCached => d.set_item("token", py.None())?,
-        TokenStatus::Static(masked) => d.set_item("token", masked)?,
-        TokenStatus::NotApplicable => {}
-    }
-    d.set_item("valid", st.valid)?;
-    Ok(d.unbind())
+    let text = serde_json::Value::Object(st.to_json()).to_string();
+    let d = py.import("json")?.call_method1("loads", (text,))?;
+    Ok(d.cast_into::<PyDict>()?.unbind())
 }
 
 macro_rules! session_named {
@@ -431,9 +590,12 @@ impl PySession {
 session_pymethods!(PySession, PyResult<PyResponse>, {
     /// A valid access token with at least `min_valid` seconds left (renewed first if
     /// needed; `force_refresh=True` renews regardless).
-    #[pyo3(signature = (min_valid=60, *, force_refresh=false))]
-    fn token(&self, py: Python<'_>, min_valid: u64, force_refresh: bool) -> PyResult<String> {
-        wait(py, self.core.token(min_valid, force_refresh)?)?.map_err(py_err)
+    /// `login=True` (cegal's `get_access_token()`): when no usable token is cached, log the
+    /// person in first, under the rules of `sesame token` (a terminal on stdin and stderr;
+    /// else `LoginRequired` as without it).
+    #[pyo3(signature = (min_valid=60, *, force_refresh=false, login=false))]
+    fn token(&self, py: Python<'_>, min_valid: u64, force_refresh: bool, login: bool) -> PyResult<String> {
+        wait(py, self.core.token(py, min_valid, force_refresh, login)?)?.map_err(py_err)
     }
 
     /// Logs in now and stores the tokens in the profile's cache (the one `sesame login` and
@@ -482,9 +644,243 @@ session_pymethods!(PySession, PyResult<PyResponse>, {
         self.core.repr("Session")
     }
 
+    // ------------------------------------------------------------ web-app login (oxd-python)
+
+    /// Starts a web-app login for an end user (the server-side authorization code flow with
+    /// PKCE, `state`, `nonce`; a pushed request when the provider offers one). Returns the
+    /// URL to redirect the user's browser to and the pending login: a str to keep in the
+    /// application's **server-side** session until the callback (it holds the PKCE
+    /// verifier). `state`/`nonce`: random unless given.
+    #[pyo3(signature = (redirect_uri, state=None, nonce=None))]
+    fn authorization_url(
+        &self,
+        py: Python<'_>,
+        redirect_uri: String,
+        state: Option<String>,
+        nonce: Option<String>,
+    ) -> PyResult<(String, String)> {
+        wait(py, self.core.web_authorization_url(redirect_uri, state, nonce)?)?.map_err(py_err)
+    }
+
+    /// Finishes a web-app login on the application's callback route: `callback` is the URL
+    /// the provider redirected to (or its path and query, or a mapping of the query
+    /// parameters). Checks `state`, `iss` (RFC 9207) and the provider's `error`, exchanges
+    /// the code with the PKCE verifier, verifies the ID token and its `nonce`, and stores
+    /// the tokens under the end user's subject (the profile's `cache`: `memory` for this
+    /// session, `file` one file per subject). Returns `{"subject", "claims",
+    /// "access_token", "expires_at", "scopes", "refresh_token"}` (`refresh_token`: whether
+    /// one is stored).
+    fn exchange_code(&self, py: Python<'_>, pending: &str, callback: &Bound<'_, PyAny>) -> PyResult<Py<PyDict>> {
+        let done = wait(py, self.core.web_exchange_code(pending, callback)?)?.map_err(py_err)?;
+        done.into_py(py)
+    }
+
+    /// A `Session` acting for the end user `subject` (after `exchange_code`): its requests
+    /// carry the user's token, renewed with their refresh token; `LoginRequired` when the
+    /// user has to log in again.
+    fn for_user(&self, subject: &str) -> PyResult<PySession> {
+        Ok(PySession {
+            core: Arc::new(self.core.for_user(subject)?),
+        })
+    }
+
+    /// Deletes the stored tokens of the end user `subject` (the application's logout).
+    fn forget_user(&self, subject: &str) -> PyResult<()> {
+        self.core.forget_user(subject)
+    }
+
+    // ------------------------------------------------------------ provider endpoints (oxd-python)
+
+    /// The userinfo endpoint's claims for the session's token (OIDC Core §5.3).
+    fn userinfo(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let fut = crate::provider::userinfo_op(self.core.credential()?, self.core.resolved.name.clone());
+        let v = wait(py, fut)?.map_err(py_err)?;
+        crate::provider::to_py(py, &v)
+    }
+
+    /// RFC 7662 introspection of `token` (default: the session's access token), with this
+    /// profile's client authentication.
+    #[pyo3(signature = (token=None))]
+    fn introspect(&self, py: Python<'_>, token: Option<String>) -> PyResult<Py<PyAny>> {
+        let fut = crate::provider::introspect_op(self.core.credential()?, self.core.resolved.name.clone(), token);
+        let v = wait(py, fut)?.map_err(py_err)?;
+        crate::provider::to_py(py, &v)
+    }
+
+    /// Revokes the session's cached tokens at the provider (RFC 7009) and deletes them.
+    /// Returns whether there were any.
+    fn revoke(&self, py: Python<'_>) -> PyResult<bool> {
+        let fut = crate::provider::revoke_op(self.core.credential()?, self.core.resolved.name.clone());
+        wait(py, fut)?.map_err(py_err)
+    }
+
+    /// The provider's end-session URL (RP-Initiated Logout), naming the client, not the
+    /// person; tokens are kept. `None` without an end-session endpoint.
+    #[pyo3(signature = (post_logout_redirect_uri=None))]
+    fn end_session_url(&self, py: Python<'_>, post_logout_redirect_uri: Option<String>) -> PyResult<Option<String>> {
+        let fut = crate::provider::end_session_op(
+            self.core.credential()?,
+            self.core.resolved.name.clone(),
+            post_logout_redirect_uri,
+        );
+        wait(py, fut)?.map_err(py_err)
+    }
+
+    /// The issuer `url` names by WebFinger (RFC 7033, under `webfinger_prefix`) and its
+    /// discovered metadata.
+    #[pyo3(signature = (url, webfinger_prefix=None))]
+    fn discover(&self, py: Python<'_>, url: String, webfinger_prefix: Option<String>) -> PyResult<Py<PyAny>> {
+        let fut = crate::provider::discover_op(self.core.resolved.clone(), url, webfinger_prefix);
+        let v = wait(py, fut)?.map_err(py_err)?;
+        crate::provider::to_py(py, &v)
+    }
+
+    /// RFC 7591 dynamic registration at the profile's provider. Returns the whole
+    /// response: `client_id`, `client_secret`, `registration_access_token`,
+    /// `registration_client_uri`, …
+    #[pyo3(signature = (*, redirect_uris=None, client_name=None, grant_types=None, response_types=None, token_endpoint_auth_method=None, application_type=None, scope=None, initial_access_token=None))]
+    fn register(
+        &self,
+        py: Python<'_>,
+        redirect_uris: Option<Vec<String>>,
+        client_name: Option<String>,
+        grant_types: Option<Vec<String>>,
+        response_types: Option<Vec<String>>,
+        token_endpoint_auth_method: Option<String>,
+        application_type: Option<String>,
+        scope: Option<String>,
+        initial_access_token: Option<String>,
+    ) -> PyResult<Py<PyAny>> {
+        let req = sesame::oauth::registration::RegistrationRequest {
+            redirect_uris: redirect_uris.unwrap_or_default(),
+            client_name,
+            grant_types: grant_types.unwrap_or_default(),
+            response_types,
+            token_endpoint_auth_method,
+            application_type,
+            scope,
+        };
+        let fut = crate::provider::register_op(self.core.resolved.clone(), req, initial_access_token);
+        let v = wait(py, fut)?.map_err(py_err)?;
+        crate::provider::to_py(py, &v)
+    }
+
+    /// RFC 7592 read: the registration's current metadata.
+    fn read_registration(
+        &self,
+        py: Python<'_>,
+        registration_client_uri: String,
+        registration_access_token: String,
+    ) -> PyResult<Py<PyAny>> {
+        let fut = crate::provider::read_registration_op(
+            self.core.resolved.clone(),
+            registration_client_uri,
+            registration_access_token,
+        );
+        let v = wait(py, fut)?.map_err(py_err)?;
+        crate::provider::to_py(py, &v)
+    }
+
+    /// RFC 7592 update: replaces the registration's metadata with `metadata`.
+    fn update_registration(
+        &self,
+        py: Python<'_>,
+        registration_client_uri: String,
+        registration_access_token: String,
+        metadata: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        let metadata = crate::provider::from_py(metadata)?;
+        let fut = crate::provider::update_registration_op(
+            self.core.resolved.clone(),
+            registration_client_uri,
+            registration_access_token,
+            metadata,
+        );
+        let v = wait(py, fut)?.map_err(py_err)?;
+        crate::provider::to_py(py, &v)
+    }
+
+    /// RFC 7592 delete: removes the registration.
+    fn delete_registration(
+        &self,
+        py: Python<'_>,
+        registration_client_uri: String,
+        registration_access_token: String,
+    ) -> PyResult<()> {
+        let fut = crate::provider::delete_registration_op(
+            self.core.resolved.clone(),
+            registration_client_uri,
+            registration_access_token,
+        );
+        wait(py, fut)?.map_err(py_err)
+    }
+
     /// For adapters: a new auth exchange for one request (`sesame._AuthExchange`).
     fn _exchange(&self) -> PyResult<PyAuthExchange> {
         Ok(PyAuthExchange::new(&self.core.session()?))
+    }
+
+    /// For adapters: the credential headers for `method url` and the attachment id to quote
+    /// in `_rejected`, or `None` when `url` is out of scope.
+    fn _auth_headers(&self, py: Python<'_>, method: &str, url: &Bound<'_, PyAny>) -> PyResult<Option<Attached>> {
+        let Some((cred, method, url)) = self.core.adapter_target(method, url)? else {
+            return Ok(None);
+        };
+        wait(py, attach_op(cred, method, url))?.map_err(py_err).map(Some)
+    }
+
+    /// For adapters: the server answered 401 to a request that carried `attachment`.
+    /// Returns whether the credential renewed itself (resend once) or not.
+    #[pyo3(signature = (method, url, attachment, challenge=None))]
+    fn _rejected(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        url: &Bound<'_, PyAny>,
+        attachment: u64,
+        challenge: Option<String>,
+    ) -> PyResult<bool> {
+        let Some((cred, method, url)) = self.core.adapter_target(method, url)? else {
+            return Ok(false);
+        };
+        wait(py, rejected_op(cred, method, url, attachment, challenge))?.map_err(py_err)
+    }
+
+    /// `_auth_headers` as an awaitable (for asyncio adapters).
+    fn _auth_headers_async<'py>(
+        &self,
+        py: Python<'py>,
+        method: &str,
+        url: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let target = self.core.adapter_target(method, url)?;
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            match target {
+                None => Ok(None),
+                Some((cred, method, url)) => attach_op(cred, method, url).await.map(Some).map_err(py_err),
+            }
+        })
+    }
+
+    /// `_rejected` as an awaitable.
+    #[pyo3(signature = (method, url, attachment, challenge=None))]
+    fn _rejected_async<'py>(
+        &self,
+        py: Python<'py>,
+        method: &str,
+        url: &Bound<'py, PyAny>,
+        attachment: u64,
+        challenge: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let target = self.core.adapter_target(method, url)?;
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            match target {
+                None => Ok(false),
+                Some((cred, method, url)) => rejected_op(cred, method, url, attachment, challenge)
+                    .await
+                    .map_err(py_err),
+            }
+        })
     }
 });
 
@@ -513,9 +909,15 @@ impl PyAsyncSession {
 
 session_pymethods!(PyAsyncSession, PyResult<Bound<'py, PyAny>>, {
     /// `await session.token(min_valid=60)`.
-    #[pyo3(signature = (min_valid=60, *, force_refresh=false))]
-    fn token<'py>(&self, py: Python<'py>, min_valid: u64, force_refresh: bool) -> PyResult<Bound<'py, PyAny>> {
-        let fut = self.core.token(min_valid, force_refresh)?;
+    #[pyo3(signature = (min_valid=60, *, force_refresh=false, login=false))]
+    fn token<'py>(
+        &self,
+        py: Python<'py>,
+        min_valid: u64,
+        force_refresh: bool,
+        login: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let fut = self.core.token(py, min_valid, force_refresh, login)?;
         pyo3_async_runtimes::tokio::future_into_py(py, async move { fut.await.map_err(py_err) })
     }
 

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::credential::Credential;
-use crate::credential::discover::{Env, is_b64token, strip_isspace};
+use crate::credential::grid::tokens::{Env, is_b64token, strip_isspace};
 use crate::secret::AccessToken;
 use crate::token::{Token, now_unix};
 use crate::{Error, Result};

@@ -74,6 +74,22 @@ enum Repr {
     },
     #[error("{0}")]
     Other(String),
+    /// An I/O failure with what was being done; the `io::Error` stays the source, so a
+    /// caller can still ask for its `io::ErrorKind`.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// [`Error::context`]: the prefix in front of the wrapped error, which stays reachable
+    /// (its status, OAuth and layer detail, and its own source chain).
+    #[error("{prefix}: {inner}")]
+    Context {
+        prefix: String,
+        #[source]
+        inner: Box<Error>,
+    },
 }
 
 impl Error {
@@ -86,6 +102,7 @@ impl Error {
     pub fn status(&self) -> Option<StatusCode> {
         match &self.inner.repr {
             Repr::Http(h) => Some(h.status),
+            Repr::Context { inner, .. } => inner.status(),
             _ => None,
         }
     }
@@ -94,6 +111,7 @@ impl Error {
     pub fn as_http(&self) -> Option<&HttpError> {
         match &self.inner.repr {
             Repr::Http(h) => Some(h),
+            Repr::Context { inner, .. } => inner.as_http(),
             _ => None,
         }
     }
@@ -102,6 +120,7 @@ impl Error {
     pub fn as_oauth(&self) -> Option<&crate::oauth::OAuthError> {
         match &self.inner.repr {
             Repr::OAuth(o) => Some(o),
+            Repr::Context { inner, .. } => inner.as_oauth(),
             _ => None,
         }
     }
@@ -118,14 +137,23 @@ impl Error {
         self.as_oauth().and_then(|o| o.hint())
     }
 
-    /// Adds context in front of the message, keeping the kind and the hint (and dropping
-    /// layer detail).
+    /// Adds context in front of the message, keeping the kind, the hint and the wrapped
+    /// error itself: [`status`](Self::status), [`as_http`](Self::as_http),
+    /// [`as_oauth`](Self::as_oauth) and the layer detail still answer, and
+    /// [`source`](std::error::Error::source) returns it.
     pub fn context(self, prefix: impl std::fmt::Display) -> Self {
         let kind = self.kind();
         let hint = self.hint();
-        let mut e = Error::new(kind, format!("{prefix}: {self}"));
-        e.inner.hint = hint;
-        e
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                repr: Repr::Context {
+                    prefix: prefix.to_string(),
+                    inner: Box::new(self),
+                },
+                hint,
+            }),
+        }
     }
 
     /// The same error with this advice for the front end to word (see [`Hint`]).
@@ -138,6 +166,7 @@ impl Error {
     pub fn as_config(&self) -> Option<&ConfigError> {
         match &self.inner.repr {
             Repr::Config(c) => Some(c),
+            Repr::Context { inner, .. } => inner.as_config(),
             _ => None,
         }
     }
@@ -146,6 +175,7 @@ impl Error {
     pub fn as_credential(&self) -> Option<&CredentialError> {
         match &self.inner.repr {
             Repr::Credential(c) => Some(c),
+            Repr::Context { inner, .. } => inner.as_credential(),
             _ => None,
         }
     }
@@ -245,7 +275,16 @@ impl Error {
 
     /// An I/O error with context (never the contents of a secret file).
     pub fn io(context: impl fmt::Display, err: std::io::Error) -> Self {
-        Self::new(ErrorKind::Io, format!("{context}: {err}"))
+        Error {
+            inner: Box::new(Inner {
+                kind: ErrorKind::Io,
+                repr: Repr::Io {
+                    context: context.to_string(),
+                    source: err,
+                },
+                hint: None,
+            }),
+        }
     }
 
     pub(crate) fn decode(message: impl Into<String>) -> Self {
@@ -627,5 +666,60 @@ impl Error {
             ErrorKind::Transport => Some(Hint::CheckNetwork),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_keeps_the_io_error_as_its_source() {
+        let e = Error::io(
+            "cannot read /x",
+            std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        );
+        assert_eq!(e.kind(), ErrorKind::Io);
+        let source = std::error::Error::source(&e).expect("a source");
+        let io = source.downcast_ref::<std::io::Error>().expect("the io::Error");
+        assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
+        assert!(e.to_string().starts_with("cannot read /x: "), "{e}");
+    }
+
+    #[test]
+    fn context_keeps_the_wrapped_error_its_status_and_its_detail() {
+        let http = Error::from(HttpError {
+            status: StatusCode::NOT_FOUND,
+            method: "GET".into(),
+            url: "https://api.example/x".into(),
+            message: "no such thing".into(),
+        });
+        let wrapped = http.context("fetching the dataset").context("sesame request");
+        assert_eq!(wrapped.kind(), ErrorKind::Http);
+        assert_eq!(wrapped.status(), Some(StatusCode::NOT_FOUND));
+        assert!(wrapped.is_not_found());
+        assert!(wrapped.as_http().is_some());
+        assert!(
+            wrapped
+                .to_string()
+                .starts_with("sesame request: fetching the dataset: "),
+            "{wrapped}"
+        );
+        // The chain: outer context → inner context → the HTTP error.
+        let first = std::error::Error::source(&wrapped).expect("inner context");
+        let second = first.source().expect("the http error");
+        assert!(second.to_string().contains("404"), "{second}");
+    }
+
+    #[test]
+    fn context_keeps_a_credential_hint() {
+        let e = Error::from(CredentialError::File {
+            what: "netrc file",
+            path: "/nope".into(),
+            message: "missing".into(),
+        })
+        .context("loading the profile");
+        assert_eq!(e.hint(), Some(Hint::CheckFile));
+        assert!(e.as_credential().is_some());
     }
 }

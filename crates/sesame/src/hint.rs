@@ -59,6 +59,10 @@ pub enum Hint {
     /// request through sesame, have sesame make the proof for one request, or turn `dpop`
     /// off in the profile.
     UseDpopProof,
+    /// An end user of a web application has no usable token (never logged in, the refresh
+    /// token expired or was refused, the pending login is stale): send them through the
+    /// web login again.
+    UserLogin,
 }
 
 impl fmt::Display for Hint {
@@ -87,6 +91,7 @@ impl fmt::Display for Hint {
                 "check that the server is up and reachable from here (host name, port, firewall, HTTPS_PROXY/NO_PROXY); a debug log shows each attempt",
             ),
             Hint::SetContentType => f.write_str("set a Content-Type header the server accepts"),
+            Hint::UserLogin => f.write_str("send the end user through the web login again"),
             Hint::UseDpopProof => f.write_str(
                 "a DPoP-bound token needs a fresh proof per request: send the request through sesame, or set `dpop = false`",
             ),

@@ -46,6 +46,7 @@ pub mod secret;
 pub mod session;
 pub mod tls;
 pub mod token;
+mod transport;
 
 pub use credential::Credential;
 pub use error::{ConfigError, CredentialError, Error, ErrorKind, HttpError, Result};

@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::Engine;
 use sesame::bearer_file::{self, Keeper};
-use sesame::credential::discover::Env;
+use sesame::credential::grid::tokens::Env;
 use sesame::credential::{Attachment, AuthRequest, Basic, Bearer, Credential, Discover};
 use sesame::token::Token;
 use support::*;

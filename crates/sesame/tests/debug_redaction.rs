@@ -126,7 +126,7 @@ async fn no_public_type_holding_a_secret_prints_it_in_debug() {
         "IdTokenCheck",
         &IdTokenCheck {
             issuer: "https://idp.example",
-            jwks_uri: &jwks,
+            jwks_uri: Some(&jwks),
             client_id: "c",
             client_secret: Some(SECRET),
             nonce: Some(SECRET),

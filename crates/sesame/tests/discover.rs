@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use sesame::Session;
-use sesame::credential::discover::{Env, Mode, TokenSearch};
+use sesame::credential::grid::tokens::{Env, Mode, TokenSearch};
 use sesame::credential::{Credential, Discover, discover_x509};
 use support::*;
 use url::Url;
@@ -1020,7 +1020,7 @@ mod verification {
         h["kid"].as_str().unwrap().to_string()
     }
 
-    fn verifying(env: Env) -> sesame::credential::discover::DiscoverBuilder {
+    fn verifying(env: Env) -> sesame::credential::grid::tokens::DiscoverBuilder {
         Discover::builder().env(env).verify_signature(true).insecure(true)
     }
 

@@ -1,4 +1,4 @@
-// The single test account. Test-only credentials; never use them anywhere real.
+// The test accounts. Test-only credentials; never use them anywhere real.
 
 export const ALICE = Object.freeze({
   username: 'alice',
@@ -14,17 +14,41 @@ export const ALICE = Object.freeze({
   }),
 });
 
+// A second person, for tests where two end users must get separate tokens (a web
+// application's users).
+export const DINAH = Object.freeze({
+  username: 'dinah',
+  password: 'cheshire',
+  claims: Object.freeze({
+    sub: 'dinah',
+    name: 'Dinah Liddell',
+    given_name: 'Dinah',
+    family_name: 'Liddell',
+    preferred_username: 'dinah',
+    email: 'dinah@example.com',
+    email_verified: true,
+  }),
+});
+
+const ACCOUNTS = [ALICE, DINAH];
+
 export function checkPassword(username, password) {
-  return username === ALICE.username && password === ALICE.password;
+  return ACCOUNTS.some((a) => username === a.username && password === a.password);
 }
 
-/** oidc-provider `findAccount`: only `alice` exists. */
+/** The account of a login name (after `checkPassword`). */
+export function accountFor(username) {
+  return ACCOUNTS.find((a) => a.username === username);
+}
+
+/** oidc-provider `findAccount`: alice and dinah exist. */
 export async function findAccount(_ctx, sub) {
-  if (sub !== ALICE.claims.sub) return undefined;
+  const a = ACCOUNTS.find((x) => x.claims.sub === sub);
+  if (!a) return undefined;
   return {
     accountId: sub,
     async claims() {
-      return { ...ALICE.claims };
+      return { ...a.claims };
     },
   };
 }

@@ -12,7 +12,7 @@ import { errors } from 'oidc-provider';
 import * as grantHelpers from 'oidc-provider/lib/helpers/grants.js';
 import { issueTokens } from 'oidc-provider/lib/helpers/grant_common.js';
 
-import { ALICE, checkPassword } from './account.mjs';
+import { accountFor, checkPassword } from './account.mjs';
 import { GRANT } from './clients.mjs';
 
 const {
@@ -101,14 +101,15 @@ export function registerGrants(provider, state) {
     helpers.validateClientScope(ctx, new Set(splitScope(scope)));
     const { resource } = await resourceServerFor(ctx, params.resource);
 
-    const grant = new provider.Grant({ accountId: ALICE.claims.sub, clientId: client.clientId });
+    const accountId = accountFor(params.username).claims.sub;
+    const grant = new provider.Grant({ accountId, clientId: client.clientId });
     grant.addOIDCScope(scope);
     grant.addResourceScope(resource, scope);
     const grantId = await grant.save();
     ctx.oidc.entity('Grant', grant);
 
     const source = {
-      accountId: ALICE.claims.sub,
+      accountId,
       clientId: client.clientId,
       grantId,
       scope,

@@ -66,7 +66,7 @@ pub fn run(global: &Global, flags: &ProfileFlags, args: &InitArgs) -> Result<i32
     Ok(exit::OK)
 }
 
-fn check_name(name: &str) -> Result<(), Error> {
+pub(super) fn check_name(name: &str) -> Result<(), Error> {
     if name.is_empty()
         || !name
             .chars()
@@ -80,7 +80,13 @@ fn check_name(name: &str) -> Result<(), Error> {
 }
 
 /// The file's text with the profile added (or replaced, with --force).
-fn updated_text(old: &str, path: &Path, name: &str, profile: &Profile, args: &InitArgs) -> Result<String, Error> {
+pub(super) fn updated_text(
+    old: &str,
+    path: &Path,
+    name: &str,
+    profile: &Profile,
+    args: &InitArgs,
+) -> Result<String, Error> {
     let mut doc: toml_edit::DocumentMut = old
         .parse()
         .map_err(|e| Error::config(format!("{} is not valid TOML: {e}", path.display())))?;
@@ -121,7 +127,7 @@ fn updated_text(old: &str, path: &Path, name: &str, profile: &Profile, args: &In
 }
 
 /// Replaces `path` with `text`: a 0600 temporary file in the same folder, synced, renamed.
-fn write_atomically(path: &Path, text: &str) -> Result<(), Error> {
+pub(super) fn write_atomically(path: &Path, text: &str) -> Result<(), Error> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),

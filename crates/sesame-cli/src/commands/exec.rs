@@ -42,8 +42,9 @@ async fn supervise(ctx: &Context, args: &ExecArgs) -> Result<i32, Error> {
             "usage: sesame exec [--bearer-file PATH] [--keep] -- CMD ARGS…",
         ));
     };
-    let session = ctx.session()?;
-    let credential = session.credential().cloned().ok_or_else(|| {
+    // The token goes to CMD, not to an API of ours: only the credential is built
+    // (docs/configuration.md#what-a-profile-needs).
+    let credential = ctx.credential()?.ok_or_else(|| {
         ctx.no_credential("sesame exec needs a token credential: set `auth` (bearer, discover, oidc, …)")
     })?;
     let min_valid = Duration::from_secs(ctx.resolved.profile.min_valid.unwrap_or(60));

@@ -15,20 +15,20 @@
 
 use std::sync::Arc;
 
-use sesame::config;
+use sesame::Error;
 use sesame::login::{Caller, Facts, LoginRequest, TextLoginUi};
 use sesame::oauth::LoginMethod;
-use sesame::{Error, Session};
 
 use crate::cli::LoginArgs;
 use crate::context::Context;
 use crate::exit;
 
 pub async fn run(ctx: &Context, args: LoginArgs) -> Result<i32, Error> {
-    // No login handler in the session: the login runs here, under the cache lock.
-    let session: Session = config::session_builder(&ctx.resolved)?.build()?;
+    // No login handler in the credential: the login runs here, under the cache lock. Only
+    // the credential is built (docs/configuration.md#what-a-profile-needs): a login needs
+    // the provider, not the API's base URL.
     let name = &ctx.resolved.name;
-    let credential = session.credential().cloned();
+    let credential = ctx.credential()?;
     let Some(oauth) = credential.as_ref().and_then(|c| c.as_oauth()) else {
         let kind = credential
             .as_ref()
@@ -55,6 +55,7 @@ pub async fn run(ctx: &Context, args: LoginArgs) -> Result<i32, Error> {
         },
         facts,
         ui,
+        page_handler: None,
     };
     let done = sesame::login::login(oauth, &kind, name, &ctx.resolved.profile, request).await?;
     if !ctx.global.quiet {

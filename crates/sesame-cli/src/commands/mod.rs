@@ -19,7 +19,7 @@ use crate::cli::{Cli, Command, ConfigCommand};
 use crate::context::Context;
 use crate::exit;
 
-pub async fn run(mut cli: Cli) -> i32 {
+pub async fn run(cli: Cli) -> i32 {
     // Commands that need no profile (the file may not exist yet, or name none).
     let early = match &cli.command {
         Command::Completions(args) => Some(Ok(completions::run(args))),
@@ -30,12 +30,6 @@ pub async fn run(mut cli: Cli) -> i32 {
     };
     if let Some(result) = early {
         return result.unwrap_or_else(|e| exit::report(&e));
-    }
-    if let Command::Token(args) = &mut cli.command {
-        // For `token`, --scope/--audience down-scope this one token; they do not change
-        // the profile's grant (nor its cache key).
-        args.scopes = std::mem::take(&mut cli.profile.scopes);
-        args.audiences = std::mem::take(&mut cli.profile.audiences);
     }
     let ctx = match Context::load(cli.global, &cli.profile) {
         Ok(c) => c,

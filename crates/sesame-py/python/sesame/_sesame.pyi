@@ -10,6 +10,7 @@ from typing import (
     Any,
     AsyncIterator,
     Awaitable,
+    Callable,
     Dict,
     Iterable,
     Iterator,
@@ -41,6 +42,8 @@ _Scopes = Union[str, Sequence[str]]
 # requests' `auth=(username, password)`: HTTP Basic (the password a secret like `password=`).
 _Auth = Union[str, Tuple[str, _Secret], None]
 _Login = Optional[Literal["browser", "device", "no-browser"]]
+# `page_handler(kind, info)`: the landing page's HTML, or None for the template / built-in one.
+_PageHandler = Callable[[str, Dict[str, str]], Optional[str]]
 
 class Headers(Mapping[str, str]):
     """Response headers: a read-only mapping with case-insensitive names.
@@ -164,6 +167,17 @@ class Session:
     and its lifetime at ``expires_field`` (default ``"expires_in"``); the token is cached
     and renewed like an OAuth token.
 
+    Two session options are not profile keys (cegal-keystoneauth's shapes):
+    ``auto_login=True`` lets a request or :meth:`token` of an ``oidc``/``device`` profile log
+    the person in when no usable token is cached — under the rules of ``sesame token``:
+    only when ``sys.stdin`` and ``sys.stderr`` are terminals, else
+    :class:`sesame.LoginRequired` as without it. ``page_handler=callable`` writes the
+    browser's last page of a login: ``callable(kind, info)`` with ``kind`` ``"success"`` or
+    ``"failure"`` and ``info`` a dict of ``issuer``, ``error``, ``error_description`` and
+    ``message`` (the provider's text cleaned, not HTML-escaped) returns the HTML, or
+    ``None`` for the profile's ``success_page``/``failure_page`` template or the built-in
+    page (also shown when the handler raises).
+
     Relative URLs join ``base_url``; the credential goes only to its origin and path
     prefix, redirects included. Tokens are cached (shared with the ``sesame`` command),
     renewed ahead of expiry with a single refresh however many threads need one, and a
@@ -193,6 +207,8 @@ class Session:
         timeout: _Timeout = None,
         retries: Optional[int] = None,
         config: Optional[_PathLike] = None,
+        auto_login: bool = False,
+        page_handler: Optional[_PageHandler] = None,
         **more: Any,
     ) -> None: ...
     def request(
@@ -302,10 +318,14 @@ class Session:
         stream: bool = False,
     ) -> Response:
         """A DELETE request."""
-    def token(self, min_valid: int = 60, *, force_refresh: bool = False) -> str:
+    def token(self, min_valid: int = 60, *, force_refresh: bool = False, login: bool = False) -> str:
         """A valid access token with at least ``min_valid`` seconds left: from the cache
         when it can, else renewed (``force_refresh=True`` renews regardless). Raises
-        :class:`sesame.ConfigError` for credentials that are not tokens."""
+        :class:`sesame.ConfigError` for credentials that are not tokens.
+
+        ``login=True`` (cegal's ``get_access_token()``): when the token cannot be had
+        without a person, log in first — under the rules of ``sesame token`` (only on a
+        terminal; else :class:`sesame.LoginRequired`)."""
     def login(self, mode: _Login = None) -> None:
         """Logs in now and stores the tokens in the profile's cache — the one ``sesame login``
         and ``sesame token`` use, so the shell and later sessions use them too.
@@ -332,8 +352,14 @@ class Session:
         """Deletes the profile's cached tokens (revoking them at the provider first with
         ``revoke=True``). Returns the URL that ends the person's browser session at the provider (oidc/device logins, where the provider has an end-session endpoint; it names the client, never the ID token), else None."""
     def status(self) -> Dict[str, Any]:
-        """The profile and its credential (kind, issuer, subject, scopes, seconds left,
-        refresh token present, valid), tokens masked. No network."""
+        """The profile and its credential, tokens masked, no network — the same keys and
+        types as ``sesame status --json``: ``profile``, ``config``, ``base_url``, ``issuer``
+        (configured, else the one discovered when the cached token was obtained; ``None``
+        when not known), ``auth``, ``credential`` (a dict of str), ``valid``; for a token
+        credential ``token`` (masked; ``None`` when none is cached) and, with a cached token,
+        ``subject`` (str or ``None``), ``scopes`` (list of str), ``audience`` (list of str,
+        when the token names one), ``seconds_left`` (``None``: it does not expire) and
+        ``refresh_token`` (bool)."""
     def in_scope(self, url: str) -> bool:
         """Whether the credential would be sent to ``url`` (the base URL's origin and path
         prefix)."""
@@ -350,9 +376,108 @@ class Session:
         """Releases the connections; later calls raise :class:`sesame.Error`."""
     def __enter__(self) -> Session: ...
     def __exit__(self, *args: Any) -> bool: ...
+    # ---- web-app login (oxd-python's job)
+    def authorization_url(
+        self, redirect_uri: str, state: Optional[str] = None, nonce: Optional[str] = None
+    ) -> Tuple[str, str]:
+        """Starts a server-side web-app login for an end user: the authorization code flow
+        with PKCE (S256), ``state`` and ``nonce`` (random unless given, at least 16
+        characters), pushed to the provider first when it offers pushed authorization
+        requests (RFC 9126). ``redirect_uri`` is the application's own callback route, as
+        registered for the client.
+
+        Returns ``(url, pending)``: redirect the user's browser to ``url``; keep
+        ``pending`` (a JSON str holding the PKCE verifier) in the application's
+        **server-side** session until the callback, never in a cookie the browser can
+        read. It is good for the profile's ``login_timeout`` (default 300 s)."""
+    def exchange_code(self, pending: str, callback: Union[str, Mapping[str, Union[str, Sequence[str]]]]) -> Dict[str, Any]:
+        """Finishes a web-app login on the application's callback route. ``callback`` is the
+        URL the provider redirected to (absolute, or the path with its query, or the query
+        alone) or a mapping of its query parameters (``parse_qs``' lists are fine).
+
+        Checks, before the code is used: ``state`` (constant time), RFC 9207 ``iss``
+        (required when the provider advertises it), the provider's ``error``, no repeated
+        parameter, the pending login's age. Then exchanges the code with the PKCE
+        verifier, verifies the ID token and its ``nonce`` and stores the tokens under the
+        end user's ``sub`` in the profile's ``cache`` (``"memory"``: this session's own
+        store; ``"file"``: one 0600 file per subject in the cache folder, shared by every
+        worker process). Needs the ``openid`` scope.
+
+        Returns ``{"subject", "claims" (the verified ID token's), "access_token",
+        "expires_at" (Unix seconds or None), "scopes", "refresh_token" (whether one is
+        stored)}``. Raises :class:`sesame.AuthError` for a refused callback or a provider
+        error, :class:`sesame.LoginRequired` for an expired pending login,
+        :class:`sesame.ConfigError` for a ``pending`` that is not one."""
+    def for_user(self, subject: str) -> Session:
+        """A :class:`Session` acting for the end user ``subject`` (after
+        :meth:`exchange_code`): the profile's base URL and TLS, the user's token, renewed
+        with their refresh token. Raises :class:`sesame.LoginRequired` (on a request or
+        :meth:`token`) when the user must log in again."""
+    def forget_user(self, subject: str) -> None:
+        """Deletes the stored tokens of the end user ``subject`` (the application's
+        logout)."""
+    # ---- the provider's other endpoints
+    def userinfo(self) -> Dict[str, Any]:
+        """The claims of the userinfo endpoint (OpenID Connect Core §5.3) for the session's
+        access token (renewed first if needed). Needs the ``openid`` scope."""
+    def introspect(self, token: Optional[str] = None) -> Dict[str, Any]:
+        """RFC 7662 introspection of ``token`` (default: the session's access token), the
+        profile's client authenticating: ``{"active": bool, …}``."""
+    def revoke(self) -> bool:
+        """Revokes the session's cached refresh and access tokens at the provider (RFC
+        7009) and deletes them from the cache. Returns whether there were any. Unlike
+        :meth:`logout`, it returns no end-session URL."""
+    def end_session_url(self, post_logout_redirect_uri: Optional[str] = None) -> Optional[str]:
+        """The provider's end-session URL (OpenID Connect RP-Initiated Logout), naming the
+        client (``client_id``), never the ID token, with ``post_logout_redirect_uri`` when
+        given (it must be registered for the client). The cached tokens are kept. ``None``
+        when the provider has no end-session endpoint."""
+    def discover(self, url: str, webfinger_prefix: Optional[str] = None) -> Dict[str, Any]:
+        """The provider an API names: WebFinger (RFC 7033) on ``url`` (under
+        ``webfinger_prefix``, as ODS servers publish it), then the issuer's discovered
+        metadata (``issuer``, ``token_endpoint``, …)."""
+    def register(
+        self,
+        *,
+        redirect_uris: Optional[List[str]] = None,
+        client_name: Optional[str] = None,
+        grant_types: Optional[List[str]] = None,
+        response_types: Optional[List[str]] = None,
+        token_endpoint_auth_method: Optional[str] = None,
+        application_type: Optional[str] = None,
+        scope: Optional[str] = None,
+        initial_access_token: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """RFC 7591 dynamic client registration at the profile's provider (its ``issuer``,
+        no ``client_id`` needed). Returns the provider's whole response, secrets included:
+        ``client_id``, ``client_secret``, ``registration_access_token`` and
+        ``registration_client_uri`` (for :meth:`read_registration`,
+        :meth:`update_registration`, :meth:`delete_registration`), …"""
+    def read_registration(self, registration_client_uri: str, registration_access_token: str) -> Dict[str, Any]:
+        """RFC 7592 §2.1: the registration's current metadata."""
+    def update_registration(
+        self, registration_client_uri: str, registration_access_token: str, metadata: Mapping[str, Any]
+    ) -> Dict[str, Any]:
+        """RFC 7592 §2.2: replaces the registration's metadata with ``metadata`` (the whole
+        client metadata; ``client_id`` is required by the RFC). Returns the new
+        registration."""
+    def delete_registration(self, registration_client_uri: str, registration_access_token: str) -> None:
+        """RFC 7592 §2.3: deletes the registration; its client can no longer get tokens."""
     def _exchange(self) -> _AuthExchange:
         """For adapters: the engine's auth exchange for one request (attach within scope,
         then on a 401: done, or attach again and resend once)."""
+    def _auth_headers(self, method: str, url: str) -> Optional[Tuple[List[Tuple[str, str]], int]]:
+        """For adapters: the credential headers for ``method url`` and the attachment id,
+        or ``None`` out of scope."""
+    def _rejected(self, method: str, url: str, attachment: int, challenge: Optional[str] = None) -> bool:
+        """For adapters: a 401 answered a request that carried ``attachment``; ``True`` when
+        the credential renewed itself and the request should be resent once."""
+    def _auth_headers_async(self, method: str, url: str) -> Awaitable[Optional[Tuple[List[Tuple[str, str]], int]]]:
+        """:meth:`_auth_headers` as an awaitable."""
+    def _rejected_async(
+        self, method: str, url: str, attachment: int, challenge: Optional[str] = None
+    ) -> Awaitable[bool]:
+        """:meth:`_rejected` as an awaitable."""
 
 class _AuthExchange:
     """One request's auth exchange, driven by the ``requests`` and ``httpx`` adapters."""
@@ -398,6 +523,8 @@ class AsyncSession:
         timeout: _Timeout = None,
         retries: Optional[int] = None,
         config: Optional[_PathLike] = None,
+        auto_login: bool = False,
+        page_handler: Optional[_PageHandler] = None,
         **more: Any,
     ) -> None: ...
     async def request(
@@ -505,7 +632,7 @@ class AsyncSession:
         stream: bool = False,
     ) -> Response:
         """A DELETE request."""
-    async def token(self, min_valid: int = 60, *, force_refresh: bool = False) -> str:
+    async def token(self, min_valid: int = 60, *, force_refresh: bool = False, login: bool = False) -> str:
         """See :meth:`Session.token`."""
     async def login(self, mode: _Login = None) -> None:
         """See :meth:`Session.login`."""

@@ -201,7 +201,7 @@ fn discover_credential(resolved: &ResolvedProfile, explicit_token: bool) -> Resu
         .fail_if_noauth(p.fail_if_noauth.unwrap_or(false) && !explicit_token)
         .force_noauth(p.force_noauth.unwrap_or(false));
     if explicit_token {
-        use credential::discover::Mode;
+        use credential::grid::tokens::Mode;
         b = b.token(Mode::Disabled).netrc(Mode::Disabled);
     }
     if let Some(s) = p.min_valid {

@@ -1,7 +1,7 @@
 //! HTTP Basic authentication ([RFC 7617](https://www.rfc-editor.org/rfc/rfc7617)).
 
+use crate::transport::headers::basic_header;
 use async_trait::async_trait;
-use base64::Engine;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 
 use super::{Attachment, AuthRequest, Credential, CredentialInfo};
@@ -39,14 +39,6 @@ impl Basic {
     pub fn username(&self) -> &str {
         &self.username
     }
-}
-
-/// Builds a sensitive `Basic` header value.
-pub(crate) fn basic_header(user: &str, password: &str) -> HeaderValue {
-    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    let mut v = HeaderValue::from_str(&format!("Basic {encoded}")).expect("base64 is a valid header value");
-    v.set_sensitive(true);
-    v
 }
 
 impl std::fmt::Debug for Basic {

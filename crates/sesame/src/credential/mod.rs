@@ -17,15 +17,15 @@ mod basic;
 mod bearer;
 mod combined;
 mod custom;
-pub mod discover;
 pub mod exchange;
+pub mod grid;
 mod netrc;
 pub mod oauth;
 pub(crate) mod permissions;
 mod uma;
+mod web_users;
 pub mod www_authenticate;
 mod x509;
-mod x509_discovery;
 
 use std::fmt;
 use std::time::Duration;
@@ -37,17 +37,17 @@ use url::Url;
 
 pub use api_key::{ApiKey, DEFAULT_HEADER as API_KEY_DEFAULT_HEADER};
 pub use basic::Basic;
-pub(crate) use basic::basic_header as basic_header_value;
 pub use bearer::Bearer;
 pub use combined::{Combined, RequireAny};
 pub use custom::FnCredential;
-pub use discover::Discover;
 pub use exchange::{AuthExchange, ExchangeState, Step};
+pub use grid::tokens::Discover;
+pub use grid::{X509Discovery, discover_x509, enable_proxy_client_certificates};
 pub use netrc::{Netrc, NetrcEntry};
 pub use oauth::OAuth;
 pub use uma::Uma;
+pub use web_users::WebUsers;
 pub use x509::{X509, X509Info};
-pub use x509_discovery::{X509Discovery, discover_x509, enable_proxy_client_certificates};
 
 use crate::Result;
 use crate::token::Token;

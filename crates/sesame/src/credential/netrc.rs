@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use reqwest::header::HeaderMap;
 
-use super::basic::basic_header;
 use super::{Attachment, AuthRequest, Credential, CredentialInfo};
 use crate::Result;
 use crate::error::CredentialError;
 use crate::secret::Password;
+use crate::transport::headers::basic_header;
 
 /// One `machine` (or `default`) entry.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -60,6 +60,26 @@ impl OAuth {
         }
     }
 
+    /// The provider's issuer as known without network: configured, discovered earlier in
+    /// this process, or recorded with the cached token when it was obtained. `None` for
+    /// a provider given only by its endpoints, or not discovered yet.
+    pub fn issuer(&self) -> Option<String> {
+        if let Some(i) = self.client.as_ref().and_then(|c| c.known_issuer()) {
+            return Some(i.to_string());
+        }
+        self.source.peek().and_then(|t| self.recorded_issuer(&t))
+    }
+
+    /// The issuer recorded with `token`, unless it is the cache key's stand-in (a token
+    /// cached before the issuer was recorded carries that instead).
+    pub fn recorded_issuer(&self, token: &crate::token::Token) -> Option<String> {
+        let stand_in = &self.source.key().issuer;
+        token
+            .issuer
+            .clone()
+            .filter(|i| !i.is_empty() && i != stand_in && !i.starts_with("webfinger:"))
+    }
+
     /// The auth kind this credential was built for (`oidc`, `client-credentials`, …).
     pub fn kind(&self) -> &str {
         &self.kind
@@ -105,6 +125,12 @@ impl OAuth {
     /// The token source.
     pub fn source(&self) -> &TokenSource {
         &self.source
+    }
+
+    /// The lazily discovered provider client, shared with credentials built from it (the
+    /// per-user credentials of a web login, [`super::WebUsers`]).
+    pub fn lazy_client(&self) -> Option<&Arc<LazyClient>> {
+        self.client.as_ref()
     }
 
     /// The provider client (discovering it on first call).
@@ -244,8 +270,11 @@ impl Credential for OAuth {
         if !key.client_id.is_empty() {
             i = i.with("client_id", key.client_id.clone());
         }
-        if !key.issuer.is_empty() {
-            i = i.with("issuer", key.issuer.clone());
+        // The key's issuer may be a stand-in (`webfinger:{base_url}`, the token endpoint):
+        // only a real issuer is shown, and `Status` finds it (configured, discovered, or
+        // recorded with the cached token).
+        if let Some(issuer) = self.issuer() {
+            i = i.with("issuer", issuer);
         }
         i
     }

@@ -58,8 +58,8 @@ impl X509 {
     pub fn from_proxy_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         // rustls refuses to pair a proxy certificate with its key (it cannot parse the
-        // critical ProxyCertInfo extension); see `x509_discovery::enable_proxy_client_certificates`.
-        super::x509_discovery::enable_proxy_client_certificates();
+        // critical ProxyCertInfo extension); see `grid::enable_proxy_client_certificates`.
+        super::grid::enable_proxy_client_certificates();
         super::permissions::check_private(path, "proxy file")?;
         let pem = read(path, "proxy file")?;
         Self::from_pem_parts(&pem, &pem, path, path)

@@ -69,3 +69,24 @@ pub async fn logout(oauth: &OAuth, revoke: bool) -> Result<LoggedOut> {
         end_session_url,
     })
 }
+
+/// Revokes the profile's cached tokens at the provider (RFC 7009: the refresh token, then
+/// the access token) and deletes them, as [`logout`] with `revoke` does, but with no
+/// end-session URL. Returns whether there were tokens to revoke.
+pub async fn revoke(oauth: &OAuth) -> Result<bool> {
+    let stored = oauth
+        .source()
+        .cached(std::time::Duration::ZERO)?
+        .map(|l| l.token)
+        .or_else(|| oauth.source().peek());
+    let Some(t) = stored else {
+        return Ok(false);
+    };
+    let client = oauth.client().await?;
+    if let Some(rt) = &t.refresh_token {
+        client.revoke(rt.expose(), Some("refresh_token")).await?;
+    }
+    client.revoke(t.access_token.expose(), Some("access_token")).await?;
+    oauth.source().clear()?;
+    Ok(true)
+}

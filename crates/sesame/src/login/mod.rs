@@ -49,7 +49,7 @@ mod text_ui;
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-pub use logout::{LoggedOut, logout};
+pub use logout::{LoggedOut, logout, revoke};
 pub use text_ui::{Stderr, TextLoginUi, TextOutput, UiSettings, browser_commands, render_qr};
 
 use crate::config::Profile;
@@ -181,6 +181,9 @@ pub struct LoginRequest {
     pub facts: Facts,
     /// How the login is shown.
     pub ui: Arc<dyn LoginUi>,
+    /// A program's code hook for the browser's landing pages, over the profile's
+    /// `success_page`/`failure_page` templates.
+    pub page_handler: Option<crate::oauth::landing::PageHandler>,
 }
 
 /// What [`login`] did.
@@ -228,6 +231,9 @@ pub async fn login(
     let mut options = LoginOptions::from_profile(profile)?;
     if let Some(m) = request.method {
         options.method = m;
+    }
+    if let Some(h) = request.page_handler {
+        options.pages = options.pages.with_handler(h);
     }
     let login = InteractiveLogin::new(request.ui, options);
     let client = oauth.client().await?;

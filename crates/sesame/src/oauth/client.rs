@@ -409,7 +409,7 @@ impl OAuthClient {
             (ClientAuth::Basic, Some(s)) => {
                 // RFC 6749 §2.3.1: form-urlencode id and secret before base64.
                 let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
-                let mut v = crate::credential::basic_header_value(&enc(&self.config.client_id), &enc(s.expose()));
+                let mut v = crate::transport::headers::basic_header(&enc(&self.config.client_id), &enc(s.expose()));
                 v.set_sensitive(true);
                 headers.insert(AUTHORIZATION, v);
             }
@@ -445,6 +445,30 @@ impl OAuthClient {
         self.http
             .send_masked(Method::POST, url, headers, Some(body.into_bytes()), mask)
             .await
+    }
+
+    /// Checks what a login will need from the configuration before a person is involved
+    /// (before a browser opens or a device code is shown): the token endpoint the code is
+    /// exchanged at, the authorization endpoint of a browser login, and the issuer and keys
+    /// the ID token is checked against when they are set. Without this, a bad value would
+    /// surface only after the person had finished logging in.
+    pub fn preflight_login(&self, browser: bool) -> Result<()> {
+        self.token_endpoint()?;
+        if browser {
+            self.named_endpoint("authorization_endpoint")?;
+        }
+        if self.meta.jwks_uri.is_some() {
+            self.named_endpoint("jwks_uri")?;
+        }
+        if !self.meta.issuer.is_empty() {
+            Url::parse(&self.meta.issuer).map_err(|e| {
+                OAuthError::Setup(format!(
+                    "issuer `{}` is not a URL: {e}",
+                    super::error::clean(&self.meta.issuer, 200)
+                ))
+            })?;
+        }
+        Ok(())
     }
 
     /// An endpoint from the metadata by name, checked for transport security.
@@ -506,7 +530,7 @@ impl OAuthClient {
                 .scope
                 .map(|s| s.split_whitespace().map(str::to_owned).collect())
                 .unwrap_or_else(|| requested.to_vec()),
-            issuer: Some(self.meta.issuer.clone()),
+            issuer: Some(self.meta.issuer.clone()).filter(|i| !i.is_empty()),
             access_token: AccessToken::new(r.access_token),
         })
     }
@@ -530,7 +554,11 @@ impl OAuthClient {
         access_token: Option<&str>,
         now: Option<i64>,
     ) -> Result<serde_json::Value> {
-        let jwks = self.endpoint("jwks_uri", &self.meta.jwks_uri)?;
+        // Unknown keys are allowed: see `id_token::verify` on tokens from the token endpoint.
+        let jwks = match &self.meta.jwks_uri {
+            Some(_) => Some(self.endpoint("jwks_uri", &self.meta.jwks_uri)?),
+            None => None,
+        };
         let secret = match self.config.auth {
             ClientAuth::Basic | ClientAuth::Post => self.config.client_secret.as_ref().map(|s| s.expose()),
             _ => None,
@@ -540,7 +568,7 @@ impl OAuthClient {
             raw,
             &IdTokenCheck {
                 issuer: &self.meta.issuer,
-                jwks_uri: &jwks,
+                jwks_uri: jwks.as_ref(),
                 client_id: &self.config.client_id,
                 client_secret: secret,
                 nonce,

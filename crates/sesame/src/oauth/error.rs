@@ -59,7 +59,7 @@ pub enum OAuthError {
     /// A UMA 2.0 authorization server refused a permission ticket (`need_info`,
     /// `request_submitted`, `request_denied`) or is not trusted.
     #[error(transparent)]
-    Uma(#[from] super::uma::UmaError),
+    Uma(#[from] super::uma_refusal::UmaError),
 }
 
 /// What a person should do about a provider's refusal. The engine decides which; the

@@ -273,6 +273,7 @@ impl InteractiveLogin {
     /// Runs the flow (no locking, no storing).
     pub async fn run(&self, client: &OAuthClient) -> Result<Token> {
         let deadline = Instant::now() + self.options.timeout;
+        client.preflight_login(matches!(self.options.method, LoginMethod::Browser))?;
         if let Some(base) = client.issuer_found_on() {
             self.ui.show_issuer(&client.metadata().issuer, base);
         }

@@ -29,11 +29,56 @@ const FAILURE_TEMPLATE: &str = include_str!("pages/failure.html");
 /// Largest template file read.
 const MAX_TEMPLATE: u64 = 256 * 1024;
 
-/// The success and failure pages of a login (built-in or from template files).
+/// The success and failure pages of a login (built-in, from template files, or written by
+/// a [`PageHandler`]).
 #[derive(Clone, Debug, Default)]
 pub struct LandingPages {
     success: Option<Arc<str>>,
     failure: Option<Arc<str>>,
+    handler: Option<PageHandler>,
+}
+
+/// Which page a [`PageHandler`] is asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageKind {
+    /// The login completed.
+    Success,
+    /// The login failed (the provider's error, a mix-up, a refused code).
+    Failure,
+}
+
+impl PageKind {
+    /// `"success"` or `"failure"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PageKind::Success => "success",
+            PageKind::Failure => "failure",
+        }
+    }
+}
+
+/// A code hook that writes a landing page (cegal-keystoneauth's page handler): called with
+/// the page's kind and facts (the provider's text already cleaned of control characters and
+/// capped), it returns the whole HTML, or `None` to show the template or built-in page.
+/// The HTML is the program's own and is sent as it is: a handler that puts the provider's
+/// `error_description` into it must escape it ([`escape_html`]).
+#[derive(Clone)]
+pub struct PageHandler(Arc<PageFn>);
+
+/// The function a [`PageHandler`] calls.
+type PageFn = dyn Fn(PageKind, &PageInfo<'_>) -> Option<String> + Send + Sync;
+
+impl PageHandler {
+    /// A handler calling `f`.
+    pub fn new(f: impl Fn(PageKind, &PageInfo<'_>) -> Option<String> + Send + Sync + 'static) -> Self {
+        PageHandler(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for PageHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PageHandler")
+    }
 }
 
 /// What a page is about.
@@ -62,7 +107,15 @@ impl LandingPages {
         Ok(LandingPages {
             success: success.map(|p| read_template(p, "success_page")).transpose()?,
             failure: failure.map(|p| read_template(p, "failure_page")).transpose()?,
+            handler: None,
         })
+    }
+
+    /// Lets `handler` write the pages; where it returns `None`, the template or built-in
+    /// page is shown.
+    pub fn with_handler(mut self, handler: PageHandler) -> Self {
+        self.handler = Some(handler);
+        self
     }
 
     /// Uses `template` for the success page.
@@ -84,6 +137,15 @@ impl LandingPages {
         } else {
             info.message
         };
+        if let Some(html) = self.handled(
+            PageKind::Success,
+            &PageInfo {
+                message,
+                ..info.clone()
+            },
+        ) {
+            return html;
+        }
         render(
             self.success.as_deref().unwrap_or(SUCCESS_TEMPLATE),
             &[
@@ -105,6 +167,15 @@ impl LandingPages {
         };
         let error = super::error::clean(info.error, 100);
         let description = super::error::clean(info.error_description, 1000);
+        let cleaned = PageInfo {
+            issuer: info.issuer,
+            error: &error,
+            error_description: &description,
+            message,
+        };
+        if let Some(html) = self.handled(PageKind::Failure, &cleaned) {
+            return html;
+        }
         render(
             self.failure.as_deref().unwrap_or(FAILURE_TEMPLATE),
             &[
@@ -115,6 +186,13 @@ impl LandingPages {
                 ("issuer", info.issuer),
             ],
         )
+    }
+}
+
+impl LandingPages {
+    fn handled(&self, kind: PageKind, info: &PageInfo<'_>) -> Option<String> {
+        let h = self.handler.as_ref()?;
+        (h.0)(kind, info)
     }
 }
 

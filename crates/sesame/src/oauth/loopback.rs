@@ -466,7 +466,7 @@ async fn write_reply(stream: &mut TcpStream, reply: Reply) -> std::io::Result<()
     stream.shutdown().await
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

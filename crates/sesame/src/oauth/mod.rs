@@ -13,6 +13,7 @@
 //! | `introspection`, `revocation`, `userinfo`, `registration` | provider endpoints | RFC 7662, RFC 7009, OIDC Core §5.3, RFC 7591 |
 //! | `http` | the reqwest adapter for `oauth2`/`openidconnect`, size caps | |
 //! | `authorization_code`, `loopback`, `landing` | browser login: code + PKCE, loopback redirect, result pages | RFC 7636, RFC 8252, RFC 9207 |
+//! | `web_login` | server-side web-app login: authorization URL, pending state, callback checks | RFC 6749 §4.1, RFC 7636, RFC 9207 |
 //! | `par` | pushed authorization requests for the browser login | RFC 9126 |
 //! | `device` | device login | RFC 8628 |
 //! | `dpop` | sender-constrained tokens: proofs, key, nonces | RFC 9449, RFC 7638 |
@@ -42,7 +43,9 @@ pub mod provider;
 pub mod registration;
 mod revocation;
 pub mod uma;
+mod uma_refusal;
 mod userinfo;
+pub mod web_login;
 pub mod webfinger;
 
 pub use client::{ACCESS_TOKEN_TYPE, ClientConfig, OAuthClient, TOKEN_EXCHANGE_GRANT, TokenOptions};

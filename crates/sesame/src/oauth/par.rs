@@ -38,10 +38,13 @@ pub async fn authorization_url(client: &OAuthClient, url: Url) -> Result<Url> {
     }
     let endpoint = client.named_endpoint("pushed_authorization_request_endpoint")?;
     let label = format!("pushed authorization request endpoint {}", redact_url(&endpoint));
+    // Client authentication adds `client_id` to the body, except HTTP Basic, which carries
+    // it in the header only: then it stays, as the authorization request needs it (RFC 9126
+    // §2.1; oidc-provider refuses the push without it).
+    let basic = matches!(client.config().auth, super::ClientAuth::Basic);
     let mut form: Vec<(String, String)> = url
         .query_pairs()
-        // Client authentication (and with it `client_id`) is added by the post.
-        .filter(|(k, _)| k != "client_id")
+        .filter(|(k, _)| basic || k != "client_id")
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     if let Some(d) = client.dpop() {

@@ -137,6 +137,16 @@ impl LazyClient {
             .or(Some(self.source.explicit.issuer.as_str()).filter(|s| !s.is_empty()))
     }
 
+    /// The issuer as known without network: configured, or discovered by an earlier call.
+    pub fn known_issuer(&self) -> Option<&str> {
+        self.configured_issuer().or_else(|| {
+            self.cell
+                .get()
+                .map(|c| c.metadata().issuer.as_str())
+                .filter(|s| !s.is_empty())
+        })
+    }
+
     /// The client, discovering the provider on first call.
     pub async fn get(&self) -> Result<&OAuthClient> {
         self.cell.get_or_try_init(|| self.build()).await

@@ -29,12 +29,25 @@ impl OAuthClient {
     /// The RP-initiated logout URL (OpenID Connect RP-Initiated Logout 1.0 §2), if the
     /// provider has an end-session endpoint.
     pub fn end_session_url(&self, id_token_hint: Option<&str>) -> Option<url::Url> {
+        self.end_session_url_to(id_token_hint, None)
+    }
+
+    /// [`end_session_url`](Self::end_session_url) with the `post_logout_redirect_uri` the
+    /// provider sends the browser to afterwards (it must be registered for the client).
+    pub fn end_session_url_to(
+        &self,
+        id_token_hint: Option<&str>,
+        post_logout_redirect_uri: Option<&str>,
+    ) -> Option<url::Url> {
         let mut u = self.named_endpoint("end_session_endpoint").ok()?;
         {
             let mut q = u.query_pairs_mut();
             q.append_pair("client_id", &self.config().client_id);
             if let Some(h) = id_token_hint {
                 q.append_pair("id_token_hint", h);
+            }
+            if let Some(r) = post_logout_redirect_uri {
+                q.append_pair("post_logout_redirect_uri", r);
             }
         }
         Some(u)

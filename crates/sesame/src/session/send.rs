@@ -287,7 +287,7 @@ fn userinfo_to_basic(url: &mut Url, headers: &mut HeaderMap) {
     let _ = url.set_username("");
     let _ = url.set_password(None);
     if !headers.contains_key(AUTHORIZATION) {
-        let v: HeaderValue = crate::credential::basic_header_value(&user, password.as_deref().unwrap_or(""));
+        let v: HeaderValue = crate::transport::headers::basic_header(&user, password.as_deref().unwrap_or(""));
         headers.insert(AUTHORIZATION, v);
     }
 }

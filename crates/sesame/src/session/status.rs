@@ -18,7 +18,9 @@ pub struct Status {
     pub config: Option<PathBuf>,
     /// The profile's `base_url`.
     pub base_url: Option<String>,
-    /// The profile's `issuer`.
+    /// The provider's issuer: the profile's `issuer`, else the one discovered (by
+    /// WebFinger and OpenID discovery) when the cached token was obtained. `None` when it
+    /// is not known yet, or the profile names only endpoints.
     pub issuer: Option<String>,
     /// The credential's kind and non-secret details (`none` without a credential).
     pub info: CredentialInfo,
@@ -91,9 +93,11 @@ impl Status {
             .and_then(|(_, v)| v.parse::<i64>().ok())
             .map(|t| t - now);
         let interactive = crate::login::is_interactive_kind(&info.kind);
+        let mut issuer = p.issuer.clone();
         let (token, valid) = match cred.and_then(|c| c.as_oauth().map(|o| (c, o))) {
             Some((c, oauth)) => match c.cached_token().or_else(|| oauth.source().peek().map(|t| (*t).clone())) {
                 Some(t) => {
+                    issuer = issuer.or_else(|| oauth.issuer()).or_else(|| oauth.recorded_issuer(&t));
                     let claims = crate::token::jwt_claims(t.access_token.expose()).unwrap_or_default();
                     let id_claims = t
                         .id_token
@@ -120,16 +124,74 @@ impl Status {
                 None => (TokenStatus::NotApplicable, true),
             },
         };
+        let issuer = issuer.or_else(|| cred.and_then(|c| c.as_oauth()).and_then(|o| o.issuer()));
+        let mut info = info;
+        if let Some(i) = &issuer
+            && !info.details.iter().any(|(k, _)| k == "issuer")
+        {
+            // The credential alone knows only a configured or discovered issuer; the one
+            // recorded with the cached token counts too.
+            info = info.with("issuer", i.clone());
+        }
         Status {
             profile: resolved.name.clone(),
             config: resolved.config_path.clone(),
             base_url: p.base_url.clone(),
-            issuer: p.issuer.clone(),
+            issuer,
             info,
             certificate_seconds_left,
             token,
             valid,
         }
+    }
+}
+
+impl Status {
+    /// The status as a JSON object: the one shape of `sesame status --json` and Python's
+    /// `Session.status()` (same keys, same types). `profile`, `config`, `base_url`,
+    /// `issuer`, `auth`, `credential` (an object of strings) and `valid` always; for a
+    /// token credential `token` (masked, or null when none is cached) and, with a cached
+    /// token, `subject` (string or null), `scopes` (a list), `audience` (a list, when the
+    /// token names one), `seconds_left` (null when it does not expire) and `refresh_token`
+    /// (bool); `seconds_left` of a certificate.
+    pub fn to_json(&self) -> serde_json::Map<String, Value> {
+        use serde_json::json;
+        let mut out = serde_json::Map::new();
+        out.insert("profile".into(), json!(self.profile));
+        out.insert(
+            "config".into(),
+            json!(self.config.as_ref().map(|p| p.display().to_string())),
+        );
+        out.insert("base_url".into(), json!(self.base_url));
+        out.insert("issuer".into(), json!(self.issuer));
+        out.insert("auth".into(), json!(self.info.kind));
+        let details: serde_json::Map<String, Value> =
+            self.info.details.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        out.insert("credential".into(), Value::Object(details));
+        if let Some(left) = self.certificate_seconds_left {
+            out.insert("seconds_left".into(), json!(left));
+        }
+        match &self.token {
+            TokenStatus::Cached(t) => {
+                out.insert("subject".into(), json!(t.subject_str()));
+                out.insert("scopes".into(), json!(t.scopes));
+                if let Some(aud) = t.audience_list() {
+                    out.insert("audience".into(), json!(aud));
+                }
+                out.insert("token".into(), json!(t.masked));
+                out.insert("seconds_left".into(), json!(t.seconds_left));
+                out.insert("refresh_token".into(), json!(t.refresh_token));
+            }
+            TokenStatus::NoneCached => {
+                out.insert("token".into(), Value::Null);
+            }
+            TokenStatus::Static(masked) => {
+                out.insert("token".into(), json!(masked));
+            }
+            TokenStatus::NotApplicable => {}
+        }
+        out.insert("valid".into(), json!(self.valid));
+        out
     }
 }
 

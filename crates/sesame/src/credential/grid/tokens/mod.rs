@@ -67,7 +67,7 @@ pub use env::Env;
 
 use self::sources::{Candidate, FileRead, What};
 use self::verify::Verifier;
-use super::{Attachment, AuthRequest, Credential, CredentialInfo, Netrc, Rejection, X509};
+use crate::credential::{Attachment, AuthRequest, Credential, CredentialInfo, Netrc, Rejection, X509};
 use crate::error::CredentialError;
 use crate::oauth::OAuthHttp;
 use crate::secret::AccessToken;
@@ -799,7 +799,7 @@ impl DiscoverBuilder {
                 d.x509_skipped = found.skipped;
             }
             if let Some(x) = &d.x509
-                && super::x509_discovery::is_proxy_file(&x.info().cert_path)
+                && super::proxy::is_proxy_file(&x.info().cert_path)
             {
                 super::enable_proxy_client_certificates();
             }

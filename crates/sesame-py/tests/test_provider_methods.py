@@ -1,0 +1,115 @@
+"""The provider's other endpoints as `Session` methods (oxd-python's protocol calls), against
+the bundled identity provider: userinfo, introspection, revocation, the end-session URL,
+WebFinger discovery, and dynamic registration with RFC 7592 read/update/delete. No mocks."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+import sesame
+from conftest import ALICE, PASSWORD_CLIENT, m2m_kwargs
+
+
+def alice_session(idp) -> sesame.Session:
+    return sesame.Session(
+        base_url=idp.api,
+        auth="password",
+        issuer=idp.issuer,
+        client_id=PASSWORD_CLIENT[0],
+        client_secret=PASSWORD_CLIENT[1],
+        username=ALICE[0],
+        password=ALICE[1],
+        scopes=["openid", "profile", "email", "offline_access"],
+        cache="memory",
+    )
+
+
+def test_userinfo_and_introspect(idp):
+    with alice_session(idp) as s:
+        info = s.userinfo()
+        assert info["sub"] == "alice" and info["email"] == "alice@example.com", info
+        own = s.introspect()
+        assert own["active"] is True and own["sub"] == "alice" and own["client_id"] == PASSWORD_CLIENT[0], own
+        assert s.introspect("not-a-token") == {"active": False}
+    with sesame.Session(**m2m_kwargs(idp)) as m2m:
+        # A client-credentials token has no person: the userinfo endpoint refuses it.
+        with pytest.raises(sesame.Error):
+            m2m.userinfo()
+        assert m2m.introspect()["active"] is True
+    with sesame.Session(base_url=idp.api) as none:
+        with pytest.raises(sesame.ConfigError):
+            none.introspect()
+
+
+def test_revoke_drops_the_tokens_at_the_provider_and_here(idp):
+    with alice_session(idp) as s:
+        token = s.token()
+        assert s.get("whoami").json()["sub"] == "alice"
+        assert s.revoke() is True
+        # The revoked token is dead at the provider…
+        with sesame.Session(**m2m_kwargs(idp, client_id="rs-client", client_secret="rs-secret")) as rs:
+            assert rs.introspect(token)["active"] is False
+        # …and gone from the cache: the next request gets a new one.
+        assert s.revoke() is False
+        assert s.token() != token
+
+
+def test_end_session_url_keeps_the_tokens(idp):
+    with sesame.Session(
+        base_url=idp.api, auth="oidc", issuer=idp.issuer, client_id="sesame-cli", cache="memory"
+    ) as s:
+        url = s.end_session_url("http://127.0.0.1/logout")
+        assert url is not None and url.startswith(idp.issuer + "/session/end?"), url
+        q = parse_qs(urlsplit(url).query)
+        assert q == {"client_id": ["sesame-cli"], "post_logout_redirect_uri": ["http://127.0.0.1/logout"]}, q
+    with alice_session(idp) as s:
+        token = s.token()
+        assert s.end_session_url() is not None
+        assert s.token() == token, "end_session_url() deletes nothing"
+        assert s.status()["valid"]
+
+
+def test_discover_by_webfinger_with_a_prefix(idp):
+    with sesame.Session() as s:
+        meta = s.discover(idp.issuer + "/ods/api", webfinger_prefix="ods")
+        assert meta["issuer"] == idp.issuer
+        assert meta["token_endpoint"] == idp.issuer + "/token"
+        meta = s.discover(idp.api)
+        assert meta["issuer"] == idp.issuer
+
+
+def test_register_then_read_update_delete(idp):
+    with sesame.Session(base_url=idp.api, auth="oidc", issuer=idp.issuer, client_id="sesame-cli", cache="memory") as s:
+        reg = s.register(
+            redirect_uris=["http://127.0.0.1/callback"],
+            client_name="oxd-style app",
+            grant_types=["authorization_code", "refresh_token", "client_credentials"],
+            response_types=["code"],
+            application_type="native",
+            token_endpoint_auth_method="client_secret_basic",
+        )
+        cid, secret = reg["client_id"], reg["client_secret"]
+        uri, rat = reg["registration_client_uri"], reg["registration_access_token"]
+        assert cid and secret and rat and uri.startswith(idp.issuer), reg
+        assert reg["client_name"] == "oxd-style app"
+        # The new client works.
+        with sesame.Session(**m2m_kwargs(idp, client_id=cid, client_secret=secret)) as c:
+            assert c.get("whoami").json()["client_id"] == cid
+        read = s.read_registration(uri, rat)
+        assert read["client_id"] == cid and read["client_name"] == "oxd-style app"
+        meta = {k: v for k, v in read.items() if k not in ("registration_access_token",)}
+        meta["client_name"] = "renamed app"
+        updated = s.update_registration(uri, rat, meta)
+        assert updated["client_name"] == "renamed app"
+        # RFC 7592 §2.2: the provider may rotate the registration access token on update.
+        rat = updated.get("registration_access_token", rat)
+        assert s.read_registration(uri, rat)["client_name"] == "renamed app"
+        s.delete_registration(uri, rat)
+        with pytest.raises(sesame.Error):
+            s.read_registration(uri, rat)
+        # The deleted client gets no more tokens.
+        with sesame.Session(**m2m_kwargs(idp, client_id=cid, client_secret=secret)) as c:
+            with pytest.raises(sesame.AuthError):
+                c.token()
