@@ -70,7 +70,7 @@ struct Op {
 
 impl Op {
     async fn attach(self) -> sesame::Result<Option<Pairs>> {
-        let mut ex = AuthExchange::resume(self.credential.as_deref(), self.scope.as_ref(), self.start);
+        let mut ex = AuthExchange::resume(self.credential.as_deref(), self.scope.as_ref(), self.start.clone());
         let mut headers = HeaderMap::new();
         let attached = ex.attach(&self.method, &self.url, &mut headers).await;
         self.keep(ex.state());
@@ -90,7 +90,7 @@ impl Op {
     }
 
     async fn on_response(self, status: StatusCode, challenge: Option<String>) -> sesame::Result<&'static str> {
-        let mut ex = AuthExchange::resume(self.credential.as_deref(), self.scope.as_ref(), self.start);
+        let mut ex = AuthExchange::resume(self.credential.as_deref(), self.scope.as_ref(), self.start.clone());
         let step = ex
             .on_response(&self.method, &self.url, status, challenge.as_deref())
             .await;

@@ -29,7 +29,7 @@ pub struct Fetched {
 
 enum Fetch {
     Full(Bytes),
-    Stream(sesame::Response),
+    Stream(Box<sesame::Response>),
 }
 
 /// Sends a request; reads the whole body unless `stream`.
@@ -46,7 +46,7 @@ pub async fn execute(rb: RequestBuilder, method: Method, stream: bool) -> sesame
         _ => "HTTP/1.1",
     };
     let body = if stream {
-        Fetch::Stream(resp)
+        Fetch::Stream(Box::new(resp))
     } else {
         Fetch::Full(resp.bytes().await?)
     };
@@ -103,7 +103,7 @@ impl From<Fetched> for PyResponse {
         let body = match f.body {
             Fetch::Full(b) => BodyState::Full(b),
             Fetch::Stream(r) => BodyState::Stream(Arc::new(tokio::sync::Mutex::new(Stream {
-                resp: Some(r),
+                resp: Some(*r),
                 buf: BytesMut::new(),
                 eof: false,
             }))),
