@@ -459,62 +459,15 @@ pub enum ConfigError {
     Invalid(String),
     /// Keys the profile's auth kind has no use for (see `docs/credential-kinds.md`):
     /// sesame refuses them rather than ignore them without a word.
-    #[error("{}", misplaced_message(profile, *kind, *inferred, *inferred_from, keys))]
+    #[error("{message}")]
     KeyNotForKind {
         /// The profile.
         profile: String,
-        /// Its auth kind.
-        kind: crate::config::AuthKind,
-        /// No `auth` is set: the kind was inferred from the keys present.
-        inferred: bool,
-        /// The key the kind was inferred from (none for an inferred `none`).
-        inferred_from: Option<&'static str>,
-        /// The keys that do not apply.
-        keys: Vec<MisplacedKey>,
+        /// The keys that do not apply, as written in the file.
+        keys: Vec<&'static str>,
+        /// Which kind the profile uses, where each key was set and which kinds use it.
+        message: String,
     },
-}
-
-/// A profile key that its auth kind does not use, and where it was set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MisplacedKey {
-    /// The key, as written in the file.
-    pub key: &'static str,
-    /// The layer that set it.
-    pub origin: crate::config::Origin,
-    /// The kinds that would use it.
-    pub used_by: Vec<crate::config::AuthKind>,
-}
-
-fn misplaced_message(
-    profile: &str,
-    kind: crate::config::AuthKind,
-    inferred: bool,
-    inferred_from: Option<&str>,
-    keys: &[MisplacedKey],
-) -> String {
-    let how = match (inferred, inferred_from) {
-        (true, Some(k)) => format!(" (inferred from `{k}`: the profile sets no `auth`)"),
-        (true, None) => " (the profile sets no `auth` and has no credential keys)".to_string(),
-        (false, _) => String::new(),
-    };
-    let each: Vec<String> = keys
-        .iter()
-        .map(|m| {
-            let users = if m.used_by.is_empty() {
-                String::new()
-            } else {
-                let names: Vec<&str> = m.used_by.iter().map(|k| k.as_str()).collect();
-                format!("; it applies to auth = {}", names.join(", "))
-            };
-            format!("`{}` ({}{users})", m.key, m.origin.describe(m.key))
-        })
-        .collect();
-    format!(
-        "profile `{profile}` uses auth = \"{kind}\"{how}, which does not use {}; remove {}, or set `auth` to a kind that uses {} (the table of keys per kind is in docs/credential-kinds.md)",
-        each.join(", "),
-        if keys.len() == 1 { "it" } else { "them" },
-        if keys.len() == 1 { "it" } else { "them" },
-    )
 }
 
 /// A credential could not be loaded or applied.

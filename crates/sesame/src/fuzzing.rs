@@ -44,20 +44,6 @@ pub fn netrc(data: &[u8]) -> bool {
     }
 }
 
-/// The configuration file (TOML), and resolving its default profile.
-pub fn config_toml(data: &[u8]) -> bool {
-    match crate::config::Config::from_toml_str(&text(data), "fuzz.toml") {
-        Ok(c) => {
-            let _ = c.profile(None).map(|p| p.profile.auth_kind());
-            true
-        }
-        Err(e) => {
-            let _ = e.to_string();
-            false
-        }
-    }
-}
-
 /// The error-message summarizer, with a content type chosen by the first byte.
 pub fn summarize(data: &[u8]) -> usize {
     let (ct, body) = match data.split_first() {
@@ -81,7 +67,7 @@ pub fn summarize(data: &[u8]) -> usize {
 
 /// `Retry-After`.
 pub fn retry_after(data: &[u8]) -> Option<Duration> {
-    crate::session::retry::parse_retry_after(&text(data), SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+    crate::transport::retry::parse_retry_after(&text(data), SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
 }
 
 pub use crate::session::http_cache::fuzz_sample_entry as sample_http_cache_entry;

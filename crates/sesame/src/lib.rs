@@ -20,33 +20,33 @@
 //! ```
 //!
 //! Profiles from the configuration file (`~/.config/sesame/config.toml`) build sessions
-//! too: see [`config`].
+//! through the application layer, the `sesame-auth-app` crate (`sesame_app::config`).
 //!
-//! Layering, top down: [`Session`] (scoping, redirects, send) → [`credential`] → reqwest.
-//! The library knows nothing of the command line.
+//! Layering, top down: [`Session`] (scoping, the auth exchange, send) → [`credential`] →
+//! [`oauth`] grants → [`token`] cache → transport → reqwest (`docs/ARCHITECTURE.md`).
+//! The library knows nothing of the configuration file, the terminal or the command line.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod bearer_file;
 pub mod blocking;
-pub mod config;
 pub mod credential;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod hint;
-pub mod login;
 pub mod message;
 pub mod middleware;
 pub mod oauth;
+#[doc(hidden)]
+pub mod permissions;
 pub mod redact;
 pub mod scope;
 pub mod secret;
 pub mod session;
 pub mod tls;
 pub mod token;
-mod transport;
+pub mod transport;
 
 pub use credential::Credential;
 pub use error::{ConfigError, CredentialError, Error, ErrorKind, HttpError, Result};

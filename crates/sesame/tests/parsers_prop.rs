@@ -105,11 +105,6 @@ proptest! {
     }
 
     #[test]
-    fn config_files(d in input(seeds!("config_toml/ok"))) {
-        fz::config_toml(&d);
-    }
-
-    #[test]
     fn error_summaries(d in input(seeds!("summarize/json", "summarize/html", "summarize/protobuf"))) {
         let n = fz::summarize(&d);
         // Capped, whatever the input (4000 characters, a few bytes each at most).

@@ -1,8 +1,8 @@
 #![no_main]
-//! Fuzzes `sesame::fuzzing::config_toml`: outside data must give a result or an error, never a panic.
+//! Fuzzes `sesame_app::fuzzing::config_toml`: outside data must give a result or an error, never a panic.
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = sesame::fuzzing::config_toml(data);
+    let _ = sesame_app::fuzzing::config_toml(data);
 });

@@ -19,12 +19,12 @@ mod combined;
 mod custom;
 pub mod exchange;
 pub mod grid;
+pub mod interactive;
 mod netrc;
 pub mod oauth;
-pub(crate) mod permissions;
 mod uma;
 mod web_users;
-pub mod www_authenticate;
+pub use crate::transport::www_authenticate;
 mod x509;
 
 use std::fmt;
@@ -42,6 +42,9 @@ pub use combined::{Combined, RequireAny};
 pub use custom::FnCredential;
 pub use exchange::{AuthExchange, ExchangeState, Step};
 pub use grid::tokens::Discover;
+pub use interactive::{
+    BrowserLaunch, DevicePrompt, InteractiveLogin, LoginMethod, LoginOptions, LoginOutcome, LoginUi, Waiting,
+};
 pub use grid::{X509Discovery, discover_x509, enable_proxy_client_certificates};
 pub use netrc::{Netrc, NetrcEntry};
 pub use oauth::OAuth;

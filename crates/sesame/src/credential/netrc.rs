@@ -44,7 +44,7 @@ impl Netrc {
     /// Loads a netrc file, refusing it if other users can read or write it.
     pub fn load(path: impl Into<PathBuf>) -> Result<Self> {
         let path = path.into();
-        super::permissions::check_private(&path, "netrc file")?;
+        crate::permissions::check_private(&path, "netrc file")?;
         let text = std::fs::read_to_string(&path).map_err(|e| CredentialError::File {
             what: "netrc file",
             path: path.clone(),

@@ -487,6 +487,20 @@ impl Grant for StaticGrant {
     }
 }
 
+
+/// Hands a response of the API to the credential that authenticated its request (the
+/// session's one call into DPoP: it keeps the nonce for the next proof).
+pub(crate) fn observe_dpop(credential: &dyn super::Credential, url: &url::Url, headers: &HeaderMap) {
+    // The credential first: a header lookup by a `&str` name parses the name, on every
+    // response, for the many sessions without DPoP.
+    if let Some(o) = credential.as_oauth()
+        && o.dpop().is_some()
+        && headers.contains_key(crate::oauth::dpop::NONCE_HEADER)
+    {
+        o.observe_response(url, headers);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};

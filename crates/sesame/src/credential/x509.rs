@@ -49,7 +49,7 @@ impl X509 {
         let cert = cert.as_ref();
         let key = key.as_ref();
         let cert_pem = read(cert, "client certificate")?;
-        super::permissions::check_private(key, "private key")?;
+        crate::permissions::check_private(key, "private key")?;
         let key_pem = read(key, "private key")?;
         Self::from_pem_parts(&cert_pem, &key_pem, cert, key)
     }
@@ -60,7 +60,7 @@ impl X509 {
         // rustls refuses to pair a proxy certificate with its key (it cannot parse the
         // critical ProxyCertInfo extension); see `grid::enable_proxy_client_certificates`.
         super::grid::enable_proxy_client_certificates();
-        super::permissions::check_private(path, "proxy file")?;
+        crate::permissions::check_private(path, "proxy file")?;
         let pem = read(path, "proxy file")?;
         Self::from_pem_parts(&pem, &pem, path, path)
     }

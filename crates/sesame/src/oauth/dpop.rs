@@ -478,23 +478,10 @@ pub fn bound_token_error(what: &str) -> Error {
     .into()
 }
 
-/// Hands a response of the API to the credential that authenticated its request (the
-/// session's one call into DPoP: it keeps the nonce for the next proof).
-pub fn observe(credential: &dyn crate::credential::Credential, url: &Url, headers: &HeaderMap) {
-    // The credential first: a header lookup by a `&str` name parses the name, on every
-    // response, for the many sessions without DPoP.
-    if let Some(o) = credential.as_oauth()
-        && o.dpop().is_some()
-        && headers.contains_key(NONCE_HEADER)
-    {
-        o.observe_response(url, headers);
-    }
-}
-
 /// Whether a `WWW-Authenticate` challenge (RFC 9449 §9) or a token error asks for a nonce.
 pub fn asks_for_nonce(challenge: Option<&str>) -> bool {
     challenge.is_some_and(|c| {
-        crate::credential::www_authenticate::parse(c)
+        crate::transport::www_authenticate::parse(c)
             .iter()
             .any(|ch| ch.scheme.eq_ignore_ascii_case("dpop") && ch.error.as_deref() == Some(USE_DPOP_NONCE))
     })

@@ -27,7 +27,7 @@ use url::Url;
 
 use super::OAuthError;
 use crate::redact::{SecretMask, redact_url};
-use crate::session::RetryPolicy;
+use crate::transport::retry::RetryPolicy;
 use crate::tls::TlsOptions;
 use crate::{Error, ErrorKind, Result};
 

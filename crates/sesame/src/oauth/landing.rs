@@ -196,8 +196,8 @@ impl LandingPages {
     }
 }
 
+/// Reads a template; the caller has expanded `~` (the engine knows no home-relative paths).
 fn read_template(path: &Path, key: &str) -> Result<Arc<str>> {
-    let path = crate::config::expand_home(path);
     let meta = std::fs::metadata(&path)
         .map_err(|e| Error::config(format!("cannot read the `{key}` template {}: {e}", path.display())))?;
     if meta.len() > MAX_TEMPLATE {

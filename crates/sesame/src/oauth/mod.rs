@@ -17,7 +17,6 @@
 //! | `par` | pushed authorization requests for the browser login | RFC 9126 |
 //! | `device` | device login | RFC 8628 |
 //! | `dpop` | sender-constrained tokens: proofs, key, nonces | RFC 9449, RFC 7638 |
-//! | `interactive` | the login UI trait, flow choice and fallback, one login per cache key | |
 
 pub mod authorization_code;
 mod client;
@@ -31,7 +30,6 @@ pub(crate) mod error;
 pub mod fuzz;
 pub mod http;
 pub mod id_token;
-pub mod interactive;
 mod introspection;
 pub mod jwks;
 pub mod jws;
@@ -53,7 +51,4 @@ pub use client_auth::{ClientAuth, ClientAuthMethod};
 pub use discovery::ProviderMetadata;
 pub use error::{IdTokenError, OAuthError, ProviderHint};
 pub use http::OAuthHttp;
-pub use interactive::{
-    BrowserLaunch, DevicePrompt, InteractiveLogin, LoginMethod, LoginOptions, LoginOutcome, LoginUi, Waiting,
-};
 pub use provider::{LazyClient, ProviderSource};

@@ -44,7 +44,7 @@ impl ProviderSource {
     pub fn http(&self) -> Result<OAuthHttp> {
         let http = OAuthHttp::new(&self.tls, self.timeout, self.connect_timeout)?;
         Ok(match self.retries {
-            Some(n) => http.with_retry(crate::session::RetryPolicy::new(n)),
+            Some(n) => http.with_retry(crate::transport::retry::RetryPolicy::new(n)),
             None => http,
         })
     }

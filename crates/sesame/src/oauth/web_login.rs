@@ -27,8 +27,11 @@ use crate::token::Token;
 use crate::{Error, ErrorKind, Result};
 
 /// How long a pending login stays usable when the caller sets no other limit: the time a
-/// person has for a login ([`super::interactive::DEFAULT_LOGIN_TIMEOUT`]).
-pub const DEFAULT_MAX_AGE: std::time::Duration = super::interactive::DEFAULT_LOGIN_TIMEOUT;
+/// person has for a login ([`DEFAULT_LOGIN_TIMEOUT`]).
+pub const DEFAULT_MAX_AGE: std::time::Duration = DEFAULT_LOGIN_TIMEOUT;
+
+/// Seconds a person has to finish a login when the profile sets no `login_timeout`.
+pub const DEFAULT_LOGIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// A web-app login between the redirect to the provider and the callback. It holds the
 /// PKCE verifier: keep it on the server (the application's session store), never in a

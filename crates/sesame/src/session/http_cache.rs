@@ -1110,7 +1110,7 @@ pub fn fuzz_sample_entry() -> Vec<u8> {
 /// Creates the folder 0700, and refuses an existing one that another account owns or can
 /// write: it could plant responses (served as the API's) or read cached bodies.
 fn create_private_dir(dir: &Path) -> Result<()> {
-    crate::credential::permissions::ensure_private_dir(dir, "HTTP cache folder")
+    crate::permissions::ensure_private_dir(dir, "HTTP cache folder")
 }
 
 fn load_or_create_salt(dir: &Path) -> Result<Vec<u8>> {

@@ -12,9 +12,8 @@ pub mod http_cache;
 mod redirect;
 mod request;
 mod response;
-pub mod retry;
+pub use crate::transport::retry;
 mod send;
-mod status;
 
 use std::sync::Arc;
 
@@ -28,7 +27,6 @@ pub use request::{Body, RequestBuilder};
 pub use reqwest::{Method, StatusCode, header};
 pub use response::Response;
 pub use retry::RetryPolicy;
-pub use status::{CachedToken, Status, TokenStatus};
 
 use crate::credential::{Credential, CredentialInfo};
 use crate::scope::CredentialScope;

@@ -229,7 +229,7 @@ impl<'s> Call<'s> {
             cache.invalidate_after(&self.req.method, &self.req.url, status, resp.headers());
         }
         if let Some(c) = self.exchange.attached() {
-            crate::oauth::dpop::observe(c, &self.req.url, resp.headers());
+            crate::credential::oauth::observe_dpop(c, &self.req.url, resp.headers());
         }
     }
 

@@ -89,7 +89,7 @@ impl FileStore {
     fn read_private(&self, path: &Path, what: &str) -> Result<Option<Vec<u8>>> {
         match std::fs::symlink_metadata(&self.dir) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            _ => crate::credential::permissions::check_private_dir(&self.dir, FOLDER)?,
+            _ => crate::permissions::check_private_dir(&self.dir, FOLDER)?,
         }
         let mut file = match open_nofollow(path) {
             Ok(f) => f,
@@ -115,7 +115,7 @@ impl FileStore {
                 }
                 .into());
             }
-            let me = crate::credential::permissions::euid();
+            let me = crate::permissions::euid();
             if meta.uid() != me {
                 tracing::warn!(file = %path.display(), owner = meta.uid(), "{what} is owned by another user; ignoring it (it will be replaced)");
                 return Ok(None);
@@ -141,7 +141,7 @@ impl FileStore {
     /// Creates the folder (0700) if needed, and refuses one that another account owns or
     /// can write: it could plant records or symlinks there, or read what sesame writes.
     fn ensure_dir(&self) -> Result<()> {
-        crate::credential::permissions::ensure_private_dir(&self.dir, FOLDER)
+        crate::permissions::ensure_private_dir(&self.dir, FOLDER)
     }
 }
 

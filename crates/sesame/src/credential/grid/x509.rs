@@ -113,7 +113,7 @@ fn try_source(
         return false;
     }
     for f in files {
-        let problem = match crate::credential::permissions::discovered_path_problem(f) {
+        let problem = match crate::permissions::discovered_path_problem(f) {
             Ok(None) => continue,
             Ok(Some(p)) => format!("{}: {p}", f.display()),
             Err(e) => format!("{}: {e}", f.display()),

@@ -229,7 +229,7 @@ impl FileCache {
             return FileRead::Unreadable("not a regular file".into());
         }
         let symlink = link.file_type().is_symlink().then_some(&link);
-        if let Some(problem) = crate::credential::permissions::discovered_file_problem(&meta, symlink) {
+        if let Some(problem) = crate::permissions::discovered_file_problem(&meta, symlink) {
             self.forget(path);
             if self.refused.lock().is_ok_and(|mut r| r.insert(path.to_path_buf())) {
                 tracing::warn!("token file {} passed over: {problem}", path.display());

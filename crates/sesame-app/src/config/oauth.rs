@@ -7,14 +7,14 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 
 use super::{AuthKind, BuildOptions, ResolvedProfile, expand_home};
-use crate::credential::OAuth;
-use crate::credential::oauth::{ClientCredentialsGrant, InteractiveGrant, PasswordGrant};
-use crate::oauth::dpop::{Dpop, DpopMode};
-use crate::oauth::{ClientAuth, ClientAuthMethod, ClientConfig, LazyClient, ProviderMetadata, ProviderSource};
-use crate::secret::{ClientSecret, Password};
-use crate::tls::TlsOptions;
-use crate::token::{CacheKey, FileStore, Grant, MemoryStore, RenewPolicy, SecretBinding, TokenSource, TokenStore};
-use crate::{Error, Result};
+use sesame::credential::OAuth;
+use sesame::credential::oauth::{ClientCredentialsGrant, InteractiveGrant, PasswordGrant};
+use sesame::oauth::dpop::{Dpop, DpopMode};
+use sesame::oauth::{ClientAuth, ClientAuthMethod, ClientConfig, LazyClient, ProviderMetadata, ProviderSource};
+use sesame::secret::{ClientSecret, Password};
+use sesame::tls::TlsOptions;
+use sesame::token::{CacheKey, FileStore, Grant, MemoryStore, RenewPolicy, SecretBinding, TokenSource, TokenStore};
+use sesame::{Error, Result};
 
 /// The OAuth pieces of a profile, for commands that talk to the provider directly
 /// (`discover`, `introspect`, `register`).
@@ -96,7 +96,7 @@ fn oauth_parts_with(
         Error::config(format!(
             "profile `{name}` uses auth = \"{auth}\" but has no `client_id`"
         ))
-        .with_hint(crate::Hint::SetKey("client_id"))
+        .with_hint(sesame::Hint::SetKey("client_id"))
     })?;
     let method = match &p.client_auth {
         Some(m) => m.parse::<ClientAuthMethod>()?,
@@ -114,7 +114,7 @@ fn oauth_parts_with(
                     "profile `{name}`: client_auth = \"private-key-jwt\" needs `client_key` (a PEM private key)"
                 ))
             })?;
-            crate::credential::permissions::check_private(&path, "client key")?;
+            sesame::permissions::check_private(&path, "client key")?;
             let pem = std::fs::read_to_string(&path)
                 .map_err(|e| Error::config(format!("cannot read client_key {}: {e}", path.display())))?;
             ClientAuth::private_key_jwt(&pem, None, None)?
@@ -149,7 +149,7 @@ fn oauth_parts_with(
     // A DPoP profile's tokens are bound to its key: a profile that differs only in `dpop`
     // must neither adopt them as bearer tokens nor hand its bearer tokens to the DPoP one.
     let dpop_on = match &p.dpop {
-        Some(d) => d.mode()? != crate::oauth::dpop::DpopMode::Off,
+        Some(d) => d.mode()? != sesame::oauth::dpop::DpopMode::Off,
         None => false,
     };
     let auth_for_key = if dpop_on {
@@ -172,7 +172,7 @@ pub fn store_for(cache: Option<&str>) -> Result<Arc<dyn TokenStore>> {
         "file" => Ok(Arc::new(FileStore::new(FileStore::default_dir()?))),
         "memory" => Ok(Arc::new(MemoryStore::default())),
         #[cfg(feature = "keyring")]
-        "keyring" => Ok(crate::token::KeyringStore::open_or_file(FileStore::default_dir()?)),
+        "keyring" => Ok(sesame::token::KeyringStore::open_or_file(FileStore::default_dir()?)),
         #[cfg(not(feature = "keyring"))]
         "keyring" => {
             // The engine never prints: the CLI's default filter shows warnings on stderr.
@@ -191,8 +191,8 @@ pub fn store_for(cache: Option<&str>) -> Result<Arc<dyn TokenStore>> {
 /// (an unsafe file, say) keep their own type.
 pub(super) fn needed_for(e: Error, why: &str) -> Error {
     match e.as_credential() {
-        Some(crate::error::CredentialError::Config(_)) => {
-            crate::error::CredentialError::Config(format!("{why}: {e}")).into()
+        Some(sesame::CredentialError::Config(_)) => {
+            sesame::CredentialError::Config(format!("{why}: {e}")).into()
         }
         _ => e,
     }

@@ -39,8 +39,8 @@ pub use oauth::{OAuthParts, oauth_parts, provider_source, store_for};
 pub use profile::{AuthKind, DpopSetting, OneOrMany, Ports, Profile};
 pub use secret_source::SecretSource;
 
-use crate::error::ConfigError;
-use crate::{Error, Result};
+use sesame::ConfigError;
+use sesame::{Error, Result};
 
 /// The parsed configuration file.
 #[derive(Debug, Clone, Default)]
@@ -176,7 +176,7 @@ impl Config {
                 if !config.warnings.is_empty() {
                     // It holds a secret as plain text: the rule of secret files applies
                     // (refused if others can write it, a warning if they can read it).
-                    crate::credential::permissions::check_user_secret_file(&path, "configuration file")?;
+                    sesame::permissions::check_user_secret_file(&path, "configuration file")?;
                 }
                 Ok(config)
             }

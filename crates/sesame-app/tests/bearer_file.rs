@@ -3,6 +3,7 @@
 //! WLCG Bearer Token Discovery text (not sesame's code) and with sesame's own discovery —
 //! and the [`Keeper`] that keeps such a file valid from a credential whose token changes.
 
+#[path = "../../sesame/tests/support/mod.rs"]
 mod support;
 
 use std::collections::HashMap;

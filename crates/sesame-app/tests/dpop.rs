@@ -3,8 +3,9 @@
 //! and the attacks a binding is there to stop: a stolen token sent as a bearer token or
 //! with another key, a replayed proof.
 
-#[path = "support/log_capture.rs"]
+#[path = "../../sesame/tests/support/log_capture.rs"]
 mod log_capture;
+#[path = "../../sesame/tests/support/mod.rs"]
 mod support;
 
 use std::sync::Arc;

@@ -2,6 +2,7 @@
 //! `{:?}` (nor `{:#?}`). Each is built holding a known secret and its Debug searched for
 //! it. The list of audited types is in docs/design/secrets.md.
 
+#[path = "../../sesame/tests/support/mod.rs"]
 mod support;
 
 use std::sync::Arc;

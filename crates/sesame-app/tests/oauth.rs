@@ -2,6 +2,7 @@
 //! discovery, each grant end to end followed by a request to a protected API, provider
 //! endpoints, and ID token validation failures.
 
+#[path = "../../sesame/tests/support/mod.rs"]
 mod support;
 
 use base64::Engine;

@@ -6,18 +6,18 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 
 use super::{AuthKind, ResolvedProfile, expand_home};
-use crate::credential::{self, Credential};
-use crate::session::SessionBuilder;
-use crate::{Error, Result};
+use sesame::credential::{self, Credential};
+use sesame::session::SessionBuilder;
+use sesame::{Error, Result};
 
 /// What the caller adds to a profile: how to log a person in, where to keep tokens.
 #[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
     /// Runs interactive logins (browser or device); without one, interactive kinds report
     /// "login required" when they need a person.
-    pub login: Option<Arc<dyn crate::credential::oauth::LoginHandler>>,
+    pub login: Option<Arc<dyn sesame::credential::oauth::LoginHandler>>,
     /// A token store to use instead of the profile's `cache` setting.
-    pub store: Option<Arc<dyn crate::token::TokenStore>>,
+    pub store: Option<Arc<dyn sesame::token::TokenStore>>,
 }
 
 /// A session builder configured from a profile: base URL, timeouts, TLS, redirects and the
@@ -58,7 +58,7 @@ pub fn session_builder_with(resolved: &ResolvedProfile, opts: &BuildOptions) -> 
         b = b.retries(n);
     }
     if p.http_cache == Some(true) {
-        let cache = crate::session::http_cache::HttpCache::default_disk()?
+        let cache = sesame::session::http_cache::HttpCache::default_disk()?
             .expires_after(p.expires_after.map(Duration::from_secs));
         b = b.http_cache(Some(cache));
     }

@@ -1,5 +1,6 @@
 //! sesame credentials in a third-party reqwest-middleware client: scoped, renewed on 401.
 
+#[path = "../../sesame/tests/support/mod.rs"]
 mod support;
 
 use sesame::config::{AuthKind, Config, Profile, SecretSource};

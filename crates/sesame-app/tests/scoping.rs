@@ -1,5 +1,6 @@
 //! docs/session-rules.md#credential-scope: credentials go only to the base URL's origin and path prefix, on every hop.
 
+#[path = "../../sesame/tests/support/mod.rs"]
 mod support;
 
 use sesame::credential::{ApiKey, Bearer, FnCredential};

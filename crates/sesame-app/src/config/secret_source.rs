@@ -8,8 +8,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
-use crate::Result;
-use crate::error::CredentialError;
+use sesame::Result;
+use sesame::CredentialError;
 
 /// The source of a secret value.
 #[derive(Clone, PartialEq, Eq)]
@@ -79,7 +79,7 @@ impl SecretSource {
                 // Judged by the open handle: the file checked is the file read.
                 let mut file = std::fs::File::open(&path).map_err(cannot_read)?;
                 let meta = file.metadata().map_err(cannot_read)?;
-                crate::credential::permissions::check_user_secret_meta(&path, &meta, file_what(key))?;
+                sesame::permissions::check_user_secret_meta(&path, &meta, file_what(key))?;
                 let mut text = String::new();
                 file.read_to_string(&mut text).map_err(cannot_read)?;
                 let value = text.trim();
@@ -89,7 +89,7 @@ impl SecretSource {
                 Ok(SecretString::from(value.to_string()))
             }
             #[cfg(feature = "keyring")]
-            SecretSource::Keyring(entry) => crate::token::keyring_store::read_secret(entry, key),
+            SecretSource::Keyring(entry) => sesame::token::keyring_store::read_secret(entry, key),
             #[cfg(not(feature = "keyring"))]
             SecretSource::Keyring(entry) => Err(CredentialError::Config(format!(
                 "`{key}` names keyring entry `{entry}`, but this build of sesame has no keyring support; use {{ env = … }} or {{ file = … }}"

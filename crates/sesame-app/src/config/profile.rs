@@ -134,8 +134,8 @@ pub enum DpopSetting {
 
 impl DpopSetting {
     /// The mode, or a configuration error for another word.
-    pub fn mode(&self) -> crate::Result<crate::oauth::dpop::DpopMode> {
-        use crate::oauth::dpop::DpopMode;
+    pub fn mode(&self) -> sesame::Result<sesame::oauth::dpop::DpopMode> {
+        use sesame::oauth::dpop::DpopMode;
         match self {
             DpopSetting::Bool(true) => Ok(DpopMode::On),
             DpopSetting::Bool(false) => Ok(DpopMode::Off),
@@ -143,9 +143,9 @@ impl DpopSetting {
                 "auto" => Ok(DpopMode::Auto),
                 "true" | "1" | "yes" | "on" => Ok(DpopMode::On),
                 "false" | "0" | "no" | "off" => Ok(DpopMode::Off),
-                _ => Err(crate::Error::config(format!(
+                _ => Err(sesame::Error::config(format!(
                     "dpop = \"{}\" is not valid: use true, false or \"auto\"",
-                    crate::oauth::error::clean(w, 40)
+                    sesame::oauth::error::clean(w, 40)
                 ))),
             },
         }

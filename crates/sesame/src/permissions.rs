@@ -21,7 +21,7 @@ use crate::error::CredentialError;
 
 /// Errors if `path` is readable or writable by group or others.
 #[cfg(unix)]
-pub(crate) fn check_private(path: &Path, what: &'static str) -> Result<(), CredentialError> {
+pub fn check_private(path: &Path, what: &'static str) -> Result<(), CredentialError> {
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(path).map_err(|e| CredentialError::File {
         what,
@@ -40,13 +40,13 @@ pub(crate) fn check_private(path: &Path, what: &'static str) -> Result<(), Crede
 
 /// Errors if `path` is readable or writable by group or others.
 #[cfg(not(unix))]
-pub(crate) fn check_private(_path: &Path, _what: &'static str) -> Result<(), CredentialError> {
+pub fn check_private(_path: &Path, _what: &'static str) -> Result<(), CredentialError> {
     Ok(())
 }
 
 /// The effective uid of this process: the account whose files discovered credentials must be.
 #[cfg(unix)]
-pub(crate) fn euid() -> u32 {
+pub fn euid() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
@@ -54,7 +54,7 @@ pub(crate) fn euid() -> u32 {
 /// the file) when group or others can write it, and logs a warning when they can read it.
 /// `meta` is the file's metadata (from the open handle where there is one).
 #[cfg(unix)]
-pub(crate) fn check_user_secret_meta(
+pub fn check_user_secret_meta(
     path: &Path,
     meta: &std::fs::Metadata,
     what: &'static str,
@@ -81,7 +81,7 @@ pub(crate) fn check_user_secret_meta(
 }
 
 #[cfg(not(unix))]
-pub(crate) fn check_user_secret_meta(
+pub fn check_user_secret_meta(
     _path: &Path,
     _meta: &std::fs::Metadata,
     _what: &'static str,
@@ -90,7 +90,7 @@ pub(crate) fn check_user_secret_meta(
 }
 
 /// [`check_user_secret_meta`] by path (following symlinks, as a user-named path should).
-pub(crate) fn check_user_secret_file(path: &Path, what: &'static str) -> Result<(), CredentialError> {
+pub fn check_user_secret_file(path: &Path, what: &'static str) -> Result<(), CredentialError> {
     let meta = std::fs::metadata(path).map_err(|e| CredentialError::File {
         what,
         path: path.to_path_buf(),
@@ -104,7 +104,7 @@ pub(crate) fn check_user_secret_file(path: &Path, what: &'static str) -> Result<
 /// when it is a symlink (the link itself must be ours too: in a sticky `/tmp` anyone can
 /// plant a link to a file of ours that was never meant for this).
 #[cfg(unix)]
-pub(crate) fn discovered_file_problem(meta: &std::fs::Metadata, link: Option<&std::fs::Metadata>) -> Option<String> {
+pub fn discovered_file_problem(meta: &std::fs::Metadata, link: Option<&std::fs::Metadata>) -> Option<String> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let me = euid();
     if let Some(l) = link
@@ -131,13 +131,13 @@ pub(crate) fn discovered_file_problem(meta: &std::fs::Metadata, link: Option<&st
 }
 
 #[cfg(not(unix))]
-pub(crate) fn discovered_file_problem(_meta: &std::fs::Metadata, _link: Option<&std::fs::Metadata>) -> Option<String> {
+pub fn discovered_file_problem(_meta: &std::fs::Metadata, _link: Option<&std::fs::Metadata>) -> Option<String> {
     None
 }
 
 /// [`discovered_file_problem`] by path; `Ok(None)` when fine, `Err` when it cannot be
 /// looked at (the caller decides what a missing file means).
-pub(crate) fn discovered_path_problem(path: &Path) -> std::io::Result<Option<String>> {
+pub fn discovered_path_problem(path: &Path) -> std::io::Result<Option<String>> {
     let l = std::fs::symlink_metadata(path)?;
     let meta = std::fs::metadata(path)?;
     let link = l.file_type().is_symlink().then_some(&l);
@@ -147,7 +147,7 @@ pub(crate) fn discovered_path_problem(path: &Path) -> std::io::Result<Option<Str
 /// Errors unless `dir` is owned by the effective uid and not writable by group or others
 /// (another account could otherwise add, swap or symlink the files in it).
 #[cfg(unix)]
-pub(crate) fn check_private_dir(dir: &Path, what: &'static str) -> Result<(), CredentialError> {
+pub fn check_private_dir(dir: &Path, what: &'static str) -> Result<(), CredentialError> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     // A symlinked folder is judged by the link's own owner, then by its target.
     let meta = std::fs::metadata(dir).map_err(|e| CredentialError::File {
@@ -196,13 +196,13 @@ pub(crate) fn check_private_dir(dir: &Path, what: &'static str) -> Result<(), Cr
 }
 
 #[cfg(not(unix))]
-pub(crate) fn check_private_dir(_dir: &Path, _what: &'static str) -> Result<(), CredentialError> {
+pub fn check_private_dir(_dir: &Path, _what: &'static str) -> Result<(), CredentialError> {
     Ok(())
 }
 
 /// Creates `dir` (and its parents) with mode 0700 if it does not exist, then applies
 /// [`check_private_dir`] to it — whether sesame just created it or found it.
-pub(crate) fn ensure_private_dir(dir: &Path, what: &'static str) -> crate::Result<()> {
+pub fn ensure_private_dir(dir: &Path, what: &'static str) -> crate::Result<()> {
     if std::fs::symlink_metadata(dir).is_err() {
         let mut b = std::fs::DirBuilder::new();
         b.recursive(true);

@@ -18,11 +18,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::credential::Credential;
-use crate::credential::grid::tokens::{Env, is_b64token, strip_isspace};
-use crate::secret::AccessToken;
-use crate::token::{Token, now_unix};
-use crate::{Error, Result};
+use sesame::credential::Credential;
+use sesame::credential::grid::tokens::{Env, is_b64token, strip_isspace};
+use sesame::secret::AccessToken;
+use sesame::token::{Token, now_unix};
+use sesame::{Error, Result};
 
 /// The WLCG location in the process environment: `$BEARER_TOKEN_FILE`, else
 /// `$XDG_RUNTIME_DIR/bt_u<euid>`, else `/tmp/bt_u<euid>`.
@@ -188,8 +188,8 @@ impl Keeper {
             None => default_path(),
         };
         let existed = std::fs::symlink_metadata(&target).is_ok();
-        if crate::oauth::dpop::is_bound(&token) {
-            return Err(crate::oauth::dpop::bound_token_error("written to a bearer-token file"));
+        if sesame::oauth::dpop::is_bound(&token) {
+            return Err(sesame::oauth::dpop::bound_token_error("written to a bearer-token file"));
         }
         let path = write(Some(&target), token.access_token.expose())?;
         let state = Arc::new(Mutex::new(KeeperState {

@@ -3,7 +3,7 @@
 //! login itself ([`login`]) for a profile's credential, stored in its token cache.
 //!
 //! The flows (browser, device, fallback, one login per cache key) are in
-//! [`crate::oauth::interactive`]; this module is what sits between them and a front end.
+//! [`sesame::oauth::interactive`]; this module is what sits between them and a front end.
 //!
 //! # When sesame logs a person in
 //!
@@ -53,10 +53,10 @@ pub use logout::{LoggedOut, logout, revoke};
 pub use text_ui::{Stderr, TextLoginUi, TextOutput, UiSettings, browser_commands, render_qr};
 
 use crate::config::Profile;
-use crate::credential::OAuth;
-use crate::oauth::{BrowserLaunch, InteractiveLogin, LoginMethod, LoginOptions, LoginUi};
-use crate::token::Token;
-use crate::{Error, Result};
+use sesame::credential::OAuth;
+use sesame::oauth::{BrowserLaunch, InteractiveLogin, LoginMethod, LoginOptions, LoginUi};
+use sesame::token::Token;
+use sesame::{Error, Result};
 
 /// Who asks for a login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +123,7 @@ pub fn require_person(facts: &Facts, caller: Caller) -> Result<()> {
         return Err(Error::login_required(
             "no valid token, and logging in needs a person but prompts are turned off (no input)",
         )
-        .with_hint(crate::Hint::LoginInTerminal));
+        .with_hint(sesame::Hint::LoginInTerminal));
     }
     if facts.stdin_tty && facts.stderr_tty {
         return Ok(());
@@ -137,11 +137,11 @@ pub fn require_person(facts: &Facts, caller: Caller) -> Result<()> {
         Caller::LoginCommand { .. } | Caller::LoginCall { .. } => Err(Error::login_required(
             "logging in needs a person, and there is none to ask: stdin and stderr are not both terminals and $BROWSER is not set (or no browser may be opened); setting $BROWSER to a program that completes the login in a browser also works",
         )
-        .with_hint(crate::Hint::LoginInTerminal)),
+        .with_hint(sesame::Hint::LoginInTerminal)),
         Caller::Implicit => Err(Error::login_required(
             "no valid token, and no terminal to log in from",
         )
-        .with_hint(crate::Hint::LoginInTerminal)),
+        .with_hint(sesame::Hint::LoginInTerminal)),
     }
 }
 
@@ -183,7 +183,7 @@ pub struct LoginRequest {
     pub ui: Arc<dyn LoginUi>,
     /// A program's code hook for the browser's landing pages, over the profile's
     /// `success_page`/`failure_page` templates.
-    pub page_handler: Option<crate::oauth::landing::PageHandler>,
+    pub page_handler: Option<sesame::oauth::landing::PageHandler>,
 }
 
 /// What [`login`] did.
@@ -199,7 +199,7 @@ pub struct LoggedIn {
 
 /// Logs in with `oauth` (the credential of `profile`, of auth kind `kind`) and stores the
 /// token in its cache: a person's login (browser or device flow, see
-/// [`crate::oauth::interactive`]) for `oidc` and `device` when [`require_person`] allows,
+/// [`sesame::oauth::interactive`]) for `oidc` and `device` when [`require_person`] allows,
 /// else a new token from the unattended grant (`client-credentials`, `password`).
 pub async fn login(
     oauth: &OAuth,
@@ -251,8 +251,8 @@ pub fn summary(oauth: &OAuth, profile_name: &str, token: &Token, adopted: bool) 
     let claims = token
         .id_token
         .as_ref()
-        .and_then(|t| crate::token::jwt_claims(t.expose()))
-        .or_else(|| crate::token::jwt_claims(token.access_token.expose()));
+        .and_then(|t| sesame::token::jwt_claims(t.expose()))
+        .or_else(|| sesame::token::jwt_claims(token.access_token.expose()));
     let who = claims.as_ref().and_then(|c| {
         ["preferred_username", "email", "sub"]
             .iter()
@@ -268,7 +268,7 @@ pub fn summary(oauth: &OAuth, profile_name: &str, token: &Token, adopted: bool) 
         line.push_str(&format!(" as {w}"));
     }
     line.push_str(&format!(" (profile `{profile_name}`)"));
-    if let Some(left) = token.seconds_left(crate::token::now_unix()) {
+    if let Some(left) = token.seconds_left(sesame::token::now_unix()) {
         line.push_str(&format!("; access token valid for {}", duration(left)));
     }
     if token.refresh_token.is_some() {
@@ -323,13 +323,13 @@ mod tests {
             e.is_login_required() && e.to_string().contains("prompts are turned off"),
             "{e}"
         );
-        assert_eq!(e.hint(), Some(crate::Hint::LoginInTerminal));
+        assert_eq!(e.hint(), Some(sesame::Hint::LoginInTerminal));
         // No terminal: only an explicit login with $BROWSER.
         let pipe = facts();
         assert!(require_person(&pipe, login).unwrap_err().is_login_required());
         let e = require_person(&pipe, call).unwrap_err();
         assert!(e.is_login_required() && e.to_string().contains("$BROWSER"), "{e}");
-        assert_eq!(e.hint(), Some(crate::Hint::LoginInTerminal));
+        assert_eq!(e.hint(), Some(sesame::Hint::LoginInTerminal));
         assert!(require_person(&pipe, Caller::Implicit).unwrap_err().is_login_required());
         let pipe_browser = Facts {
             browser: Some("b".into()),

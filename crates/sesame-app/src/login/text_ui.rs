@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use url::Url;
 
 use super::{Facts, browser_policy};
-use crate::oauth::{BrowserLaunch, DevicePrompt, LoginUi, Waiting};
+use sesame::oauth::{BrowserLaunch, DevicePrompt, LoginUi, Waiting};
 
 /// Where a [`TextLoginUi`] writes. `write` gets whole pieces of text (lines end in `\n`; a
 /// progress line ends without one and is later cleared with `\r\x1b[2K`); it must return
@@ -139,7 +139,7 @@ impl LoginUi for TextLoginUi {
         self.say(&format!(
             "issuer: {} (found by WebFinger on {})",
             issuer.chars().filter(|c| !c.is_control()).take(300).collect::<String>(),
-            crate::redact::redact_url(found_on)
+            sesame::redact::redact_url(found_on)
         ));
     }
 

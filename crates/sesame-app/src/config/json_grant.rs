@@ -15,10 +15,10 @@ use serde_json::Value;
 
 use super::secret_source::SecretSource;
 use super::{AuthKind, BuildOptions, ResolvedProfile};
-use crate::credential::OAuth;
-use crate::oauth::custom_grant::CustomJsonGrant;
-use crate::token::{CacheKey, RenewPolicy, SecretBinding, TokenSource};
-use crate::{Error, Result};
+use sesame::credential::OAuth;
+use sesame::oauth::custom_grant::CustomJsonGrant;
+use sesame::token::{CacheKey, RenewPolicy, SecretBinding, TokenSource};
+use sesame::{Error, Result};
 
 /// The members of the JSON body, by name.
 pub type GrantBody = BTreeMap<String, GrantValue>;
@@ -122,7 +122,7 @@ pub(crate) fn credential(resolved: &ResolvedProfile, opts: &BuildOptions) -> Res
             ))
         })?;
     if endpoint.scheme() == "http"
-        && !crate::scope::is_loopback(&endpoint)
+        && !sesame::scope::is_loopback(&endpoint)
         && p.insecure != Some(true)
         && p.allow_http != Some(true)
     {

@@ -3,6 +3,7 @@
 //! toggles — with real files in temporary directories, an injected environment (no test
 //! touches the process environment), tokens minted here, and real local servers.
 
+#[path = "../../sesame/tests/support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};

@@ -1,12 +1,12 @@
 //! Interactive logins: the browser flow (authorization code + PKCE on a loopback
 //! redirect) and the device flow, behind the [`LoginHandler`] that interactive credentials
-//! call, and [`InteractiveLogin::login_and_store`] for an explicit `sesame login`.
+//! call, and [`InteractiveLogin::login_and_store`] for a login a person asks for.
 //!
 //! # Who decides what
 //!
 //! The library decides *what* happens: which flow, which URL to show, when to fall back to
 //! the device flow, when to give up. A [`LoginUi`] (the text one,
-//! [`TextLoginUi`](crate::login::TextLoginUi), serves the CLI and the Python package)
+//! `TextLoginUi` of the application layer, `sesame_app::login`, serves the CLI and the Python package)
 //! decides *how* it is shown: where text goes, whether and how a browser is opened, what a
 //! progress line looks like, whether a QR code is drawn.
 //!
@@ -60,18 +60,16 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use url::Url;
 
-use super::OAuthClient;
-use super::authorization_code::BrowserLogin;
-use super::device::{DEVICE_CODE_GRANT, DeviceAuthorization};
-use super::landing::LandingPages;
-use super::loopback::DEFAULT_REDIRECT_URI;
-use crate::config::{AuthKind, Ports, Profile};
-use crate::credential::oauth::LoginHandler;
+use super::oauth::LoginHandler;
+use crate::oauth::OAuthClient;
+use crate::oauth::authorization_code::BrowserLogin;
+use crate::oauth::device::{DEVICE_CODE_GRANT, DeviceAuthorization};
+use crate::oauth::landing::LandingPages;
+use crate::oauth::loopback::DEFAULT_REDIRECT_URI;
 use crate::token::{Lease, Token, TokenSource};
 use crate::{Error, ErrorKind, Result};
 
-/// Seconds a person has to finish a login when the profile sets no `login_timeout`.
-pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
+pub use crate::oauth::web_login::DEFAULT_LOGIN_TIMEOUT;
 
 /// Which flow a login runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,36 +193,6 @@ impl Default for LoginOptions {
             device_fallback: true,
             open_device_uri: true,
         }
-    }
-}
-
-impl LoginOptions {
-    /// The options of a profile: `auth = "device"` → device flow, else browser;
-    /// `redirect_uri`, `redirect_ports`, `login_timeout`, `success_page`, `failure_page`.
-    pub fn from_profile(p: &Profile) -> Result<Self> {
-        let method = if p.auth == Some(AuthKind::Device) {
-            LoginMethod::Device
-        } else {
-            LoginMethod::Browser
-        };
-        let timeout = match p.login_timeout {
-            Some(0) => return Err(Error::config("`login_timeout` must be at least 1 second")),
-            Some(s) => Duration::from_secs(s),
-            None => DEFAULT_LOGIN_TIMEOUT,
-        };
-        let redirect_ports = match &p.redirect_ports {
-            Some(Ports::One(p)) => vec![*p],
-            Some(Ports::Many(v)) => v.clone(),
-            None => Vec::new(),
-        };
-        Ok(LoginOptions {
-            method,
-            redirect_uri: p.redirect_uri.clone().unwrap_or_else(|| DEFAULT_REDIRECT_URI.into()),
-            redirect_ports,
-            timeout,
-            pages: LandingPages::from_files(p.success_page.as_deref(), p.failure_page.as_deref())?,
-            ..LoginOptions::default()
-        })
     }
 }
 
@@ -631,30 +599,5 @@ mod tests {
         .expect("locks were released")
         .unwrap();
         assert!(!ok.adopted);
-    }
-
-    #[test]
-    fn options_from_profile() {
-        let p = Profile {
-            auth: Some(AuthKind::Device),
-            redirect_uri: Some("http://localhost:0/cb".into()),
-            redirect_ports: Some(Ports::Many(vec![8400, 8401])),
-            login_timeout: Some(42),
-            ..Default::default()
-        };
-        let o = LoginOptions::from_profile(&p).unwrap();
-        assert_eq!(o.method, LoginMethod::Device);
-        assert_eq!(o.redirect_uri, "http://localhost:0/cb");
-        assert_eq!(o.redirect_ports, vec![8400, 8401]);
-        assert_eq!(o.timeout, Duration::from_secs(42));
-        let o = LoginOptions::from_profile(&Profile::default()).unwrap();
-        assert_eq!((o.method, o.timeout), (LoginMethod::Browser, DEFAULT_LOGIN_TIMEOUT));
-        assert!(
-            LoginOptions::from_profile(&Profile {
-                login_timeout: Some(0),
-                ..Default::default()
-            })
-            .is_err()
-        );
     }
 }

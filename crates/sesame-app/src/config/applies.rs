@@ -17,8 +17,49 @@
 //! wrote, and must not break a setup that works.
 
 use super::{AuthKind, Origin, ResolvedProfile};
-use crate::Result;
-use crate::error::{ConfigError, MisplacedKey};
+use sesame::{ConfigError, Result};
+
+/// A profile key that its auth kind does not use, and where it was set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MisplacedKey {
+    /// The key, as written in the file.
+    pub key: &'static str,
+    /// The layer that set it.
+    pub origin: Origin,
+    /// The kinds that would use it.
+    pub used_by: Vec<AuthKind>,
+}
+
+fn misplaced_message(
+    profile: &str,
+    kind: AuthKind,
+    inferred: bool,
+    inferred_from: Option<&str>,
+    keys: &[MisplacedKey],
+) -> String {
+    let how = match (inferred, inferred_from) {
+        (true, Some(k)) => format!(" (inferred from `{k}`: the profile sets no `auth`)"),
+        (true, None) => " (the profile sets no `auth` and has no credential keys)".to_string(),
+        (false, _) => String::new(),
+    };
+    let each: Vec<String> = keys
+        .iter()
+        .map(|m| {
+            let users = if m.used_by.is_empty() {
+                String::new()
+            } else {
+                let names: Vec<&str> = m.used_by.iter().map(|k| k.as_str()).collect();
+                format!("; it applies to auth = {}", names.join(", "))
+            };
+            format!("`{}` ({}{users})", m.key, m.origin.describe(m.key))
+        })
+        .collect();
+    let them = if keys.len() == 1 { "it" } else { "them" };
+    format!(
+        "profile `{profile}` uses auth = \"{kind}\"{how}, which does not use {}; remove {them}, or set `auth` to a kind that uses {them} (the table of keys per kind is in docs/credential-kinds.md)",
+        each.join(", "),
+    )
+}
 
 /// What a key does for one auth kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,10 +289,8 @@ pub fn check(resolved: &ResolvedProfile) -> Result<Vec<MisplacedKey>> {
     if !refused.is_empty() {
         return Err(ConfigError::KeyNotForKind {
             profile: resolved.name.clone(),
-            kind,
-            inferred: p.auth.is_none(),
-            inferred_from,
-            keys: refused,
+            keys: refused.iter().map(|m| m.key).collect(),
+            message: misplaced_message(&resolved.name, kind, p.auth.is_none(), inferred_from, &refused),
         }
         .into());
     }

@@ -1,6 +1,7 @@
 //! The token lifecycle against the bundled provider with short-lived tokens: one refresh
 //! however many tasks, and the 401 → renew once → resend once rule.
 
+#[path = "../../sesame/tests/support/mod.rs"]
 mod support;
 
 use std::time::Duration;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::config::ResolvedProfile;
-use crate::credential::{Credential, CredentialInfo};
+use sesame::credential::{Credential, CredentialInfo};
 
 /// The state of a profile's credential, tokens masked. Front ends format it.
 #[derive(Debug, Clone)]
@@ -85,7 +85,7 @@ impl Status {
     pub fn of(resolved: &ResolvedProfile, cred: Option<&Arc<dyn Credential>>) -> Status {
         let p = &resolved.profile;
         let info = cred.map(|c| c.info()).unwrap_or_else(|| CredentialInfo::new("none"));
-        let now = crate::token::now_unix();
+        let now = sesame::token::now_unix();
         let certificate_seconds_left = info
             .details
             .iter()
@@ -98,11 +98,11 @@ impl Status {
             Some((c, oauth)) => match c.cached_token().or_else(|| oauth.source().peek().map(|t| (*t).clone())) {
                 Some(t) => {
                     issuer = issuer.or_else(|| oauth.issuer()).or_else(|| oauth.recorded_issuer(&t));
-                    let claims = crate::token::jwt_claims(t.access_token.expose()).unwrap_or_default();
+                    let claims = sesame::token::jwt_claims(t.access_token.expose()).unwrap_or_default();
                     let id_claims = t
                         .id_token
                         .as_ref()
-                        .and_then(|i| crate::token::jwt_claims(i.expose()))
+                        .and_then(|i| sesame::token::jwt_claims(i.expose()))
                         .unwrap_or_default();
                     let subject = id_claims.get("sub").or_else(|| claims.get("sub")).cloned();
                     let seconds_left = t.expires_at.map(|e| e - now);
@@ -111,7 +111,7 @@ impl Status {
                         subject,
                         scopes: t.scopes.clone(),
                         audience: claims.get("aud").cloned(),
-                        masked: crate::secret::mask(t.access_token.expose()),
+                        masked: sesame::secret::mask(t.access_token.expose()),
                         seconds_left,
                         refresh_token: t.refresh_token.is_some(),
                     };
@@ -120,7 +120,7 @@ impl Status {
                 None => (TokenStatus::NoneCached, !interactive),
             },
             None => match cred.and_then(|c| c.cached_token()) {
-                Some(t) => (TokenStatus::Static(crate::secret::mask(t.access_token.expose())), true),
+                Some(t) => (TokenStatus::Static(sesame::secret::mask(t.access_token.expose())), true),
                 None => (TokenStatus::NotApplicable, true),
             },
         };
@@ -200,7 +200,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::credential::Bearer;
+    use sesame::credential::Bearer;
 
     fn resolved() -> ResolvedProfile {
         ResolvedProfile {

@@ -16,8 +16,8 @@
 //!   §2 allows `client_id` instead of `id_token_hint`; the provider then asks the person
 //!   to confirm, which is right for a logout someone opens by hand.
 
-use crate::credential::OAuth;
-use crate::{Result, Url};
+use sesame::credential::OAuth;
+use sesame::{Result, Url};
 
 /// What [`logout`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]

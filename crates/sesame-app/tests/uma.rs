@@ -2,6 +2,7 @@
 //! need_info, request_denied and untrusted servers become typed errors; one resend, never
 //! a loop.
 
+#[path = "../../sesame/tests/support/mod.rs"]
 mod support;
 
 use std::sync::{Arc, Mutex};
