@@ -224,7 +224,8 @@ async fn public_client_follows_webfinger_and_the_login_shows_the_issuer_first() 
     use std::time::Duration;
 
     use sesame::login::{Facts, TextLoginUi, TextOutput, UiSettings};
-    use sesame::oauth::{InteractiveLogin, LazyClient, LoginOptions};
+    use sesame::oauth::LazyClient;
+    use sesame::credential::{InteractiveLogin, LoginOptions};
 
     #[derive(Debug, Default)]
     struct Capture(Mutex<String>);

@@ -57,7 +57,7 @@ impl Context {
     pub fn interactive_options(&self) -> Result<config::BuildOptions, Error> {
         use sesame::config::AuthKind;
         use sesame::login::{Caller, Facts, TextLoginUi, require_person};
-        use sesame::oauth::{InteractiveLogin, LoginOptions};
+        use sesame::credential::{InteractiveLogin, LoginOptions};
         let mut opts = config::BuildOptions::default();
         let interactive = matches!(self.resolved.profile.auth, Some(AuthKind::Oidc | AuthKind::Device));
         let facts = Facts::current(self.global.no_input);

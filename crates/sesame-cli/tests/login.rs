@@ -6,7 +6,7 @@
 //! The loopback listener's rules (wrong state, favicon, `<script>` in the provider's text,
 //! one callback only, ports, shutdown) are also unit-tested against the listener with
 //! reqwest in `sesame::oauth::loopback`; parallel logins with a fake flow in
-//! `sesame::oauth::interactive`; the terminal and browser rules in `sesame::login`.
+//! `sesame::credential::interactive`; the terminal and browser rules in `sesame::login`.
 
 #[path = "support/browser.rs"]
 mod browser;
@@ -525,9 +525,9 @@ struct HelperUi {
 }
 
 #[async_trait::async_trait]
-impl sesame::oauth::LoginUi for HelperUi {
+impl sesame::credential::LoginUi for HelperUi {
     fn show_authorization_url(&self, _url: &url::Url) {}
-    async fn open_browser(&self, url: &url::Url) -> sesame::oauth::BrowserLaunch {
+    async fn open_browser(&self, url: &url::Url) -> sesame::credential::BrowserLaunch {
         self.opened.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         tokio::process::Command::new(&self.command)
             .arg(url.as_str())
@@ -535,10 +535,10 @@ impl sesame::oauth::LoginUi for HelperUi {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("start the test browser");
-        sesame::oauth::BrowserLaunch::Opened
+        sesame::credential::BrowserLaunch::Opened
     }
-    fn show_device_code(&self, _prompt: &sesame::oauth::DevicePrompt<'_>) {}
-    fn progress(&self, _waiting: sesame::oauth::Waiting, _remaining: Duration) {}
+    fn show_device_code(&self, _prompt: &sesame::credential::DevicePrompt<'_>) {}
+    fn progress(&self, _waiting: sesame::credential::Waiting, _remaining: Duration) {}
     fn notice(&self, _message: &str) {}
 }
 
@@ -550,7 +550,7 @@ async fn a_session_logs_in_through_its_login_handler_once() {
     use std::sync::atomic::Ordering;
 
     use sesame::config::{AuthKind, BuildOptions, Config, Profile};
-    use sesame::oauth::{InteractiveLogin, LoginOptions};
+    use sesame::credential::{InteractiveLogin, LoginOptions};
 
     let b = TestBrowser::new();
     let ui = Arc::new(HelperUi {

@@ -17,7 +17,7 @@ use sesame::credential::Credential;
 use sesame::credential::oauth::LoginHandler;
 use sesame::login::{Caller, Facts, LoginRequest, TextLoginUi, TextOutput, UiSettings, require_person};
 use sesame::oauth::landing::{PageHandler, PageInfo, PageKind};
-use sesame::oauth::{InteractiveLogin, LoginMethod, LoginOptions};
+use sesame::credential::{InteractiveLogin, LoginMethod, LoginOptions};
 use sesame::{Error, Result};
 
 /// `login(mode=…)`: the flow to force and whether a browser may be opened.

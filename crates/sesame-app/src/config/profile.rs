@@ -145,7 +145,7 @@ impl DpopSetting {
                 "false" | "0" | "no" | "off" => Ok(DpopMode::Off),
                 _ => Err(sesame::Error::config(format!(
                     "dpop = \"{}\" is not valid: use true, false or \"auto\"",
-                    sesame::oauth::error::clean(w, 40)
+                    sesame::oauth::clean(w, 40)
                 ))),
             },
         }

@@ -3,7 +3,7 @@
 //! login itself ([`login`]) for a profile's credential, stored in its token cache.
 //!
 //! The flows (browser, device, fallback, one login per cache key) are in
-//! [`sesame::oauth::interactive`]; this module is what sits between them and a front end.
+//! [`sesame::credential::interactive`]; this module is what sits between them and a front end.
 //!
 //! # When sesame logs a person in
 //!
@@ -52,11 +52,47 @@ use std::sync::Arc;
 pub use logout::{LoggedOut, logout, revoke};
 pub use text_ui::{Stderr, TextLoginUi, TextOutput, UiSettings, browser_commands, render_qr};
 
-use crate::config::Profile;
+use std::time::Duration;
+
+use crate::config::{AuthKind, Ports, Profile, expand_home};
 use sesame::credential::OAuth;
-use sesame::oauth::{BrowserLaunch, InteractiveLogin, LoginMethod, LoginOptions, LoginUi};
+use sesame::credential::interactive::DEFAULT_LOGIN_TIMEOUT;
+use sesame::credential::{BrowserLaunch, InteractiveLogin, LoginMethod, LoginOptions, LoginUi};
+use sesame::oauth::landing::LandingPages;
+use sesame::oauth::loopback::DEFAULT_REDIRECT_URI;
 use sesame::token::Token;
 use sesame::{Error, Result};
+
+/// The login options a profile sets: `auth = "device"` → device flow, else browser;
+/// `redirect_uri`, `redirect_ports`, `login_timeout`, `success_page`, `failure_page`
+/// (`~` expanded).
+pub fn login_options(p: &Profile) -> Result<LoginOptions> {
+    let method = if p.auth == Some(AuthKind::Device) {
+        LoginMethod::Device
+    } else {
+        LoginMethod::Browser
+    };
+    let timeout = match p.login_timeout {
+        Some(0) => return Err(Error::config("`login_timeout` must be at least 1 second")),
+        Some(s) => Duration::from_secs(s),
+        None => DEFAULT_LOGIN_TIMEOUT,
+    };
+    let redirect_ports = match &p.redirect_ports {
+        Some(Ports::One(p)) => vec![*p],
+        Some(Ports::Many(v)) => v.clone(),
+        None => Vec::new(),
+    };
+    let success = p.success_page.as_deref().map(expand_home);
+    let failure = p.failure_page.as_deref().map(expand_home);
+    Ok(LoginOptions {
+        method,
+        redirect_uri: p.redirect_uri.clone().unwrap_or_else(|| DEFAULT_REDIRECT_URI.into()),
+        redirect_ports,
+        timeout,
+        pages: LandingPages::from_files(success.as_deref(), failure.as_deref())?,
+        ..LoginOptions::default()
+    })
+}
 
 /// Who asks for a login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,7 +235,7 @@ pub struct LoggedIn {
 
 /// Logs in with `oauth` (the credential of `profile`, of auth kind `kind`) and stores the
 /// token in its cache: a person's login (browser or device flow, see
-/// [`sesame::oauth::interactive`]) for `oidc` and `device` when [`require_person`] allows,
+/// [`sesame::credential::interactive`]) for `oidc` and `device` when [`require_person`] allows,
 /// else a new token from the unattended grant (`client-credentials`, `password`).
 pub async fn login(
     oauth: &OAuth,
@@ -228,7 +264,7 @@ pub async fn login(
     if !explicit_device || request.facts.no_input {
         require_person(&request.facts, request.caller)?;
     }
-    let mut options = LoginOptions::from_profile(profile)?;
+    let mut options = login_options(profile)?;
     if let Some(m) = request.method {
         options.method = m;
     }
@@ -293,6 +329,29 @@ fn duration(secs: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn options_from_profile() {
+        let p = Profile {
+            auth: Some(AuthKind::Device),
+            redirect_uri: Some("http://localhost:0/cb".into()),
+            redirect_ports: Some(Ports::Many(vec![8400, 8401])),
+            login_timeout: Some(42),
+            ..Default::default()
+        };
+        let o = login_options(&p).unwrap();
+        assert_eq!(o.method, LoginMethod::Device);
+        assert_eq!(o.redirect_uri, "http://localhost:0/cb");
+        assert_eq!(o.redirect_ports, vec![8400, 8401]);
+        assert_eq!(o.timeout, Duration::from_secs(42));
+        let o = login_options(&Profile::default()).unwrap();
+        assert_eq!((o.method, o.timeout), (LoginMethod::Browser, DEFAULT_LOGIN_TIMEOUT));
+        let zero = Profile {
+            login_timeout: Some(0),
+            ..Default::default()
+        };
+        assert!(login_options(&zero).is_err());
+    }
     use super::*;
 
     fn facts() -> Facts {

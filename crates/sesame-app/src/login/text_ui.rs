@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use url::Url;
 
 use super::{Facts, browser_policy};
-use sesame::oauth::{BrowserLaunch, DevicePrompt, LoginUi, Waiting};
+use sesame::credential::{BrowserLaunch, DevicePrompt, LoginUi, Waiting};
 
 /// Where a [`TextLoginUi`] writes. `write` gets whole pieces of text (lines end in `\n`; a
 /// progress line ends without one and is later cleared with `\r\x1b[2K`); it must return

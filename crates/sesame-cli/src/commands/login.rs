@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use sesame::Error;
 use sesame::login::{Caller, Facts, LoginRequest, TextLoginUi};
-use sesame::oauth::LoginMethod;
+use sesame::credential::LoginMethod;
 
 use crate::cli::LoginArgs;
 use crate::context::Context;

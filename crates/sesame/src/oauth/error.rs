@@ -242,7 +242,7 @@ fn advice(code: &str) -> Option<&'static str> {
 }
 
 /// Removes control characters (terminal escapes) and caps the length of provider text.
-pub(crate) fn clean(s: &str, max: usize) -> String {
+pub fn clean(s: &str, max: usize) -> String {
     let mut out: String = s.chars().filter(|c| !c.is_control() || *c == ' ').take(max).collect();
     if s.chars().count() > max {
         out.push('…');

@@ -50,5 +50,7 @@ pub use client::{ACCESS_TOKEN_TYPE, ClientConfig, OAuthClient, TOKEN_EXCHANGE_GR
 pub use client_auth::{ClientAuth, ClientAuthMethod};
 pub use discovery::ProviderMetadata;
 pub use error::{IdTokenError, OAuthError, ProviderHint};
+#[doc(hidden)]
+pub use error::clean;
 pub use http::OAuthHttp;
 pub use provider::{LazyClient, ProviderSource};
