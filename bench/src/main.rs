@@ -146,9 +146,9 @@ fn runtime_of(o: &Opts) -> Result<tokio::runtime::Runtime, BoxError> {
 /// A sesame `Session` built from a profile of the configuration file (`$SESAME_CONFIG`),
 /// exactly as an application would.
 fn sesame_session(profile: &str) -> Result<sesame::Session, BoxError> {
-    let cfg = sesame::config::Config::load(None)?;
+    let cfg = sesame_app::config::Config::load(None)?;
     let resolved = cfg.profile(Some(profile))?;
-    Ok(sesame::config::session_builder(&resolved)?.build()?)
+    Ok(sesame_app::config::session_builder(&resolved)?.build()?)
 }
 
 // ------------------------------------------------------------------------------- load

@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine;
-use sesame::bearer_file::{self, Keeper};
 use sesame::credential::grid::tokens::Env;
 use sesame::credential::{Attachment, AuthRequest, Basic, Bearer, Credential, Discover};
 use sesame::token::Token;
+use sesame_app::bearer_file::{self, Keeper};
 use support::*;
 
 /// WLCG Bearer Token Discovery, steps 1–4, as the text says: `BEARER_TOKEN`, then the

@@ -32,7 +32,10 @@ fn mutated() -> impl Strategy<Value = Vec<u8>> {
 
 #[test]
 fn the_seed_parses() {
-    assert!(sesame_app::fuzzing::config_toml(SEED), "the fuzz seed is a valid config file");
+    assert!(
+        sesame_app::fuzzing::config_toml(SEED),
+        "the fuzz seed is a valid config file"
+    );
 }
 
 proptest! {

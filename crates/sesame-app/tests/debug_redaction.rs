@@ -8,7 +8,6 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sesame::config::SecretSource;
 use sesame::credential::oauth::{ClientCredentialsGrant, PasswordGrant};
 use sesame::credential::{ApiKey, Basic, Bearer, NetrcEntry};
 use sesame::oauth::custom_grant::CustomJsonGrant;
@@ -25,6 +24,7 @@ use sesame::secret::{AccessToken, ClientSecret, IdToken, Password, RefreshToken}
 use sesame::tls::TlsOptions;
 use sesame::token::{MemoryStore, Token, TokenStore};
 use sesame::{Session, Url};
+use sesame_app::config::SecretSource;
 use support::*;
 
 const SECRET: &str = "S3cret-debug-canary-91f2";

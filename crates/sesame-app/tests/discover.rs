@@ -940,16 +940,16 @@ async fn token_returns_the_discovered_token_with_its_claims() {
 
 /// The credential details of a session built from profile `grid` of a TOML file.
 fn profile_info(toml: &str) -> sesame::credential::CredentialInfo {
-    let cfg = sesame::config::Config::from_toml_str(toml, "grid.toml").unwrap();
+    let cfg = sesame_app::config::Config::from_toml_str(toml, "grid.toml").unwrap();
     let p = cfg.profile(Some("grid")).unwrap();
-    let session = sesame::config::session_builder(&p).unwrap().build().unwrap();
+    let session = sesame_app::config::session_builder(&p).unwrap().build().unwrap();
     session.credential_info()
 }
 
 /// The error building a session from profile `bad` of a TOML file gives.
 fn profile_error(toml: &str) -> sesame::Error {
-    let cfg = sesame::config::Config::from_toml_str(toml, "bad.toml").unwrap();
-    sesame::config::session_builder(&cfg.profile(Some("bad")).unwrap()).unwrap_err()
+    let cfg = sesame_app::config::Config::from_toml_str(toml, "bad.toml").unwrap();
+    sesame_app::config::session_builder(&cfg.profile(Some("bad")).unwrap()).unwrap_err()
 }
 
 #[test]

@@ -11,9 +11,9 @@ mod support;
 use std::sync::Arc;
 
 use sesame::Session;
-use sesame::config::{AuthKind, BuildOptions, Config, DpopSetting, Profile, SecretSource};
 use sesame::oauth::dpop::{DpopAlg, DpopKey, ath};
 use sesame::token::{FileStore, TokenStore};
+use sesame_app::config::{AuthKind, BuildOptions, Config, DpopSetting, Profile, SecretSource};
 use sesame_testbed::idp::{self, Idp, account, clients};
 use support::dpop_rs::DpopResource;
 use url::Url;
@@ -49,7 +49,7 @@ fn session(p: Profile, store: Option<Arc<dyn TokenStore>>) -> Session {
         store,
         ..Default::default()
     };
-    sesame::config::session_builder_with(&resolved, &opts)
+    sesame_app::config::session_builder_with(&resolved, &opts)
         .unwrap()
         .build()
         .unwrap()

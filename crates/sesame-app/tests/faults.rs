@@ -7,10 +7,10 @@
 
 use std::time::{Duration, Instant};
 
-use sesame::config::{AuthKind, Config, Profile, SecretSource};
 use sesame::session::RetryPolicy;
 use sesame::session::retry::Jitter;
 use sesame::{ErrorKind, Session};
+use sesame_app::config::{AuthKind, Config, Profile, SecretSource};
 use sesame_testbed::faults::FaultServer;
 
 const TIMEOUT: Duration = Duration::from_millis(1500);
@@ -158,7 +158,7 @@ async fn auth_endpoint_faults_end_in_time_with_typed_errors() {
     ] {
         let p = fault_profile(f.issuer(mode), TIMEOUT.as_secs_f64());
         let r = Config::default().resolve(None, p).unwrap();
-        let cred = sesame::config::credential_for(&r, &Default::default())
+        let cred = sesame_app::config::credential_for(&r, &Default::default())
             .unwrap()
             .unwrap();
         let t = Instant::now();
@@ -184,7 +184,7 @@ async fn auth_endpoint_faults_end_in_time_with_typed_errors() {
     // A 503 storm with Retry-After on the token endpoint: retried, then a token.
     let p = fault_profile(f.issuer("storm"), 10.0);
     let r = Config::default().resolve(None, p).unwrap();
-    let cred = sesame::config::credential_for(&r, &Default::default())
+    let cred = sesame_app::config::credential_for(&r, &Default::default())
         .unwrap()
         .unwrap();
     let t = cred.token(Duration::ZERO, false).await.unwrap().unwrap();

@@ -44,7 +44,7 @@ fn without_a_keyring_service_tokens_go_to_the_file_store() {
 /// without the feature); a malformed entry says how to write it.
 #[test]
 fn a_keyring_secret_without_a_keyring_service_is_a_clear_error() {
-    use sesame::config::SecretSource;
+    use sesame_app::config::SecretSource;
     if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
         eprintln!("note: a D-Bus session bus is present; skipping the no-keyring case");
         return;

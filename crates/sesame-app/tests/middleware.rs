@@ -3,10 +3,10 @@
 #[path = "../../sesame/tests/support/mod.rs"]
 mod support;
 
-use sesame::config::{AuthKind, Config, Profile, SecretSource};
 use sesame::credential::ApiKey;
 use sesame::middleware::CredentialMiddleware;
 use sesame::{RedirectPolicy, Session};
+use sesame_app::config::{AuthKind, Config, Profile, SecretSource};
 use sesame_testbed::idp::{self, clients};
 use support::*;
 
@@ -24,7 +24,7 @@ async fn middleware_attaches_in_scope_only_and_retries_once_on_401() {
         ..Default::default()
     };
     let r = Config::default().resolve(None, profile).unwrap();
-    let session = sesame::config::session_builder(&r).unwrap().build().unwrap();
+    let session = sesame_app::config::session_builder(&r).unwrap().build().unwrap();
     let client = CredentialMiddleware::from_session(&session)
         .unwrap()
         .client_builder(reqwest::Client::builder())

@@ -7,13 +7,13 @@ mod support;
 
 use base64::Engine;
 use sesame::Session;
-use sesame::config::{AuthKind, Config, OneOrMany, Profile, SecretSource};
 use sesame::oauth::registration::{RegistrationRequest, register};
 use sesame::oauth::{
     ClientAuth, ClientConfig, IdTokenError, OAuthClient, OAuthError, OAuthHttp, TokenOptions, discovery, jwks,
     webfinger,
 };
 use sesame::secret::{AccessToken, Password};
+use sesame_app::config::{AuthKind, Config, OneOrMany, Profile, SecretSource};
 use sesame_testbed::idp::{self, Idp, account, clients};
 use url::Url;
 
@@ -44,7 +44,7 @@ fn session_for(profile: Profile) -> Session {
         ..Default::default()
     };
     let resolved = Config::default().resolve(None, base.merge(profile)).unwrap();
-    sesame::config::session_builder(&resolved).unwrap().build().unwrap()
+    sesame_app::config::session_builder(&resolved).unwrap().build().unwrap()
 }
 
 async fn whoami(session: &Session) -> serde_json::Value {
@@ -133,7 +133,7 @@ fn profile_session(p: Profile) -> Session {
         ..p
     };
     let resolved = Config::default().resolve(None, p).unwrap();
-    sesame::config::session_builder(&resolved).unwrap().build().unwrap()
+    sesame_app::config::session_builder(&resolved).unwrap().build().unwrap()
 }
 
 /// Issue 13 item 5: a confidential client without `issuer` asked the API's WebFinger which
@@ -223,9 +223,9 @@ async fn public_client_follows_webfinger_and_the_login_shows_the_issuer_first() 
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
-    use sesame::login::{Facts, TextLoginUi, TextOutput, UiSettings};
-    use sesame::oauth::LazyClient;
     use sesame::credential::{InteractiveLogin, LoginOptions};
+    use sesame::oauth::LazyClient;
+    use sesame_app::login::{Facts, TextLoginUi, TextOutput, UiSettings};
 
     #[derive(Debug, Default)]
     struct Capture(Mutex<String>);
@@ -248,7 +248,7 @@ async fn public_client_follows_webfinger_and_the_login_shows_the_issuer_first() 
             },
         )
         .unwrap();
-    let parts = sesame::config::oauth_parts(&resolved, AuthKind::Oidc).unwrap();
+    let parts = sesame_app::config::oauth_parts(&resolved, AuthKind::Oidc).unwrap();
     let lazy = LazyClient::new(parts.source, parts.client);
     let client = lazy.get().await.unwrap();
     assert_eq!(client.metadata().issuer, attacker.origin());

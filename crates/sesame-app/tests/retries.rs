@@ -12,10 +12,10 @@ use axum::http::StatusCode;
 use axum::routing::get;
 
 use sesame::Session;
-use sesame::config::{Config, Profile};
 use sesame::oauth::OAuthHttp;
 use sesame::session::retry::Jitter;
 use sesame::session::{Method, RetryPolicy};
+use sesame_app::config::{Config, Profile};
 use sesame_testbed::faults::FaultServer;
 use sesame_testbed::server::{ServerOptions, TestServer};
 
@@ -118,7 +118,7 @@ async fn the_number_of_retries_comes_from_the_profile_the_builder_or_the_request
         ..Default::default()
     };
     let r = Config::default().resolve(None, p).unwrap();
-    let s = sesame::config::session_builder(&r).unwrap().build().unwrap();
+    let s = sesame_app::config::session_builder(&r).unwrap().build().unwrap();
     assert_eq!(s.retry_policy().max_retries(), 0);
     assert_eq!(s.get("flaky?fail=5&a=1").send().await.unwrap().status(), 503);
     assert_eq!(f.hits("/flaky"), 1);

@@ -315,7 +315,7 @@ fn plain_http_base_to_a_non_loopback_host_is_refused_with_a_credential() {
 
 #[test]
 fn allow_http_profile_key_opts_in() {
-    use sesame::config::{Config, Profile, SecretSource};
+    use sesame_app::config::{Config, Profile, SecretSource};
     let profile = |allow: Option<bool>| Profile {
         base_url: Some("http://sesame-test.invalid/".into()),
         token: Some(SecretSource::Literal(TOKEN.into())),
@@ -323,10 +323,10 @@ fn allow_http_profile_key_opts_in() {
         ..Default::default()
     };
     let r = Config::default().resolve(None, profile(None)).unwrap();
-    let e = sesame::config::session_builder(&r).unwrap().build().unwrap_err();
+    let e = sesame_app::config::session_builder(&r).unwrap().build().unwrap_err();
     assert!(e.to_string().contains("allow_http"), "{e}");
     let r = Config::default().resolve(None, profile(Some(true))).unwrap();
-    sesame::config::session_builder(&r).unwrap().build().unwrap();
+    sesame_app::config::session_builder(&r).unwrap().build().unwrap();
 }
 
 /// A real nginx in front of two backends, as a child process with its own prefix, config

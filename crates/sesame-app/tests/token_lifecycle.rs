@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use sesame::Session;
-use sesame::config::{AuthKind, Config, Profile, SecretSource};
+use sesame_app::config::{AuthKind, Config, Profile, SecretSource};
 use sesame_testbed::idp::{Idp, IdpOptions, clients};
 use support::*;
 
@@ -25,7 +25,7 @@ fn m2m_profile(idp: &Idp, base_url: String) -> Profile {
 
 fn session(p: Profile) -> Session {
     let r = Config::default().resolve(None, p).unwrap();
-    sesame::config::session_builder(&r).unwrap().build().unwrap()
+    sesame_app::config::session_builder(&r).unwrap().build().unwrap()
 }
 
 fn start(ttl: u64) -> Idp {

@@ -11,11 +11,11 @@ use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::any;
-use sesame::config::{AuthKind, Config, Profile, SecretSource};
 use sesame::credential::Uma;
 use sesame::oauth::OAuthError;
 use sesame::oauth::uma::UmaError;
 use sesame::{Credential, Session};
+use sesame_app::config::{AuthKind, Config, Profile, SecretSource};
 use sesame_testbed::idp::{self, Idp, clients, grant_types};
 use support::*;
 
@@ -33,12 +33,12 @@ fn uma_profile(idp: &Idp, base_url: String) -> Profile {
 
 fn session(p: Profile) -> Session {
     let r = Config::default().resolve(None, p).unwrap();
-    sesame::config::session_builder(&r).unwrap().build().unwrap()
+    sesame_app::config::session_builder(&r).unwrap().build().unwrap()
 }
 
 fn oauth_credential(p: Profile) -> Arc<dyn Credential> {
     let r = Config::default().resolve(None, p).unwrap();
-    sesame::config::credential_for(&r, &Default::default())
+    sesame_app::config::credential_for(&r, &Default::default())
         .unwrap()
         .unwrap()
 }

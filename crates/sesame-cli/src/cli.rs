@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
-use sesame::config::{OneOrMany, Ports, Profile, SecretSource};
+use sesame_app::config::{OneOrMany, Ports, Profile, SecretSource};
 
 /// An authenticated HTTP session to a REST API, from the shell.
 ///
@@ -279,7 +279,7 @@ impl ProfileFlags {
             redirect_uri: self.redirect_uri.clone(),
             login_timeout: self.login_timeout,
             renew_before: self.renew_before,
-            dpop: self.dpop.clone().map(sesame::config::DpopSetting::Word),
+            dpop: self.dpop.clone().map(sesame_app::config::DpopSetting::Word),
             par: self.par.then_some(true),
             username: self.username.clone(),
             password: secret(&self.password_env, &self.password_file, &self.password_keyring),
@@ -323,8 +323,8 @@ impl ProfileFlags {
 
 /// `--grant-body` items as the profile's table. Secrets come from `env:`/`file:` sources:
 /// a code written on the command line would be visible to every user of the machine.
-fn grant_body(items: &[String]) -> Option<sesame::config::GrantBody> {
-    use sesame::config::GrantValue;
+fn grant_body(items: &[String]) -> Option<sesame_app::config::GrantBody> {
+    use sesame_app::config::GrantValue;
     if items.is_empty() {
         return None;
     }
@@ -796,7 +796,7 @@ mod tests {
         let profile = cli.profile.to_profile().unwrap();
         let set = profile.keys_set();
         // force_noauth conflicts with fail_if_noauth: checked on its own below.
-        let missing: Vec<_> = sesame::config::Profile::KEYS
+        let missing: Vec<_> = sesame_app::config::Profile::KEYS
             .iter()
             .filter(|k| !set.contains(k) && **k != "force_noauth")
             .collect();
@@ -807,7 +807,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             cli.profile.to_profile().unwrap().redirect_ports,
-            Some(sesame::config::Ports::Many(vec![8400, 0]))
+            Some(sesame_app::config::Ports::Many(vec![8400, 0]))
         );
     }
 

@@ -1,7 +1,7 @@
 //! What every command needs: the configuration, the resolved profile and a session.
 
-use sesame::config::{self, Config, ResolvedProfile};
 use sesame::{Error, Session};
+use sesame_app::config::{self, Config, ResolvedProfile};
 
 use crate::cli::{Global, ProfileFlags};
 
@@ -52,26 +52,26 @@ impl Context {
 
     /// Build options that let an interactive credential (`auth = "oidc"` / `"device"`) log
     /// a person in when it has no usable token — only when one can take part: a terminal on
-    /// stdin and stderr and no `--no-input` (see [`sesame::login`] for the rules). Otherwise
+    /// stdin and stderr and no `--no-input` (see [`sesame_app::login`] for the rules). Otherwise
     /// the credential reports "login required" (exit 4).
     pub fn interactive_options(&self) -> Result<config::BuildOptions, Error> {
-        use sesame::config::AuthKind;
-        use sesame::login::{Caller, Facts, TextLoginUi, require_person};
-        use sesame::credential::{InteractiveLogin, LoginOptions};
+        use sesame::credential::InteractiveLogin;
+        use sesame_app::config::AuthKind;
+        use sesame_app::login::{Caller, Facts, TextLoginUi, require_person};
         let mut opts = config::BuildOptions::default();
         let interactive = matches!(self.resolved.profile.auth, Some(AuthKind::Oidc | AuthKind::Device));
         let facts = Facts::current(self.global.no_input);
         if interactive && require_person(&facts, Caller::Implicit).is_ok() {
             let ui = std::sync::Arc::new(TextLoginUi::stderr(facts, self.ui_settings(false)));
-            let login = InteractiveLogin::new(ui, LoginOptions::from_profile(&self.resolved.profile)?);
+            let login = InteractiveLogin::new(ui, sesame_app::login::login_options(&self.resolved.profile)?);
             opts.login = Some(std::sync::Arc::new(login));
         }
         Ok(opts)
     }
 
     /// How a login is shown: `-q` and `-v` as given, and `--no-browser`.
-    pub fn ui_settings(&self, no_browser: bool) -> sesame::login::UiSettings {
-        sesame::login::UiSettings {
+    pub fn ui_settings(&self, no_browser: bool) -> sesame_app::login::UiSettings {
+        sesame_app::login::UiSettings {
             no_browser,
             quiet: self.global.quiet,
             verbose: self.global.verbose > 0,

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use clap::{CommandFactory, Parser};
-use sesame::config::applies::{self, KeyUse};
-use sesame::config::{AuthKind, Profile};
+use sesame_app::config::applies::{self, KeyUse};
+use sesame_app::config::{AuthKind, Profile};
 
 use crate::cli::Cli;
 

@@ -1,7 +1,7 @@
 //! The user documentation under `docs/` stays true to the code.
 //!
 //! - The table of profile keys in `docs/configuration.md` (between `<!-- keys:start -->` and
-//!   `<!-- keys:end -->`) is rendered from `sesame::config::Profile::KEYS`, its doc comments
+//!   `<!-- keys:end -->`) is rendered from `sesame_app::config::Profile::KEYS`, its doc comments
 //!   and types, and the command-line flag that sets each key.
 //! - The command reference in `docs/cli.md` (between `<!-- cli:start -->` and
 //!   `<!-- cli:end -->`) is rendered from the clap definition of the `sesame` command.
@@ -14,7 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
-use sesame::config::Profile;
+use sesame_app::config::Profile;
 use sesame_cli::reference::{command, flag_label, flags_by_key, md};
 
 const REGENERATE: &str = "SESAME_BLESS=1 cargo test -p sesame-auth-cli --test docs_drift";
@@ -452,7 +452,7 @@ fn every_code_block_of_the_book_is_checked_or_marked_as_an_illustration() {
         let ignored = info.ends_with(",ignore");
         match lang {
             "toml" if !ignored => {
-                if let Err(e) = sesame::config::Config::from_toml_str(&body, format!("{file}:{line}")) {
+                if let Err(e) = sesame_app::config::Config::from_toml_str(&body, format!("{file}:{line}")) {
                     bad.push(format!(
                         "{file}:{line}: not a valid configuration (mark it `toml,ignore` if it is a fragment): {e}"
                     ));

@@ -6,7 +6,7 @@
 //! The loopback listener's rules (wrong state, favicon, `<script>` in the provider's text,
 //! one callback only, ports, shutdown) are also unit-tested against the listener with
 //! reqwest in `sesame::oauth::loopback`; parallel logins with a fake flow in
-//! `sesame::credential::interactive`; the terminal and browser rules in `sesame::login`.
+//! `sesame::credential::interactive`; the terminal and browser rules in `sesame_app::login`.
 
 #[path = "support/browser.rs"]
 mod browser;
@@ -549,8 +549,8 @@ async fn a_session_logs_in_through_its_login_handler_once() {
     use std::sync::Arc;
     use std::sync::atomic::Ordering;
 
-    use sesame::config::{AuthKind, BuildOptions, Config, Profile};
-    use sesame::credential::{InteractiveLogin, LoginOptions};
+    use sesame::credential::InteractiveLogin;
+    use sesame_app::config::{AuthKind, BuildOptions, Config, Profile};
 
     let b = TestBrowser::new();
     let ui = Arc::new(HelperUi {
@@ -568,12 +568,12 @@ async fn a_session_logs_in_through_its_login_handler_once() {
         ..Default::default()
     };
     let resolved = Config::default().resolve(None, profile).unwrap();
-    let login = InteractiveLogin::new(ui.clone(), LoginOptions::from_profile(&resolved.profile).unwrap());
+    let login = InteractiveLogin::new(ui.clone(), sesame_app::login::login_options(&resolved.profile).unwrap());
     let opts = BuildOptions {
         login: Some(Arc::new(login)),
         store: Some(Arc::new(sesame::token::MemoryStore::default())),
     };
-    let session = sesame::config::session_builder_with(&resolved, &opts)
+    let session = sesame_app::config::session_builder_with(&resolved, &opts)
         .unwrap()
         .build()
         .unwrap();

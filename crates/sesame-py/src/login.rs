@@ -1,4 +1,4 @@
-//! `Session.login(mode=None)`: the login `sesame login` runs ([`sesame::login::login`]),
+//! `Session.login(mode=None)`: the login `sesame login` runs ([`sesame_app::login::login`]),
 //! shown on Python's `sys.stderr` (so notebooks and redirected `sys.stderr` see it too).
 //!
 //! The binding only supplies what Python knows: whether `sys.stdin` and `sys.stderr` are
@@ -12,13 +12,13 @@ use std::sync::Arc;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use sesame::config::ResolvedProfile;
 use sesame::credential::Credential;
 use sesame::credential::oauth::LoginHandler;
-use sesame::login::{Caller, Facts, LoginRequest, TextLoginUi, TextOutput, UiSettings, require_person};
-use sesame::oauth::landing::{PageHandler, PageInfo, PageKind};
 use sesame::credential::{InteractiveLogin, LoginMethod, LoginOptions};
+use sesame::oauth::landing::{PageHandler, PageInfo, PageKind};
 use sesame::{Error, Result};
+use sesame_app::config::ResolvedProfile;
+use sesame_app::login::{Caller, Facts, LoginRequest, TextLoginUi, TextOutput, UiSettings, require_person};
 
 /// `login(mode=…)`: the flow to force and whether a browser may be opened.
 #[derive(Debug, Clone, Copy)]
@@ -119,11 +119,11 @@ pub fn login_op(
             page_handler,
         };
         let kind = cred.info().kind;
-        let done = sesame::login::login(oauth, &kind, &name, &profile, request).await?;
+        let done = sesame_app::login::login(oauth, &kind, &name, &profile, request).await?;
         if done.interactive {
             out.write(&format!(
                 "{}\n",
-                sesame::login::summary(oauth, &name, &done.token, done.adopted)
+                sesame_app::login::summary(oauth, &name, &done.token, done.adopted)
             ));
         }
         Ok(())
@@ -150,10 +150,10 @@ pub fn implicit_handler(
     page_handler: Option<PageHandler>,
 ) -> Result<Option<Arc<dyn LoginHandler>>> {
     let kind = resolved.profile.auth_kind();
-    if !sesame::login::is_interactive_kind(kind.as_str()) || require_person(&facts, Caller::Implicit).is_err() {
+    if !sesame_app::login::is_interactive_kind(kind.as_str()) || require_person(&facts, Caller::Implicit).is_err() {
         return Ok(None);
     }
-    let mut options = LoginOptions::from_profile(&resolved.profile)?;
+    let mut options = sesame_app::login::login_options(&resolved.profile)?;
     if let Some(h) = page_handler {
         options.pages = options.pages.with_handler(h);
     }

@@ -8,8 +8,8 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde::Deserialize;
-use sesame::config::{BuildOptions, Config, Profile, ResolvedProfile, session_builder_with};
 use sesame::credential::oauth::LoginHandler;
+use sesame_app::config::{BuildOptions, Config, Profile, ResolvedProfile, session_builder_with};
 
 use crate::errors;
 

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pyo3::prelude::*;
-use sesame::config::ResolvedProfile;
 use sesame::credential::{Credential, OAuth};
 use sesame::oauth::registration::{self, Registration, RegistrationRequest};
 use sesame::oauth::{ClientConfig, LazyClient};
 use sesame::secret::AccessToken;
 use sesame::{Error, Url};
+use sesame_app::config::ResolvedProfile;
 
 /// JSON to a Python object (`json.loads`).
 pub fn to_py(py: Python<'_>, v: &serde_json::Value) -> PyResult<Py<PyAny>> {
@@ -29,7 +29,7 @@ fn oauth(cred: Option<Arc<dyn Credential>>, name: &str, what: &str) -> sesame::R
 /// A client for the profile's provider that is not the profile's own (registration,
 /// discovery): the profile's issuer (or WebFinger base) and TLS, no client id needed.
 fn provider_client(resolved: &ResolvedProfile) -> sesame::Result<Arc<LazyClient>> {
-    let source = sesame::config::provider_source(resolved)?;
+    let source = sesame_app::config::provider_source(resolved)?;
     let mut cfg = ClientConfig::public("sesame-register");
     cfg.insecure = resolved.profile.insecure == Some(true);
     Ok(LazyClient::new(source, cfg))
@@ -65,7 +65,7 @@ pub async fn introspect_op(
 /// `revoke()`.
 pub async fn revoke_op(cred: Option<Arc<dyn Credential>>, name: String) -> sesame::Result<bool> {
     let o = oauth(cred, &name, "revoke()")?;
-    sesame::login::revoke(&o).await
+    sesame_app::login::revoke(&o).await
 }
 
 /// `end_session_url(post_logout_redirect_uri=None)`.
@@ -88,7 +88,7 @@ pub async fn discover_op(
     url: String,
     prefix: Option<String>,
 ) -> sesame::Result<serde_json::Value> {
-    let source = sesame::config::provider_source(&resolved)?;
+    let source = sesame_app::config::provider_source(&resolved)?;
     let http = source.http()?;
     let insecure = resolved.profile.insecure == Some(true);
     let base = Url::parse(&url).map_err(|e| Error::config(format!("`{url}` is not a URL: {e}")))?;

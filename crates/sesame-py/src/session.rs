@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
-use sesame::config::ResolvedProfile;
 use sesame::credential::{Attachment, AuthRequest, Credential, Rejection};
+use sesame::session::Method;
 use sesame::session::header::HeaderMap;
-use sesame::session::{Method, Status};
 use sesame::{Error, Url};
+use sesame_app::Status;
+use sesame_app::config::ResolvedProfile;
 
 use crate::errors::{self, py_err};
 use crate::exchange::PyAuthExchange;
@@ -367,7 +368,7 @@ async fn logout_op(cred: Option<Arc<dyn Credential>>, revoke: bool) -> sesame::R
     let Some(oauth) = cred.as_ref().and_then(|c| c.as_oauth()) else {
         return Ok(None);
     };
-    let done = sesame::login::logout(oauth, revoke).await?;
+    let done = sesame_app::login::logout(oauth, revoke).await?;
     Ok(done.end_session_url.map(|u| u.to_string()))
 }
 

@@ -8,10 +8,10 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyMapping, PyString};
 use sesame::Error;
-use sesame::config::ResolvedProfile;
 use sesame::credential::{Credential, OAuth, WebUsers};
 use sesame::oauth::LazyClient;
 use sesame::oauth::web_login::{self, PendingLogin};
+use sesame_app::config::ResolvedProfile;
 
 use crate::errors::py_err;
 
@@ -34,7 +34,7 @@ pub fn users(cred: &Option<Arc<dyn Credential>>, resolved: &ResolvedProfile) -> 
         .lazy_client()
         .cloned()
         .ok_or_else(|| Error::config("this credential has no OAuth provider"))?;
-    let store = sesame::config::store_for(resolved.profile.cache.as_deref())?;
+    let store = sesame_app::config::store_for(resolved.profile.cache.as_deref())?;
     let issuer = resolved
         .profile
         .issuer
@@ -162,5 +162,7 @@ pub fn user_session(resolved: &ResolvedProfile, users: &WebUsers, subject: &str)
         return Err(Error::config("for_user() needs the end user's subject"));
     }
     let cred: Arc<dyn Credential> = Arc::new(users.credential(subject));
-    sesame::config::session_builder(resolved)?.credential_arc(cred).build()
+    sesame_app::config::session_builder(resolved)?
+        .credential_arc(cred)
+        .build()
 }

@@ -27,7 +27,16 @@ const LAYERS: &[(&str, u8)] = &[
     ("middleware", 6),
     ("blocking", 6),
 ];
-const FOUNDATION: &[&str] = &["error", "hint", "redact", "secret", "scope", "tls", "message", "permissions"];
+const FOUNDATION: &[&str] = &[
+    "error",
+    "hint",
+    "redact",
+    "secret",
+    "scope",
+    "tls",
+    "message",
+    "permissions",
+];
 /// Entry points for fuzzers: they call every parser, at any layer.
 const OUTSIDE: &[&str] = &["fuzzing", "lib"];
 
@@ -132,14 +141,19 @@ fn import_graph() -> BTreeMap<String, BTreeSet<(String, String)>> {
 #[test]
 fn every_import_points_down_the_layers() {
     let graph = import_graph();
-    assert!(graph.contains_key("session") && graph.contains_key("credential"), "parsed nothing: {graph:?}");
+    assert!(
+        graph.contains_key("session") && graph.contains_key("credential"),
+        "parsed nothing: {graph:?}"
+    );
     let mut up = Vec::new();
     for (from, edges) in &graph {
         if OUTSIDE.contains(&from.as_str()) {
             continue;
         }
         let Some(r_from) = rank(from) else {
-            up.push(format!("module `{from}` is in no layer: add it to tests/layering.rs and docs/ARCHITECTURE.md"));
+            up.push(format!(
+                "module `{from}` is in no layer: add it to tests/layering.rs and docs/ARCHITECTURE.md"
+            ));
             continue;
         };
         for (to, at) in edges {
@@ -167,13 +181,22 @@ fn the_engine_never_names_the_application_layer() {
     assert!(!manifest.contains("sesame-app") && !manifest.contains("sesame-auth-app"));
     let graph = import_graph();
     for gone in ["config", "login", "bearer_file", "status"] {
-        assert!(!graph.contains_key(gone), "`{gone}` belongs to the application layer (crates/sesame-app)");
+        assert!(
+            !graph.contains_key(gone),
+            "`{gone}` belongs to the application layer (crates/sesame-app)"
+        );
     }
 }
 
 #[test]
 fn the_layer_test_sees_a_planted_edge() {
     // The parser itself: a group import and a root re-export are both seen.
-    assert_eq!(targets("use crate::{Error, oauth::OAuthClient, token};"), ["error", "oauth", "token"]);
-    assert_eq!(targets("let s: crate::Session = crate::session::x();"), ["session", "session"]);
+    assert_eq!(
+        targets("use crate::{Error, oauth::OAuthClient, token};"),
+        ["error", "oauth", "token"]
+    );
+    assert_eq!(
+        targets("let s: crate::Session = crate::session::x();"),
+        ["session", "session"]
+    );
 }

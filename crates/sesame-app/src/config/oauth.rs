@@ -191,9 +191,7 @@ pub fn store_for(cache: Option<&str>) -> Result<Arc<dyn TokenStore>> {
 /// (an unsafe file, say) keep their own type.
 pub(super) fn needed_for(e: Error, why: &str) -> Error {
     match e.as_credential() {
-        Some(sesame::CredentialError::Config(_)) => {
-            sesame::CredentialError::Config(format!("{why}: {e}")).into()
-        }
+        Some(sesame::CredentialError::Config(_)) => sesame::CredentialError::Config(format!("{why}: {e}")).into(),
         _ => e,
     }
 }

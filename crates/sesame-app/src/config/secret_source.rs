@@ -8,8 +8,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
-use sesame::Result;
 use sesame::CredentialError;
+use sesame::Result;
 
 /// The source of a secret value.
 #[derive(Clone, PartialEq, Eq)]
@@ -89,7 +89,7 @@ impl SecretSource {
                 Ok(SecretString::from(value.to_string()))
             }
             #[cfg(feature = "keyring")]
-            SecretSource::Keyring(entry) => sesame::token::keyring_store::read_secret(entry, key),
+            SecretSource::Keyring(entry) => sesame::token::read_keyring_secret(entry, key),
             #[cfg(not(feature = "keyring"))]
             SecretSource::Keyring(entry) => Err(CredentialError::Config(format!(
                 "`{key}` names keyring entry `{entry}`, but this build of sesame has no keyring support; use {{ env = … }} or {{ file = … }}"

@@ -11,7 +11,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use sesame::Error;
-use sesame::config::{AuthKind, Config, OneOrMany, Profile, SecretSource};
+use sesame_app::config::{AuthKind, Config, OneOrMany, Profile, SecretSource};
 
 use crate::cli::{Global, InitArgs, ProfileFlags};
 use crate::exit;
@@ -55,7 +55,7 @@ pub fn run(global: &Global, flags: &ProfileFlags, args: &InitArgs) -> Result<i32
     // are refused now, not at the first request.
     let config = Config::from_toml_str(&text, &path)?;
     let resolved = config.resolve(Some(&name), Profile::default())?;
-    sesame::config::applies::check(&resolved)?;
+    sesame_app::config::applies::check(&resolved)?;
     write_atomically(&path, &text)?;
     if !global.quiet {
         eprintln!("sesame: wrote profile `{name}` to {}", path.display());

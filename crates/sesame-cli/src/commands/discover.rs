@@ -8,7 +8,7 @@ use crate::context::Context;
 use crate::exit;
 
 pub async fn run(ctx: &Context, args: DiscoverArgs) -> Result<i32, Error> {
-    let source = sesame::config::provider_source(&ctx.resolved)?;
+    let source = sesame_app::config::provider_source(&ctx.resolved)?;
     let insecure = source.tls.insecure;
     let http = OAuthHttp::new(&source.tls, source.timeout, source.connect_timeout)?;
     let url = sesame::Url::parse(&args.url).map_err(|e| Error::config(format!("`{}` is not a URL: {e}", args.url)))?;

@@ -17,7 +17,7 @@ use std::process::ExitStatus;
 use std::time::Duration;
 
 use sesame::Error;
-use sesame::bearer_file::Keeper;
+use sesame_app::bearer_file::Keeper;
 
 use crate::cli::ExecArgs;
 use crate::context::Context;

@@ -2,7 +2,7 @@
 //! one auth kind (`help oidc`, `help auth discover`), from the same code as the docs pages.
 
 use clap::CommandFactory;
-use sesame::config::AuthKind;
+use sesame_app::config::AuthKind;
 
 use crate::cli::{Cli, HelpArgs};
 use crate::{exit, out, reference};

@@ -6,18 +6,18 @@
 //!   device flow. `--browser` / `--device` pick the flow whatever the profile says;
 //!   `--no-browser` prints the URL (or the code) and opens nothing.
 //! - `auth = "client-credentials"` / `"password"`: a new token, no person needed.
-//! - When a person is needed but cannot take part (see [`sesame::login`]): exit 4.
+//! - When a person is needed but cannot take part (see [`sesame_app::login`]): exit 4.
 //! - Two logins for the same profile at once run one flow; the second uses its token.
 //! - Ctrl-C stops it (exit 130) and closes the loopback listener.
 //!
-//! The login itself is [`sesame::login::login`], which the Python package's
+//! The login itself is [`sesame_app::login::login`], which the Python package's
 //! `Session.login()` runs too; this file only reads the flags and prints the result.
 
 use std::sync::Arc;
 
 use sesame::Error;
-use sesame::login::{Caller, Facts, LoginRequest, TextLoginUi};
 use sesame::credential::LoginMethod;
+use sesame_app::login::{Caller, Facts, LoginRequest, TextLoginUi};
 
 use crate::cli::LoginArgs;
 use crate::context::Context;
@@ -57,9 +57,9 @@ pub async fn run(ctx: &Context, args: LoginArgs) -> Result<i32, Error> {
         ui,
         page_handler: None,
     };
-    let done = sesame::login::login(oauth, &kind, name, &ctx.resolved.profile, request).await?;
+    let done = sesame_app::login::login(oauth, &kind, name, &ctx.resolved.profile, request).await?;
     if !ctx.global.quiet {
-        eprintln!("{}", sesame::login::summary(oauth, name, &done.token, done.adopted));
+        eprintln!("{}", sesame_app::login::summary(oauth, name, &done.token, done.adopted));
     }
     Ok(exit::OK)
 }

@@ -1,4 +1,4 @@
-//! `sesame logout [--revoke]`: the library's logout use-case (`sesame::login::logout`),
+//! `sesame logout [--revoke]`: the library's logout use-case (`sesame_app::login::logout`),
 //! worded for the terminal. Everything goes to stderr, the end-session URL included: it is
 //! for the person, not for a pipe.
 
@@ -17,7 +17,7 @@ pub async fn run(ctx: &Context, args: LogoutArgs) -> Result<i32, Error> {
         );
         return Ok(exit::OK);
     };
-    let done = sesame::login::logout(oauth, args.revoke).await?;
+    let done = sesame_app::login::logout(oauth, args.revoke).await?;
     if done.revoked {
         eprintln!("sesame: revoked the tokens at the provider");
     }

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 use sesame::Error;
-use sesame::config::Config;
+use sesame_app::config::Config;
 
 use crate::cli::{Global, ProfilesArgs};
 use crate::{exit, out};

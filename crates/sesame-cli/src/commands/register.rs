@@ -9,7 +9,7 @@ use crate::context::Context;
 use crate::exit;
 
 pub async fn run(ctx: &Context, args: RegisterArgs) -> Result<i32, Error> {
-    let source = sesame::config::provider_source(&ctx.resolved)?;
+    let source = sesame_app::config::provider_source(&ctx.resolved)?;
     // Discovery does not need a client id; a placeholder registration finds the provider.
     let lazy = LazyClient::new(source, sesame::oauth::ClientConfig::public("sesame-register"));
     let client = lazy.get().await?;
@@ -87,7 +87,7 @@ fn save_profile(
     reg: &sesame::oauth::registration::Registration,
     grant_types: &[String],
 ) -> Result<(), Error> {
-    use sesame::config::{AuthKind, Config, Profile, SecretSource};
+    use sesame_app::config::{AuthKind, Config, Profile, SecretSource};
     super::config_init::check_name(name)?;
     let (path, _) = Config::locate(ctx.global.config.as_deref())
         .ok_or_else(|| Error::config("no place for the configuration file: set --config FILE or $SESAME_CONFIG"))?;
@@ -140,7 +140,7 @@ fn save_profile(
     let text = super::config_init::updated_text(&old, &path, name, &profile, &init)?;
     let config = Config::from_toml_str(&text, &path)?;
     let resolved = config.resolve(Some(name), Profile::default())?;
-    sesame::config::applies::check(&resolved)?;
+    sesame_app::config::applies::check(&resolved)?;
     // The secret first: a profile is never written that names a file not there yet.
     if let (Some(f), Some(s)) = (&secret_file, &reg.client_secret) {
         super::config_init::write_atomically(f, &format!("{}\n", s.expose()))?;

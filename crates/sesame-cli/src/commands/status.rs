@@ -1,9 +1,9 @@
 //! `sesame status [--json]`: the profile and its credential, secrets masked. The state is
-//! [`sesame::session::Status`] (shared with Python's `Session.status()`); this file formats it.
+//! [`sesame_app::Status`] (shared with Python's `Session.status()`); this file formats it.
 
 use serde_json::{Map, Value, json};
 use sesame::Error;
-use sesame::session::Status;
+use sesame_app::Status;
 
 use crate::cli::StatusArgs;
 use crate::context::Context;

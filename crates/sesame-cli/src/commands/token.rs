@@ -59,7 +59,7 @@ pub async fn run(ctx: &Context, args: TokenArgs) -> Result<i32, Error> {
         } else {
             Some(path.as_path())
         };
-        let written = sesame::bearer_file::write(p, token.access_token.expose())?;
+        let written = sesame_app::bearer_file::write(p, token.access_token.expose())?;
         tracing::info!(path = %written.display(), "wrote the bearer token file");
     }
     let out = if args.header {

@@ -42,10 +42,10 @@ pub use combined::{Combined, RequireAny};
 pub use custom::FnCredential;
 pub use exchange::{AuthExchange, ExchangeState, Step};
 pub use grid::tokens::Discover;
+pub use grid::{X509Discovery, discover_x509, enable_proxy_client_certificates};
 pub use interactive::{
     BrowserLaunch, DevicePrompt, InteractiveLogin, LoginMethod, LoginOptions, LoginOutcome, LoginUi, Waiting,
 };
-pub use grid::{X509Discovery, discover_x509, enable_proxy_client_certificates};
 pub use netrc::{Netrc, NetrcEntry};
 pub use oauth::OAuth;
 pub use uma::Uma;

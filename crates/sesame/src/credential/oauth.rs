@@ -487,7 +487,6 @@ impl Grant for StaticGrant {
     }
 }
 
-
 /// Hands a response of the API to the credential that authenticated its request (the
 /// session's one call into DPoP: it keeps the nonce for the next proof).
 pub(crate) fn observe_dpop(credential: &dyn super::Credential, url: &url::Url, headers: &HeaderMap) {

@@ -27,8 +27,8 @@ use url::Url;
 
 use super::OAuthError;
 use crate::redact::{SecretMask, redact_url};
-use crate::transport::retry::RetryPolicy;
 use crate::tls::TlsOptions;
+use crate::transport::retry::RetryPolicy;
 use crate::{Error, ErrorKind, Result};
 
 /// Largest body read from an authorization server, discovery or JWKS endpoint.

@@ -49,8 +49,8 @@ pub mod webfinger;
 pub use client::{ACCESS_TOKEN_TYPE, ClientConfig, OAuthClient, TOKEN_EXCHANGE_GRANT, TokenOptions};
 pub use client_auth::{ClientAuth, ClientAuthMethod};
 pub use discovery::ProviderMetadata;
-pub use error::{IdTokenError, OAuthError, ProviderHint};
 #[doc(hidden)]
 pub use error::clean;
+pub use error::{IdTokenError, OAuthError, ProviderHint};
 pub use http::OAuthHttp;
 pub use provider::{LazyClient, ProviderSource};

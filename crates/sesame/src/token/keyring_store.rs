@@ -39,7 +39,7 @@ fn timeboxed<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 
 
 /// A secret source `{ keyring = "service:user" }`: the entry's password, time-boxed like
 /// every keyring call. `key` names the profile key for messages; the value never appears.
-pub(crate) fn read_secret(entry: &str, key: &str) -> Result<secrecy::SecretString> {
+pub fn read_secret(entry: &str, key: &str) -> Result<secrecy::SecretString> {
     use crate::error::CredentialError;
     let Some((service, user)) = entry.split_once(':').filter(|(s, u)| !s.is_empty() && !u.is_empty()) else {
         return Err(CredentialError::Config(format!(

@@ -18,6 +18,10 @@ pub use file_store::FileStore;
 pub use key::{CacheKey, SecretBinding};
 #[cfg(feature = "keyring")]
 pub use keyring_store::KeyringStore;
+/// Reads a `{ keyring = "service:user" }` secret (the application layer's secret sources).
+#[cfg(feature = "keyring")]
+#[doc(hidden)]
+pub use keyring_store::read_secret as read_keyring_secret;
 pub use source::{Grant, Lease, RenewPolicy, TokenSource};
 pub use store::{MemoryStore, StoreLock, TokenStore};
 
