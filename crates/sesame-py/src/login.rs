@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use sesame::credential::Credential;
 use sesame::credential::oauth::LoginHandler;
-use sesame::credential::{InteractiveLogin, LoginMethod, LoginOptions};
+use sesame::credential::{InteractiveLogin, LoginMethod};
 use sesame::oauth::landing::{PageHandler, PageInfo, PageKind};
 use sesame::{Error, Result};
 use sesame_app::config::ResolvedProfile;
