@@ -476,6 +476,13 @@ listener "tcp" {{
         r["auth"]["client_token"].as_str().expect("client_token").to_string()
     }
 
+    /// Revokes every token obtained by logging in at `auth/<mount>` (`approle`, `jwt`):
+    /// as if they had all expired.
+    pub fn revoke_logins(&self, mount: &str) {
+        self.root_ok("PUT", &format!("/v1/sys/leases/revoke-prefix/auth/{mount}/login"), json!({}));
+        std::thread::sleep(STANDBY_LAG);
+    }
+
     /// Revokes a token.
     pub fn revoke_token(&self, token: &str) {
         self.root_ok("POST", "/v1/auth/token/revoke", json!({ "token": token }));
