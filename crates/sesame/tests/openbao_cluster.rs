@@ -163,7 +163,8 @@ impl Grant for Provider {
         .await
     }
     async fn refresh(&self, rt: &RefreshToken) -> Result<Token> {
-        self.post(&[("grant_type", "refresh_token"), ("refresh_token", rt.expose())]).await
+        self.post(&[("grant_type", "refresh_token"), ("refresh_token", rt.expose())])
+            .await
     }
     fn unattended(&self) -> bool {
         false
@@ -215,7 +216,10 @@ async fn read_message(s: &mut (impl AsyncReadExt + Unpin), buf: &mut Vec<u8>) ->
             let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
             let len = head
                 .lines()
-                .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                .find_map(|l| {
+                    l.strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                })
                 .unwrap_or(0);
             if buf.len() >= end + 4 + len {
                 return Some(buf.drain(..end + 4 + len).collect());
@@ -239,17 +243,23 @@ impl LossyProxy {
         let d = dropped.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((mut client, _)) = listener.accept().await else { return };
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
                 let (up, budget, d) = (up.clone(), budget.clone(), d.clone());
                 tokio::spawn(async move {
-                    let Ok(mut server) = tokio::net::TcpStream::connect(&up).await else { return };
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&up).await else {
+                        return;
+                    };
                     let (mut cbuf, mut sbuf) = (Vec::new(), Vec::new());
                     while let Some(req) = read_message(&mut client, &mut cbuf).await {
                         let is_write = req.starts_with(b"POST /v1/secret/data/");
                         if server.write_all(&req).await.is_err() {
                             return;
                         }
-                        let Some(resp) = read_message(&mut server, &mut sbuf).await else { return };
+                        let Some(resp) = read_message(&mut server, &mut sbuf).await else {
+                            return;
+                        };
                         if is_write
                             && budget
                                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| b.checked_sub(1))
@@ -276,7 +286,9 @@ fn stat(c: &OpenBaoCache, f: impl Fn(&ClusterStats) -> &AtomicU64) -> u64 {
 /// Non-destructive cases on one cluster, in sequence (a cluster takes ~10 s to start).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claims_lost_replies_standbys_and_logins() {
-    let Some(c) = tokio::task::spawn_blocking(start_cluster).await.unwrap() else { return };
+    let Some(c) = tokio::task::spawn_blocking(start_cluster).await.unwrap() else {
+        return;
+    };
     let c = Arc::new(c);
     let addrs = c.addrs();
 
@@ -319,7 +331,12 @@ async fn claims_lost_replies_standbys_and_logins() {
         let active = c.wait_active(Duration::from_secs(10));
         let proxy = LossyProxy::start(addrs[active].clone(), 1).await;
         let grant = Counting::new(Duration::ZERO, 300);
-        let h = host("lossy", settings(std::slice::from_ref(&proxy.addr), approle(&c)), &k, grant.clone());
+        let h = host(
+            "lossy",
+            settings(std::slice::from_ref(&proxy.addr), approle(&c)),
+            &k,
+            grant.clone(),
+        );
         let t = h.source.token(Duration::from_secs(1)).await.unwrap();
         assert_eq!(proxy.dropped.load(Ordering::SeqCst), 1, "the proxy dropped a reply");
         assert!(stat(&h.cache, |s| &s.uncertain_writes) >= 1);
@@ -327,7 +344,10 @@ async fn claims_lost_replies_standbys_and_logins() {
         assert_eq!(stat(&h.cache, |s| &s.claims_won), 1);
         let other = host("reader", settings(&addrs, approle(&c)), &k, grant.clone());
         let t2 = other.source.token(Duration::from_secs(1)).await.unwrap();
-        assert_eq!(t.token.access_token, t2.token.access_token, "the record the lost reply wrote");
+        assert_eq!(
+            t.token.access_token, t2.token.access_token,
+            "the record the lost reply wrote"
+        );
         assert_eq!(grant.calls.load(Ordering::SeqCst), 1);
     }
 
@@ -415,9 +435,14 @@ async fn claims_lost_replies_standbys_and_logins() {
             wrapped: false,
         };
         let cache = OpenBaoCache::new(settings(&addrs, auth)).unwrap();
-        cache.publish(&k, &Counting::new(Duration::ZERO, 300).token()).await.unwrap();
+        cache
+            .publish(&k, &Counting::new(Duration::ZERO, 300).token())
+            .await
+            .unwrap();
         let c2 = c.clone();
-        tokio::task::spawn_blocking(move || c2.revoke_logins("approle")).await.unwrap();
+        tokio::task::spawn_blocking(move || c2.revoke_logins("approle"))
+            .await
+            .unwrap();
         cache.status(&k).await.expect("logged in again");
         let (c2, s2) = (c.clone(), secret.clone());
         tokio::task::spawn_blocking(move || {
@@ -428,7 +453,10 @@ async fn claims_lost_replies_standbys_and_logins() {
         .unwrap();
         let e = cache.status(&k).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Credential, "{e}");
-        assert!(e.to_string().contains("AppRole login") && e.to_string().contains("secret_id"), "{e}");
+        assert!(
+            e.to_string().contains("AppRole login") && e.to_string().contains("secret_id"),
+            "{e}"
+        );
         assert!(!e.to_string().contains(&secret), "the secret id is not in the message");
 
         let wrapped = OpenBaoAuth::AppRole {
@@ -453,24 +481,39 @@ async fn claims_lost_replies_standbys_and_logins() {
             file: file.clone(),
         };
         let cache = OpenBaoCache::new(settings(&addrs, auth)).unwrap();
-        cache.publish(&k, &Counting::new(Duration::ZERO, 300).token()).await.unwrap();
+        cache
+            .publish(&k, &Counting::new(Duration::ZERO, 300).token())
+            .await
+            .unwrap();
         // The first JWT expires; the file gets a new one (atomically, as a kubelet does).
         tokio::time::sleep(Duration::from_secs(4)).await;
         let tmp = dir.path().join(".token.jwt.new");
         std::fs::write(&tmp, c.mint_jwt("job-1", Duration::from_secs(120))).unwrap();
         std::fs::rename(&tmp, &file).unwrap();
         let c2 = c.clone();
-        tokio::task::spawn_blocking(move || c2.revoke_logins("jwt")).await.unwrap();
+        tokio::task::spawn_blocking(move || c2.revoke_logins("jwt"))
+            .await
+            .unwrap();
         cache.status(&k).await.expect("logged in again with the rotated JWT");
         // A JWT the role does not accept: a typed error naming the file.
-        std::fs::write(&file, sesame_testbed::openbao::mint_jwt("job-1", Duration::from_secs(60), serde_json::json!({"project": "other"}))).unwrap();
+        std::fs::write(
+            &file,
+            sesame_testbed::openbao::mint_jwt(
+                "job-1",
+                Duration::from_secs(60),
+                serde_json::json!({"project": "other"}),
+            ),
+        )
+        .unwrap();
         let c2 = c.clone();
-        tokio::task::spawn_blocking(move || c2.revoke_logins("jwt")).await.unwrap();
+        tokio::task::spawn_blocking(move || c2.revoke_logins("jwt"))
+            .await
+            .unwrap();
         let e = cache.status(&k).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Credential, "{e}");
         assert!(e.to_string().contains("token.jwt"), "{e}");
     }
-    let c = Arc::try_unwrap(c).ok().expect("one owner");
+    let c = Arc::try_unwrap(c).expect("one owner");
     tokio::task::spawn_blocking(move || drop(c)).await.unwrap();
 }
 
@@ -478,7 +521,9 @@ async fn claims_lost_replies_standbys_and_logins() {
 /// not (and the still-valid local token keeps being served); each says so once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_down_with_each_fallback() {
-    let Some(c) = tokio::task::spawn_blocking(start_cluster).await.unwrap() else { return };
+    let Some(c) = tokio::task::spawn_blocking(start_cluster).await.unwrap() else {
+        return;
+    };
     let addrs = c.addrs();
     let k = key("down");
     let grant = Counting::new(Duration::ZERO, 4);
@@ -524,7 +569,9 @@ async fn cluster_down_with_each_fallback() {
 /// provider, no failed call, the grant never revoked, the record readable afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn herd_one_refresh_per_expiry_through_node_loss() {
-    let Some(c) = tokio::task::spawn_blocking(start_cluster).await.unwrap() else { return };
+    let Some(c) = tokio::task::spawn_blocking(start_cluster).await.unwrap() else {
+        return;
+    };
     let c = Arc::new(c);
     let idp = tokio::task::spawn_blocking(|| {
         Idp::start_blocking_with(IdpOptions {
@@ -535,13 +582,23 @@ async fn herd_one_refresh_per_expiry_through_node_loss() {
     .await
     .unwrap();
     let provider = Arc::new(Provider {
-        http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap(),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap(),
         token_endpoint: idp.token_endpoint(),
         revoked: AtomicBool::new(false),
     });
     let k = key("herd");
     let hosts: Vec<Arc<Host>> = (0..4)
-        .map(|i| Arc::new(host(&format!("node{i}"), settings(&c.addrs(), approle(&c)), &k, provider.clone())))
+        .map(|i| {
+            Arc::new(host(
+                &format!("node{i}"),
+                settings(&c.addrs(), approle(&c)),
+                &k,
+                provider.clone(),
+            ))
+        })
         .collect();
     // The first login (a person's, in real life) published to the cluster.
     let first = provider.obtain().await.unwrap();
@@ -595,7 +652,10 @@ async fn herd_one_refresh_per_expiry_through_node_loss() {
         killed + 1
     );
     assert_eq!(failures.load(Ordering::Relaxed), 0, "no failed call");
-    assert!(!provider.revoked.load(Ordering::SeqCst), "the grant was never revoked (no replayed refresh token)");
+    assert!(
+        !provider.revoked.load(Ordering::SeqCst),
+        "the grant was never revoked (no replayed refresh token)"
+    );
     assert_eq!(refreshes, won, "one provider refresh per claim won");
     // 4 s tokens renew at half their lifetime: ~2 s apart, so ~6 in 13 s — one per
     // renewal for the whole cluster, where 4 hosts on their own would send 4 each time.
@@ -612,7 +672,7 @@ async fn herd_one_refresh_per_expiry_through_node_loss() {
     let hosts_alive: Vec<_> = hosts.iter().map(|h| h.local.load(&k).unwrap().is_some()).collect();
     assert!(hosts_alive.iter().all(|&x| x));
     drop(hosts);
-    let c = Arc::try_unwrap(c).ok().expect("one owner");
+    let c = Arc::try_unwrap(c).expect("one owner");
     tokio::task::spawn_blocking(move || drop(c)).await.unwrap();
     drop(idp);
 }

@@ -479,7 +479,11 @@ listener "tcp" {{
     /// Revokes every token obtained by logging in at `auth/<mount>` (`approle`, `jwt`):
     /// as if they had all expired.
     pub fn revoke_logins(&self, mount: &str) {
-        self.root_ok("PUT", &format!("/v1/sys/leases/revoke-prefix/auth/{mount}/login"), json!({}));
+        self.root_ok(
+            "PUT",
+            &format!("/v1/sys/leases/revoke-prefix/auth/{mount}/login"),
+            json!({}),
+        );
         std::thread::sleep(STANDBY_LAG);
     }
 

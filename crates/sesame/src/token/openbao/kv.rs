@@ -98,9 +98,9 @@ impl Kv {
                 Ok(Some(Versioned { version, data }))
             }
             _ => Err(KvError::Fatal(Error::new(
-                ErrorKind::Http,
+                ErrorKind::Config,
                 format!(
-                    "OpenBao node {} answered {} to reading {p}: {}",
+                    "OpenBao node {} answered {} to reading {p}: {} (check openbao_mount and openbao_path)",
                     r.node,
                     r.status,
                     r.errors()
@@ -118,7 +118,7 @@ impl Kv {
             200 | 204 => Ok(r.json["data"]["version"].as_u64().unwrap_or(cas + 1)),
             400 if r.errors().contains("check-and-set") => Err(KvError::CasMismatch),
             _ => Err(KvError::Fatal(Error::new(
-                ErrorKind::Http,
+                ErrorKind::Config,
                 format!(
                     "OpenBao node {} answered {} to writing {p}: {} (check that {} is a KV version 2 mount)",
                     r.node,

@@ -196,7 +196,10 @@ impl Transport {
                 let i = (first + k) % self.nodes.len();
                 let node = &self.nodes[i];
                 match self.send_one(node, &method, path, body, token).await {
-                    Ok(r) if r.status >= 500 || r.status == 412 => {
+                    // 5xx: sealed, no active node, or the forward failed; 412: the node has
+                    // not reached our index; 3xx: a standby that cannot forward points at
+                    // the active node (another address of the list): not applied, try on.
+                    Ok(r) if r.status >= 500 || r.status == 412 || (300..400).contains(&r.status) => {
                         let e = Error::new(
                             ErrorKind::Transport,
                             format!(
@@ -206,7 +209,7 @@ impl Transport {
                                 r.errors()
                             ),
                         );
-                        if write && r.status != 412 && r.status != 503 {
+                        if write && r.status >= 500 && r.status != 503 {
                             return Err(Failure::Uncertain(e));
                         }
                         last = Some(e);
