@@ -150,3 +150,30 @@ impl OpenBaoSettings {
         OpenBaoAuth::Token { from: None }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_checked_and_secrets_never_shown() {
+        let auth = OpenBaoAuth::AppRole {
+            mount: "approle".into(),
+            role_id: SecretFrom::Env("ROLE_ID".into()),
+            secret_id: SecretFrom::Value(SecretString::from("s3cr3t-id".to_string())),
+            wrapped: false,
+        };
+        let s = OpenBaoSettings::new(&["http://127.0.0.1:8200", "https://b.example:8200"], auth.clone()).unwrap();
+        assert_eq!(
+            (s.mount.as_str(), s.path.as_str(), s.max_in_flight),
+            ("secret", "sesame", 4)
+        );
+        assert_eq!(s.fallback, None);
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("s3cr3t-id") && dbg.contains("env ROLE_ID"), "{dbg}");
+        for bad in ["", "127.0.0.1:8200", "ftp://x", "http://"] {
+            assert!(OpenBaoSettings::new(&[bad], auth.clone()).is_err(), "{bad:?}");
+        }
+        assert!(OpenBaoSettings::new(&[], auth).is_err());
+    }
+}
