@@ -116,6 +116,8 @@ struct Provider {
     http: reqwest::Client,
     token_endpoint: String,
     revoked: AtomicBool,
+    /// When each refresh succeeded.
+    refreshed: std::sync::Mutex<Vec<Instant>>,
 }
 
 impl Provider {
@@ -163,8 +165,11 @@ impl Grant for Provider {
         .await
     }
     async fn refresh(&self, rt: &RefreshToken) -> Result<Token> {
-        self.post(&[("grant_type", "refresh_token"), ("refresh_token", rt.expose())])
-            .await
+        let t = self
+            .post(&[("grant_type", "refresh_token"), ("refresh_token", rt.expose())])
+            .await?;
+        self.refreshed.lock().unwrap().push(Instant::now());
+        Ok(t)
     }
     fn unattended(&self) -> bool {
         false
@@ -277,6 +282,10 @@ impl LossyProxy {
         });
         LossyProxy { addr, dropped }
     }
+}
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn stat(c: &OpenBaoCache, f: impl Fn(&ClusterStats) -> &AtomicU64) -> u64 {
@@ -567,6 +576,8 @@ async fn cluster_down_with_each_fallback() {
 /// 4 s access tokens and rotating refresh tokens at the bundled provider, for 3 expiries,
 /// the active OpenBao node SIGKILLed in the middle: one refresh per renewal at the
 /// provider, no failed call, the grant never revoked, the record readable afterwards.
+/// `bash bench/run openbao` runs it bigger through `SESAME_HERD_HOSTS`, `SESAME_HERD_TASKS`,
+/// `SESAME_HERD_SECS`, `SESAME_HERD_TTL`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn herd_one_refresh_per_expiry_through_node_loss() {
     let Some(c) = tokio::task::spawn_blocking(start_cluster).await.unwrap() else {
@@ -575,12 +586,13 @@ async fn herd_one_refresh_per_expiry_through_node_loss() {
     let c = Arc::new(c);
     let idp = tokio::task::spawn_blocking(|| {
         Idp::start_blocking_with(IdpOptions {
-            access_token_ttl: Some(4),
+            access_token_ttl: Some(env_or("SESAME_HERD_TTL", 4)),
             ..Default::default()
         })
     })
     .await
     .unwrap();
+    let ttl = env_or("SESAME_HERD_TTL", 4) as f64;
     let provider = Arc::new(Provider {
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
@@ -588,9 +600,10 @@ async fn herd_one_refresh_per_expiry_through_node_loss() {
             .unwrap(),
         token_endpoint: idp.token_endpoint(),
         revoked: AtomicBool::new(false),
+        refreshed: Default::default(),
     });
     let k = key("herd");
-    let hosts: Vec<Arc<Host>> = (0..4)
+    let hosts: Vec<Arc<Host>> = (0..env_or("SESAME_HERD_HOSTS", 4))
         .map(|i| {
             Arc::new(host(
                 &format!("node{i}"),
@@ -605,13 +618,13 @@ async fn herd_one_refresh_per_expiry_through_node_loss() {
     hosts[0].cache.publish(&k, &first).await.unwrap();
     idp.reset_stats();
 
-    let run_for = Duration::from_secs(13);
+    let run_for = Duration::from_secs(env_or("SESAME_HERD_SECS", 13));
     let failures = Arc::new(AtomicU64::new(0));
     let calls = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for h in &hosts {
-        for _ in 0..25 {
+        for _ in 0..env_or("SESAME_HERD_TASKS", 25) {
             let (h, failures, calls, stop) = (h.clone(), failures.clone(), calls.clone(), stop.clone());
             tasks.push(tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
@@ -646,8 +659,13 @@ async fn herd_one_refresh_per_expiry_through_node_loss() {
     let won: u64 = hosts.iter().map(|h| stat(&h.cache, |s| &s.claims_won)).sum();
     let adopted: u64 = hosts.iter().map(|h| stat(&h.cache, |s| &s.adopted)).sum();
     let requests: u64 = hosts.iter().map(|h| ClusterStats::requests(&h.cache)).sum();
+    let uncertain: u64 = hosts.iter().map(|h| stat(&h.cache, |s| &s.uncertain_writes)).sum();
+    let polls: u64 = hosts.iter().map(|h| stat(&h.cache, |s| &s.polls)).sum();
     eprintln!(
-        "herd: {} calls in {elapsed:?}, node {} killed at {kill_at:?}; provider refreshes {refreshes}, claims won {won}, adopted {adopted}, OpenBao requests {requests}",
+        "herd: {} hosts x {} tasks, {} calls in {elapsed:?}, node {} killed at {kill_at:?}; provider refreshes {refreshes}, \
+         claims won {won}, adopted {adopted}, polls {polls}, uncertain writes {uncertain}, OpenBao requests {requests}",
+        hosts.len(),
+        env_or("SESAME_HERD_TASKS", 25),
         calls.load(Ordering::Relaxed),
         killed + 1
     );
@@ -659,13 +677,20 @@ async fn herd_one_refresh_per_expiry_through_node_loss() {
     assert_eq!(refreshes, won, "one provider refresh per claim won");
     // 4 s tokens renew at half their lifetime: ~2 s apart, so ~6 in 13 s — one per
     // renewal for the whole cluster, where 4 hosts on their own would send 4 each time.
-    let periods = elapsed.as_secs_f64() / 2.0;
+    let periods = elapsed.as_secs_f64() / (ttl / 2.0 - ttl / 10.0);
     assert!(refreshes >= 3, "refreshed at all: {refreshes}");
     assert!(
         (refreshes as f64) <= periods + 2.0,
         "at most one refresh per renewal period: {refreshes} in {elapsed:?}"
     );
     assert_eq!(idp.token_requests("password"), 0);
+    // Never two refreshes for one expiry: the next renewal is due half a lifetime after
+    // the last (whole seconds: at least a quarter of it); a double refresh is ms apart.
+    let times = provider.refreshed.lock().unwrap().clone();
+    assert_eq!(times.len() as u64, refreshes, "every refresh went through this grant");
+    let min_gap = times.windows(2).map(|w| w[1] - w[0]).min().unwrap_or(Duration::MAX);
+    assert!(min_gap.as_secs_f64() > ttl / 4.0, "two refreshes {min_gap:?} apart");
+    eprintln!("herd: smallest gap between two refreshes {min_gap:?}");
     // The record is readable afterwards, from the surviving nodes.
     let st = hosts[1].cache.status(&k).await.unwrap().unwrap();
     assert!(st.expires_at.is_some_and(|e| e > now_unix() - 10), "{st:?}");
