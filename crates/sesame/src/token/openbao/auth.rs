@@ -56,20 +56,34 @@ fn read_file(p: &PathBuf, what: &str) -> Result<Option<SecretString>> {
 
 /// The default token search: `$VAULT_TOKEN`, `$BAO_TOKEN`, `~/.vault-token`, `/tmp/vt_u<uid>`.
 fn default_token() -> Result<SecretString> {
+    let home = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf());
+    #[cfg(unix)]
+    let uid = Some(crate::credential::permissions::euid());
+    #[cfg(not(unix))]
+    let uid = None;
+    token_search(|v| std::env::var(v).ok(), home, uid, std::path::Path::new("/tmp"))
+}
+
+/// [`default_token`] with its inputs given (for tests): variables, home folder, uid and the
+/// folder htgettoken writes `vt_u<uid>` to.
+fn token_search(
+    env: impl Fn(&str) -> Option<String>,
+    home: Option<PathBuf>,
+    uid: Option<u32>,
+    tmp: &std::path::Path,
+) -> Result<SecretString> {
     for v in ["VAULT_TOKEN", "BAO_TOKEN"] {
-        if let Some(t) = std::env::var(v).ok().filter(|s| !s.trim().is_empty()) {
+        if let Some(t) = env(v).filter(|s| !s.trim().is_empty()) {
             return Ok(SecretString::from(t.trim().to_string()));
         }
     }
     let mut files = Vec::new();
-    if let Some(home) = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()) {
+    if let Some(home) = home {
         files.push(home.join(".vault-token"));
     }
-    #[cfg(unix)]
-    files.push(PathBuf::from(format!(
-        "/tmp/vt_u{}",
-        crate::credential::permissions::euid()
-    )));
+    if let Some(uid) = uid {
+        files.push(tmp.join(format!("vt_u{uid}")));
+    }
     for f in &files {
         if let Some(t) = read_file(f, "token file")? {
             return Ok(t);
@@ -301,4 +315,44 @@ impl Auth {
 /// Renew once two thirds of `ttl` have passed.
 fn renew_point(ttl: Duration) -> Instant {
     Instant::now() + ttl * 2 / 3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_search_order_follows_vault_and_htgettoken() {
+        let dir = tempfile::tempdir().unwrap();
+        let (home, tmp) = (dir.path().join("home"), dir.path().join("tmp"));
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::create_dir_all(&tmp).unwrap();
+        let none = |_: &str| None;
+        let e = token_search(none, Some(home.clone()), Some(1234), &tmp).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Credential);
+        assert!(e.to_string().contains("vt_u1234"), "{e}");
+        // htgettoken's file (with its trailing newline).
+        std::fs::write(tmp.join("vt_u1234"), "s.htgettoken\n").unwrap();
+        let t = token_search(none, Some(home.clone()), Some(1234), &tmp).unwrap();
+        assert_eq!(t.expose_secret(), "s.htgettoken");
+        // ~/.vault-token before it, the variables before both, VAULT_TOKEN first.
+        std::fs::write(home.join(".vault-token"), "s.home").unwrap();
+        let t = token_search(none, Some(home.clone()), Some(1234), &tmp).unwrap();
+        assert_eq!(t.expose_secret(), "s.home");
+        let env = |v: &str| match v {
+            "BAO_TOKEN" => Some("s.bao".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            token_search(env, Some(home.clone()), Some(1234), &tmp)
+                .unwrap()
+                .expose_secret(),
+            "s.bao"
+        );
+        let env = |v: &str| Some(format!("s.{v}"));
+        assert_eq!(
+            token_search(env, Some(home), Some(1234), &tmp).unwrap().expose_secret(),
+            "s.VAULT_TOKEN"
+        );
+    }
 }
