@@ -6,5 +6,6 @@
 
 pub mod faults;
 pub mod idp;
+pub mod openbao;
 pub mod pki;
 pub mod server;

@@ -10,6 +10,7 @@ mod file_store;
 mod key;
 #[cfg(feature = "keyring")]
 pub(crate) mod keyring_store;
+pub mod openbao;
 pub mod source;
 mod store;
 
