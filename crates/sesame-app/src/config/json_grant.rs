@@ -161,6 +161,12 @@ pub(crate) fn credential(resolved: &ResolvedProfile, opts: &BuildOptions) -> Res
     );
     let store = match &opts.store {
         Some(s) => s.clone(),
+        None if p.cache.as_deref() == Some("openbao") => {
+            return Err(Error::config(format!(
+                "profile `{}`: cache = \"openbao\" shares the tokens of the OAuth kinds (client-credentials, password, oidc, device), not of json-grant; use file, keyring or memory",
+                resolved.name
+            )));
+        }
         None => super::oauth::store_for(p.cache.as_deref())?,
     };
     let policy = RenewPolicy {

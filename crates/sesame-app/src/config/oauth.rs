@@ -13,6 +13,7 @@ use sesame::oauth::dpop::{Dpop, DpopMode};
 use sesame::oauth::{ClientAuth, ClientAuthMethod, ClientConfig, LazyClient, ProviderMetadata, ProviderSource};
 use sesame::secret::{ClientSecret, Password};
 use sesame::tls::TlsOptions;
+use sesame::token::openbao::{ClusterFallback, OpenBaoAuth, OpenBaoCache, OpenBaoSettings, SecretFrom};
 use sesame::token::{CacheKey, FileStore, Grant, MemoryStore, RenewPolicy, SecretBinding, TokenSource, TokenStore};
 use sesame::{Error, Result};
 
@@ -171,6 +172,8 @@ pub fn store_for(cache: Option<&str>) -> Result<Arc<dyn TokenStore>> {
     match cache.unwrap_or("file") {
         "file" => Ok(Arc::new(FileStore::new(FileStore::default_dir()?))),
         "memory" => Ok(Arc::new(MemoryStore::default())),
+        // The local store in front of the cluster's (see `cluster_store`).
+        "openbao" => Ok(Arc::new(FileStore::new(FileStore::default_dir()?))),
         #[cfg(feature = "keyring")]
         "keyring" => Ok(sesame::token::KeyringStore::open_or_file(FileStore::default_dir()?)),
         #[cfg(not(feature = "keyring"))]
@@ -182,7 +185,7 @@ pub fn store_for(cache: Option<&str>) -> Result<Arc<dyn TokenStore>> {
             Ok(Arc::new(FileStore::new(FileStore::default_dir()?)))
         }
         other => Err(Error::config(format!(
-            "unknown cache `{other}`: use file, keyring or memory"
+            "unknown cache `{other}`: use file, keyring, memory or openbao"
         ))),
     }
 }
@@ -261,6 +264,12 @@ pub(crate) fn credential(resolved: &ResolvedProfile, auth: AuthKind, opts: &Buil
         }
         _ => Arc::new(InteractiveGrant::new(client.clone(), opts.login.clone())),
     };
+    // A batch cluster shares one token record: only the host that wins the claim calls the
+    // provider (docs/design/cluster-cache.md).
+    let grant = match p.cache.as_deref() {
+        Some("openbao") => cluster_store(resolved)?.grant(&parts.key, grant, store.clone()),
+        _ => grant,
+    };
     let policy = RenewPolicy {
         renew_before: Duration::from_secs(p.renew_before.unwrap_or(60)),
         ..RenewPolicy::default()
@@ -270,4 +279,79 @@ pub(crate) fn credential(resolved: &ResolvedProfile, auth: AuthKind, opts: &Buil
         .policy(policy)
         .build();
     Ok(OAuth::new(auth.as_str(), source, Some(client)))
+}
+
+fn secret_from(src: &super::SecretSource, key: &str) -> Result<SecretFrom> {
+    Ok(match src {
+        super::SecretSource::Env(v) => SecretFrom::Env(v.clone()),
+        super::SecretSource::File(f) => SecretFrom::File(super::expand_home(f)),
+        other => SecretFrom::Value(other.resolve(key)?),
+    })
+}
+
+/// The cluster token store of a profile with `cache = "openbao"`: its `openbao_*` keys and
+/// `cluster_fallback`.
+pub fn cluster_store(resolved: &ResolvedProfile) -> Result<OpenBaoCache> {
+    let p = &resolved.profile;
+    let name = &resolved.name;
+    let addrs = p.openbao_addr.as_ref().map(|a| a.to_vec()).unwrap_or_default();
+    if addrs.is_empty() {
+        return Err(Error::config(format!(
+            "profile `{name}` uses cache = \"openbao\" but sets no `openbao_addr` (the URL of one or more OpenBao nodes)"
+        )));
+    }
+    let mount = |default: &str| p.openbao_auth_mount.clone().unwrap_or_else(|| default.into());
+    let auth = match p.openbao_auth.as_deref().unwrap_or("token") {
+        "token" => OpenBaoAuth::Token {
+            from: p.openbao_token.as_ref().map(|s| secret_from(s, "openbao_token")).transpose()?,
+        },
+        "approle" => {
+            let need = |v: &Option<super::SecretSource>, key: &str| {
+                v.as_ref().map(|s| secret_from(s, key)).transpose()?.ok_or_else(|| {
+                    Error::config(format!("profile `{name}` uses openbao_auth = \"approle\" but sets no `{key}`"))
+                })
+            };
+            OpenBaoAuth::AppRole {
+                mount: mount("approle"),
+                role_id: need(&p.openbao_role_id, "openbao_role_id")?,
+                secret_id: need(&p.openbao_secret_id, "openbao_secret_id")?,
+                wrapped: p.openbao_secret_id_wrapped.unwrap_or(false),
+            }
+        }
+        "jwt" => OpenBaoAuth::Jwt {
+            mount: mount("jwt"),
+            role: p.openbao_role.clone().ok_or_else(|| {
+                Error::config(format!("profile `{name}` uses openbao_auth = \"jwt\" but sets no `openbao_role`"))
+            })?,
+            file: p.openbao_jwt.as_deref().map(super::expand_home).ok_or_else(|| {
+                Error::config(format!(
+                    "profile `{name}` uses openbao_auth = \"jwt\" but sets no `openbao_jwt` (the file holding the workload's JWT)"
+                ))
+            })?,
+        },
+        other => {
+            return Err(Error::config(format!(
+                "profile `{name}`: unknown openbao_auth `{other}`: use token, approle or jwt"
+            )));
+        }
+    };
+    let addrs: Vec<&str> = addrs.iter().map(String::as_str).collect();
+    let mut settings = OpenBaoSettings::new(&addrs, auth)?;
+    if let Some(m) = &p.openbao_mount {
+        settings.mount = m.clone();
+    }
+    if let Some(path) = &p.openbao_path {
+        settings.path = path.trim_matches('/').to_string();
+    }
+    settings.fallback = match p.cluster_fallback.as_deref() {
+        None => None,
+        Some("local") => Some(ClusterFallback::Local),
+        Some("fail") => Some(ClusterFallback::Fail),
+        Some(other) => {
+            return Err(Error::config(format!(
+                "profile `{name}`: unknown cluster_fallback `{other}`: use local or fail"
+            )));
+        }
+    };
+    OpenBaoCache::new(settings)
 }

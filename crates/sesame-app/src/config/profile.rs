@@ -314,8 +314,38 @@ profile! {
     retries: u32 => Int,
     /// Redirect policy: none, same-origin, all.
     redirects: String => Str,
-    /// Token cache: file, keyring, memory.
+    /// Token cache: file, keyring, memory, openbao (shared by the hosts of a cluster,
+    /// in front of the local file cache).
     cache: String => Str,
+    /// OpenBao (Vault) node URLs of the cluster token store (`cache = "openbao"`): one or
+    /// several, tried in order.
+    openbao_addr: OneOrMany => List,
+    /// KV v2 mount of the cluster token store (default `secret`).
+    openbao_mount: String => Str,
+    /// Path prefix of the token records under the mount (default `sesame`).
+    openbao_path: String => Str,
+    /// How sesame logs in to OpenBao: `token` (default: `openbao_token`, else
+    /// `$VAULT_TOKEN`, `$BAO_TOKEN`, `~/.vault-token`, htgettoken's `/tmp/vt_u<uid>`),
+    /// `approle` or `jwt`.
+    openbao_auth: String => Str,
+    /// Where the OpenBao auth method is mounted (default `approle` or `jwt`).
+    openbao_auth_mount: String => Str,
+    /// The OpenBao token (`openbao_auth = "token"`), instead of the default search.
+    openbao_token: SecretSource => Secret,
+    /// AppRole role ID (`openbao_auth = "approle"`).
+    openbao_role_id: SecretSource => Secret,
+    /// AppRole secret ID (`openbao_auth = "approle"`).
+    openbao_secret_id: SecretSource => Secret,
+    /// The AppRole secret ID is a response-wrapping token: unwrapped once, kept in memory.
+    openbao_secret_id_wrapped: bool => Bool,
+    /// JWT auth role (`openbao_auth = "jwt"`).
+    openbao_role: String => Str,
+    /// File holding the workload JWT (`openbao_auth = "jwt"`: a Kubernetes service-account
+    /// token, an HTCondor-issued token), re-read at every login.
+    openbao_jwt: PathBuf => Str,
+    /// OpenBao unreachable: `local` refreshes on this host, `fail` keeps serving the
+    /// cached token and then fails (default when a refresh token may rotate).
+    cluster_fallback: String => Str,
     /// RFC 9111 response cache for GET.
     http_cache: bool => Bool,
     /// Seconds a cached response stays fresh whatever the server said (overrides its

@@ -58,7 +58,7 @@ fn read_file(p: &PathBuf, what: &str) -> Result<Option<SecretString>> {
 fn default_token() -> Result<SecretString> {
     let home = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf());
     #[cfg(unix)]
-    let uid = Some(crate::credential::permissions::euid());
+    let uid = Some(crate::permissions::euid());
     #[cfg(not(unix))]
     let uid = None;
     token_search(|v| std::env::var(v).ok(), home, uid, std::path::Path::new("/tmp"))
