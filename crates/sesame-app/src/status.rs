@@ -31,6 +31,10 @@ pub struct Status {
     pub token: TokenStatus,
     /// Whether the credential can be used without a person logging in.
     pub valid: bool,
+    /// The cluster token store of a `cache = "openbao"` profile, after
+    /// [`Status::with_cluster`]: the store, the record's version, who refreshed it last
+    /// and when, a claim in progress — or why the cluster could not be read.
+    pub cluster: Option<serde_json::Map<String, Value>>,
 }
 
 /// The token part of a [`Status`].
@@ -142,7 +146,48 @@ impl Status {
             certificate_seconds_left,
             token,
             valid,
+            cluster: None,
         }
+    }
+
+    /// Adds what the cluster token store holds for this profile (`cache = "openbao"`):
+    /// one read of the shared record, so unlike [`Status::of`] this asks the network.
+    pub async fn with_cluster(mut self, resolved: &ResolvedProfile, cred: Option<&Arc<dyn Credential>>) -> Status {
+        use serde_json::json;
+        if resolved.profile.cache.as_deref() != Some("openbao") {
+            return self;
+        }
+        let Some(oauth) = cred.and_then(|c| c.as_oauth()) else {
+            return self;
+        };
+        let mut m = serde_json::Map::new();
+        match crate::config::cluster_store(resolved) {
+            Err(e) => {
+                m.insert("cluster_error".into(), json!(e.to_string()));
+            }
+            Ok(cluster) => {
+                m.insert("cluster_store".into(), json!(cluster.describe()));
+                match cluster.status(oauth.source().key()).await {
+                    Ok(Some(r)) => {
+                        m.insert("record_version".into(), json!(r.version));
+                        m.insert("refreshed_by".into(), json!(r.refreshed_by));
+                        m.insert("refreshed_at".into(), json!(r.refreshed_at));
+                        if let Some((who, until)) = r.refreshing {
+                            m.insert("refreshing_by".into(), json!(who));
+                            m.insert("claim_until".into(), json!(until));
+                        }
+                    }
+                    Ok(None) => {
+                        m.insert("record_version".into(), Value::Null);
+                    }
+                    Err(e) => {
+                        m.insert("cluster_error".into(), json!(e.to_string()));
+                    }
+                }
+            }
+        }
+        self.cluster = Some(m);
+        self
     }
 }
 
@@ -189,6 +234,9 @@ impl Status {
                 out.insert("token".into(), json!(masked));
             }
             TokenStatus::NotApplicable => {}
+        }
+        if let Some(c) = &self.cluster {
+            out.insert("cluster".into(), Value::Object(c.clone()));
         }
         out.insert("valid".into(), json!(self.valid));
         out

@@ -317,6 +317,9 @@ impl ProfileFlags {
             expires_field: self.expires_field.clone(),
             success_page: self.success_page.clone(),
             failure_page: self.failure_page.clone(),
+            // The cluster token store is site configuration, shared by every job of a
+            // batch cluster: set in the file or as SESAME_OPENBAO_* variables, no flags.
+            ..Profile::default()
         })
     }
 }
@@ -798,7 +801,9 @@ mod tests {
         // force_noauth conflicts with fail_if_noauth: checked on its own below.
         let missing: Vec<_> = sesame_app::config::Profile::KEYS
             .iter()
-            .filter(|k| !set.contains(k) && **k != "force_noauth")
+            .filter(|k| {
+                !set.contains(k) && **k != "force_noauth" && !k.starts_with("openbao_") && **k != "cluster_fallback"
+            })
             .collect();
         assert!(missing.is_empty(), "profile keys without a flag: {missing:?}");
         let cli = super::Cli::try_parse_from(["sesame", "--force-noauth", "status"]).unwrap();

@@ -35,7 +35,7 @@ use serde::Deserialize;
 
 pub use build::{BuildOptions, credential_for, session_builder, session_builder_with};
 pub use json_grant::{GrantBody, GrantValue};
-pub use oauth::{OAuthParts, oauth_parts, provider_source, store_for};
+pub use oauth::{OAuthParts, cluster_store, cluster_store_of, oauth_parts, provider_source, store_for};
 pub use profile::{AuthKind, DpopSetting, OneOrMany, Ports, Profile};
 pub use secret_source::SecretSource;
 

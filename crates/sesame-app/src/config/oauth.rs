@@ -292,8 +292,11 @@ fn secret_from(src: &super::SecretSource, key: &str) -> Result<SecretFrom> {
 /// The cluster token store of a profile with `cache = "openbao"`: its `openbao_*` keys and
 /// `cluster_fallback`.
 pub fn cluster_store(resolved: &ResolvedProfile) -> Result<OpenBaoCache> {
-    let p = &resolved.profile;
-    let name = &resolved.name;
+    cluster_store_of(&resolved.name, &resolved.profile)
+}
+
+/// [`cluster_store`] of a profile by its name and keys.
+pub fn cluster_store_of(name: &str, p: &super::Profile) -> Result<OpenBaoCache> {
     let addrs = p.openbao_addr.as_ref().map(|a| a.to_vec()).unwrap_or_default();
     if addrs.is_empty() {
         return Err(Error::config(format!(

@@ -274,6 +274,12 @@ pub async fn login(
     let login = InteractiveLogin::new(request.ui, options);
     let client = oauth.client().await?;
     let outcome = login.login_and_store(oauth.source(), client).await?;
+    if profile.cache.as_deref() == Some("openbao") && !outcome.adopted {
+        // The other hosts of the cluster get the person's grant from the shared record
+        // (a login stores locally first; docs/design/cluster-cache.md).
+        let cluster = crate::config::cluster_store_of(profile_name, profile)?;
+        cluster.publish(oauth.source().key(), &outcome.lease.token).await?;
+    }
     Ok(LoggedIn {
         token: outcome.lease.token,
         interactive: true,

@@ -15,7 +15,9 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<i32, Error> {
     // Python's `Session.status()`.
     let (out, valid, code) = match ctx.credential() {
         Ok(cred) => {
-            let st = Status::of(&ctx.resolved, cred.as_ref());
+            let st = Status::of(&ctx.resolved, cred.as_ref())
+                .with_cluster(&ctx.resolved, cred.as_ref())
+                .await;
             let code = if st.valid { exit::OK } else { exit::LOGIN_REQUIRED };
             (st.to_json(), st.valid, code)
         }

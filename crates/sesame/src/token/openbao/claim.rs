@@ -299,7 +299,7 @@ impl ClusterGrant {
                 return Err(Error::new(
                     ErrorKind::Timeout,
                     format!(
-                        "waited {:?} for another host's refresh in the OpenBao cluster ({}); check `sesame status` for who holds the claim",
+                        "waited {:?} for another host's refresh in the OpenBao cluster ({}); the record's `refreshing_by` names the host that holds the claim",
                         c.settings.max_wait, path
                     ),
                 ));
