@@ -147,15 +147,15 @@ pub fn credential_for(resolved: &ResolvedProfile, opts: &BuildOptions) -> Result
         AuthKind::Discover => match &p.token {
             // An explicit token wins over discovery (igwn-auth-utils' `token=`): it is sent
             // as it is, with no token or netrc lookup; a certificate is still attached (the
-            // profile's, else a discovered one).
-            Some(t) => {
+            // profile's, else a discovered one). `force_noauth` still sends nothing.
+            Some(t) if p.force_noauth != Some(true) => {
                 let explicit = credential::Bearer::try_new(t.resolve("token")?.expose_secret().to_string())?;
                 Arc::new(credential::Combined::new(vec![
                     Arc::new(explicit),
                     discover_credential(resolved, true)?,
                 ]))
             }
-            None => discover_credential(resolved, false)?,
+            _ => discover_credential(resolved, false)?,
         },
         AuthKind::ClientCredentials | AuthKind::Password | AuthKind::Oidc | AuthKind::Device => {
             Arc::new(super::oauth::credential(resolved, auth, opts)?)
