@@ -211,10 +211,17 @@ def test_require_or_disable_discovery_is_refused_with_the_way_to_do_it():
             sesame.igwn.Session(**kw)
 
 
-def test_igwn_session_is_a_sesame_session():
+def test_igwn_session_is_sesame_sessions_per_origin(server, other_server):
+    with sesame.igwn.Session(url=server.url("/")) as s:
+        assert isinstance(s.session, sesame.Session)
+        assert s.session.auth == "discover" and s.status()["auth"] == "discover"
+        s.get(other_server.url("/x"))
+        assert other_server.seen("/x")
+        s.get("relative")  # joins url='s origin
+        assert server.seen("/relative")
     with sesame.igwn.Session() as s:
-        assert isinstance(s, sesame.Session)
-        assert s.auth == "discover"
+        with pytest.raises(sesame.ConfigError):
+            s.get("relative")
 
 
 # ---------------------------------------------------------------- mutual TLS, side by side
@@ -333,6 +340,7 @@ def scitoken(pki: Dict[str, Any], aud: str) -> Any:
     scitokens = pytest.importorskip("scitokens")
     tok = scitokens.SciToken(key=pki["token_key"], key_id="igwn-test-key")
     tok["aud"] = aud
+    tok["iss"] = "https://issuer.example"
     tok["scope"] = "read:/frames gracedb.read"
     return tok
 
@@ -344,8 +352,8 @@ def test_token_and_certificate_together_as_igwn_auth_utils_sends_them(pki, mtls_
     cert, key = map(str, pki["client"])
     url = mtls_api.origin + "/api/data"
     with igwn_requests.Session(token=serialised, cert=(cert, key)) as theirs:
-        theirs.verify = str(pki["ca"])
-        assert theirs.get(url).json()["client"] == "Albert Einstein"
+        # Per request: requests lets REQUESTS_CA_BUNDLE override a session's `verify`.
+        assert theirs.get(url, verify=str(pki["ca"])).json()["client"] == "Albert Einstein"
     with sesame.igwn.Session(token=serialised, cert=(cert, key), ca_bundle=pki["ca"]) as ours:
         assert ours.get(url).json()["client"] == "Albert Einstein"
     igwn_sent, sesame_sent = mtls_api.seen[-2], mtls_api.seen[-1]
@@ -410,11 +418,14 @@ def test_igwn_example_runs(server, monkeypatch, tmp_path):
 
 def test_mypy_strict_accepts_the_igwn_module_and_examples(tmp_path):
     pytest.importorskip("mypy")
-    import sesame as pkg
-
-    files = [str(Path(pkg.__file__).parent / "igwn.py")] + sorted(str(p) for p in EXAMPLES.glob("igwn_*.py"))
-    out = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", str(tmp_path / "mypy"), *files],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
+    examples = sorted(str(p) for p in EXAMPLES.glob("igwn_*.py"))
+    assert examples
+    # `-m`: the installed package (its stubs and py.typed), as a user's mypy sees it; then
+    # the examples against it.
+    for target in [["-m", "sesame.igwn"], examples]:
+        out = subprocess.run(
+            [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", str(tmp_path / "mypy"),
+             *target],
+            capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        )
+        assert out.returncode == 0, out.stdout + out.stderr

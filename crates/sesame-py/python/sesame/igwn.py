@@ -10,12 +10,12 @@ igwn-auth-utils moves by changing its import::
     with Session(token_audience="https://gracedb.example", token_scope="gracedb.read") as s:
         s.get("https://gracedb.example/api/superevents")
 
-It *is* a :class:`sesame.Session` (every method, ``status()``, the requests/httpx adapters).
-Differences from igwn-auth-utils, by design:
+Underneath is one :class:`sesame.Session` per origin the program talks to (``.session``
+is the first). Differences from igwn-auth-utils, by design:
 
-- ``url=`` becomes the session's base URL, at that URL's origin: the credential is sent only
-  there (igwn-auth-utils uses ``url`` for the default audience and netrc host, and attaches
-  its credentials to any URL it is asked to fetch).
+- Each credential is scoped to one origin: a request to another host goes through a session
+  of its own (the token's audience is checked against that host, unless
+  ``token_audience=``). ``url=`` makes the session of its origin at once.
 - ``token=True`` / ``token=False`` and ``cert=True`` / ``cert=False`` (require or disable one
   discovery) are not arguments of the engine's profile: set ``SESAME_FIND_TOKEN`` /
   ``SESAME_FIND_X509`` (``1`` required, ``0`` disabled) before the session is made. Passing
@@ -29,7 +29,7 @@ Differences from igwn-auth-utils, by design:
 from __future__ import annotations
 
 import os
-from typing import Any, Optional, Sequence, Tuple, Union, cast
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit
 
 from . import _sesame
@@ -121,7 +121,7 @@ def _arguments(
     return kw
 
 
-class Session(_sesame.Session):
+class Session:
     """``igwn_auth_utils.Session`` with sesame underneath.
 
     Arguments (igwn-auth-utils' names and defaults):
@@ -138,7 +138,7 @@ class Session(_sesame.Session):
       certificate are attached together.
     - ``auth``: a ``(username, password)`` tuple (HTTP Basic).
     - ``url``: the service this session talks to: its origin becomes the base URL (relative
-      URLs join it; the credential goes only there) and the default audience.
+      URLs join it) and the default audience.
     - ``force_noauth``: send no credential at all.
     - ``fail_if_noauth``: raise before sending when no credential is found.
     - ``raise_for_status``: raise :class:`sesame.HTTPError` for any status of 400 or more
@@ -146,10 +146,15 @@ class Session(_sesame.Session):
 
     Any other keyword is a :class:`sesame.Session` argument (``ca_bundle=``, ``timeout=``,
     ``min_valid=``, ``verify_signature=``, ``profile=``, …).
+
+    sesame scopes a credential to one origin: requests go through one
+    :class:`sesame.Session` per origin (``scheme://host:port``), made on first use with these
+    arguments (with ``url=``, the one for that origin is made at once, so that
+    ``fail_if_noauth`` fails here as in igwn-auth-utils). :attr:`session` is that first one.
     """
 
-    def __new__(
-        cls,
+    def __init__(
+        self,
         token: Any = None,
         token_audience: Union[str, Sequence[str], None] = None,
         token_scope: Union[str, Sequence[str], None] = None,
@@ -161,7 +166,7 @@ class Session(_sesame.Session):
         fail_if_noauth: bool = False,
         raise_for_status: bool = True,
         **kwargs: Any,
-    ) -> "Session":
+    ) -> None:
         kw = _arguments(
             token,
             token_audience,
@@ -169,20 +174,83 @@ class Session(_sesame.Session):
             token_issuer,
             cert,
             auth,
-            url,
+            None,
             force_noauth,
             fail_if_noauth,
             raise_for_status,
         )
-        profile = kwargs.pop("profile", None)
-        clash = sorted(set(kw) & set(kwargs))
+        self._profile: Optional[str] = kwargs.pop("profile", None)
+        clash = sorted((set(kw) | {"base_url"}) & set(kwargs))
         if clash:
             raise TypeError(f"{', '.join(clash)}: given twice (an igwn argument and a sesame one)")
         kw.update(kwargs)
-        # The extension class is made by its __new__ (the stub describes its __init__).
-        made: Session = cast(Any, super()).__new__(cls, profile, **kw)
-        return made
+        self._kw = kw
+        self._sessions: Dict[str, _sesame.Session] = {}
+        self._first: Optional[str] = None
+        if url is not None:
+            self._for(_origin(url))
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # Everything happened in __new__ (the engine's session is made there).
-        pass
+    def _for(self, origin: str) -> _sesame.Session:
+        s = self._sessions.get(origin)
+        if s is None:
+            s = _sesame.Session(self._profile, base_url=origin, **self._kw)
+            self._sessions[origin] = s
+            if self._first is None:
+                self._first = origin
+        return s
+
+    @property
+    def session(self) -> _sesame.Session:
+        """The :class:`sesame.Session` of ``url=`` (else of the first request's origin)."""
+        if self._first is None:
+            raise ConfigError("no request has been made and no url= was given", kind="config")
+        return self._sessions[self._first]
+
+    @property
+    def base_url(self) -> Optional[str]:
+        """The origin of ``url=`` (else of the first request), ``None`` before either."""
+        return self._first
+
+    def request(self, method: str, url: str, **kwargs: Any) -> _sesame.Response:
+        """Sends a request to a full URL (or, with ``url=``, one relative to its origin)."""
+        if "//" in url:
+            return self._for(_origin(url)).request(method, url, **kwargs)
+        return self.session.request(method, url, **kwargs)
+
+    def get(self, url: str, params: Any = None, **kwargs: Any) -> _sesame.Response:
+        return self.request("GET", url, params=params, **kwargs)
+
+    def options(self, url: str, **kwargs: Any) -> _sesame.Response:
+        return self.request("OPTIONS", url, **kwargs)
+
+    def head(self, url: str, **kwargs: Any) -> _sesame.Response:
+        return self.request("HEAD", url, **kwargs)
+
+    def post(self, url: str, data: Any = None, json: Any = None, **kwargs: Any) -> _sesame.Response:
+        return self.request("POST", url, data=data, json=json, **kwargs)
+
+    def put(self, url: str, data: Any = None, **kwargs: Any) -> _sesame.Response:
+        return self.request("PUT", url, data=data, **kwargs)
+
+    def patch(self, url: str, data: Any = None, **kwargs: Any) -> _sesame.Response:
+        return self.request("PATCH", url, data=data, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> _sesame.Response:
+        return self.request("DELETE", url, **kwargs)
+
+    def status(self) -> Dict[str, Any]:
+        """:meth:`sesame.Session.status` of :attr:`session`."""
+        return self.session.status()
+
+    def close(self) -> None:
+        for s in self._sessions.values():
+            s.close()
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<sesame.igwn.Session origins={sorted(self._sessions)!r}>"
