@@ -333,7 +333,11 @@ async fn token_audience_selects_discovered_tokens_by_their_aud() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(s.last("/a").unwrap().header("authorization"), None);
     // token_audience names the audience the service expects: the token is sent.
-    let with = [&discover[..], &["--token-audience", "https://gracedb.example", "request", "b"]].concat();
+    let with = [
+        &discover[..],
+        &["--token-audience", "https://gracedb.example", "request", "b"],
+    ]
+    .concat();
     let r = sesame(home.path(), &with, &env).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
@@ -343,7 +347,13 @@ async fn token_audience_selects_discovered_tokens_by_their_aud() {
     // Another audience: refused, and with fail_if_noauth nothing goes out.
     let other = [
         &discover[..],
-        &["--token-audience", "https://other.example", "--fail-if-noauth", "request", "c"],
+        &[
+            "--token-audience",
+            "https://other.example",
+            "--fail-if-noauth",
+            "request",
+            "c",
+        ],
     ]
     .concat();
     let r = sesame(home.path(), &other, &env).await;

@@ -386,6 +386,106 @@ def test_a_token_without_the_certificate_is_refused_by_the_mtls_api(pki, mtls_ap
             s.get(mtls_api.origin + "/api/none")
 
 
+class Issuer:
+    """An https token issuer on 127.0.0.1 (server certificate of the test CA): its OpenID
+    metadata and the JWKS of the test token key, for scitokens and sesame to verify with."""
+
+    def __init__(self, pki: Dict[str, Any]) -> None:
+        issuer = self
+        nums = pki["token_key"].public_key().public_numbers()
+
+        def b64int(n: int) -> str:
+            return base64.urlsafe_b64encode(n.to_bytes((n.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()
+
+        jwks = {"keys": [{"kty": "RSA", "kid": "igwn-test-key", "alg": "RS256", "use": "sig",
+                          "n": b64int(nums.n), "e": b64int(nums.e)}]}
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                if self.path.endswith("/.well-known/openid-configuration") or self.path.endswith(
+                        "/.well-known/oauth-authorization-server"):
+                    o = issuer.origin
+                    doc: Any = {"issuer": o, "jwks_uri": o + "/jwks", "token_endpoint": o + "/token",
+                                "authorization_endpoint": o + "/authorize", "response_types_supported": ["code"],
+                                "subject_types_supported": ["public"],
+                                "id_token_signing_alg_values_supported": ["RS256"]}
+                elif self.path == "/jwks":
+                    doc = jwks
+                else:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = json.dumps(doc).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*map(str, pki["server"]))
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.origin = f"https://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_scitokens_validates_the_discovered_token_sesame_sends(pki, mtls_api, monkeypatch):
+    scitokens = pytest.importorskip("scitokens")
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    iss = Issuer(pki)
+    try:
+        # scitokens fetches the issuer's keys with urllib: trust the test CA there.
+        monkeypatch.setenv("SSL_CERT_FILE", str(pki["ca"]))
+        tok = scitokens.SciToken(key=pki["token_key"], key_id="igwn-test-key")
+        tok["aud"] = mtls_api.origin
+        tok["scope"] = "read:/frames"
+        good = tok.serialize(issuer=iss.origin, lifetime=600).decode()
+        forged_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        forged = scitokens.SciToken(key=forged_key, key_id="igwn-test-key")
+        forged["aud"] = mtls_api.origin
+        forged["scope"] = "read:/frames"
+        bad = forged.serialize(issuer=iss.origin, lifetime=600).decode()
+        cert, key = map(str, pki["client"])
+        common = dict(url=mtls_api.origin, cert=(cert, key), ca_bundle=pki["ca"], token_issuer=iss.origin,
+                      token_scope="read:/frames", verify_signature=True)
+
+        monkeypatch.setenv("BEARER_TOKEN", good)
+        with sesame.igwn.Session(**common) as s:
+            s.get(mtls_api.origin + "/frames/run1")
+        sent = mtls_api.seen[-1]
+        assert sent["client"] == "Albert Einstein" and sent["authorization"] == f"Bearer {good}"
+        # The real scitokens validates what sesame sent: signature (keys over https from the
+        # issuer), audience and scope.
+        got = scitokens.SciToken.deserialize(sent["authorization"][len("Bearer "):], audience=mtls_api.origin)
+        assert scitokens.Enforcer(iss.origin, audience=mtls_api.origin).test(got, "read", "/frames/run1")
+
+        # A token with a forged signature is passed over by sesame, as scitokens refuses it.
+        with pytest.raises(Exception):
+            scitokens.SciToken.deserialize(bad, audience=mtls_api.origin)
+        # (The certificate still goes: it satisfies fail_if_noauth, as in igwn-auth-utils.)
+        monkeypatch.setenv("BEARER_TOKEN", bad)
+        with sesame.igwn.Session(fail_if_noauth=True, **common) as s:
+            s.get(mtls_api.origin + "/frames/forged")
+        sent = mtls_api.seen[-1]
+        assert sent["path"] == "/frames/forged" and sent["client"] == "Albert Einstein"
+        assert sent["authorization"] is None
+    finally:
+        iss.stop()
+
+
 # ---------------------------------------------------------------- examples and types
 
 

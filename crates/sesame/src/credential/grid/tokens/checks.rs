@@ -304,6 +304,23 @@ mod tests {
     }
 
     #[test]
+    fn token_audience_replaces_the_url_audience() {
+        let claims = |aud: Value| serde_json::json!({ "aud": aud }).as_object().unwrap().clone();
+        let u = Url::parse("https://se.example.org/x").unwrap();
+        let want = vec!["https://gracedb.example".to_string()];
+        let c = claims(Value::from("https://gracedb.example"));
+        assert_eq!(audience_rejection(&c, Some(&u), &want), None);
+        assert!(audience_rejection(&c, Some(&u), &[]).is_some(), "not the URL's origin");
+        assert_eq!(audience_rejection(&c, None, &want), None, "no URL needed");
+        let other = claims(serde_json::json!(["https://se.example.org"]));
+        let why = audience_rejection(&other, Some(&u), &want).unwrap();
+        assert!(why.contains("token_audience"), "{why}");
+        assert_eq!(audience_rejection(&claims(Value::from("ANY")), None, &want), None);
+        assert_eq!(audience_rejection(&claims(Value::Null), None, &want), None);
+        assert_eq!(audience_rejection(&other, None, &[]), None, "nothing to check against");
+    }
+
+    #[test]
     fn audiences() {
         let u = Url::parse("https://se.example.org:8443/x").unwrap();
         assert_eq!(
