@@ -219,6 +219,13 @@ pub struct ProfileFlags {
     /// auth = discover: send no credential at all.
     #[arg(long, global = true)]
     pub force_noauth: bool,
+    /// A status >= 400 is an error (`request`: as --fail; the profile key `raise_for_status`).
+    #[arg(long, global = true)]
+    pub raise_for_status: bool,
+    /// auth = discover or bearer: an audience a token's `aud` must name instead of the
+    /// request's scheme://host (repeatable).
+    #[arg(long = "token-audience", global = true, value_name = "AUD")]
+    pub token_audiences: Vec<String>,
     /// auth = json-grant: the URL the grant body is POSTed to.
     #[arg(long, global = true, value_name = "URL")]
     pub grant_endpoint: Option<String>,
@@ -311,6 +318,8 @@ impl ProfileFlags {
             required_scope: (!self.required_scopes.is_empty()).then(|| OneOrMany::Many(self.required_scopes.clone())),
             fail_if_noauth: self.fail_if_noauth.then_some(true),
             force_noauth: self.force_noauth.then_some(true),
+            raise_for_status: self.raise_for_status.then_some(true),
+            token_audience: (!self.token_audiences.is_empty()).then(|| OneOrMany::Many(self.token_audiences.clone())),
             grant_endpoint: self.grant_endpoint.clone(),
             grant_body: grant_body(&self.grant_body),
             token_field: self.token_field.clone(),
@@ -753,6 +762,7 @@ mod tests {
             "grant-body",
             "token-field",
             "expires-field",
+            "token-audience",
         ] {
             flag(f, Some("x"));
         }
@@ -791,6 +801,7 @@ mod tests {
             "http-cache",
             "verify-signature",
             "fail-if-noauth",
+            "raise-for-status",
         ] {
             flag(f, None);
         }

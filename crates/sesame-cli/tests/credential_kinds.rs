@@ -299,3 +299,118 @@ async fn the_file_profile_keys_of_another_kind_warn_when_a_flag_switches_the_kin
         Some(format!("Bearer {TOKEN}").as_str())
     );
 }
+
+/// An unsigned JWT with these claims (the client reads claims; it does not verify here).
+fn jwt(claims: serde_json::Value) -> String {
+    use base64::Engine;
+    let b64 = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+    format!(
+        "{}.{}.{}",
+        b64(br#"{"alg":"RS256","typ":"JWT"}"#),
+        b64(claims.to_string().as_bytes()),
+        b64(b"sig")
+    )
+}
+
+fn in_an_hour() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        + 3600
+}
+
+#[tokio::test]
+async fn token_audience_selects_discovered_tokens_by_their_aud() {
+    let s = TestServer::http().await;
+    let home = tempfile::tempdir().unwrap();
+    let base = s.url("/");
+    let for_gracedb = jwt(serde_json::json!({"aud": "https://gracedb.example", "exp": in_an_hour()}));
+    let env = [("BEARER_TOKEN", for_gracedb.as_str())];
+    let discover = ["--base-url", &base, "--auth", "discover"];
+    // By default the aud must name the base URL's scheme://host: this token is passed over.
+    let r = sesame(home.path(), &[&discover[..], &["request", "a"]].concat(), &env).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(s.last("/a").unwrap().header("authorization"), None);
+    // token_audience names the audience the service expects: the token is sent.
+    let with = [
+        &discover[..],
+        &["--token-audience", "https://gracedb.example", "request", "b"],
+    ]
+    .concat();
+    let r = sesame(home.path(), &with, &env).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        s.last("/b").unwrap().header("authorization"),
+        Some(format!("Bearer {for_gracedb}").as_str())
+    );
+    // Another audience: refused, and with fail_if_noauth nothing goes out.
+    let other = [
+        &discover[..],
+        &[
+            "--token-audience",
+            "https://other.example",
+            "--fail-if-noauth",
+            "request",
+            "c",
+        ],
+    ]
+    .concat();
+    let r = sesame(home.path(), &other, &env).await;
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("token_audience"), "{}", r.stderr);
+    assert!(s.last("/c").is_none(), "nothing was sent");
+}
+
+#[tokio::test]
+async fn token_audience_refuses_a_static_token_for_another_service() {
+    let s = TestServer::http().await;
+    let home = tempfile::tempdir().unwrap();
+    let token = jwt(serde_json::json!({"aud": ["https://elsewhere.example"], "exp": in_an_hour()}));
+    write_config(
+        home.path(),
+        &format!(
+            "[profiles.api]\nbase_url = \"{}\"\nauth = \"bearer\"\ntoken = {{ env = \"TOK\" }}\ntoken_audience = \"https://api.example\"\n",
+            s.url("/")
+        ),
+    );
+    let r = sesame(home.path(), &["request", "x"], &[("TOK", token.as_str())]).await;
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("not for this service") && !r.stderr.contains(&token),
+        "{}",
+        r.stderr
+    );
+    assert!(s.requests().is_empty(), "nothing was sent");
+    // The audience it names: sent.
+    let r = sesame(
+        home.path(),
+        &["--token-audience", "https://elsewhere.example", "request", "x"],
+        &[("TOK", token.as_str())],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        s.last("/x").unwrap().header("authorization"),
+        Some(format!("Bearer {token}").as_str())
+    );
+}
+
+#[tokio::test]
+async fn raise_for_status_in_the_profile_makes_request_fail_on_an_error_status() {
+    let s = TestServer::http().await;
+    let home = tempfile::tempdir().unwrap();
+    write_config(
+        home.path(),
+        &format!(
+            "[profiles.api]\nbase_url = \"{}\"\nraise_for_status = true\n",
+            s.url("/")
+        ),
+    );
+    let r = sesame(home.path(), &["request", "status/404"], &[]).await;
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    assert!(r.stderr.contains("404"), "{}", r.stderr);
+    let r = sesame(home.path(), &["request", "status/200"], &[]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

@@ -42,7 +42,11 @@ pub fn build_with(
         login: login(&resolved)?,
         ..BuildOptions::default()
     };
-    let session = session_builder_with(&resolved, &opts)?.build()?;
+    // `raise_for_status` is applied by the binding (`Core`), so that the exception carries
+    // the response as `Response.raise_for_status()`'s does.
+    let session = session_builder_with(&resolved, &opts)?
+        .raise_for_status(false)
+        .build()?;
     Ok(Built { session, resolved })
 }
 

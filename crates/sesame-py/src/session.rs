@@ -34,6 +34,9 @@ pub struct Core {
     page_handler: Option<sesame::oauth::landing::PageHandler>,
     /// The end users' tokens of a web login (made on first use, shared with `for_user`).
     web_users: std::sync::OnceLock<sesame::credential::WebUsers>,
+    /// `raise_for_status`: a response with a status of 400 or more raises, as
+    /// `Response.raise_for_status()` would (the exception carries the response).
+    raise_for_status: bool,
 }
 
 type Named<'py> = Vec<(&'static str, Option<Bound<'py, PyAny>>)>;
@@ -70,6 +73,17 @@ impl Core {
                             "page_handler must be a callable (kind, info) -> str | None",
                         ));
                     }
+                    // igwn-auth-utils' `url=`: the URL the session will query, here its
+                    // base URL (relative URLs join it, the credential goes only there).
+                    "url" if v.is_none() => {}
+                    "url" => {
+                        if args.iter().any(|(k, _)| k == "base_url") {
+                            return Err(pyo3::exceptions::PyTypeError::new_err(
+                                "url= and base_url= name the same thing: pass one of them",
+                            ));
+                        }
+                        args.push(("base_url".into(), v))
+                    }
                     _ => args.push((k, v)),
                 }
             }
@@ -96,6 +110,7 @@ impl Core {
         }
         Ok(Core {
             session: RwLock::new(Some(built.session)),
+            raise_for_status: built.resolved.profile.raise_for_status == Some(true),
             resolved: built.resolved,
             page_handler,
             web_users: std::sync::OnceLock::new(),
@@ -285,6 +300,7 @@ impl Core {
         let _ = web_users.set(users);
         Ok(Core {
             session: RwLock::new(Some(session)),
+            raise_for_status: self.raise_for_status,
             resolved: self.resolved.clone(),
             page_handler: self.page_handler.clone(),
             web_users,
@@ -581,14 +597,18 @@ impl PySession {
         url: &Bound<'py, PyAny>,
         args: Args<'py>,
         stream: bool,
-    ) -> PyResult<PyResponse> {
+    ) -> PyResult<Py<PyResponse>> {
         let rb = self.core.prepare(py, method.clone(), url, args)?;
         let fetched = wait(py, execute(rb, method, stream))?.map_err(py_err)?;
-        Ok(PyResponse::from(fetched))
+        let resp = Bound::new(py, PyResponse::from(fetched))?;
+        if self.core.raise_for_status {
+            resp.call_method0("raise_for_status")?;
+        }
+        Ok(resp.unbind())
     }
 }
 
-session_pymethods!(PySession, PyResult<PyResponse>, {
+session_pymethods!(PySession, PyResult<Py<PyResponse>>, {
     /// A valid access token with at least `min_valid` seconds left (renewed first if
     /// needed; `force_refresh=True` renews regardless).
     /// `login=True` (cegal's `get_access_token()`): when no usable token is cached, log the
@@ -902,8 +922,13 @@ impl PyAsyncSession {
     ) -> PyResult<Bound<'py, PyAny>> {
         crate::runtime::check_fork()?;
         let rb = self.core.prepare(py, method.clone(), url, args)?;
-        crate::aio::spawn(py, execute(rb, method, stream), |py, fetched| {
-            Ok(Py::new(py, PyResponse::from(fetched.map_err(py_err)?))?.into_any())
+        let raise = self.core.raise_for_status;
+        crate::aio::spawn(py, execute(rb, method, stream), move |py, fetched| {
+            let resp = Bound::new(py, PyResponse::from(fetched.map_err(py_err)?))?;
+            if raise {
+                resp.call_method0("raise_for_status")?;
+            }
+            Ok(resp.into_any().unbind())
         })
     }
 }

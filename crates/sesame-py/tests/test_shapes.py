@@ -29,7 +29,7 @@ def engine_list_keys():
     return sorted(re.findall(r"^\s*(\w+)\s*:\s*[^=\n]+=>\s*List\s*,", text, re.M))
 
 
-LIST_KEYS = ["audience", "credential_headers", "required_scope", "scopes", "trusted_issuers"]
+LIST_KEYS = ["audience", "credential_headers", "required_scope", "scopes", "token_audience", "trusted_issuers"]
 
 
 def test_the_list_keys_tested_here_are_the_engines():
@@ -99,6 +99,20 @@ def test_required_scope_and_trusted_issuers_in_every_shape_select_the_discovered
     assert sent(required_scope=shape(["storage.write:/data"])) is None
     assert sent(trusted_issuers=shape(["https://issuer.example"])) == f"Bearer {token}"
     assert sent(trusted_issuers=shape(["https://other.example"])) is None
+
+
+@pytest.mark.parametrize("shape", [list, tuple, lambda v: v[0]], ids=["list", "tuple", "str"])
+def test_token_audience_in_every_shape_selects_the_discovered_token(server, monkeypatch, shape):
+    token = fake_jwt(aud="https://gracedb.example", sub="u")
+    monkeypatch.setenv("BEARER_TOKEN", token)
+
+    def sent(**kw):
+        with sesame.Session(base_url=server.url("/api/"), auth="discover", **kw) as s:
+            return s.get("echo").json()["headers"].get("authorization")
+
+    assert sent() is None, "the aud is not the base URL's origin"
+    assert sent(token_audience=shape(["https://gracedb.example"])) == f"Bearer {token}"
+    assert sent(token_audience=shape(["https://other.example"])) is None
 
 
 @pytest.mark.parametrize("key", LIST_KEYS)

@@ -210,6 +210,10 @@ const RULES: &[(&str, Applies)] = &[
     ("fail_if_noauth", Applies::AllBut(&[AuthKind::None])),
     // igwn-auth-utils' meaning for every kind: send nothing at all.
     ("force_noauth", Applies::All),
+    // What a response's status means to the caller: the same for every kind.
+    ("raise_for_status", Applies::All),
+    // The kinds that hold a token they did not ask a provider for.
+    ("token_audience", Applies::Only(&[Bearer, Discover])),
     ("grant_endpoint", Applies::Only(JSON_GRANT)),
     ("grant_body", Applies::Only(JSON_GRANT)),
     ("token_field", Applies::Only(JSON_GRANT)),

@@ -57,6 +57,9 @@ pub fn session_builder_with(resolved: &ResolvedProfile, opts: &BuildOptions) -> 
     if let Some(n) = p.retries {
         b = b.retries(n);
     }
+    if let Some(on) = p.raise_for_status {
+        b = b.raise_for_status(on);
+    }
     if p.http_cache == Some(true) {
         let cache = sesame::session::http_cache::HttpCache::default_disk()?
             .expires_after(p.expires_after.map(Duration::from_secs));
@@ -113,7 +116,11 @@ pub fn credential_for(resolved: &ResolvedProfile, opts: &BuildOptions) -> Result
             let pw = need(p.password.as_ref(), "password")?;
             Arc::new(credential::Basic::new(user, pw)?)
         }
-        AuthKind::Bearer => Arc::new(credential::Bearer::try_new(need(p.token.as_ref(), "token")?)?),
+        AuthKind::Bearer => {
+            let token = need(p.token.as_ref(), "token")?;
+            check_token_audience(resolved, &token)?;
+            Arc::new(credential::Bearer::try_new(token)?)
+        }
         AuthKind::ApiKey => {
             let header = p
                 .api_key_header
@@ -140,15 +147,15 @@ pub fn credential_for(resolved: &ResolvedProfile, opts: &BuildOptions) -> Result
         AuthKind::Discover => match &p.token {
             // An explicit token wins over discovery (igwn-auth-utils' `token=`): it is sent
             // as it is, with no token or netrc lookup; a certificate is still attached (the
-            // profile's, else a discovered one).
-            Some(t) => {
+            // profile's, else a discovered one). `force_noauth` still sends nothing.
+            Some(t) if p.force_noauth != Some(true) => {
                 let explicit = credential::Bearer::try_new(t.resolve("token")?.expose_secret().to_string())?;
                 Arc::new(credential::Combined::new(vec![
                     Arc::new(explicit),
                     discover_credential(resolved, true)?,
                 ]))
             }
-            None => discover_credential(resolved, false)?,
+            _ => discover_credential(resolved, false)?,
         },
         AuthKind::ClientCredentials | AuthKind::Password | AuthKind::Oidc | AuthKind::Device => {
             Arc::new(super::oauth::credential(resolved, auth, opts)?)
@@ -165,6 +172,32 @@ pub fn credential_for(resolved: &ResolvedProfile, opts: &BuildOptions) -> Result
         cred
     };
     Ok(Some(cred))
+}
+
+/// `token_audience` with a static bearer token: a JWT whose `aud` names none of them (nor
+/// `ANY`) is refused here, before anything is sent; an opaque token or a JWT without `aud`
+/// passes (there is nothing to check).
+fn check_token_audience(resolved: &ResolvedProfile, token: &str) -> Result<()> {
+    let audiences = resolved
+        .profile
+        .token_audience
+        .as_ref()
+        .map(|a| a.to_vec())
+        .unwrap_or_default();
+    if audiences.is_empty() {
+        return Ok(());
+    }
+    let Some(claims) = crate::token::jwt_claims(token) else {
+        return Ok(());
+    };
+    match credential::grid::tokens::audience_rejection(&claims, None, &audiences) {
+        None => Ok(()),
+        Some(reason) => Err(crate::error::CredentialError::Other(format!(
+            "profile `{}`: the token is not for this service: {reason}",
+            resolved.name
+        ))
+        .into()),
+    }
 }
 
 /// `cert` (+ `key`) with a kind whose credential is a header (bearer, api-key, basic,
@@ -218,6 +251,9 @@ fn discover_credential(resolved: &ResolvedProfile, explicit_token: bool) -> Resu
     }
     for i in p.trusted_issuers.iter().flatten() {
         b = b.trusted_issuer(i.clone());
+    }
+    for a in p.token_audience.iter().flat_map(|a| a.to_vec()) {
+        b = b.token_audience(a);
     }
     if p.verify_signature == Some(true) {
         let http = super::oauth::provider_source(resolved)?.http()?;

@@ -366,6 +366,13 @@ profile! {
     fail_if_noauth: bool => Bool,
     /// Send no credential at all (discover).
     force_noauth: bool => Bool,
+    /// Turn every response with a status of 400 or more into an HTTP error (igwn-auth-utils'
+    /// `raise_for_status`; default off: a response is returned whatever its status).
+    raise_for_status: bool => Bool,
+    /// The audience(s) a token's `aud` must name (or `ANY`), instead of the request's
+    /// `scheme://host`: discovered tokens that do not are passed over (discover); a static
+    /// JWT that does not is refused before anything is sent (bearer).
+    token_audience: OneOrMany => List,
     /// auth = json-grant: the URL the grant body is POSTed to (ITk's `…/grantToken`).
     grant_endpoint: String => Str,
     /// auth = json-grant: the JSON body's members; a value is a string, number or boolean,

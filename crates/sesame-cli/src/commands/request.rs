@@ -46,7 +46,9 @@ pub async fn run(ctx: &Context, args: RequestArgs) -> Result<i32, Error> {
     }
     let mut resp = req.send().await?;
     let status = resp.status();
-    if status.as_u16() >= 400 && args.fail {
+    // `--fail`, or the profile's `raise_for_status` (the same rule from the file).
+    let fail = args.fail || ctx.resolved.profile.raise_for_status == Some(true);
+    if status.as_u16() >= 400 && fail {
         let err = resp.error_for_status().await.expect_err("status >= 400 gives an error");
         eprintln!("sesame: error: {err}");
         return Ok(exit::HTTP);

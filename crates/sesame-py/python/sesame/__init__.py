@@ -124,5 +124,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'sesame' has no attribute {name!r}")
 
 
-def __dir__() -> list:
+def __dir__() -> list[str]:
     return sorted(set(globals()) | {"RequestsAuth", "HttpxAuth"})

@@ -55,7 +55,7 @@ class RequestsAuth(AuthBase):
         # One auth exchange per request (the engine's: scope, the single 401 resend, UMA).
         r._sesame_exchange = self._engine._exchange()
         self._attach(r)
-        body = getattr(r, "body", None)
+        body: Any = getattr(r, "body", None)
         if hasattr(body, "tell"):
             try:
                 r._sesame_pos = body.tell()

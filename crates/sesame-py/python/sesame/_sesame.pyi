@@ -178,6 +178,14 @@ class Session:
     ``None`` for the profile's ``success_page``/``failure_page`` template or the built-in
     page (also shown when the handler raises).
 
+    igwn-auth-utils' keys: ``raise_for_status=True`` makes every request raise
+    :class:`sesame.HTTPError` (its subclass for the status, the response in ``.response``)
+    for a status of 400 or more, as :meth:`Response.raise_for_status` does (default off);
+    ``token_audience`` (str or list) is the ``aud`` a token must name instead of the base
+    URL's ``scheme://host`` (``auth="discover"``: other tokens are passed over;
+    ``auth="bearer"``: a JWT for another audience is refused); ``url=`` is another name for
+    ``base_url``. :class:`sesame.igwn.Session` takes igwn-auth-utils' arguments as they are.
+
     Relative URLs join ``base_url``; the credential goes only to its origin and path
     prefix, redirects included. Tokens are cached (shared with the ``sesame`` command),
     renewed ahead of expiry with a single refresh however many threads need one, and a
@@ -209,6 +217,9 @@ class Session:
         config: Optional[_PathLike] = None,
         auto_login: bool = False,
         page_handler: Optional[_PageHandler] = None,
+        raise_for_status: Optional[bool] = None,
+        token_audience: Optional[_Scopes] = None,
+        url: Optional[str] = None,
         **more: Any,
     ) -> None: ...
     def request(
@@ -525,6 +536,9 @@ class AsyncSession:
         config: Optional[_PathLike] = None,
         auto_login: bool = False,
         page_handler: Optional[_PageHandler] = None,
+        raise_for_status: Optional[bool] = None,
+        token_audience: Optional[_Scopes] = None,
+        url: Optional[str] = None,
         **more: Any,
     ) -> None: ...
     async def request(

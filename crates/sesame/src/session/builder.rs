@@ -179,6 +179,12 @@ impl SessionBuilder {
         self
     }
 
+    /// [`error_for_status`](Self::error_for_status) under the name of the profile key
+    /// `raise_for_status` (and of igwn-auth-utils' and the Python package's argument).
+    pub fn raise_for_status(self, on: bool) -> Self {
+        self.error_for_status(on)
+    }
+
     /// A header sent with every request (to any origin: do not put credentials here).
     pub fn default_header(mut self, name: &str, value: &str) -> Result<Self> {
         let n = HeaderName::from_bytes(name.as_bytes())

@@ -129,8 +129,11 @@ fn path_covers(have: &str, want: &str) -> bool {
 pub struct Expectations<'a> {
     /// The token must have more than this left.
     pub min_valid: Duration,
-    /// The request URL, for `aud`; `None` skips the audience check.
+    /// The request URL, for `aud`; `None` skips the audience check (unless `audiences`).
     pub url: Option<&'a Url>,
+    /// The audiences accepted instead of the URL's `scheme://host` (`token_audience`);
+    /// empty: the URL's.
+    pub audiences: &'a [String],
     /// Capabilities the token must grant.
     pub scopes: &'a [RequiredScope],
     /// Now, Unix seconds.
@@ -159,28 +162,8 @@ pub fn rejection(claims: Option<&Map<String, Value>>, want: &Expectations<'_>) -
             return Some(format!("JWT is not valid before {} (nbf); check the clock", nbf as i64));
         }
     }
-    if let (Some(url), Some(aud)) = (want.url, claims.get("aud"))
-        && !aud.is_null()
-    {
-        let auds: Vec<&str> = match aud {
-            Value::String(s) => vec![s.as_str()],
-            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
-            _ => return Some("JWT `aud` claim is neither a string nor a list".into()),
-        };
-        let accepted = accepted_audiences(url);
-        if !auds
-            .iter()
-            .any(|a| ANY_AUDIENCES.contains(a) || accepted.iter().any(|x| x == a))
-        {
-            return Some(format!(
-                "JWT audience {} does not include {} or ANY",
-                serde_json::to_string(&auds).unwrap_or_default(),
-                accepted
-                    .first()
-                    .map(String::as_str)
-                    .unwrap_or("the request's scheme://host")
-            ));
-        }
+    if let Some(reason) = audience_rejection(claims, want.url, want.audiences) {
+        return Some(reason);
     }
     if !want.scopes.is_empty() {
         let granted: Vec<&str> = match claims.get("scope").or_else(|| claims.get("scp")) {
@@ -199,6 +182,45 @@ pub fn rejection(claims: Option<&Map<String, Value>>, want: &Expectations<'_>) -
         }
     }
     None
+}
+
+/// Why a JWT's `aud` does not fit, or `None` if it does (or the JWT has none): it must
+/// name one of `audiences` or, with none given, the `scheme://host` of `url` (no URL and no
+/// audiences: no check), or an "any" audience.
+pub fn audience_rejection(claims: &Map<String, Value>, url: Option<&Url>, audiences: &[String]) -> Option<String> {
+    let aud = claims.get("aud").filter(|a| !a.is_null())?;
+    let accepted = if audiences.is_empty() {
+        accepted_audiences(url?)
+    } else {
+        audiences.to_vec()
+    };
+    let auds: Vec<&str> = match aud {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+        _ => return Some("JWT `aud` claim is neither a string nor a list".into()),
+    };
+    if auds
+        .iter()
+        .any(|a| ANY_AUDIENCES.contains(a) || accepted.iter().any(|x| x == a))
+    {
+        return None;
+    }
+    let named: Vec<String> = auds.iter().map(|a| printable(a)).collect();
+    Some(format!(
+        "JWT audience {} does not include {} or ANY",
+        serde_json::to_string(&named).unwrap_or_default(),
+        if audiences.is_empty() {
+            accepted
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "the request's scheme://host".into())
+        } else {
+            format!(
+                "token_audience {}",
+                serde_json::to_string(audiences).unwrap_or_default()
+            )
+        }
+    ))
 }
 
 /// Why a token's issuer is not acceptable, or `None` if it is: with `trusted` non-empty, a
@@ -279,6 +301,23 @@ mod tests {
                 .unwrap()
                 .granted_by("compute.create")
         );
+    }
+
+    #[test]
+    fn token_audience_replaces_the_url_audience() {
+        let claims = |aud: Value| serde_json::json!({ "aud": aud }).as_object().unwrap().clone();
+        let u = Url::parse("https://se.example.org/x").unwrap();
+        let want = vec!["https://gracedb.example".to_string()];
+        let c = claims(Value::from("https://gracedb.example"));
+        assert_eq!(audience_rejection(&c, Some(&u), &want), None);
+        assert!(audience_rejection(&c, Some(&u), &[]).is_some(), "not the URL's origin");
+        assert_eq!(audience_rejection(&c, None, &want), None, "no URL needed");
+        let other = claims(serde_json::json!(["https://se.example.org"]));
+        let why = audience_rejection(&other, Some(&u), &want).unwrap();
+        assert!(why.contains("token_audience"), "{why}");
+        assert_eq!(audience_rejection(&claims(Value::from("ANY")), None, &want), None);
+        assert_eq!(audience_rejection(&claims(Value::Null), None, &want), None);
+        assert_eq!(audience_rejection(&other, None, &[]), None, "nothing to check against");
     }
 
     #[test]

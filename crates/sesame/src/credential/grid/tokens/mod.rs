@@ -62,7 +62,7 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde_json::{Map, Value};
 use url::Url;
 
-pub use checks::{ANY_AUDIENCES, RequiredScope, accepted_audiences, is_b64token, strip_isspace};
+pub use checks::{ANY_AUDIENCES, RequiredScope, accepted_audiences, audience_rejection, is_b64token, strip_isspace};
 pub use env::Env;
 
 use self::sources::{Candidate, FileRead, What};
@@ -190,6 +190,7 @@ pub struct Discover {
     env: Env,
     min_valid: Duration,
     scopes: Vec<RequiredScope>,
+    audiences: Vec<String>,
     trusted_issuers: Vec<String>,
     verifier: Option<Verifier>,
     token_mode: Mode,
@@ -216,6 +217,7 @@ impl std::fmt::Debug for Discover {
             .field("netrc", &self.netrc_mode)
             .field("min_valid", &self.min_valid)
             .field("required_scopes", &self.scopes)
+            .field("token_audience", &self.audiences)
             .field("trusted_issuers", &self.trusted_issuers)
             .field("verify_signature", &self.verifier.is_some())
             .field("fail_if_noauth", &self.fail_if_noauth)
@@ -312,6 +314,7 @@ impl Discover {
         checks::Expectations {
             min_valid,
             url,
+            audiences: &self.audiences,
             scopes: &self.scopes,
             now: now_unix(),
         }
@@ -608,6 +611,7 @@ pub struct DiscoverBuilder {
     env: Option<Env>,
     min_valid: Option<Duration>,
     scopes: Vec<String>,
+    audiences: Vec<String>,
     trusted_issuers: Vec<String>,
     verify_signature: bool,
     insecure: bool,
@@ -639,6 +643,14 @@ impl DiscoverBuilder {
     /// boundaries; `..` is refused). Repeatable.
     pub fn required_scope(mut self, scope: impl Into<String>) -> Self {
         self.scopes.push(scope.into());
+        self
+    }
+
+    /// An audience a JWT's `aud` may name instead of the request's `scheme://host`
+    /// (igwn-auth-utils' `token_audience`; repeatable: any one of them will do, as will
+    /// `ANY`). A JWT without `aud` still passes.
+    pub fn token_audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
         self
     }
 
@@ -767,6 +779,7 @@ impl DiscoverBuilder {
             env,
             min_valid: self.min_valid.unwrap_or(DEFAULT_MIN_VALID),
             scopes,
+            audiences: self.audiences,
             trusted_issuers: self.trusted_issuers,
             verifier,
             token_mode,
