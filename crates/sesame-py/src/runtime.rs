@@ -74,6 +74,12 @@ where
     if tokio::runtime::Handle::try_current().is_ok() {
         return wait_spawned(py, fut);
     }
+    if std::env::var_os("SESAME_PY_WAIT").is_some_and(|v| v == "spawn") {
+        return wait_spawned(py, fut);
+    }
+    if !std::env::var_os("SESAME_PY_WAIT").is_some_and(|v| v == "timer") && !is_main_thread(py) {
+        return Ok(py.detach(move || rt.block_on(fut)));
+    }
     let mut fut = Box::pin(fut);
     loop {
         let (back, out) = py.detach(move || {
@@ -120,4 +126,25 @@ where
             }
         }
     }
+}
+
+/// Whether this is the interpreter's main thread: the only one on which Python runs signal
+/// handlers (`PyErr_CheckSignals` does nothing elsewhere), so the only one whose wait needs
+/// slices. Asked of `threading` once per thread.
+fn is_main_thread(py: Python<'_>) -> bool {
+    thread_local! {
+        static MAIN: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+    }
+    if let Some(m) = MAIN.with(|m| m.get()) {
+        return m;
+    }
+    let main = (|| -> PyResult<bool> {
+        let threading = py.import("threading")?;
+        let me = threading.call_method0("get_ident")?;
+        let main = threading.call_method0("main_thread")?.getattr("ident")?;
+        me.eq(main)
+    })()
+    .unwrap_or(true);
+    MAIN.with(|m| m.set(Some(main)));
+    main
 }
