@@ -60,9 +60,10 @@ pub fn check_fork() -> PyResult<()> {
 /// Runs `fut` to completion with the GIL released and returns its output.
 ///
 /// The calling thread drives the future itself (`block_on`: the fastest hand-off, measured
-/// with 64 threads on one session) in slices of [`SIGNAL_POLL`], re-attaching between
-/// slices to check for signals, so Ctrl-C interrupts a long request (the future is then
-/// dropped, which cancels it). A call made on a runtime thread (a logging handler, say)
+/// with 64 threads on one session). On the main thread — the only one where Python runs
+/// signal handlers — it does so in slices of [`SIGNAL_POLL`], re-attaching between slices
+/// to check for signals, so Ctrl-C interrupts a long request (the future is then dropped,
+/// which cancels it); other threads wait in one go. A call made on a runtime thread (a logging handler, say)
 /// cannot block that thread: it runs the future as a task and waits for it instead.
 pub fn wait<F, T>(py: Python<'_>, fut: F) -> PyResult<T>
 where
@@ -74,10 +75,10 @@ where
     if tokio::runtime::Handle::try_current().is_ok() {
         return wait_spawned(py, fut);
     }
-    if std::env::var_os("SESAME_PY_WAIT").is_some_and(|v| v == "spawn") {
-        return wait_spawned(py, fut);
-    }
-    if !std::env::var_os("SESAME_PY_WAIT").is_some_and(|v| v == "timer") && !is_main_thread(py) {
+    if !is_main_thread(py) {
+        // No signal can be handled here: one wait, without a timer per call (registering
+        // and cancelling a runtime timer from outside the runtime takes its timer lock
+        // twice per request, and may wake the runtime's driver).
         return Ok(py.detach(move || rt.block_on(fut)));
     }
     let mut fut = Box::pin(fut);
