@@ -133,19 +133,24 @@ def start_idp(env, ttl=None, name="idp"):
     return idp
 
 
-def bench_profile_and_token(base, issuer, env):
+def bench_profile_and_token(base, issuer, env, more=None):
     """Writes the `bench` profile and fetches its token once: the token every contender
     presents (sesame caches it; the fixed-header contenders and the token-file readers get
-    the same string, in the returned file)."""
+    the same string, in the returned file). `more`: {profile name: base URL} of further
+    profiles, the same client against another server (the credential is only sent within
+    a profile's base URL)."""
     scopes = "[" + ", ".join(f'"{s}"' for s in SCOPES) + "]"
-    write_config({"bench": {
-        "base_url": f'"{base}"',
-        "auth": '"client-credentials"',
-        "issuer": f'"{issuer}"',
-        "client_id": f'"{CLIENT_ID}"',
-        "client_secret": '{ env = "BENCH_CLIENT_SECRET" }',
-        "scopes": scopes,
-    }})
+
+    def profile(b):
+        return {
+            "base_url": f'"{b}"',
+            "auth": '"client-credentials"',
+            "issuer": f'"{issuer}"',
+            "client_id": f'"{CLIENT_ID}"',
+            "client_secret": '{ env = "BENCH_CLIENT_SECRET" }',
+            "scopes": scopes,
+        }
+    write_config({"bench": profile(base), **{k: profile(b) for k, b in (more or {}).items()}})
     r = subprocess.run([SESAME_BIN, "token", "-p", "bench"], env=env, capture_output=True, timeout=60)
     if r.returncode != 0:
         raise SystemExit(f"sesame token failed: {r.stderr.decode()}")
@@ -513,6 +518,11 @@ def entry_mode():
     if before:
         rows += [(k + "-before", lbl + " (before)", kind, c + "-before", shape, conc, pin)
                  for (k, lbl, kind, c, shape, conc, pin) in ENTRY if k in BEFORE_OF]
+    # BENCH_ENTRY_ROWS=py-req-X,py-ses-X,…: only those rows (and their before rows), for a
+    # quick look at one shape; the README is then left alone.
+    only = {k for k in os.environ.get("BENCH_ENTRY_ROWS", "").split(",") if k}
+    if only:
+        rows = [r for r in rows if r[0] in only or r[0].removesuffix("-before") in only]
     if not shutil.which("taskset"):
         log("taskset not found: skipping the one-CPU rows")
         rows = [r for r in rows if not r[6]]
@@ -525,7 +535,9 @@ def entry_mode():
                              env, "server-pinned")
     try:
         base = f"http://127.0.0.1:{servers[False].info['port']}/"
-        tf, _ = bench_profile_and_token(base, issuer, env)
+        # The pinned server is another origin: its own profile, or sesame sends no token.
+        more = {"bench-pin": f"http://127.0.0.1:{servers[True].info['port']}/"} if True in servers else {}
+        tf, _ = bench_profile_and_token(base, issuer, env, more)
         env_before = dict(env, PYTHONPATH=before) if before else env
 
         def argv_for(row):
@@ -533,12 +545,13 @@ def entry_mode():
             srv = servers[pinned]
             url = f"http://127.0.0.1:{srv.info['port']}/data"
             common = ["--url", url, "--n", str(n), "--concurrency", str(conc), "--token-file", str(tf)]
+            prof = "bench-pin" if pinned else "bench"
             if kind == "rust":
-                extra = ["--profile", "bench"] if c == "sesame" else []
+                extra = ["--profile", prof] if c == "sesame" else []
                 argv = [BENCH_BIN, "load", "--contender", c, "--flavour", shape] + common + extra
             else:
                 argv = [PY, str(HERE / "peers.py"), "load", "--contender", c, "--shape", shape,
-                        "--issuer", issuer, "--scope", " ".join(SCOPES), "--profile", "bench"] + common
+                        "--issuer", issuer, "--scope", " ".join(SCOPES), "--profile", prof] + common
             return (pin + argv) if pinned else argv
 
         results = {r[0]: [] for r in rows}
@@ -577,7 +590,7 @@ def entry_mode():
     md = render_entry(raw)
     print(md)
     (RESULTS / "entry.md").write_text(md)
-    if "BENCH_N" not in os.environ and "BENCH_ROUNDS" not in os.environ:
+    if not any(k in os.environ for k in ("BENCH_N", "BENCH_ROUNDS", "BENCH_ENTRY_ROWS")):
         update_readme(md, "entry")
 
 

@@ -24,7 +24,7 @@ pub struct Fetched {
     headers: HeaderMap,
     version: &'static str,
     body: Fetch,
-    sent_secrets: sesame::redact::SecretMask,
+    sent_credentials: HeaderMap,
 }
 
 enum Fetch {
@@ -38,7 +38,7 @@ pub async fn execute(rb: RequestBuilder, method: Method, stream: bool) -> sesame
     let status = resp.status();
     let url = resp.url().clone();
     let headers = resp.headers().clone();
-    let sent_secrets = resp.sent_secrets();
+    let sent_credentials = resp.sent_credentials().clone();
     let version = match resp.version() {
         v if v == reqwest::Version::HTTP_2 => "HTTP/2",
         v if v == reqwest::Version::HTTP_10 => "HTTP/1.0",
@@ -57,7 +57,7 @@ pub async fn execute(rb: RequestBuilder, method: Method, stream: bool) -> sesame
         headers,
         version,
         body,
-        sent_secrets,
+        sent_credentials,
     })
 }
 
@@ -84,9 +84,10 @@ enum BodyState {
 /// The response to an HTTP request. The names are those of `requests.Response`.
 #[pyclass(module = "sesame", name = "Response", frozen)]
 pub struct PyResponse {
-    /// The credentials the request carried, masked in `raise_for_status`'s message (an API
-    /// may echo them in its error body).
-    sent_secrets: sesame::redact::SecretMask,
+    /// The credential headers the request carried, masked in `raise_for_status`'s message
+    /// (an API may echo them in its error body). The mask of their encoded forms is made
+    /// there, not per response: it costs more than the rest of the response.
+    sent_credentials: HeaderMap,
     status: StatusCode,
     method: Method,
     url: Url,
@@ -109,7 +110,7 @@ impl From<Fetched> for PyResponse {
             }))),
         };
         PyResponse {
-            sent_secrets: f.sent_secrets,
+            sent_credentials: f.sent_credentials,
             status: f.status,
             method: f.method,
             url: f.url,
@@ -372,13 +373,14 @@ impl PyResponse {
             None => &[],
         };
         let cap = body.len().min(1024 * 1024);
+        let mask = sesame::redact::SecretMask::of_header_values(&this.sent_credentials);
         let err = sesame::HttpError {
             status: this.status,
             method: this.method.to_string(),
             url: sesame::redact::redact_url(&this.url),
-            message: this.sent_secrets.mask(&sesame::message::summarize(
+            message: mask.mask(&sesame::message::summarize(
                 this.content_type(),
-                &this.sent_secrets.mask_bytes(&body[..cap]),
+                &mask.mask_bytes(&body[..cap]),
             )),
         };
         let kw = PyDict::new(py);

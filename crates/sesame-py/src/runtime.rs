@@ -60,9 +60,10 @@ pub fn check_fork() -> PyResult<()> {
 /// Runs `fut` to completion with the GIL released and returns its output.
 ///
 /// The calling thread drives the future itself (`block_on`: the fastest hand-off, measured
-/// with 64 threads on one session) in slices of [`SIGNAL_POLL`], re-attaching between
-/// slices to check for signals, so Ctrl-C interrupts a long request (the future is then
-/// dropped, which cancels it). A call made on a runtime thread (a logging handler, say)
+/// with 64 threads on one session). On the main thread — the only one where Python runs
+/// signal handlers — it does so in slices of [`SIGNAL_POLL`], re-attaching between slices
+/// to check for signals, so Ctrl-C interrupts a long request (the future is then dropped,
+/// which cancels it); other threads wait in one go. A call made on a runtime thread (a logging handler, say)
 /// cannot block that thread: it runs the future as a task and waits for it instead.
 pub fn wait<F, T>(py: Python<'_>, fut: F) -> PyResult<T>
 where
@@ -73,6 +74,12 @@ where
     let rt = runtime();
     if tokio::runtime::Handle::try_current().is_ok() {
         return wait_spawned(py, fut);
+    }
+    if !is_main_thread(py) {
+        // No signal can be handled here: one wait, without a timer per call (registering
+        // and cancelling a runtime timer from outside the runtime takes its timer lock
+        // twice per request, and may wake the runtime's driver).
+        return Ok(py.detach(move || rt.block_on(fut)));
     }
     let mut fut = Box::pin(fut);
     loop {
@@ -120,4 +127,25 @@ where
             }
         }
     }
+}
+
+/// Whether this is the interpreter's main thread: the only one on which Python runs signal
+/// handlers (`PyErr_CheckSignals` does nothing elsewhere), so the only one whose wait needs
+/// slices. Asked of `threading` once per thread.
+fn is_main_thread(py: Python<'_>) -> bool {
+    thread_local! {
+        static MAIN: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+    }
+    if let Some(m) = MAIN.with(|m| m.get()) {
+        return m;
+    }
+    let main = (|| -> PyResult<bool> {
+        let threading = py.import("threading")?;
+        let me = threading.call_method0("get_ident")?;
+        let main = threading.call_method0("main_thread")?.getattr("ident")?;
+        me.eq(main)
+    })()
+    .unwrap_or(true);
+    MAIN.with(|m| m.set(Some(main)));
+    main
 }

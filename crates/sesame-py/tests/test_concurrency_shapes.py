@@ -99,3 +99,22 @@ def test_async_cancel_and_errors(server):
             assert isinstance(rs[1], sesame.TransportError)
 
     asyncio.run(main())
+
+
+def test_pool_thread_error_masks_the_credential(server):
+    """A request made on a pool thread (which waits without the main thread's signal
+    slices) and raised there masks the token the server echoed: the mask is made when the
+    error is, from the credential headers the response keeps."""
+    with bearer(sesame.Session, server) as s, ThreadPoolExecutor(4) as pool:
+
+        def call():
+            r = s.get("echo-error")
+            assert r.status_code == 400 and TOKEN in r.text
+            with pytest.raises(sesame.HTTPError) as e:
+                r.raise_for_status()
+            return e.value
+
+        errs = [f.result(timeout=60) for f in [pool.submit(call) for _ in range(8)]]
+    for err in errs:
+        assert "authorization: [redacted]" in err.message, err.message
+        assert TOKEN not in str(err) + repr(err) + err.message

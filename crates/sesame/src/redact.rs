@@ -169,6 +169,15 @@ impl SecretMask {
         }
     }
 
+    /// A mask of each value of `headers` and its secret parts ([`add_header_value`](Self::add_header_value)).
+    pub fn of_header_values(headers: &HeaderMap) -> Self {
+        let mut mask = SecretMask::new();
+        for v in headers.values() {
+            mask.add_header_value(v.as_bytes());
+        }
+        mask
+    }
+
     /// Masks every header value that is marked sensitive or carries a credential by name.
     pub fn add_headers(&mut self, headers: &HeaderMap) {
         for (name, value) in headers {

@@ -128,11 +128,15 @@ impl Response {
     /// encodings a server may echo), for a binding that builds its own error message from
     /// the body (the Python package's `raise_for_status`).
     pub fn sent_secrets(&self) -> SecretMask {
-        let mut mask = SecretMask::new();
-        for v in self.sent_credentials.values() {
-            mask.add_header_value(v.as_bytes());
-        }
-        mask
+        SecretMask::of_header_values(&self.sent_credentials)
+    }
+
+    /// The credential header values this response's request carried, as they were sent:
+    /// what [`sent_secrets`](Self::sent_secrets) encodes, for a binding that builds the
+    /// mask only when it needs one (encoding every form costs more than the request's
+    /// own client-side work, and most responses never need it).
+    pub fn sent_credentials(&self) -> &HeaderMap {
+        &self.sent_credentials
     }
 
     /// Reads (at most 1 MiB of) the body and turns it into an HTTP error.
