@@ -187,12 +187,12 @@ fn check_token_audience(resolved: &ResolvedProfile, token: &str) -> Result<()> {
     if audiences.is_empty() {
         return Ok(());
     }
-    let Some(claims) = crate::token::jwt_claims(token) else {
+    let Some(claims) = sesame::token::jwt_claims(token) else {
         return Ok(());
     };
     match credential::grid::tokens::audience_rejection(&claims, None, &audiences) {
         None => Ok(()),
-        Some(reason) => Err(crate::error::CredentialError::Other(format!(
+        Some(reason) => Err(sesame::CredentialError::Other(format!(
             "profile `{}`: the token is not for this service: {reason}",
             resolved.name
         ))
