@@ -198,7 +198,7 @@ impl LandingPages {
 
 /// Reads a template; the caller has expanded `~` (the engine knows no home-relative paths).
 fn read_template(path: &Path, key: &str) -> Result<Arc<str>> {
-    let meta = std::fs::metadata(&path)
+    let meta = std::fs::metadata(path)
         .map_err(|e| Error::config(format!("cannot read the `{key}` template {}: {e}", path.display())))?;
     if meta.len() > MAX_TEMPLATE {
         return Err(Error::config(format!(
@@ -207,7 +207,7 @@ fn read_template(path: &Path, key: &str) -> Result<Arc<str>> {
             MAX_TEMPLATE / 1024
         )));
     }
-    let text = std::fs::read_to_string(&path)
+    let text = std::fs::read_to_string(path)
         .map_err(|e| Error::config(format!("cannot read the `{key}` template {}: {e}", path.display())))?;
     Ok(Arc::from(text))
 }
