@@ -25,11 +25,19 @@ from conftest import ROOT, m2m_kwargs
 
 def engine_list_keys():
     """The keys the engine's `profile!` table marks `=> List`."""
-    text = (ROOT / "crates" / "sesame" / "src" / "config" / "profile.rs").read_text()
+    text = (ROOT / "crates" / "sesame-app" / "src" / "config" / "profile.rs").read_text()
     return sorted(re.findall(r"^\s*(\w+)\s*:\s*[^=\n]+=>\s*List\s*,", text, re.M))
 
 
-LIST_KEYS = ["audience", "credential_headers", "required_scope", "scopes", "token_audience", "trusted_issuers"]
+LIST_KEYS = [
+    "audience",
+    "credential_headers",
+    "openbao_addr",
+    "required_scope",
+    "scopes",
+    "token_audience",
+    "trusted_issuers",
+]
 
 
 def test_the_list_keys_tested_here_are_the_engines():
@@ -38,6 +46,15 @@ def test_the_list_keys_tested_here_are_the_engines():
 
 
 # ---------------------------------------------------------------- list-valued keys
+
+
+@pytest.mark.parametrize("shape", [list, tuple, " ".join], ids=["list", "tuple", "str"])
+def test_openbao_addr_in_every_shape_reaches_the_cluster_settings(idp, shape):
+    # Each node address is checked when the credential is built: the second one is the bad
+    # one, so the error proves the whole list arrived.
+    kw = m2m_kwargs(idp, cache="openbao", openbao_addr=shape(["http://127.0.0.1:1", "ftp://bao.example"]))
+    with pytest.raises(sesame.ConfigError, match="ftp://bao.example"):
+        sesame.Session(**kw)
 
 
 @pytest.mark.parametrize("shape", [list, tuple, " ".join, ",".join], ids=["list", "tuple", "str", "str-commas"])

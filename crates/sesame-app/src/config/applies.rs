@@ -361,7 +361,7 @@ mod tests {
         let unclassified: Vec<_> = Profile::KEYS.iter().filter(|k| key_use(k, Bearer).is_none()).collect();
         assert!(
             unclassified.is_empty(),
-            "classify these keys in crates/sesame/src/config/applies.rs RULES (and regenerate docs/credential-kinds.md): {unclassified:?}"
+            "classify these keys in crates/sesame-app/src/config/applies.rs RULES (and regenerate docs/credential-kinds.md): {unclassified:?}"
         );
         let stale: Vec<_> = RULES
             .iter()
