@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
-use sesame::credential::{Attachment, AuthRequest, Credential, Rejection};
+use sesame::credential::Credential;
 use sesame::session::Method;
-use sesame::session::header::HeaderMap;
 use sesame::{Error, Url};
 use sesame_app::Status;
 use sesame_app::config::ResolvedProfile;
@@ -40,10 +39,6 @@ pub struct Core {
 }
 
 type Named<'py> = Vec<(&'static str, Option<Bound<'py, PyAny>>)>;
-/// Where an adapter's request goes when it is in scope: the credential, method and URL.
-type Target = (Arc<dyn Credential>, Method, Url);
-/// Credential headers and the attachment id to quote on a 401.
-type Attached = (Vec<(String, String)>, u64);
 
 impl Core {
     fn new(
@@ -163,23 +158,6 @@ impl Core {
             Ok(u) => self.session()?.in_scope(&u),
             Err(_) => false,
         })
-    }
-
-    /// The credential and parsed URL for an adapter, or `None` when out of scope.
-    fn adapter_target(&self, method: &str, url: &Bound<'_, PyAny>) -> PyResult<Option<Target>> {
-        let session = self.session()?;
-        let url = request::url_string(url)?;
-        let Ok(url) = Url::parse(&url) else {
-            return Ok(None);
-        };
-        if !session.in_scope(&url) {
-            return Ok(None);
-        }
-        let cred = session
-            .credential()
-            .cloned()
-            .ok_or_else(|| errors::internal("in scope without credential"))?;
-        Ok(Some((cred, request::method(method)?, url)))
     }
 
     /// The library request of a Python call.
@@ -310,49 +288,6 @@ impl Core {
     fn forget_user(&self, subject: &str) -> PyResult<()> {
         self.web_users()?.forget(subject).map_err(py_err)
     }
-}
-
-async fn attach_op(cred: Arc<dyn Credential>, method: Method, url: Url) -> sesame::Result<Attached> {
-    let mut headers = HeaderMap::new();
-    let att = cred
-        .attach(
-            &AuthRequest {
-                method: &method,
-                url: &url,
-            },
-            &mut headers,
-        )
-        .await?;
-    let pairs = headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    Ok((pairs, att.id))
-}
-
-async fn rejected_op(
-    cred: Arc<dyn Credential>,
-    method: Method,
-    url: Url,
-    attachment: u64,
-    challenge: Option<String>,
-) -> sesame::Result<bool> {
-    let r = cred
-        .rejected(
-            &AuthRequest {
-                method: &method,
-                url: &url,
-            },
-            &Attachment { id: attachment },
-            challenge.as_deref(),
-        )
-        .await?;
-    Ok(r == Rejection::Retry)
 }
 
 async fn token_op(
@@ -839,69 +774,6 @@ session_pymethods!(PySession, PyResult<Py<PyResponse>>, {
     /// For adapters: a new auth exchange for one request (`sesame._AuthExchange`).
     fn _exchange(&self) -> PyResult<PyAuthExchange> {
         Ok(PyAuthExchange::new(&self.core.session()?))
-    }
-
-    /// For adapters: the credential headers for `method url` and the attachment id to quote
-    /// in `_rejected`, or `None` when `url` is out of scope.
-    fn _auth_headers(&self, py: Python<'_>, method: &str, url: &Bound<'_, PyAny>) -> PyResult<Option<Attached>> {
-        let Some((cred, method, url)) = self.core.adapter_target(method, url)? else {
-            return Ok(None);
-        };
-        wait(py, attach_op(cred, method, url))?.map_err(py_err).map(Some)
-    }
-
-    /// For adapters: the server answered 401 to a request that carried `attachment`.
-    /// Returns whether the credential renewed itself (resend once) or not.
-    #[pyo3(signature = (method, url, attachment, challenge=None))]
-    fn _rejected(
-        &self,
-        py: Python<'_>,
-        method: &str,
-        url: &Bound<'_, PyAny>,
-        attachment: u64,
-        challenge: Option<String>,
-    ) -> PyResult<bool> {
-        let Some((cred, method, url)) = self.core.adapter_target(method, url)? else {
-            return Ok(false);
-        };
-        wait(py, rejected_op(cred, method, url, attachment, challenge))?.map_err(py_err)
-    }
-
-    /// `_auth_headers` as an awaitable (for asyncio adapters).
-    fn _auth_headers_async<'py>(
-        &self,
-        py: Python<'py>,
-        method: &str,
-        url: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let target = self.core.adapter_target(method, url)?;
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            match target {
-                None => Ok(None),
-                Some((cred, method, url)) => attach_op(cred, method, url).await.map(Some).map_err(py_err),
-            }
-        })
-    }
-
-    /// `_rejected` as an awaitable.
-    #[pyo3(signature = (method, url, attachment, challenge=None))]
-    fn _rejected_async<'py>(
-        &self,
-        py: Python<'py>,
-        method: &str,
-        url: &Bound<'py, PyAny>,
-        attachment: u64,
-        challenge: Option<String>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let target = self.core.adapter_target(method, url)?;
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            match target {
-                None => Ok(false),
-                Some((cred, method, url)) => rejected_op(cred, method, url, attachment, challenge)
-                    .await
-                    .map_err(py_err),
-            }
-        })
     }
 });
 

@@ -9,7 +9,7 @@
 //! environment variables over the file ([`Config::resolve`]).
 //!
 //! ```
-//! use sesame::config::{Config, Profile};
+//! use sesame_app::config::{Config, Profile};
 //! let cfg = Config::from_toml_str(r#"
 //!     default_profile = "api"
 //!     [profiles.api]

@@ -477,18 +477,6 @@ class Session:
     def _exchange(self) -> _AuthExchange:
         """For adapters: the engine's auth exchange for one request (attach within scope,
         then on a 401: done, or attach again and resend once)."""
-    def _auth_headers(self, method: str, url: str) -> Optional[Tuple[List[Tuple[str, str]], int]]:
-        """For adapters: the credential headers for ``method url`` and the attachment id,
-        or ``None`` out of scope."""
-    def _rejected(self, method: str, url: str, attachment: int, challenge: Optional[str] = None) -> bool:
-        """For adapters: a 401 answered a request that carried ``attachment``; ``True`` when
-        the credential renewed itself and the request should be resent once."""
-    def _auth_headers_async(self, method: str, url: str) -> Awaitable[Optional[Tuple[List[Tuple[str, str]], int]]]:
-        """:meth:`_auth_headers` as an awaitable."""
-    def _rejected_async(
-        self, method: str, url: str, attachment: int, challenge: Optional[str] = None
-    ) -> Awaitable[bool]:
-        """:meth:`_rejected` as an awaitable."""
 
 class _AuthExchange:
     """One request's auth exchange, driven by the ``requests`` and ``httpx`` adapters."""
