@@ -76,9 +76,17 @@ impl Session {
     pub fn put(&self, url: &str) -> RequestBuilder {
         self.request(Method::PUT, url)
     }
+    /// A PATCH request.
+    pub fn patch(&self, url: &str) -> RequestBuilder {
+        self.request(Method::PATCH, url)
+    }
     /// A DELETE request.
     pub fn delete(&self, url: &str) -> RequestBuilder {
         self.request(Method::DELETE, url)
+    }
+    /// A HEAD request.
+    pub fn head(&self, url: &str) -> RequestBuilder {
+        self.request(Method::HEAD, url)
     }
 }
 

@@ -35,11 +35,15 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod hint;
+// Internal helpers the front ends share; not public API.
+#[doc(hidden)]
 pub mod message;
 pub mod middleware;
 pub mod oauth;
 #[doc(hidden)]
 pub mod permissions;
+// Internal helpers the front ends share; not public API.
+#[doc(hidden)]
 pub mod redact;
 pub mod scope;
 pub mod secret;

@@ -48,6 +48,7 @@ pub struct OAuthHttp {
 /// A transport failure of the OAuth client, with the sesame error kind it maps to.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
+#[doc(hidden)]
 pub struct HttpFailure {
     pub(crate) kind: ErrorKind,
     pub(crate) message: String,

@@ -230,6 +230,7 @@ pub fn escape_html(s: &str) -> String {
 }
 
 /// Replaces each `{{name}}` in `template` by its value, HTML-escaped, in one pass.
+#[doc(hidden)]
 pub fn render(template: &str, vars: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(template.len() + 256);
     let mut rest = template;

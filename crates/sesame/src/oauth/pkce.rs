@@ -5,6 +5,7 @@ use base64::Engine;
 use rand::RngCore;
 
 /// `n` random bytes, base64url without padding.
+#[doc(hidden)]
 pub fn random_token(n: usize) -> String {
     let mut b = vec![0u8; n];
     rand::rng().fill_bytes(&mut b);
