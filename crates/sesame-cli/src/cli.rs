@@ -213,6 +213,12 @@ pub struct ProfileFlags {
     /// auth = discover: a capability a discovered JWT must grant (repeatable).
     #[arg(long = "required-scope", global = true, value_name = "SCOPE")]
     pub required_scopes: Vec<String>,
+    /// auth = discover: token discovery is required, optional or off.
+    #[arg(long, global = true, value_name = "MODE", value_parser = ["required", "optional", "off"])]
+    pub token_discovery: Option<String>,
+    /// auth = discover: X.509 credential discovery is required, optional or off.
+    #[arg(long, global = true, value_name = "MODE", value_parser = ["required", "optional", "off"])]
+    pub x509_discovery: Option<String>,
     /// auth = discover: fail before sending when no credential is found.
     #[arg(long, global = true, conflicts_with = "force_noauth")]
     pub fail_if_noauth: bool,
@@ -316,6 +322,8 @@ impl ProfileFlags {
                 many => Some(Ports::Many(many.to_vec())),
             },
             required_scope: (!self.required_scopes.is_empty()).then(|| OneOrMany::Many(self.required_scopes.clone())),
+            token_discovery: self.token_discovery.clone(),
+            x509_discovery: self.x509_discovery.clone(),
             fail_if_noauth: self.fail_if_noauth.then_some(true),
             force_noauth: self.force_noauth.then_some(true),
             raise_for_status: self.raise_for_status.then_some(true),

@@ -90,7 +90,7 @@ pub fn flags_by_key() -> BTreeMap<&'static str, Vec<String>> {
         let long = arg.get_long().expect("profile flags are long flags");
         let takes_value = arg.get_action().takes_values();
         let mut keys = None;
-        for value in ["7", "discover"] {
+        for value in ["7", "discover", "off"] {
             let mut argv = vec!["sesame".to_string(), format!("--{long}")];
             if takes_value {
                 argv.push(value.to_string());

@@ -204,11 +204,79 @@ def test_auth_tuple_and_sesame_keywords_pass_through(server):
         sesame.igwn.Session(url=server.url("/"), base_url=server.url("/"))
 
 
-def test_require_or_disable_discovery_is_refused_with_the_way_to_do_it():
-    for kw, var in [({"token": True}, "SESAME_FIND_TOKEN=1"), ({"token": False}, "SESAME_FIND_TOKEN=0"),
-                    ({"cert": False}, "SESAME_FIND_X509=0")]:
-        with pytest.raises(sesame.ConfigError, match=var):
-            sesame.igwn.Session(**kw)
+def test_token_true_requires_and_token_false_disables_token_discovery(server, monkeypatch):
+    base = server.url("/")
+    # token=True: nothing found is an error before anything is sent.
+    with pytest.raises(sesame.Error, match="(?i)token"):
+        with sesame.igwn.Session(token=True, url=base) as s:
+            s.get(server.url("/required-none"))
+    assert not server.seen("/required-none")
+    monkeypatch.setenv("BEARER_TOKEN", "discovered-7a1c")
+    with sesame.igwn.Session(token=True, url=base) as s:
+        s.get(server.url("/required"))
+    assert server.seen("/required")[-1].headers["authorization"] == "Bearer discovered-7a1c"
+    # token=False: a token in the environment is not used.
+    with sesame.igwn.Session(token=False, url=base) as s:
+        s.get(server.url("/disabled"))
+    assert "authorization" not in server.seen("/disabled")[-1].headers
+    # Unset, igwn-auth-utils' variable decides, as it does there.
+    monkeypatch.setenv("IGWN_AUTH_UTILS_FIND_SCITOKEN", "0")
+    with sesame.igwn.Session(url=base) as s:
+        s.get(server.url("/igwn-env-off"))
+    assert "authorization" not in server.seen("/igwn-env-off")[-1].headers
+    # The same as sesame's own profile key.
+    monkeypatch.delenv("IGWN_AUTH_UTILS_FIND_SCITOKEN")
+    with sesame.Session(auth="discover", base_url=base, token_discovery="off") as s:
+        s.get("key-off")
+    assert "authorization" not in server.seen("/key-off")[-1].headers
+    with pytest.raises(sesame.ConfigError, match="required.*optional.*off"):
+        sesame.Session(auth="discover", base_url=base, token_discovery="maybe")
+
+
+def test_cert_true_requires_an_x509_credential_and_cert_false_ignores_one(server, monkeypatch, tmp_path):
+    base = server.url("/")
+    with pytest.raises(sesame.Error, match="(?i)x\\.?509|certificate|proxy"):
+        with sesame.igwn.Session(cert=True, token=False, url=base) as s:
+            s.get(server.url("/cert-none"))
+    assert not server.seen("/cert-none")
+    # cert=False: a proxy the environment names is not even read (this one is unreadable).
+    bad = tmp_path / "x509up_broken"
+    bad.write_text("not a certificate")
+    bad.chmod(0o600)
+    monkeypatch.setenv("X509_USER_PROXY", str(bad))
+    with sesame.igwn.Session(cert=False, url=base) as s:
+        s.get(server.url("/cert-off"))
+    assert server.seen("/cert-off")
+
+
+def test_per_request_auth_arguments_override_the_sessions(server, monkeypatch):
+    base = server.url("/")
+    monkeypatch.setenv("BEARER_TOKEN", "discovered-2b9e")
+    with sesame.igwn.Session(url=base) as s:
+        s.get(server.url("/a"))
+        s.get(server.url("/b"), token="per-request-1")
+        s.get("c", force_noauth=True)
+        s.get(server.url("/d"))
+        s.get(server.url("/e"), token="per-request-1")
+        assert len(s._overridden) == 2  # one session per distinct set, reused
+        with pytest.raises(sesame.Error):
+            s.get(server.url("/f"), token=False, fail_if_noauth=True)
+    auth = {p: server.seen(p)[-1].headers.get("authorization") for p in ["/a", "/b", "/c", "/d", "/e"]}
+    assert auth == {"/a": "Bearer discovered-2b9e", "/b": "Bearer per-request-1", "/c": None,
+                    "/d": "Bearer discovered-2b9e", "/e": "Bearer per-request-1"}
+    assert not server.seen("/f")
+
+
+def test_token_property_is_the_scitoken_in_use(server, pki):
+    scitokens = pytest.importorskip("scitokens")
+    tok = scitokens.SciToken(key=pki["token_key"], key_id="igwn-test-key")
+    tok["iss"] = "https://issuer.example"
+    with sesame.igwn.Session(token=tok, url=server.url("/")) as s:
+        assert s.token is tok
+    with sesame.igwn.Session(token=False, url=server.url("/")) as s:
+        assert s.token is None
+    with sesame.igwn.Session(force_noauth=True) as s:
+        assert s.token is None
 
 
 def test_igwn_session_is_sesame_sessions_per_origin(server, other_server):
@@ -465,8 +533,11 @@ def test_scitokens_validates_the_discovered_token_sesame_sends(pki, mtls_api, mo
         monkeypatch.setenv("BEARER_TOKEN", good)
         with sesame.igwn.Session(**common) as s:
             s.get(mtls_api.origin + "/frames/run1")
-        sent = mtls_api.seen[-1]
-        assert sent["client"] == "Albert Einstein" and sent["authorization"] == f"Bearer {good}"
+            sent = mtls_api.seen[-1]
+            assert sent["client"] == "Albert Einstein" and sent["authorization"] == f"Bearer {good}"
+            # igwn's Session.token: the SciToken in use, verified by scitokens.
+            assert s.token is not None and s.token["scope"] == "read:/frames"
+            assert s.token["iss"] == iss.origin
         # The real scitokens validates what sesame sent: signature (keys over https from the
         # issuer), audience and scope.
         got = scitokens.SciToken.deserialize(sent["authorization"][len("Bearer "):], audience=mtls_api.origin)

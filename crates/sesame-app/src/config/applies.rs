@@ -204,6 +204,8 @@ const RULES: &[(&str, Applies)] = &[
     ("min_valid", Applies::Only(TOKENS)),
     ("required_scope", Applies::Only(&[Discover])),
     ("verify_signature", Applies::Only(&[Discover])),
+    ("token_discovery", Applies::Only(&[Discover])),
+    ("x509_discovery", Applies::Only(&[Discover])),
     ("trusted_issuers", Applies::Only(ISSUER_TRUST)),
     // `none` never has a credential: "fail if there is none" would always fail. The other
     // kinds fail when their credential is missing (netrc: when no entry matches).

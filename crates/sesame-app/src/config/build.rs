@@ -233,6 +233,12 @@ fn discover_credential(resolved: &ResolvedProfile, explicit_token: bool) -> Resu
     let mut b = credential::Discover::builder()
         .fail_if_noauth(p.fail_if_noauth.unwrap_or(false) && !explicit_token)
         .force_noauth(p.force_noauth.unwrap_or(false));
+    if let Some(m) = discovery_mode("token_discovery", p.token_discovery.as_deref())? {
+        b = b.token(m);
+    }
+    if let Some(m) = discovery_mode("x509_discovery", p.x509_discovery.as_deref())? {
+        b = b.x509(m);
+    }
     if explicit_token {
         use credential::grid::tokens::Mode;
         b = b.token(Mode::Disabled).netrc(Mode::Disabled);
@@ -270,6 +276,24 @@ fn discover_credential(resolved: &ResolvedProfile, explicit_token: bool) -> Resu
         }
     }
     Ok(Arc::new(b.build()?))
+}
+
+/// `token_discovery` / `x509_discovery`: `required`, `optional` or `off` (`None`: the
+/// `SESAME_FIND_*` variable decides, as without the key).
+fn discovery_mode(key: &str, value: Option<&str>) -> Result<Option<credential::grid::tokens::Mode>> {
+    use credential::grid::tokens::Mode;
+    let Some(v) = value else { return Ok(None) };
+    Ok(Some(match v.trim().to_ascii_lowercase().as_str() {
+        "required" => Mode::Required,
+        "optional" => Mode::Optional,
+        "off" => Mode::Disabled,
+        _ => {
+            return Err(Error::config(format!(
+                "{key} = \"{}\" is not valid: use \"required\", \"optional\" or \"off\"",
+                sesame::oauth::clean(v, 40)
+            )));
+        }
+    }))
 }
 
 /// With no `auth` key: a token means bearer, a username basic, a certificate x509, else none.

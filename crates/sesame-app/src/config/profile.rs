@@ -362,6 +362,13 @@ profile! {
     /// confidential OAuth client may authenticate to when WebFinger names them (without
     /// `issuer`, a client with a secret or key refuses any other).
     trusted_issuers: Vec<String> => List,
+    /// Discover: `"required"` (finding no token is an error), `"optional"` or `"off"` (no
+    /// token is looked for); igwn-auth-utils' `token=True`/`False`. Default:
+    /// `SESAME_FIND_TOKEN`, else optional.
+    token_discovery: String => Str,
+    /// Discover: `"required"`, `"optional"` or `"off"` for the X.509 credential;
+    /// igwn-auth-utils' `cert=True`/`False`. Default: `SESAME_FIND_X509`, else optional.
+    x509_discovery: String => Str,
     /// Fail before sending when no credential is found (discover).
     fail_if_noauth: bool => Bool,
     /// Send no credential at all (discover).

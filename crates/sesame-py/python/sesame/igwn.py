@@ -17,9 +17,13 @@ is the first). Differences from igwn-auth-utils, by design:
   of its own (the token's audience is checked against that host, unless
   ``token_audience=``). ``url=`` makes the session of its origin at once.
 - ``token=True`` / ``token=False`` and ``cert=True`` / ``cert=False`` (require or disable one
-  discovery) are not arguments of the engine's profile: set ``SESAME_FIND_TOKEN`` /
-  ``SESAME_FIND_X509`` (``1`` required, ``0`` disabled) before the session is made. Passing
-  them raises :class:`sesame.ConfigError` rather than silently doing something else.
+  discovery) are the profile keys ``token_discovery`` / ``x509_discovery`` (``"required"`` /
+  ``"off"``); unset, ``IGWN_AUTH_UTILS_FIND_SCITOKEN`` / ``IGWN_AUTH_UTILS_FIND_X509`` are
+  read as igwn-auth-utils reads them, then ``SESAME_FIND_TOKEN`` / ``SESAME_FIND_X509``.
+- Per-request ``token=``, ``cert=``, ``token_audience=``, ``token_scope=``,
+  ``token_issuer=``, ``auth=``, ``force_noauth=`` and ``fail_if_noauth=`` override the
+  session's for that request, as in igwn-auth-utils (each distinct set of them gets a
+  :class:`sesame.Session` of its own, kept for the next request with the same set).
 - ``auth=`` takes requests' ``(username, password)`` tuple only.
 - Errors are sesame's: ``raise_for_status=True`` raises :class:`sesame.HTTPError` (a
   subclass per status, the response in ``.response``); "no credential" with
@@ -64,13 +68,45 @@ def _token_text(token: Any) -> str:
     raise TypeError(f"token must be a str, bytes or scitokens.SciToken, not {type(token).__name__}")
 
 
-def _unsupported(name: str, value: bool, variable: str) -> ConfigError:
-    want = "1" if value else "0"
-    return ConfigError(
-        f"{name}={value} (require or disable that discovery) is not supported by sesame.igwn.Session: "
-        f"set {variable}={want} in the environment before the session is made, and leave {name} unset",
-        kind="config",
-    )
+def _bool_env(name: str) -> Optional[bool]:
+    """igwn-auth-utils' reading of its ``IGWN_AUTH_UTILS_FIND_*`` variables (unset: ``None``)."""
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    return value.strip().lower() in ("1", "y", "yes", "true")
+
+
+def _discovery(value: Optional[bool]) -> Optional[str]:
+    """``True``/``False`` (require/disable one discovery) as a ``*_discovery`` key's word."""
+    if value is None:
+        return None
+    return "required" if value else "off"
+
+
+# The arguments igwn-auth-utils takes both for the session and for one request.
+_AUTH_ARGS = (
+    "token",
+    "token_audience",
+    "token_scope",
+    "token_issuer",
+    "cert",
+    "auth",
+    "force_noauth",
+    "fail_if_noauth",
+)
+
+
+def _hashable(value: Any) -> Any:
+    """A per-request argument as part of a dict key: lists become tuples; other objects (a
+    ``SciToken``, a path) stand for themselves (a SciToken is signed anew each time it is
+    serialised, so its text would not find the session again)."""
+    if isinstance(value, list):
+        return tuple(value)
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
 
 
 def _arguments(
@@ -90,13 +126,17 @@ def _arguments(
         # igwn-auth-utils raises ValueError for this pair too.
         raise ValueError("cannot select both force_noauth and fail_if_noauth")
     kw: dict[str, Any] = {"auth": "discover", "raise_for_status": raise_for_status}
+    if token is None:
+        token = _bool_env("IGWN_AUTH_UTILS_FIND_SCITOKEN")
+    if cert is None:
+        cert = _bool_env("IGWN_AUTH_UTILS_FIND_X509")
     if isinstance(token, bool):
-        raise _unsupported("token", token, "SESAME_FIND_TOKEN")
-    if token is not None:
+        kw["token_discovery"] = _discovery(token)
+    elif token is not None:
         kw["token"] = _token_text(token)
     if isinstance(cert, bool):
-        raise _unsupported("cert", cert, "SESAME_FIND_X509")
-    if isinstance(cert, tuple):
+        kw["x509_discovery"] = _discovery(cert)
+    elif isinstance(cert, tuple):
         kw["cert"], kw["key"] = os.fspath(cert[0]), os.fspath(cert[1])
     elif cert is not None:
         kw["cert"] = os.fspath(cert)
@@ -179,13 +219,29 @@ class Session:
             fail_if_noauth,
             raise_for_status,
         )
+        # igwn-auth-utils' own arguments, which one request may override.
+        self._igwn: Dict[str, Any] = {
+            "token": token,
+            "token_audience": token_audience,
+            "token_scope": token_scope,
+            "token_issuer": token_issuer,
+            "cert": cert,
+            "auth": auth,
+            "force_noauth": force_noauth,
+            "fail_if_noauth": fail_if_noauth,
+        }
+        self._raise = raise_for_status
+        self._given_token = token
         self._profile: Optional[str] = kwargs.pop("profile", None)
         clash = sorted((set(kw) | {"base_url"}) & set(kwargs))
         if clash:
             raise TypeError(f"{', '.join(clash)}: given twice (an igwn argument and a sesame one)")
+        self._extra = kwargs
         kw.update(kwargs)
         self._kw = kw
         self._sessions: Dict[str, _sesame.Session] = {}
+        # Sessions for requests that override the auth arguments, by origin and overrides.
+        self._overridden: Dict[Tuple[str, Tuple[Tuple[str, Any], ...]], _sesame.Session] = {}
         self._first: Optional[str] = None
         if url is not None:
             self._for(_origin(url))
@@ -197,6 +253,36 @@ class Session:
             self._sessions[origin] = s
             if self._first is None:
                 self._first = origin
+        return s
+
+    def _for_request(self, origin: str, overrides: Dict[str, Any]) -> _sesame.Session:
+        """The session for a request that sets some of the auth arguments itself."""
+        if not overrides:
+            return self._for(origin)
+        key = (origin, tuple(sorted((k, _hashable(v)) for k, v in overrides.items())))
+        s = self._overridden.get(key)
+        if s is None:
+            merged = dict(self._igwn)
+            # As in igwn-auth-utils: a request's force_noauth/fail_if_noauth replace the
+            # session's (they are not merged); its token/cert/… win where given.
+            merged["force_noauth"] = overrides.get("force_noauth", False)
+            merged["fail_if_noauth"] = overrides.get("fail_if_noauth", False)
+            merged.update({k: v for k, v in overrides.items() if k not in ("force_noauth", "fail_if_noauth")})
+            kw = _arguments(
+                merged["token"],
+                merged["token_audience"],
+                merged["token_scope"],
+                merged["token_issuer"],
+                merged["cert"],
+                merged["auth"],
+                None,
+                merged["force_noauth"],
+                merged["fail_if_noauth"],
+                self._raise,
+            )
+            kw.update(self._extra)
+            s = _sesame.Session(self._profile, base_url=origin, **kw)
+            self._overridden[key] = s
         return s
 
     @property
@@ -211,11 +297,47 @@ class Session:
         """The origin of ``url=`` (else of the first request), ``None`` before either."""
         return self._first
 
+    @property
+    def token(self) -> Any:
+        """The token requests carry, as a ``scitokens.SciToken`` (igwn-auth-utils'
+        ``Session.token``): the one given as ``token=``, else the one sesame found for
+        :attr:`session`'s origin, deserialised by ``scitokens`` as igwn-auth-utils' discovery
+        does (its signature checked against the issuer's keys, its audience against the
+        origin or ``token_audience``). ``None`` when no token is used, ``scitokens`` refuses
+        it (an opaque or unverifiable token), or ``scitokens`` is not installed."""
+        try:
+            import scitokens  # type: ignore[import-untyped]
+        except ImportError:
+            return None
+        if isinstance(self._given_token, scitokens.SciToken):
+            return self._given_token
+        if self._first is None or self._igwn["force_noauth"] or self._given_token is False:
+            return None
+        try:
+            text = self.session.token()
+        except Exception:
+            return None
+        audience = self._igwn["token_audience"] or self._first.rstrip("/")
+        try:
+            return scitokens.SciToken.deserialize(text, audience=audience)
+        except Exception:
+            return None
+
     def request(self, method: str, url: str, **kwargs: Any) -> _sesame.Response:
-        """Sends a request to a full URL (or, with ``url=``, one relative to its origin)."""
+        """Sends a request to a full URL (or, with ``url=``, one relative to its origin).
+
+        igwn-auth-utils' per-request ``token=``, ``cert=``, ``token_audience=``,
+        ``token_scope=``, ``token_issuer=``, ``auth=``, ``force_noauth=`` and
+        ``fail_if_noauth=`` apply to this request only."""
+        overrides = {k: kwargs.pop(k) for k in _AUTH_ARGS if k in kwargs}
+        overrides = {
+            k: v for k, v in overrides.items() if v is not None and not (k in ("force_noauth", "fail_if_noauth") and v is False)
+        }
         if "//" in url:
-            return self._for(_origin(url)).request(method, url, **kwargs)
-        return self.session.request(method, url, **kwargs)
+            return self._for_request(_origin(url), overrides).request(method, url, **kwargs)
+        if self._first is None:
+            raise ConfigError("a relative URL needs url= (the service's origin)", kind="config")
+        return self._for_request(self._first, overrides).request(method, url, **kwargs)
 
     def get(self, url: str, params: Any = None, **kwargs: Any) -> _sesame.Response:
         return self.request("GET", url, params=params, **kwargs)
@@ -243,7 +365,7 @@ class Session:
         return self.session.status()
 
     def close(self) -> None:
-        for s in self._sessions.values():
+        for s in list(self._sessions.values()) + list(self._overridden.values()):
             s.close()
 
     def __enter__(self) -> "Session":
