@@ -65,6 +65,50 @@ impl TextOutput for PyStderr {
             }
         });
     }
+
+    /// In a notebook, the device code is cell output: HTML with the link, the code and the
+    /// QR code (`text/plain` is the terminal's prompt), where a person can scan it.
+    fn show_device_code(&self, prompt: &sesame::credential::DevicePrompt<'_>, text: &str) -> bool {
+        Python::attach(|py| {
+            if !in_notebook(py) {
+                return false;
+            }
+            let shown = (|| -> PyResult<()> {
+                let bundle = PyDict::new(py);
+                bundle.set_item("text/html", sesame_app::login::device_code_html(prompt))?;
+                bundle.set_item("text/plain", text)?;
+                let kwargs = PyDict::new(py);
+                kwargs.set_item("raw", true)?;
+                py.import("IPython.display")?
+                    .getattr("display")?
+                    .call((bundle,), Some(&kwargs))?;
+                Ok(())
+            })();
+            match shown {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot display the device code in the notebook");
+                    false
+                }
+            }
+        })
+    }
+}
+
+/// Whether this runs in a notebook: an IPython kernel (Jupyter, JupyterLab, VS Code
+/// notebooks) is the running shell. A terminal IPython has no `kernel`.
+fn in_notebook(py: Python<'_>) -> bool {
+    let Ok(modules) = py.import("sys").and_then(|s| s.getattr("modules")) else {
+        return false;
+    };
+    let Ok(Some(ipython)) = modules.call_method1("get", ("IPython",)).map(|m| (!m.is_none()).then_some(m)) else {
+        return false;
+    };
+    ipython
+        .call_method0("get_ipython")
+        .and_then(|shell| shell.getattr("kernel"))
+        .map(|k| !k.is_none())
+        .unwrap_or(false)
 }
 
 /// Whether `sys.<name>` is a terminal (`False` when it is missing or cannot say).

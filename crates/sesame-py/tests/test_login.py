@@ -182,6 +182,65 @@ def assert_cached_for_the_shell(idp, cli: str, profile: str, token: str, cache: 
 # ---------------------------------------------------------------- (a) device flow
 
 
+def test_device_login_in_a_notebook_is_cell_output_with_link_code_and_qr(idp, browser, cli, clean_env, tmp_path):
+    """In a real Jupyter kernel (ipykernel, driven by jupyter_client as a notebook front end
+    drives it), `login(mode="device")` shows the code as the cell's HTML output — the link,
+    the code and a QR code — and waits until a person approves it elsewhere."""
+    from jupyter_client.manager import start_new_kernel
+
+    write_profile("pynotebook", idp.issuer, "device")
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter-runtime"), JUPYTER_PLATFORM_DIRS="1")
+    env.pop("BROWSER", None)
+    km, kc = start_new_kernel(kernel_name="python3", env=env)
+    try:
+        msg_id = kc.execute(
+            "import sesame\n"
+            "s = sesame.Session('pynotebook')\n"
+            "s.login(mode='device')\n"
+            "print('logged in as', s.get('whoami').json()['sub'])\n"
+        )
+        shown: List[Dict[str, str]] = []
+        stdout, stderr = [], []
+        approved = None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            msg = kc.get_iopub_msg(timeout=deadline - time.monotonic())
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "display_data":
+                shown.append(content["data"])
+                # The person: reads the code off the cell's output, approves in a browser.
+                text = content["data"]["text/plain"]
+                code = re.search(r"First copy your one-time code: (\S+)", text).group(1)
+                uri = re.search(r"Then open (\S+) and enter it", text).group(1)
+                benv = dict(os.environ, **browser.env())
+                benv.pop("BROWSER")
+                approved = subprocess.run([browser.command, f"{uri}?user_code={code}"], env=benv,
+                                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=90)
+            elif kind == "stream":
+                (stdout if content["name"] == "stdout" else stderr).append(content["text"])
+            elif kind == "error":
+                raise AssertionError("\n".join(content["traceback"]))
+            elif kind == "status" and content["execution_state"] == "idle":
+                break
+        reply = kc.get_shell_msg(timeout=30)
+        assert reply["content"]["status"] == "ok", reply["content"]
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert approved is not None and approved.returncode == 0, (approved, stderr)
+    assert len(shown) == 1, shown
+    html = shown[0]["text/html"]
+    assert re.search(r"one-time code: <code><b>[A-Z0-9-]+</b></code>", html), html
+    assert f'href="{idp.issuer}' in html and "<svg" in html, html
+    # The HTML is the prompt; stderr does not repeat it. The login's summary still goes there.
+    assert "one-time code" not in "".join(stderr)
+    assert "logged in as alice" in "".join(stdout), (stdout, stderr)
+
+
+
+
 def test_device_login_shows_the_code_then_the_cli_uses_the_cached_token(idp, browser, cli, monkeypatch, clean_env):
     write_profile("pydevice", idp.issuer, "device")
     # No terminal and no $BROWSER: an explicit device login still runs (the person

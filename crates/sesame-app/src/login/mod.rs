@@ -50,7 +50,9 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 
 pub use logout::{LoggedOut, logout, revoke};
-pub use text_ui::{Stderr, TextLoginUi, TextOutput, UiSettings, browser_commands, render_qr};
+pub use text_ui::{
+    Stderr, TextLoginUi, TextOutput, UiSettings, browser_commands, device_code_html, render_qr, render_qr_svg,
+};
 
 use std::time::Duration;
 

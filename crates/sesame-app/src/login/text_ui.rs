@@ -19,6 +19,68 @@ use sesame::credential::{BrowserLaunch, DevicePrompt, LoginUi, Waiting};
 pub trait TextOutput: Send + Sync + fmt::Debug {
     /// Writes `text` and flushes.
     fn write(&self, text: &str);
+
+    /// Shows a device code richly (a notebook's HTML output: the link, the code and a QR
+    /// code as an image) and returns `true`, or returns `false` (the default) for the
+    /// text prompt. `text` is that prompt, for the output's plain-text alternative.
+    fn show_device_code(&self, prompt: &DevicePrompt<'_>, text: &str) -> bool {
+        let _ = (prompt, text);
+        false
+    }
+}
+
+/// The device-code prompt as an HTML fragment (for a notebook): the address as a link, the
+/// code, and the QR code of the complete address as inline SVG. Every value from the
+/// provider is HTML-escaped.
+pub fn device_code_html(prompt: &DevicePrompt<'_>) -> String {
+    let esc = sesame::oauth::landing::escape_html;
+    // Only an http(s) address becomes a link: a spoofed provider's `javascript:` URI stays text.
+    let link = |uri: &str| match Url::parse(uri) {
+        Ok(u) if matches!(u.scheme(), "https" | "http") => {
+            format!(
+                "<a href=\"{0}\" target=\"_blank\" rel=\"noopener noreferrer\">{0}</a>",
+                esc(uri)
+            )
+        }
+        _ => format!("<code>{}</code>", esc(uri)),
+    };
+    let mut html = format!(
+        "<div class=\"sesame-device-login\"><p>First copy your one-time code: <code><b>{}</b></code></p>\
+         <p>Then open {} and enter it.</p>",
+        esc(prompt.user_code),
+        link(prompt.verification_uri)
+    );
+    if let Some(complete) = prompt.verification_uri_complete {
+        html.push_str(&format!(
+            "<p>Or open {} (the code is filled in), or scan:</p>",
+            link(complete)
+        ));
+        if let Some(svg) = render_qr_svg(complete) {
+            html.push_str(&svg);
+        }
+    }
+    html.push_str(&format!(
+        "<p>The code expires in {}.</p></div>",
+        human(prompt.expires_in)
+    ));
+    html
+}
+
+/// A QR code of `data` as an SVG image (dark modules on white, with the quiet zone);
+/// `None` if the data does not fit.
+pub fn render_qr_svg(data: &str) -> Option<String> {
+    use qrcode::render::svg;
+    let code = qrcode::QrCode::with_error_correction_level(data.as_bytes(), qrcode::EcLevel::L).ok()?;
+    let image = code
+        .render::<svg::Color<'_>>()
+        .min_dimensions(180, 180)
+        .quiet_zone(true)
+        .build();
+    // The renderer starts with an XML declaration, which has no place inside HTML.
+    Some(match image.find("<svg") {
+        Some(at) => image[at..].to_string(),
+        None => image,
+    })
 }
 
 /// The process's stderr.
@@ -198,6 +260,9 @@ impl LoginUi for TextLoginUi {
             }
         }
         text.push_str(&format!("\n  The code expires in {}.", human(prompt.expires_in)));
+        if self.out.show_device_code(prompt, &text) {
+            return;
+        }
         self.say(&text);
     }
 
@@ -419,6 +484,27 @@ mod tests {
         );
         assert!(browser_commands("'unterminated", u).is_empty());
         assert!(browser_commands(" : ", u).is_empty());
+    }
+
+    #[test]
+    fn device_code_html_escapes_and_links_only_http() {
+        let prompt = DevicePrompt {
+            user_code: "<b>WDJB</b>",
+            verification_uri: "javascript:alert(1)",
+            verification_uri_complete: Some("https://idp.example/device?user_code=WDJB&x=\"y"),
+            expires_in: Duration::from_secs(600),
+        };
+        let html = device_code_html(&prompt);
+        assert!(
+            html.contains("&lt;b&gt;WDJB&lt;/b&gt;") && !html.contains("<b><b>"),
+            "{html}"
+        );
+        assert!(!html.contains("href=\"javascript"), "{html}");
+        assert!(
+            html.contains("href=\"https://idp.example/device?user_code=WDJB&amp;x=&quot;y\""),
+            "{html}"
+        );
+        assert!(html.contains("<svg") && !html.contains("<?xml"), "{html}");
     }
 
     #[test]

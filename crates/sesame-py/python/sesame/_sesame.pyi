@@ -347,7 +347,9 @@ class Session:
           ``mode="no-browser"``, ``$SSH_CONNECTION`` is set or there is no display; when
           none can be opened and the provider supports it, the device flow runs as well.
         - ``auth="device"``: the device flow (RFC 8628): the code and where to enter it
-          are written to ``sys.stderr``.
+          are written to ``sys.stderr``; in a notebook (a Jupyter/IPython kernel) they are
+          the cell's output instead — the link, the code and a QR code to scan — and the
+          call waits for the approval.
         - ``mode="browser"`` / ``"device"`` pick the flow whatever the profile says (like
           ``sesame login --browser`` / ``--device``); ``"no-browser"`` opens nothing.
         - Unattended kinds (client-credentials, password) get a new token; static
