@@ -3,7 +3,8 @@
 //! The application layer of sesame, shared by the `sesame` command and the Python package:
 //! profiles from the configuration file ([`config`]), the person-facing part of logins
 //! ([`login`]: the text UI, the browser opener, QR codes, logout), what `status` reports
-//! ([`Status`]) and bearer files ([`bearer_file`]). It builds engine objects
+//! ([`Status`]), bearer files ([`bearer_file`]), writing profiles ([`config::write`]) and
+//! registering a client as a profile ([`register`]). It builds engine objects
 //! ([`sesame::Session`], credentials, token sources) and never reaches into their
 //! internals; the engine does not know this crate exists (see `docs/ARCHITECTURE.md`).
 //!
@@ -25,6 +26,7 @@ pub mod config;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod login;
+pub mod register;
 mod status;
 
 pub use status::{CachedToken, Status, TokenStatus};

@@ -68,6 +68,7 @@ pub fn word(hint: &Hint) -> String {
             "check the path (profile key or flag), and that the file exists and is readable by you".into()
         }
         Hint::CheckConfigFile => "check the configuration file (its path is $SESAME_CONFIG or --config)".into(),
+        Hint::ReplaceProfile => "--force replaces it".into(),
         Hint::PickProfile => {
             "pick an existing profile with --profile (or -p), or add a [profiles.NAME] table".into()
         }

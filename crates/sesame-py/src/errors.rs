@@ -59,6 +59,7 @@ pub fn word(hint: &sesame::Hint) -> String {
         Hint::SetKey(key) => format!("set `{key}` in the profile or pass `{key}=` to the Session"),
         Hint::CheckFile => "check the path (profile key or argument), and that the file exists and is readable by you".into(),
         Hint::CheckConfigFile => "check the configuration file (its path is $SESAME_CONFIG or the `config=` argument)".into(),
+        Hint::ReplaceProfile => "pick another name for `save_profile`, or remove that profile from the configuration file first".into(),
         Hint::PickProfile => "pass an existing profile name (`Session(\"NAME\")`), or add a [profiles.NAME] table".into(),
         Hint::SeeConfiguration => "see docs/configuration.md for the keys and their values".into(),
         Hint::CheckNetwork => "check that the server is up and reachable from here (host name, port, firewall, HTTPS_PROXY/NO_PROXY); logging.getLogger(\"sesame\").setLevel(logging.DEBUG) shows each attempt".into(),

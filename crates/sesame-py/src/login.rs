@@ -101,7 +101,10 @@ fn in_notebook(py: Python<'_>) -> bool {
     let Ok(modules) = py.import("sys").and_then(|s| s.getattr("modules")) else {
         return false;
     };
-    let Ok(Some(ipython)) = modules.call_method1("get", ("IPython",)).map(|m| (!m.is_none()).then_some(m)) else {
+    let Ok(Some(ipython)) = modules
+        .call_method1("get", ("IPython",))
+        .map(|m| (!m.is_none()).then_some(m))
+    else {
         return false;
     };
     ipython

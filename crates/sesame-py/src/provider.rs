@@ -117,16 +117,35 @@ async fn http_of(resolved: &ResolvedProfile) -> sesame::Result<(Arc<LazyClient>,
     Ok((c, http))
 }
 
-/// `register(…)`.
+/// `register(…, save_profile=NAME)`: the registration use-case of the app layer (the same
+/// as `sesame register --save-profile`); the answer gains `saved_profile` (`name`,
+/// `config`, `secret_file`) when the client was saved.
 pub async fn register_op(
     resolved: ResolvedProfile,
     request: RegistrationRequest,
     initial_access_token: Option<String>,
+    save_profile: Option<String>,
 ) -> sesame::Result<serde_json::Value> {
-    let (lazy, http) = http_of(&resolved).await?;
-    let endpoint = lazy.get().await?.registration_endpoint()?;
-    let r = registration::register(&http, &endpoint, &request, initial_access_token.as_deref()).await?;
-    Ok(registration_json(&r))
+    let config = match (&save_profile, &resolved.config_path) {
+        (None, _) => None,
+        (Some(_), Some(p)) => Some(p.clone()),
+        (Some(_), None) => Some(sesame_app::config::write::config_path(None)?),
+    };
+    let save = config.as_deref().zip(save_profile.as_deref());
+    let (registered, saved) =
+        sesame_app::register::register_to_profile(&resolved, &request, initial_access_token.as_deref(), save).await?;
+    let mut v = registration_json(&registered.registration);
+    if let (Some(saved), Some(name), Some(o)) = (saved, save_profile, v.as_object_mut()) {
+        o.insert(
+            "saved_profile".into(),
+            serde_json::json!({
+                "name": name,
+                "config": saved.config.display().to_string(),
+                "secret_file": saved.secret_file.map(|f| f.display().to_string()),
+            }),
+        );
+    }
+    Ok(v)
 }
 
 /// `read_registration(uri, token)`.

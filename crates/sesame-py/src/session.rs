@@ -694,7 +694,7 @@ session_pymethods!(PySession, PyResult<Py<PyResponse>>, {
     /// RFC 7591 dynamic registration at the profile's provider. Returns the whole
     /// response: `client_id`, `client_secret`, `registration_access_token`,
     /// `registration_client_uri`, …
-    #[pyo3(signature = (*, redirect_uris=None, client_name=None, grant_types=None, response_types=None, token_endpoint_auth_method=None, application_type=None, scope=None, initial_access_token=None))]
+    #[pyo3(signature = (*, redirect_uris=None, client_name=None, grant_types=None, response_types=None, token_endpoint_auth_method=None, application_type=None, scope=None, initial_access_token=None, save_profile=None))]
     fn register(
         &self,
         py: Python<'_>,
@@ -706,6 +706,7 @@ session_pymethods!(PySession, PyResult<Py<PyResponse>>, {
         application_type: Option<String>,
         scope: Option<String>,
         initial_access_token: Option<String>,
+        save_profile: Option<String>,
     ) -> PyResult<Py<PyAny>> {
         let req = sesame::oauth::registration::RegistrationRequest {
             redirect_uris: redirect_uris.unwrap_or_default(),
@@ -716,7 +717,7 @@ session_pymethods!(PySession, PyResult<Py<PyResponse>>, {
             application_type,
             scope,
         };
-        let fut = crate::provider::register_op(self.core.resolved.clone(), req, initial_access_token);
+        let fut = crate::provider::register_op(self.core.resolved.clone(), req, initial_access_token, save_profile);
         let v = wait(py, fut)?.map_err(py_err)?;
         crate::provider::to_py(py, &v)
     }

@@ -80,6 +80,38 @@ def test_discover_by_webfinger_with_a_prefix(idp):
         assert meta["issuer"] == idp.issuer
 
 
+def test_register_save_profile_writes_a_usable_client_with_its_secret_in_a_0600_file(idp, tmp_path):
+    import os
+    import stat
+
+    config = tmp_path / "conf" / "config.toml"
+    config.parent.mkdir(mode=0o700)
+    config.write_text('# my profiles\n[profiles.provider]\nauth = "oidc"\n'
+                      f'issuer = "{idp.issuer}"\nbase_url = "{idp.api}"\nclient_id = "sesame-cli"\n')
+    with sesame.Session("provider", config=str(config)) as s:
+        reg = s.register(grant_types=["client_credentials"], response_types=[], token_endpoint_auth_method="client_secret_basic",
+                         client_name="saved by python", save_profile="saved-m2m")
+        saved = reg["saved_profile"]
+        assert saved["name"] == "saved-m2m" and saved["config"] == str(config), saved
+        secret_file = saved["secret_file"]
+        assert secret_file and stat.S_IMODE(os.stat(secret_file).st_mode) == 0o600
+        assert open(secret_file).read().strip() == reg["client_secret"]
+        text = config.read_text()
+        # The file keeps what was there; the secret is a reference, never its value.
+        assert text.startswith("# my profiles") and "[profiles.saved-m2m]" in text, text
+        assert reg["client_secret"] not in text and "client_secret = { file = " in text, text
+        # The same name again is refused before anything is registered, with a hint
+        # worded for Python.
+        with pytest.raises(sesame.ConfigError, match="already exists") as e:
+            s.register(grant_types=["client_credentials"], response_types=[], save_profile="saved-m2m")
+        assert "save_profile" in str(e.value) and "--force" not in str(e.value)
+        with pytest.raises(sesame.ConfigError, match="profile name"):
+            s.register(grant_types=["client_credentials"], response_types=[], save_profile="bad name!")
+    with sesame.Session("saved-m2m", config=str(config)) as c:
+        assert c.auth == "client-credentials"
+        assert c.get("whoami").json()["client_id"] == reg["client_id"]
+
+
 def test_register_then_read_update_delete(idp):
     with sesame.Session(base_url=idp.api, auth="oidc", issuer=idp.issuer, client_id="sesame-cli", cache="memory") as s:
         reg = s.register(

@@ -49,6 +49,9 @@ pub enum Hint {
     CheckConfigFile,
     /// Pick an existing profile, or add the one asked for.
     PickProfile,
+    /// A profile of that name is already in the configuration file: replace it explicitly,
+    /// or pick another name.
+    ReplaceProfile,
     /// The configuration is invalid: see the configuration reference.
     SeeConfiguration,
     /// The server is unreachable: check the network path; a debug log shows each attempt.
@@ -86,6 +89,7 @@ impl fmt::Display for Hint {
             Hint::FixPermissions { path } => write!(f, "chmod go-rwx {}", path.display()),
             Hint::CheckConfigFile => f.write_str("check the configuration file ($SESAME_CONFIG)"),
             Hint::PickProfile => f.write_str("pick an existing profile, or add a [profiles.NAME] table"),
+            Hint::ReplaceProfile => f.write_str("replace the existing profile explicitly, or pick another name"),
             Hint::SeeConfiguration => f.write_str("see the configuration reference (docs/configuration.md)"),
             Hint::CheckNetwork => f.write_str(
                 "check that the server is up and reachable from here (host name, port, firewall, HTTPS_PROXY/NO_PROXY); a debug log shows each attempt",

@@ -27,6 +27,7 @@ mod json_grant;
 mod oauth;
 mod profile;
 mod secret_source;
+pub mod write;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

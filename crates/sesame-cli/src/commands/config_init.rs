@@ -8,9 +8,10 @@
 //! 0700 folder when sesame creates the folder).
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use sesame::Error;
+use sesame_app::config::write::{WriteOptions, check_name, write_profile};
 use sesame_app::config::{AuthKind, Config, OneOrMany, Profile, SecretSource};
 
 use crate::cli::{Global, InitArgs, ProfileFlags};
@@ -34,29 +35,11 @@ pub fn run(global: &Global, flags: &ProfileFlags, args: &InitArgs) -> Result<i32
             "`sesame config init` needs --auth KIND (and the keys that kind uses) when it cannot ask on a terminal",
         ));
     }
-    for (key, s) in [
-        ("client_secret", &profile.client_secret),
-        ("password", &profile.password),
-        ("token", &profile.token),
-    ] {
-        if s.as_ref().is_some_and(SecretSource::is_literal) {
-            return Err(Error::config(format!(
-                "`{key}` would be written as plain text; give a reference (env, file or keyring)"
-            )));
-        }
-    }
-    let old = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
+    let opts = WriteOptions {
+        force: args.force,
+        make_default: args.make_default,
     };
-    let text = updated_text(&old, &path, &name, &profile, args)?;
-    // Read back as sesame will: unknown keys, bad values and keys the kind does not use
-    // are refused now, not at the first request.
-    let config = Config::from_toml_str(&text, &path)?;
-    let resolved = config.resolve(Some(&name), Profile::default())?;
-    sesame_app::config::applies::check(&resolved)?;
-    write_atomically(&path, &text)?;
+    write_profile(&path, &name, &profile, opts)?;
     if !global.quiet {
         eprintln!("sesame: wrote profile `{name}` to {}", path.display());
         if matches!(profile.auth, Some(AuthKind::Oidc | AuthKind::Device)) {
@@ -64,92 +47,6 @@ pub fn run(global: &Global, flags: &ProfileFlags, args: &InitArgs) -> Result<i32
         }
     }
     Ok(exit::OK)
-}
-
-pub(super) fn check_name(name: &str) -> Result<(), Error> {
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        return Err(Error::config(format!(
-            "profile name `{name}`: use letters, digits, `-`, `_` and `.`"
-        )));
-    }
-    Ok(())
-}
-
-/// The file's text with the profile added (or replaced, with --force).
-pub(super) fn updated_text(
-    old: &str,
-    path: &Path,
-    name: &str,
-    profile: &Profile,
-    args: &InitArgs,
-) -> Result<String, Error> {
-    let mut doc: toml_edit::DocumentMut = old
-        .parse()
-        .map_err(|e| Error::config(format!("{} is not valid TOML: {e}", path.display())))?;
-    let table_text =
-        toml::to_string(profile).map_err(|e| Error::config(format!("cannot write the profile as TOML: {e}")))?;
-    let mut new_table = table_text
-        .parse::<toml_edit::DocumentMut>()
-        .map_err(|e| Error::config(format!("cannot write the profile as TOML: {e}")))?
-        .as_table()
-        .clone();
-    // Secrets as `client_secret = { env = "VAR" }`, the way the docs write them.
-    for (_, item) in new_table.iter_mut() {
-        if let Some(t) = item.as_table() {
-            *item = toml_edit::Item::Value(toml_edit::Value::InlineTable(t.clone().into_inline_table()));
-        }
-    }
-    new_table.fmt();
-    let profiles = doc
-        .entry("profiles")
-        .or_insert_with(|| {
-            let mut t = toml_edit::Table::new();
-            t.set_implicit(true);
-            toml_edit::Item::Table(t)
-        })
-        .as_table_mut()
-        .ok_or_else(|| Error::config(format!("{}: `profiles` is not a table", path.display())))?;
-    if profiles.contains_key(name) && !args.force {
-        return Err(Error::config(format!(
-            "profile `{name}` already exists in {}; --force replaces it",
-            path.display()
-        )));
-    }
-    profiles.insert(name, toml_edit::Item::Table(new_table));
-    if args.make_default {
-        doc.insert("default_profile", toml_edit::value(name));
-    }
-    Ok(doc.to_string())
-}
-
-/// Replaces `path` with `text`: a 0600 temporary file in the same folder, synced, renamed.
-pub(super) fn write_atomically(path: &Path, text: &str) -> Result<(), Error> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    if !dir.exists() {
-        let mut b = std::fs::DirBuilder::new();
-        b.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-        b.create(&dir)
-            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-    }
-    let io = |e: std::io::Error| Error::io(format!("cannot write {}", path.display()), e);
-    // tempfile creates the file 0600 (O_EXCL, no other reader ever sees it).
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".config.toml.")
-        .tempfile_in(&dir)
-        .map_err(io)?;
-    tmp.write_all(text.as_bytes()).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
 }
 
 /// Questions on stderr, answers from stdin.

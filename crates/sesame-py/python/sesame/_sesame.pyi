@@ -460,12 +460,20 @@ class Session:
         application_type: Optional[str] = None,
         scope: Optional[str] = None,
         initial_access_token: Optional[str] = None,
+        save_profile: Optional[str] = None,
     ) -> Dict[str, Any]:
         """RFC 7591 dynamic client registration at the profile's provider (its ``issuer``,
         no ``client_id`` needed). Returns the provider's whole response, secrets included:
         ``client_id``, ``client_secret``, ``registration_access_token`` and
         ``registration_client_uri`` (for :meth:`read_registration`,
-        :meth:`update_registration`, :meth:`delete_registration`), …"""
+        :meth:`update_registration`, :meth:`delete_registration`), …
+
+        ``save_profile="NAME"`` also writes the new client into the configuration file as
+        profile ``NAME`` (as ``sesame register --save-profile NAME``): the auth kind from
+        the grant types, this profile's issuer, base URL and scopes; the secret in a 0600
+        file beside the configuration, referenced as ``{ file = … }``, never in the file
+        itself. The answer then has ``saved_profile``: ``name``, ``config``,
+        ``secret_file``."""
     def read_registration(self, registration_client_uri: str, registration_access_token: str) -> Dict[str, Any]:
         """RFC 7592 §2.1: the registration's current metadata."""
     def update_registration(
