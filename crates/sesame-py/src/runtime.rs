@@ -30,6 +30,12 @@ pub fn runtime() -> &'static Runtime {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)
             .thread_name("sesame-runtime")
+            // Token work runs as spawned tasks on these threads (a renewal outlives a
+            // caller that gave up), and an unoptimised build's futures for a renewal that
+            // narrows a grant outgrow tokio's 2 MiB default (seen: SIGSEGV in a debug wheel;
+            // a cdylib has no stack-overflow message). The main thread's 8 MiB is reserved,
+            // not committed: only pages used cost memory.
+            .thread_stack_size(8 * 1024 * 1024)
             .enable_all()
             .build()
             .expect("sesame: cannot start the tokio runtime");

@@ -185,10 +185,11 @@ impl Core {
         min_valid: u64,
         force: bool,
         login: bool,
+        narrow: Narrow,
     ) -> PyResult<impl Future<Output = sesame::Result<String>> + use<>> {
         let cred = self.credential()?;
         let (name, kind) = (self.resolved.name.clone(), self.kind());
-        let first = token_op(cred.clone(), name.clone(), kind, min_valid, force);
+        let first = token_op(cred.clone(), name.clone(), kind, min_valid, force, narrow.clone());
         let then = login.then(|| {
             let log_in = login::login_op(
                 py,
@@ -198,7 +199,7 @@ impl Core {
                 true,
                 self.page_handler.clone(),
             );
-            (log_in, token_op(cred, name, kind, min_valid, false))
+            (log_in, token_op(cred, name, kind, min_valid, false, narrow))
         });
         Ok(async move {
             match (first.await, then) {
@@ -290,19 +291,72 @@ impl Core {
     }
 }
 
+/// `token(scope=…, audience=…)`: down-scoping (RFC 6749 §6 refresh with fewer scopes, RFC
+/// 8707 resource), as `sesame token --scope/--audience`.
+#[derive(Debug, Clone, Default)]
+pub struct Narrow {
+    scopes: Vec<String>,
+    audiences: Vec<String>,
+}
+
+impl Narrow {
+    /// From `scope=` / `audience=`: a str (space-separated, as a token's `scope`) or a
+    /// sequence of str.
+    fn from_py(scope: Option<&Bound<'_, PyAny>>, audience: Option<&Bound<'_, PyAny>>) -> PyResult<Narrow> {
+        fn words(v: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Vec<String>> {
+            let Some(v) = v.filter(|v| !v.is_none()) else {
+                return Ok(Vec::new());
+            };
+            if let Ok(s) = v.extract::<String>() {
+                return Ok(s.split_whitespace().map(str::to_string).collect());
+            }
+            v.extract::<Vec<String>>().map_err(|_| {
+                pyo3::exceptions::PyTypeError::new_err(format!("{what} must be a str or a sequence of str"))
+            })
+        }
+        Ok(Narrow {
+            scopes: words(scope, "scope")?,
+            audiences: words(audience, "audience")?,
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.scopes.is_empty() && self.audiences.is_empty()
+    }
+}
+
 async fn token_op(
     cred: Option<Arc<dyn Credential>>,
     name: String,
     kind: &'static str,
     min_valid: u64,
     force: bool,
+    narrow: Narrow,
 ) -> sesame::Result<String> {
     let cred = cred.ok_or_else(|| {
         Error::config(format!(
             "profile `{name}` has no credential (auth = none): set `auth` in the profile or pass auth=…"
         ))
     })?;
-    match cred.token(Duration::from_secs(min_valid), force).await? {
+    let found = cred.token(Duration::from_secs(min_valid), force).await?;
+    let found = match (found, narrow.is_empty()) {
+        (Some(_), false) => {
+            // The library's down-scoping: cached under its own key while valid.
+            let oauth = cred.as_oauth().ok_or_else(|| {
+                Error::config(format!(
+                    "token(scope=…, audience=…) needs an OAuth profile; `{name}` uses auth = \"{kind}\""
+                ))
+            })?;
+            Some(
+                (*oauth
+                    .narrowed(&narrow.scopes, &narrow.audiences, Duration::from_secs(min_valid))
+                    .await?)
+                    .clone(),
+            )
+        }
+        (t, _) => t,
+    };
+    match found {
         // A DPoP-bound token is useless as a bearer token (RFC 9449): requests through the
         // session and the adapters carry it with a proof.
         Some(t) if sesame::oauth::dpop::is_bound(&t) => Err(sesame::oauth::dpop::bound_token_error(
@@ -549,9 +603,18 @@ session_pymethods!(PySession, PyResult<Py<PyResponse>>, {
     /// `login=True` (cegal's `get_access_token()`): when no usable token is cached, log the
     /// person in first, under the rules of `sesame token` (a terminal on stdin and stderr;
     /// else `LoginRequired` as without it).
-    #[pyo3(signature = (min_valid=60, *, force_refresh=false, login=false))]
-    fn token(&self, py: Python<'_>, min_valid: u64, force_refresh: bool, login: bool) -> PyResult<String> {
-        wait(py, self.core.token(py, min_valid, force_refresh, login)?)?.map_err(py_err)
+    #[pyo3(signature = (min_valid=60, *, force_refresh=false, login=false, scope=None, audience=None))]
+    fn token(
+        &self,
+        py: Python<'_>,
+        min_valid: u64,
+        force_refresh: bool,
+        login: bool,
+        scope: Option<Bound<'_, PyAny>>,
+        audience: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<String> {
+        let narrow = Narrow::from_py(scope.as_ref(), audience.as_ref())?;
+        wait(py, self.core.token(py, min_valid, force_refresh, login, narrow)?)?.map_err(py_err)
     }
 
     /// Logs in now and stores the tokens in the profile's cache (the one `sesame login` and
@@ -808,15 +871,18 @@ impl PyAsyncSession {
 
 session_pymethods!(PyAsyncSession, PyResult<Bound<'py, PyAny>>, {
     /// `await session.token(min_valid=60)`.
-    #[pyo3(signature = (min_valid=60, *, force_refresh=false, login=false))]
+    #[pyo3(signature = (min_valid=60, *, force_refresh=false, login=false, scope=None, audience=None))]
     fn token<'py>(
         &self,
         py: Python<'py>,
         min_valid: u64,
         force_refresh: bool,
         login: bool,
+        scope: Option<Bound<'py, PyAny>>,
+        audience: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let fut = self.core.token(py, min_valid, force_refresh, login)?;
+        let narrow = Narrow::from_py(scope.as_ref(), audience.as_ref())?;
+        let fut = self.core.token(py, min_valid, force_refresh, login, narrow)?;
         pyo3_async_runtimes::tokio::future_into_py(py, async move { fut.await.map_err(py_err) })
     }
 

@@ -9,6 +9,8 @@ import subprocess
 import threading
 import time
 
+import pytest
+
 import sesame
 from conftest import ALICE, PASSWORD_CLIENT, m2m_kwargs
 
@@ -90,6 +92,66 @@ scopes = ["openid", "offline_access"]
     monkeypatch.setenv("SESAME_CONFIG", str(cfg))
     assert cli_token() == token
     assert idp.token_total() == 0
+
+
+def test_token_scope_down_scopes_caches_and_is_shared_with_the_cli(idp, cli, clean_env, tmp_path, monkeypatch):
+    """`token(scope=…)` is `sesame token --scope`: a narrower token from the grant (a
+    refresh with fewer scopes), cached under its own key — a second call and the command
+    reuse it without a token request — and never wider than the grant."""
+    import base64
+    import json
+
+    def scope_of(jwt: str) -> str:
+        body = jwt.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))["scope"]
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f"""
+[profiles.alice]
+base_url = "{idp.api}"
+auth = "password"
+issuer = "{idp.issuer}"
+client_id = "{PASSWORD_CLIENT[0]}"
+client_secret = {{ env = "PWC_SECRET" }}
+username = "{ALICE[0]}"
+password = {{ env = "ALICE_PASSWORD" }}
+scopes = ["openid", "profile", "offline_access"]
+"""
+    )
+    monkeypatch.setenv("SESAME_CONFIG", str(cfg))
+    monkeypatch.setenv("PWC_SECRET", PASSWORD_CLIENT[1])
+    monkeypatch.setenv("ALICE_PASSWORD", ALICE[1])
+    idp.reset_stats()
+    with sesame.Session("alice") as s:
+        full = s.token()
+        narrow = s.token(scope="openid")
+        assert narrow != full and scope_of(narrow) == "openid", scope_of(narrow)
+        assert set(scope_of(full).split()) >= {"openid", "profile"}
+        assert idp.stats()["token"] == {"password": 1, "refresh_token": 1}
+        # Cached under its own key: the same again with no token request, as a list too.
+        assert s.token(scope=["openid"]) == narrow
+        assert s.token() == full
+        assert idp.token_total() == 2
+        # Never wider than the grant.
+        with pytest.raises(sesame.Error, match="email"):
+            s.token(scope="email")
+        with pytest.raises(TypeError):
+            s.token(scope=7)  # type: ignore[arg-type]
+    issued = idp.token_total()
+    out = subprocess.run([cli, "--profile", "alice", "token", "--scope", "openid"], capture_output=True, text=True,
+                         env=dict(os.environ), timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == narrow
+    assert idp.token_total() == issued  # the command reads the narrowed token from the cache
+
+    async def from_async() -> str:
+        async with sesame.AsyncSession("alice") as a:
+            return await a.token(scope="openid")
+
+    from conftest import run_async
+
+    assert run_async(from_async()) == narrow
 
 
 def test_64_threads_share_one_refresh_per_expiry(idp, short_tokens):

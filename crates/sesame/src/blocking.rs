@@ -23,6 +23,9 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime> {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("sesame-blocking")
+            // Token renewals run as spawned tasks here; an unoptimised build's futures can
+            // outgrow tokio's 2 MiB default stacks (reserved, not committed, memory).
+            .thread_stack_size(8 * 1024 * 1024)
             .enable_all()
             .build()
             .map_err(|e| e.to_string())

@@ -329,14 +329,27 @@ class Session:
         stream: bool = False,
     ) -> Response:
         """A DELETE request."""
-    def token(self, min_valid: int = 60, *, force_refresh: bool = False, login: bool = False) -> str:
+    def token(
+        self,
+        min_valid: int = 60,
+        *,
+        force_refresh: bool = False,
+        login: bool = False,
+        scope: Optional[_Scopes] = None,
+        audience: Optional[_Scopes] = None,
+    ) -> str:
         """A valid access token with at least ``min_valid`` seconds left: from the cache
         when it can, else renewed (``force_refresh=True`` renews regardless). Raises
         :class:`sesame.ConfigError` for credentials that are not tokens.
 
         ``login=True`` (cegal's ``get_access_token()``): when the token cannot be had
         without a person, log in first — under the rules of ``sesame token`` (only on a
-        terminal; else :class:`sesame.LoginRequired`)."""
+        terminal; else :class:`sesame.LoginRequired`).
+
+        ``scope=`` / ``audience=`` (a str, space-separated, or a list) down-scope, as
+        ``sesame token --scope/--audience``: a token for fewer scopes of the grant (RFC 6749
+        §6) or for one resource (RFC 8707), cached under its own key while valid and shared
+        with the command; never wider than the grant (the provider refuses)."""
     def login(self, mode: _Login = None) -> None:
         """Logs in now and stores the tokens in the profile's cache — the one ``sesame login``
         and ``sesame token`` use, so the shell and later sessions use them too.
@@ -644,7 +657,15 @@ class AsyncSession:
         stream: bool = False,
     ) -> Response:
         """A DELETE request."""
-    async def token(self, min_valid: int = 60, *, force_refresh: bool = False, login: bool = False) -> str:
+    async def token(
+        self,
+        min_valid: int = 60,
+        *,
+        force_refresh: bool = False,
+        login: bool = False,
+        scope: Optional[_Scopes] = None,
+        audience: Optional[_Scopes] = None,
+    ) -> str:
         """See :meth:`Session.token`."""
     async def login(self, mode: _Login = None) -> None:
         """See :meth:`Session.login`."""
