@@ -932,4 +932,134 @@ session_pymethods!(PyAsyncSession, PyResult<Bound<'py, PyAny>>, {
     fn __repr__(&self) -> String {
         self.core.repr("AsyncSession")
     }
+
+    // ------------------------------------------------------------ web-app login (oxd-python)
+    // The same as `Session`'s (see there), awaitable: async web frameworks call these on
+    // their request handlers.
+
+    /// `await session.authorization_url(redirect_uri, state=None, nonce=None)`.
+    #[pyo3(signature = (redirect_uri, state=None, nonce=None))]
+    fn authorization_url<'py>(
+        &self,
+        py: Python<'py>,
+        redirect_uri: String,
+        state: Option<String>,
+        nonce: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let fut = self.core.web_authorization_url(redirect_uri, state, nonce)?;
+        pyo3_async_runtimes::tokio::future_into_py(py, async move { fut.await.map_err(py_err) })
+    }
+
+    /// `await session.exchange_code(pending, callback)`.
+    fn exchange_code<'py>(
+        &self,
+        py: Python<'py>,
+        pending: &str,
+        callback: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let fut = self.core.web_exchange_code(pending, callback)?;
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let done = fut.await.map_err(py_err)?;
+            Python::attach(|py| done.into_py(py))
+        })
+    }
+
+    /// An `AsyncSession` acting for the end user `subject` (not awaitable: no I/O).
+    fn for_user(&self, subject: &str) -> PyResult<PyAsyncSession> {
+        Ok(PyAsyncSession {
+            core: Arc::new(self.core.for_user(subject)?),
+        })
+    }
+
+    /// Deletes the stored tokens of the end user `subject` (not awaitable: local files).
+    fn forget_user(&self, subject: &str) -> PyResult<()> {
+        self.core.forget_user(subject)
+    }
+
+    // ------------------------------------------------------------ provider endpoints (oxd-python)
+
+    /// `await session.userinfo()`.
+    fn userinfo<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let fut = crate::provider::userinfo_op(self.core.credential()?, self.core.resolved.name.clone());
+        json_future(py, fut)
+    }
+
+    /// `await session.introspect(token=None)`.
+    #[pyo3(signature = (token=None))]
+    fn introspect<'py>(&self, py: Python<'py>, token: Option<String>) -> PyResult<Bound<'py, PyAny>> {
+        let fut = crate::provider::introspect_op(self.core.credential()?, self.core.resolved.name.clone(), token);
+        json_future(py, fut)
+    }
+
+    /// `await session.revoke()`.
+    fn revoke<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let fut = crate::provider::revoke_op(self.core.credential()?, self.core.resolved.name.clone());
+        pyo3_async_runtimes::tokio::future_into_py(py, async move { fut.await.map_err(py_err) })
+    }
+
+    /// `await session.end_session_url(post_logout_redirect_uri=None)`.
+    #[pyo3(signature = (post_logout_redirect_uri=None))]
+    fn end_session_url<'py>(
+        &self,
+        py: Python<'py>,
+        post_logout_redirect_uri: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let fut = crate::provider::end_session_op(
+            self.core.credential()?,
+            self.core.resolved.name.clone(),
+            post_logout_redirect_uri,
+        );
+        pyo3_async_runtimes::tokio::future_into_py(py, async move { fut.await.map_err(py_err) })
+    }
+
+    /// `await session.discover(url, webfinger_prefix=None)`.
+    #[pyo3(signature = (url, webfinger_prefix=None))]
+    fn discover<'py>(
+        &self,
+        py: Python<'py>,
+        url: String,
+        webfinger_prefix: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let fut = crate::provider::discover_op(self.core.resolved.clone(), url, webfinger_prefix);
+        json_future(py, fut)
+    }
+
+    /// `await session.register(…)`: see `Session.register`.
+    #[pyo3(signature = (*, redirect_uris=None, client_name=None, grant_types=None, response_types=None, token_endpoint_auth_method=None, application_type=None, scope=None, initial_access_token=None, save_profile=None))]
+    fn register<'py>(
+        &self,
+        py: Python<'py>,
+        redirect_uris: Option<Vec<String>>,
+        client_name: Option<String>,
+        grant_types: Option<Vec<String>>,
+        response_types: Option<Vec<String>>,
+        token_endpoint_auth_method: Option<String>,
+        application_type: Option<String>,
+        scope: Option<String>,
+        initial_access_token: Option<String>,
+        save_profile: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let req = sesame::oauth::registration::RegistrationRequest {
+            redirect_uris: redirect_uris.unwrap_or_default(),
+            client_name,
+            grant_types: grant_types.unwrap_or_default(),
+            response_types,
+            token_endpoint_auth_method,
+            application_type,
+            scope,
+        };
+        let fut = crate::provider::register_op(self.core.resolved.clone(), req, initial_access_token, save_profile);
+        json_future(py, fut)
+    }
 });
+
+/// An awaitable of a provider call whose JSON answer becomes Python objects.
+fn json_future<'py>(
+    py: Python<'py>,
+    fut: impl Future<Output = sesame::Result<serde_json::Value>> + Send + 'static,
+) -> PyResult<Bound<'py, PyAny>> {
+    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        let v = fut.await.map_err(py_err)?;
+        Python::attach(|py| crate::provider::to_py(py, &v))
+    })
+}

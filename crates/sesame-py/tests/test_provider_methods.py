@@ -145,3 +145,33 @@ def test_register_then_read_update_delete(idp):
         with sesame.Session(**m2m_kwargs(idp, client_id=cid, client_secret=secret)) as c:
             with pytest.raises(sesame.AuthError):
                 c.token()
+
+
+def test_the_async_session_has_the_same_provider_methods(idp):
+    """`AsyncSession`'s userinfo, introspect, end_session_url, discover, register and revoke
+    answer as `Session`'s do (an async web framework awaits them)."""
+    from conftest import run_async
+
+    async def go() -> None:
+        kw = dict(base_url=idp.api, auth="password", issuer=idp.issuer, client_id=PASSWORD_CLIENT[0],
+                  client_secret=PASSWORD_CLIENT[1], username=ALICE[0], password=ALICE[1],
+                  scopes=["openid", "profile", "email", "offline_access"], cache="memory")
+        async with sesame.AsyncSession(**kw) as a:
+            assert (await a.userinfo())["sub"] == "alice"
+            assert (await a.introspect())["active"] is True
+            assert await a.introspect("not-a-token") == {"active": False}
+            url = await a.end_session_url("http://127.0.0.1/logout")
+            assert url is not None and url.startswith(idp.issuer + "/session/end?"), url
+            meta = await a.discover(idp.issuer + "/ods/api", webfinger_prefix="ods")
+            assert meta["issuer"] == idp.issuer
+            reg = await a.register(grant_types=["client_credentials"], response_types=[],
+                                   token_endpoint_auth_method="client_secret_basic")
+            assert reg["client_id"] and reg["client_secret"], reg
+            token = await a.token()
+            assert await a.revoke() is True
+            assert await a.revoke() is False
+            assert await a.token() != token
+        with sesame.Session(**m2m_kwargs(idp, client_id=reg["client_id"], client_secret=reg["client_secret"])) as c:
+            assert c.get("whoami").json()["client_id"] == reg["client_id"]
+
+    run_async(go())

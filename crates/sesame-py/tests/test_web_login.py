@@ -7,6 +7,7 @@ application calls the provider's protected API as that user. No mocks."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
@@ -204,6 +205,61 @@ def test_two_people_log_in_to_a_web_app_and_get_their_own_tokens(idp, browser, c
     if store == "memory":
         with pytest.raises(sesame.LoginRequired):
             web_session(idp, "memory").for_user("dinah").token()
+
+
+class AwaitedInEachHandler:
+    """The web app's calls made on an `AsyncSession`, each awaited in the request handler's
+    own event loop, as an async web framework's handlers await them."""
+
+    def __init__(self, a: sesame.AsyncSession) -> None:
+        self.a = a
+
+    @staticmethod
+    def awaited(call: Any) -> Any:
+        async def handler() -> Any:
+            return await call()
+
+        return asyncio.run(handler())
+
+    def authorization_url(self, redirect_uri: str) -> Any:
+        return self.awaited(lambda: self.a.authorization_url(redirect_uri))
+
+    def exchange_code(self, pending: str, callback: str) -> Any:
+        return self.awaited(lambda: self.a.exchange_code(pending, callback))
+
+    def for_user(self, subject: str) -> Any:
+        user = self.a.for_user(subject)
+        awaited = self.awaited
+
+        class User:
+            def get(self, path: str) -> Any:
+                return awaited(lambda: user.get(path))
+
+        return User()
+
+
+def test_an_async_web_app_logs_a_person_in(idp, browser, clean_env):
+    a = sesame.AsyncSession(base_url=idp.api, auth="oidc", issuer=idp.issuer, client_id=WEB_CLIENT[0],
+                            client_secret=WEB_CLIENT[1], scopes=["openid", "profile", "offline_access"],
+                            cache="memory")
+    app = WebApp(AwaitedInEachHandler(a))  # type: ignore[arg-type]
+    try:
+        page = person_logs_in(browser, app.origin, "alice", "wonderland", app.errors)
+    finally:
+        app.stop()
+    assert page["status"] == 200 and "Hello Alice Liddell" in page["text"], (page, app.errors)
+    assert not app.errors, app.errors
+    (alice,) = app.logins
+    assert alice["subject"] == "alice" and alice["refresh_token"] is True
+    assert isinstance(a.for_user("alice"), sesame.AsyncSession)
+
+    async def after() -> None:
+        assert await a.for_user("alice").token() == alice["access_token"]
+        a.forget_user("alice")
+        with pytest.raises(sesame.LoginRequired):
+            await a.for_user("alice").token()
+
+    asyncio.run(after())
 
 
 def test_the_callback_is_checked_before_the_code_is_exchanged(idp, browser, clean_env):

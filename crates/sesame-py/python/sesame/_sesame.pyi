@@ -688,5 +688,41 @@ class AsyncSession:
         """Releases the connections; later calls raise :class:`sesame.Error`."""
     async def aclose(self) -> None:
         """:meth:`close` under httpx's name."""
+    async def authorization_url(
+        self, redirect_uri: str, state: Optional[str] = None, nonce: Optional[str] = None
+    ) -> Tuple[str, str]:
+        """See :meth:`Session.authorization_url` (for async web frameworks)."""
+    async def exchange_code(
+        self, pending: str, callback: Union[str, Mapping[str, Union[str, Sequence[str]]]]
+    ) -> Dict[str, Any]:
+        """See :meth:`Session.exchange_code`."""
+    def for_user(self, subject: str) -> AsyncSession:
+        """See :meth:`Session.for_user` (an :class:`AsyncSession`; not awaitable: no I/O)."""
+    def forget_user(self, subject: str) -> None:
+        """See :meth:`Session.forget_user` (not awaitable)."""
+    async def userinfo(self) -> Dict[str, Any]:
+        """See :meth:`Session.userinfo`."""
+    async def introspect(self, token: Optional[str] = None) -> Dict[str, Any]:
+        """See :meth:`Session.introspect`."""
+    async def revoke(self) -> bool:
+        """See :meth:`Session.revoke`."""
+    async def end_session_url(self, post_logout_redirect_uri: Optional[str] = None) -> Optional[str]:
+        """See :meth:`Session.end_session_url`."""
+    async def discover(self, url: str, webfinger_prefix: Optional[str] = None) -> Dict[str, Any]:
+        """See :meth:`Session.discover`."""
+    async def register(
+        self,
+        *,
+        redirect_uris: Optional[List[str]] = None,
+        client_name: Optional[str] = None,
+        grant_types: Optional[List[str]] = None,
+        response_types: Optional[List[str]] = None,
+        token_endpoint_auth_method: Optional[str] = None,
+        application_type: Optional[str] = None,
+        scope: Optional[str] = None,
+        initial_access_token: Optional[str] = None,
+        save_profile: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """See :meth:`Session.register`."""
     async def __aenter__(self) -> AsyncSession: ...
     async def __aexit__(self, *args: Any) -> bool: ...
