@@ -60,7 +60,7 @@ use entry::{
 pub use entry::{fuzz_entry, fuzz_sample_entry};
 pub(crate) use key::{Identity, identity};
 use key::{Key, url_key};
-use store::{DiskStore, MemoryStore, Store};
+use store::{DiskStore, MemoryEntries, Store};
 
 /// Default cap of a store, bytes.
 pub const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
@@ -150,7 +150,7 @@ impl HttpCache {
 
     /// A cache in memory, capped at `max_bytes` of bodies.
     pub fn memory(max_bytes: u64) -> Self {
-        Self::with_store(Box::new(MemoryStore::new(max_bytes)))
+        Self::with_store(Box::new(MemoryEntries::new(max_bytes)))
     }
 
     /// A cache in files under `dir` (created 0700), capped at `max_bytes` in total.

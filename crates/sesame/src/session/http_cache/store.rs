@@ -35,7 +35,7 @@ struct MemSlot {
 
 /// The entries of an in-memory cache, least recently used evicted first.
 #[derive(Clone)]
-pub(super) struct MemoryStore {
+pub(super) struct MemoryEntries {
     inner: Arc<Mutex<MemInner>>,
     salt: Arc<[u8; 32]>,
 }
@@ -47,9 +47,9 @@ struct MemInner {
     tick: u64,
 }
 
-impl MemoryStore {
+impl MemoryEntries {
     pub(super) fn new(max: u64) -> Self {
-        MemoryStore {
+        MemoryEntries {
             inner: Arc::new(Mutex::new(MemInner {
                 map: HashMap::new(),
                 bytes: 0,
@@ -82,7 +82,7 @@ impl MemInner {
     }
 }
 
-impl Store for MemoryStore {
+impl Store for MemoryEntries {
     fn get(&self, key: &Key) -> Option<Entry> {
         let g = self.inner.lock().expect("http cache");
         g.map.get(&key.url)?.get(&key.ident).map(|s| s.entry.clone())
@@ -399,8 +399,8 @@ mod tests {
     }
 
     #[test]
-    fn memory_store_evicts_least_recently_used() {
-        let s = MemoryStore::new(3 * 1024 + 3 * 10);
+    fn memory_entries_evict_least_recently_used() {
+        let s = MemoryEntries::new(3 * 1024 + 3 * 10);
         let url = |i: u32| Url::parse(&format!("https://h/{i}")).unwrap();
         let keys: Vec<Key> = (0..4).map(|i| Key::new(&url(i), &Identity(vec![0]), b"s")).collect();
         let (_, e) = entry(b"0123456789");
