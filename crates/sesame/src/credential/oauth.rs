@@ -212,6 +212,7 @@ impl Credential for OAuth {
                 req.url,
                 Some(lease.token.access_token.expose()),
                 &[],
+                self.source.clock().now(),
             )?;
             headers.insert(crate::oauth::dpop::DPOP_HEADER, proof);
         }

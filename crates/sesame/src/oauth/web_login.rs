@@ -143,7 +143,7 @@ pub async fn start(
             nonce,
             verifier: verifier.expose_secret().to_string(),
             require_iss: meta.authorization_response_iss_parameter_supported,
-            created: crate::token::now_unix(),
+            created: client.clock().now(),
         },
     ))
 }
@@ -206,7 +206,7 @@ pub async fn finish(
             meta.issuer
         )));
     }
-    let age = crate::token::now_unix() - pending.created;
+    let age = client.clock().now() - pending.created;
     if age < 0 || age as u64 > max_age.as_secs() {
         return Err(Error::new(
             ErrorKind::LoginRequired,
