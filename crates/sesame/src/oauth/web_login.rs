@@ -371,6 +371,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_pending_login_ages_by_the_client_clock() {
+        let clock = crate::token::ManualClock::new(1_000_000_000);
+        let c = client(true).with_clock(Arc::new(clock.clone()));
+        let (_, p) = start(&c, "https://app.example/cb", None, None).await.unwrap();
+        assert_eq!(p.created, 1_000_000_000, "started at the client's clock reading");
+        let ok = format!("code=c&state={}&iss=https://idp.example", p.state());
+        let age = std::time::Duration::from_secs(300);
+        clock.advance(300);
+        let err = finish(&c, &p, &callback_params(&ok), age).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Transport, "still young enough: {err}");
+        clock.advance(1);
+        let err = finish(&c, &p, &callback_params(&ok), age).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::LoginRequired, "too old by the clock: {err}");
+    }
+
+    #[tokio::test]
     async fn without_rfc9207_a_callback_without_iss_is_accepted() {
         let c = client(false);
         let (_, p) = start(&c, "https://app.example/cb", None, None).await.unwrap();
