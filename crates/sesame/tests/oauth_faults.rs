@@ -269,7 +269,7 @@ async fn at_hash_is_checked_against_the_access_token() {
         sha2::Sha256::digest(access_token.as_bytes())
     };
     let at_hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16]);
-    let now = sesame::token::now_unix();
+    let now = sesame::token::Clock::now(&sesame::token::SystemClock);
     let claims = serde_json::json!({"iss": issuer, "sub": "alice", "aud": "client-x", "iat": now, "exp": now + 300, "at_hash": at_hash});
     let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
     h.kid = Some(idp::clients::M2M_JWT_KID.into());

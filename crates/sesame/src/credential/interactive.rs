@@ -511,7 +511,7 @@ mod tests {
 
     fn fresh(n: usize) -> Token {
         let mut t = Token::bare(AccessToken::new(format!("tok-{n}")));
-        t.expires_at = Some(crate::token::now_unix() + 300);
+        t.expires_at = Some(crate::token::Clock::now(&crate::token::SystemClock) + 300);
         t
     }
 

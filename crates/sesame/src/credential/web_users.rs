@@ -159,7 +159,7 @@ mod tests {
 
     fn token(v: &str) -> Token {
         let mut t = Token::bare(v.to_string());
-        t.expires_at = Some(crate::token::now_unix() + 300);
+        t.expires_at = Some(crate::token::Clock::now(&crate::token::SystemClock) + 300);
         t
     }
 
