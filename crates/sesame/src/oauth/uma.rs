@@ -416,23 +416,10 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(uma(e), UmaError::RequestSubmitted { interval: Some(5), .. }));
-        let e = parse_rpt_reply(
-            &reply(403, r#"{"error":"request_denied"}"#),
-            "ep",
-            "https://as",
-            None,
-            NOW,
-        )
-        .unwrap_err();
+        let parse = |status: u16, body: &str| parse_rpt_reply(&reply(status, body), "ep", "https://as", None, NOW);
+        let e = parse(403, r#"{"error":"request_denied"}"#).unwrap_err();
         assert!(matches!(uma(e), UmaError::RequestDenied { .. }));
-        let e = parse_rpt_reply(
-            &reply(400, r#"{"error":"invalid_grant"}"#),
-            "ep",
-            "https://as",
-            None,
-            NOW,
-        )
-        .unwrap_err();
+        let e = parse(400, r#"{"error":"invalid_grant"}"#).unwrap_err();
         assert_eq!(e.oauth_error_code(), Some("invalid_grant"));
         for junk in [
             "",
@@ -442,10 +429,7 @@ mod tests {
             r#"{"access_token":1}"#,
             "<html>",
         ] {
-            assert!(
-                parse_rpt_reply(&reply(200, junk), "ep", "https://as", None, NOW).is_err(),
-                "{junk}"
-            );
+            assert!(parse(200, junk).is_err(), "{junk}");
         }
     }
 }

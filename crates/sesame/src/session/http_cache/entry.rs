@@ -145,18 +145,18 @@ pub(super) fn build_response(url: &Url, status: StatusCode, headers: HeaderMap, 
 /// The metadata block of a cache file.
 #[derive(Serialize, Deserialize)]
 pub(super) struct Meta {
-    pub(super) version: u32,
+    version: u32,
     pub(super) url_key: String,
     pub(super) ident: String,
-    pub(super) url: String,
-    pub(super) status: u16,
-    pub(super) headers: Vec<(String, String)>,
+    url: String,
+    status: u16,
+    headers: Vec<(String, String)>,
     #[serde(default)]
-    pub(super) req_headers: Vec<(String, String)>,
-    pub(super) policy: CachePolicy,
-    pub(super) stored_at: u64,
-    pub(super) body_len: u64,
-    pub(super) body_sha256: String,
+    req_headers: Vec<(String, String)>,
+    policy: CachePolicy,
+    stored_at: u64,
+    body_len: u64,
+    body_sha256: String,
 }
 
 pub(super) fn encode_entry(key: &Key, e: &Entry) -> Result<Vec<u8>> {
