@@ -65,6 +65,7 @@ pub(crate) struct Key {
     pub(super) url: String,
     pub(super) ident: String,
 }
+
 impl Key {
     pub(super) fn new(url: &Url, identity: &Identity, salt: &[u8]) -> Self {
         let mut h = Sha256::new();
@@ -80,6 +81,8 @@ impl Key {
         format!("{}-{}.hc", self.url, self.ident)
     }
 }
+
+/// The URL part of a key: every identity's entries of a URL share it (invalidation).
 pub(super) fn url_key(url: &Url) -> String {
     let mut u = url.clone();
     u.set_fragment(None);

@@ -14,6 +14,8 @@ use super::entry::{Entry, MAX_META, decode_entry, encode_entry};
 use super::key::Key;
 use crate::{Error, Result};
 
+/// What the cache asks of a store; every call is safe from several threads, and the disk
+/// store's also from several processes.
 pub(super) trait Store: Send + Sync {
     fn get(&self, key: &Key) -> Option<Entry>;
     fn put(&self, key: &Key, entry: &Entry) -> Result<()>;
