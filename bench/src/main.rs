@@ -346,7 +346,7 @@ fn dpop_proof(o: &Opts) -> Result<(), BoxError> {
     for _ in 0..batches {
         let t = Instant::now();
         for _ in 0..per {
-            std::hint::black_box(key.proof("GET", &url, Some(&token), None)?);
+            std::hint::black_box(key.proof("GET", &url, Some(&token), None, now_unix())?);
         }
         proof_ns.push(t.elapsed().as_nanos() as u64 / per as u64);
         let t = Instant::now();

@@ -21,7 +21,7 @@ use std::time::Duration;
 use sesame::credential::Credential;
 use sesame::credential::grid::tokens::{Env, is_b64token, strip_isspace};
 use sesame::secret::AccessToken;
-use sesame::token::{Token, now_unix};
+use sesame::token::{Clock, SystemClock, Token};
 use sesame::{Error, Result};
 
 /// The WLCG location in the process environment: `$BEARER_TOKEN_FILE`, else
@@ -176,6 +176,16 @@ impl Keeper {
     /// A file that already exists is replaced, and [`Keeper::stop`] will not remove it (it
     /// may be where the credential itself reads its token, or another tool's).
     pub async fn start(credential: Arc<dyn Credential>, path: Option<&Path>, min_valid: Duration) -> Result<Keeper> {
+        Self::start_with_clock(credential, path, min_valid, Arc::new(SystemClock)).await
+    }
+
+    /// [`Keeper::start`], judging when to renew by `clock` (tests: controlled time).
+    pub async fn start_with_clock(
+        credential: Arc<dyn Credential>,
+        path: Option<&Path>,
+        min_valid: Duration,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Keeper> {
         let token = credential.token(min_valid, false).await?.ok_or_else(|| {
             Error::config(format!(
                 "auth kind `{}` does not provide a bearer token; a bearer-token file needs a token credential \
@@ -197,8 +207,16 @@ impl Keeper {
             writes: 1,
             existed,
         }));
-        let task = renewal_lead(&token, min_valid)
-            .map(|_| tokio::spawn(renew_loop(credential, path.clone(), token, min_valid, state.clone())));
+        let task = renewal_lead(&token, min_valid).map(|_| {
+            tokio::spawn(renew_loop(
+                credential,
+                path.clone(),
+                token,
+                min_valid,
+                state.clone(),
+                clock,
+            ))
+        });
         Ok(Keeper { path, state, task })
     }
 
@@ -259,6 +277,7 @@ async fn renew_loop(
     mut current: Token,
     min_valid: Duration,
     state: Arc<Mutex<KeeperState>>,
+    clock: Arc<dyn Clock>,
 ) {
     let mut failures: u32 = 0;
     let mut warned_expired = false;
@@ -267,10 +286,10 @@ async fn renew_loop(
             return;
         };
         let exp = current.expires_at.unwrap_or(i64::MAX);
-        let wait = (exp - lead.as_secs() as i64 - now_unix()).max(0) as u64;
+        let wait = (exp - lead.as_secs() as i64 - clock.now()).max(0) as u64;
         // After a failure (or an unchanged token), try again soon, but never spin.
         let wait = if failures > 0 {
-            let left = (exp - now_unix()).max(0) as u64;
+            let left = (exp - clock.now()).max(0) as u64;
             (1u64 << failures.min(4)).min(left.max(1) / 2).clamp(1, 16)
         } else {
             wait
@@ -303,7 +322,7 @@ async fn renew_loop(
                 failures += 1;
             }
         }
-        if failures > 0 && !warned_expired && current.expires_at.is_some_and(|e| e <= now_unix()) {
+        if failures > 0 && !warned_expired && current.expires_at.is_some_and(|e| e <= clock.now()) {
             warned_expired = true;
             tracing::warn!(path = %path.display(), "the token in the bearer token file has expired");
         } else if failures == 0 {
@@ -339,6 +358,59 @@ mod tests {
         assert_eq!(renewal_lead(&t, Duration::from_secs(60)), Some(Duration::from_secs(5)));
         t.expires_at = None;
         assert_eq!(renewal_lead(&t, Duration::from_secs(60)), None);
+    }
+
+    /// Mints `tok-1`, `tok-2`, …: the first expires an hour after `start`, the later ones a
+    /// long while after.
+    #[derive(Debug)]
+    struct Minting {
+        start: i64,
+        minted: std::sync::atomic::AtomicI64,
+    }
+
+    #[async_trait::async_trait]
+    impl Credential for Minting {
+        async fn attach(
+            &self,
+            _req: &sesame::credential::AuthRequest<'_>,
+            _headers: &mut sesame::session::header::HeaderMap,
+        ) -> Result<sesame::credential::Attachment> {
+            Ok(Default::default())
+        }
+
+        async fn token(&self, _min_valid: Duration, _force: bool) -> Result<Option<Token>> {
+            let n = self.minted.fetch_add(1, Ordering::SeqCst) + 1;
+            let mut t = Token::bare(format!("tok-{n}"));
+            t.issued_at = self.start;
+            t.expires_at = Some(self.start + if n == 1 { 3600 } else { 1_000_000 });
+            Ok(Some(t))
+        }
+    }
+
+    #[tokio::test]
+    async fn the_keeper_renews_when_its_clock_says_so() {
+        // Far in the future: by the system clock the first token has a long while left.
+        let start = SystemClock.now() + 10_000_000;
+        let clock = sesame::token::ManualClock::new(start + 3600 - 10);
+        let cred = Arc::new(Minting {
+            start,
+            minted: Default::default(),
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bt");
+        let keeper = Keeper::start_with_clock(cred, Some(&p), Duration::from_secs(60), Arc::new(clock))
+            .await
+            .unwrap();
+        // Ten seconds left by the keeper's clock, less than its lead: renewed at once.
+        for _ in 0..50 {
+            if keeper.writes() >= 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(keeper.writes(), 2);
+        assert_eq!(std::fs::read_to_string(&p).unwrap().trim(), "tok-2");
+        keeper.stop(true).unwrap();
     }
 
     #[test]

@@ -89,7 +89,11 @@ impl Status {
     pub fn of(resolved: &ResolvedProfile, cred: Option<&Arc<dyn Credential>>) -> Status {
         let p = &resolved.profile;
         let info = cred.map(|c| c.info()).unwrap_or_else(|| CredentialInfo::new("none"));
-        let now = sesame::token::now_unix();
+        // The credential's clock when it has one (an OAuth token source), else the system's.
+        let now = match cred.and_then(|c| c.as_oauth()) {
+            Some(o) => o.source().clock().now(),
+            None => sesame::token::Clock::now(&sesame::token::SystemClock),
+        };
         let certificate_seconds_left = info
             .details
             .iter()

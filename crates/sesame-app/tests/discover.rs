@@ -31,7 +31,7 @@ fn jwt(claims: serde_json::Value) -> String {
 }
 
 fn now() -> i64 {
-    sesame::token::now_unix()
+    sesame::token::Clock::now(&sesame::token::SystemClock)
 }
 
 /// A fresh world: a temp dir with `tmp/` standing in for /tmp, and an environment with

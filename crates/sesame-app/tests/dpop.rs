@@ -113,7 +113,15 @@ async fn a_stolen_token_is_useless_as_bearer_with_another_key_or_with_a_replayed
     assert_eq!(r.status(), 401);
     // With the DPoP scheme but a proof by the thief's own key.
     let thief = DpopKey::generate(DpopAlg::Es256).unwrap();
-    let proof = thief.proof("GET", &url, Some(&at), None).unwrap();
+    let proof = thief
+        .proof(
+            "GET",
+            &url,
+            Some(&at),
+            None,
+            sesame::token::Clock::now(&sesame::token::SystemClock),
+        )
+        .unwrap();
     let r = http
         .get(url.clone())
         .header("authorization", format!("DPoP {at}"))

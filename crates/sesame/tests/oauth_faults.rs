@@ -269,7 +269,7 @@ async fn at_hash_is_checked_against_the_access_token() {
         sha2::Sha256::digest(access_token.as_bytes())
     };
     let at_hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16]);
-    let now = sesame::token::now_unix();
+    let now = sesame::token::Clock::now(&sesame::token::SystemClock);
     let claims = serde_json::json!({"iss": issuer, "sub": "alice", "aud": "client-x", "iat": now, "exp": now + 300, "at_hash": at_hash});
     let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
     h.kid = Some(idp::clients::M2M_JWT_KID.into());
@@ -339,6 +339,47 @@ fn expires_in_routes() -> Router {
                 json(format!(r#"{{"token":"custom-exp-{mode}","expires_in":{}}}"#, raw(&mode)))
             }),
         )
+}
+
+/// Tokens are dated by the client's (the grant's) injected clock, not the system's.
+#[tokio::test]
+async fn tokens_are_dated_by_the_injected_clock() {
+    use sesame::token::ManualClock;
+    const START: i64 = 1_000_000_000;
+    let s = TestServer::start_with(ServerOptions::default(), Some(expires_in_routes())).await;
+    let clock = Arc::new(ManualClock::new(START));
+    let meta = ProviderMetadata {
+        issuer: s.origin(),
+        token_endpoint: Some(s.url("/exp/string/token")),
+        ..Default::default()
+    };
+    let c = OAuthClient::new(
+        ClientConfig::confidential("c", "client-secret-value"),
+        Arc::new(meta),
+        OAuthHttp::default_client().unwrap(),
+    )
+    .with_clock(clock.clone());
+    let t = c.client_credentials(&TokenOptions::default()).await.unwrap();
+    assert_eq!(
+        (t.issued_at, t.expires_at),
+        (START, Some(START + 3600)),
+        "client credentials"
+    );
+    let url = sesame::Url::parse(&s.url("/exp/string/grant")).unwrap();
+    let g = CustomJsonGrant::new(
+        OAuthHttp::default_client().unwrap(),
+        url,
+        serde_json::json!({}),
+        "/token",
+    )
+    .expires_in_at("/expires_in")
+    .with_clock(clock);
+    let t = g.obtain().await.unwrap();
+    assert_eq!(
+        (t.issued_at, t.expires_at),
+        (START, Some(START + 3600)),
+        "custom JSON grant"
+    );
 }
 
 /// Issue 13 item 7: `expires_in` of `i64::MAX` panicked (`attempt to add with overflow`)

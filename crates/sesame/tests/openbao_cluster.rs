@@ -14,7 +14,11 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 use sesame::secret::{AccessToken, RefreshToken};
 use sesame::token::openbao::{ClusterFallback, ClusterStats, OpenBaoAuth, OpenBaoCache, OpenBaoSettings, SecretFrom};
-use sesame::token::{CacheKey, FileStore, Grant, RenewPolicy, Token, TokenSource, TokenStore, now_unix};
+use sesame::token::{CacheKey, Clock, FileStore, Grant, RenewPolicy, SystemClock, Token, TokenSource, TokenStore};
+
+fn now_unix() -> i64 {
+    SystemClock.now()
+}
 use sesame::{ErrorKind, Result};
 use sesame_testbed::idp::{Idp, IdpOptions, account, clients};
 use sesame_testbed::openbao::{self as bao, OpenBao};

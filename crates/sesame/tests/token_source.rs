@@ -436,8 +436,8 @@ fn token(n: &str) -> Token {
     Token {
         access_token: AccessToken::new(format!("access-{n}")),
         token_type: "Bearer".into(),
-        expires_at: Some(sesame::token::now_unix() + 600),
-        issued_at: sesame::token::now_unix(),
+        expires_at: Some(sesame::token::Clock::now(&sesame::token::SystemClock) + 600),
+        issued_at: sesame::token::Clock::now(&sesame::token::SystemClock),
         refresh_token: Some(RefreshToken::new(format!("refresh-{n}"))),
         id_token: None,
         scopes: vec![],
@@ -522,7 +522,7 @@ async fn symlinked_record_of_another_key_is_not_used() {
     // B's source neither sends A's access token nor refreshes with A's refresh token.
     std::fs::remove_file(fs.path_for(&b)).unwrap();
     std::os::unix::fs::symlink(&a_file, fs.path_for(&b)).unwrap();
-    let clock = ManualClock::new(sesame::token::now_unix());
+    let clock = ManualClock::new(sesame::token::Clock::now(&sesame::token::SystemClock));
     let g = Counting::new(&clock, 600);
     let src = TokenSource::builder(b.clone(), g.clone())
         .store(store.clone())

@@ -312,7 +312,7 @@ pub fn summary(oauth: &OAuth, profile_name: &str, token: &Token, adopted: bool) 
         line.push_str(&format!(" as {w}"));
     }
     line.push_str(&format!(" (profile `{profile_name}`)"));
-    if let Some(left) = token.seconds_left(sesame::token::now_unix()) {
+    if let Some(left) = token.seconds_left(oauth.source().clock().now()) {
         line.push_str(&format!("; access token valid for {}", duration(left)));
     }
     if token.refresh_token.is_some() {

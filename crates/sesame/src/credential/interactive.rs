@@ -469,7 +469,7 @@ where
 
     if let Some(t) = store.load(&key)?
         && before.as_ref() != Some(&t.access_token)
-        && t.valid_for(Duration::from_secs(10), crate::token::now_unix())
+        && t.valid_for(Duration::from_secs(10), source.clock().now())
     {
         tracing::debug!("using the token of a login that completed while this one waited");
         let lease = source.install(t)?;
@@ -511,7 +511,7 @@ mod tests {
 
     fn fresh(n: usize) -> Token {
         let mut t = Token::bare(AccessToken::new(format!("tok-{n}")));
-        t.expires_at = Some(crate::token::now_unix() + 300);
+        t.expires_at = Some(crate::token::Clock::now(&crate::token::SystemClock) + 300);
         t
     }
 
@@ -599,5 +599,45 @@ mod tests {
         .expect("locks were released")
         .unwrap();
         assert!(!ok.adopted);
+    }
+
+    #[tokio::test]
+    async fn a_token_stored_while_waiting_is_adopted_if_the_clock_says_it_is_valid() {
+        const START: i64 = 1_000_000_000;
+        let clock = crate::token::ManualClock::new(START);
+        let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::default());
+        let key = CacheKey::new("https://idp", "cli", "oidc-clock", &[], &[], None);
+        let src = TokenSource::builder(key.clone(), Arc::new(NoGrant))
+            .store(store.clone())
+            .clock(Arc::new(clock))
+            .build();
+        // Another login of this process holds the lock and stores a token valid for an
+        // hour of the source's clock (long expired by the system clock).
+        let held = process_lock(key.hash()).lock_owned().await;
+        let (told, waiting) = tokio::sync::oneshot::channel();
+        let other = async {
+            waiting.await.unwrap();
+            let mut t = Token::bare(AccessToken::new("tok-other"));
+            t.expires_at = Some(START + 3600);
+            store.save(&key, &t).unwrap();
+            drop(held);
+        };
+        let flows = AtomicUsize::new(0);
+        let login = login_exclusive(
+            &src,
+            Duration::from_secs(5),
+            move || {
+                let _ = told.send(());
+            },
+            || async {
+                flows.fetch_add(1, Ordering::SeqCst);
+                Ok(fresh(1))
+            },
+        );
+        let (r, ()) = tokio::join!(login, other);
+        let r = r.unwrap();
+        assert!(r.adopted, "adopted, not a new flow");
+        assert_eq!(r.lease.token.access_token.expose(), "tok-other");
+        assert_eq!(flows.load(Ordering::SeqCst), 0);
     }
 }

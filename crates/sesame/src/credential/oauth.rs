@@ -212,6 +212,7 @@ impl Credential for OAuth {
                 req.url,
                 Some(lease.token.access_token.expose()),
                 &[],
+                self.source.clock().now(),
             )?;
             headers.insert(crate::oauth::dpop::DPOP_HEADER, proof);
         }
@@ -508,18 +509,27 @@ mod tests {
     use url::Url;
 
     use super::*;
-    use crate::token::{CacheKey, now_unix};
+    use crate::token::{CacheKey, Clock, ManualClock};
 
-    /// Hands out `tok-1`, `tok-2`, … living an hour.
-    #[derive(Debug, Default)]
-    struct Numbered(AtomicU32);
+    /// A clock reading far from today, so that a decision made by the system clock shows.
+    const START: i64 = 1_000_000_000;
+
+    /// Hands out `tok-1`, `tok-2`, … living an hour of its clock.
+    #[derive(Debug)]
+    struct Numbered(AtomicU32, ManualClock);
+
+    impl Default for Numbered {
+        fn default() -> Self {
+            Numbered(AtomicU32::default(), ManualClock::new(START))
+        }
+    }
 
     #[async_trait]
     impl Grant for Numbered {
         async fn obtain(&self) -> Result<Token> {
             let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
             let mut t = Token::bare(format!("tok-{n}"));
-            t.issued_at = now_unix();
+            t.issued_at = self.1.now();
             t.expires_at = Some(t.issued_at + 3600);
             Ok(t)
         }
@@ -534,7 +544,9 @@ mod tests {
     fn credential() -> (OAuth, Arc<Numbered>) {
         let grant = Arc::new(Numbered::default());
         let key = CacheKey::new("https://issuer.test", "client", "client-credentials", &[], &[], None);
-        let source = TokenSource::builder(key, grant.clone()).build();
+        let source = TokenSource::builder(key, grant.clone())
+            .clock(Arc::new(grant.1.clone()))
+            .build();
         (OAuth::new("client-credentials", source, None), grant)
     }
 
@@ -582,7 +594,7 @@ mod tests {
 
         // A token installed from elsewhere (a login), and a clone of the credential.
         let mut t = Token::bare("tok-installed");
-        t.expires_at = Some(now_unix() + 3600);
+        t.expires_at = Some(START + 3600);
         c.source().install(t).unwrap();
         assert_eq!(attach(&c.clone()).await.0, "Bearer tok-installed");
         assert_eq!(attach(&c).await.0, "Bearer tok-installed");
@@ -590,10 +602,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_token_the_clock_says_is_expired_is_renewed() {
+        let (c, grant) = credential();
+        assert_eq!(attach(&c).await.0, "Bearer tok-1");
+        // A minute later by the source's clock: still fresh, reused.
+        grant.1.advance(60);
+        assert_eq!(attach(&c).await.0, "Bearer tok-1");
+        // Past its hour by the source's clock: renewed before it is attached.
+        grant.1.advance(3600);
+        assert_eq!(attach(&c).await.0, "Bearer tok-2");
+        assert_eq!(grant.0.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
     async fn a_token_that_is_not_a_header_value_is_an_error_every_time() {
         let (c, _) = credential();
         let mut t = Token::bare("bad\ntoken");
-        t.expires_at = Some(now_unix() + 3600);
+        t.expires_at = Some(START + 3600);
         c.source().install(t).unwrap();
         let url = Url::parse("https://api.test/").unwrap();
         let req = AuthRequest {

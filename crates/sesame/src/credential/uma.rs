@@ -30,7 +30,7 @@ use super::{Attachment, AuthRequest, Credential, CredentialInfo, OAuth, Rejectio
 use crate::oauth::uma::{self, RptRequest, UmaConfiguration, UmaError};
 use crate::oauth::{OAuthClient, OAuthError};
 use crate::secret::AccessToken;
-use crate::token::{Token, now_unix};
+use crate::token::{Clock, SystemClock, Token};
 use crate::{Error, Result};
 
 /// Marks an [`Attachment`] id as "the RPT was attached" (the wrapped credential's ids are
@@ -68,6 +68,8 @@ pub struct Uma {
     /// Whether any RPT is held: while none is (an API that never asked for UMA), `attach`
     /// goes straight to the wrapped credential, without the lock or the resource key.
     holds_rpts: AtomicBool,
+    /// The clock RPT expiry is judged by.
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Uma {
@@ -104,7 +106,14 @@ impl Uma {
             insecure: false,
             state: Mutex::new(State::default()),
             holds_rpts: AtomicBool::new(false),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Judges RPT expiry by `clock` (tests: controlled time).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The client registration to use at the authorization server (for a wrapped
@@ -212,7 +221,7 @@ impl Uma {
         } else {
             None
         };
-        let now = now_unix();
+        let now = self.clock.now();
         let (pct, previous) = {
             let s = self.state.lock().expect("uma state");
             let pct = s.pcts.get(&norm(as_uri)).cloned();
@@ -310,7 +319,7 @@ impl Credential for Uma {
             let mut s = self.state.lock().expect("uma state");
             let key = resource_key(request.url);
             match s.rpts.get(&key) {
-                Some(h) if h.expires_at.is_none_or(|e| e - now_unix() > RPT_MIN_VALID) => {
+                Some(h) if h.expires_at.is_none_or(|e| e - self.clock.now() > RPT_MIN_VALID) => {
                     Some((h.rpt.clone(), h.generation))
                 }
                 Some(_) => {
@@ -387,9 +396,17 @@ mod tests {
 
     use super::*;
     use crate::credential::Bearer;
+    use crate::token::ManualClock;
+
+    /// A clock reading far from today, so that a decision made by the system clock shows.
+    const START: i64 = 1_000_000_000;
 
     fn uma() -> Arc<Uma> {
-        Arc::new(Uma::new(Arc::new(Bearer::new("access-token"))))
+        uma_at(&ManualClock::new(START))
+    }
+
+    fn uma_at(clock: &ManualClock) -> Arc<Uma> {
+        Arc::new(Uma::new(Arc::new(Bearer::new("access-token"))).with_clock(Arc::new(clock.clone())))
     }
 
     fn held(rpt: &str, expires_at: Option<i64>) -> Held {
@@ -444,8 +461,8 @@ mod tests {
     #[tokio::test]
     async fn an_expired_or_refused_rpt_is_dropped_and_the_fast_path_comes_back() {
         let u = uma();
-        keep(&u, "https://api.test/old", held("rpt-old", Some(now_unix() - 1)));
-        keep(&u, "https://api.test/doc", held("rpt-1", Some(now_unix() + 3600)));
+        keep(&u, "https://api.test/old", held("rpt-old", Some(START - 1)));
+        keep(&u, "https://api.test/doc", held("rpt-1", Some(START + 3600)));
         assert_eq!(attach(&u, "https://api.test/old").await.0, "Bearer access-token");
         assert!(u.holds_rpts.load(Ordering::Acquire), "one RPT is still held");
         let (h, a) = attach(&u, "https://api.test/doc").await;
@@ -461,6 +478,21 @@ mod tests {
         assert!(!u.holds_rpts.load(Ordering::Acquire));
         assert!(u.state.lock().unwrap().order.is_empty());
         assert_eq!(attach(&u, "https://api.test/doc").await.0, "Bearer access-token");
+    }
+
+    #[tokio::test]
+    async fn an_rpt_expired_by_the_clock_is_not_reused() {
+        let clock = ManualClock::new(START);
+        let u = uma_at(&clock);
+        keep(&u, "https://api.test/doc", held("rpt-1", Some(START + 60)));
+        assert_eq!(attach(&u, "https://api.test/doc").await.0, "Bearer rpt-1");
+        // Ten seconds short of its expiry: too little left to be sent.
+        clock.advance(50);
+        assert_eq!(attach(&u, "https://api.test/doc").await.0, "Bearer access-token");
+        assert!(
+            u.rpt_for(&Url::parse("https://api.test/doc").unwrap()).is_none(),
+            "dropped"
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use super::OAuth;
 use crate::oauth::{LazyClient, TokenOptions};
 use crate::secret::RefreshToken;
-use crate::token::{CacheKey, Grant, Token, TokenSource, TokenStore};
+use crate::token::{CacheKey, Clock, Grant, SystemClock, Token, TokenSource, TokenStore};
 use crate::{Error, Result};
 
 /// The auth kind in a user's cache key.
@@ -28,6 +28,8 @@ pub struct WebUsers {
     client: Arc<LazyClient>,
     store: Arc<dyn TokenStore>,
     issuer: String,
+    /// The clock the users' token sources judge expiry by.
+    clock: Arc<dyn Clock>,
 }
 
 impl WebUsers {
@@ -38,7 +40,14 @@ impl WebUsers {
             client,
             store,
             issuer: issuer.into(),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The users' tokens judged by `clock` (tests: controlled time).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The provider client.
@@ -71,6 +80,7 @@ impl WebUsers {
         };
         TokenSource::builder(self.key(subject), Arc::new(grant))
             .store(self.store.clone())
+            .clock(self.clock.clone())
             .build()
     }
 
@@ -149,7 +159,7 @@ mod tests {
 
     fn token(v: &str) -> Token {
         let mut t = Token::bare(v.to_string());
-        t.expires_at = Some(crate::token::now_unix() + 300);
+        t.expires_at = Some(crate::token::Clock::now(&crate::token::SystemClock) + 300);
         t
     }
 
@@ -182,6 +192,20 @@ mod tests {
             1,
             "dinah's file is left"
         );
+    }
+
+    #[tokio::test]
+    async fn a_user_token_expired_by_the_clock_needs_a_login() {
+        const START: i64 = 1_000_000_000;
+        let clock = crate::token::ManualClock::new(START);
+        let u = users(Arc::new(MemoryStore::default())).with_clock(Arc::new(clock.clone()));
+        let mut t = token("at-alice");
+        t.expires_at = Some(START + 300);
+        u.save("alice", t).unwrap();
+        assert_eq!(u.credential("alice").token_now().await.unwrap(), "at-alice");
+        clock.advance(300);
+        let err = u.credential("alice").token_now().await.unwrap_err();
+        assert!(err.is_login_required(), "expired by the clock, no refresh token: {err}");
     }
 
     impl OAuth {

@@ -7,7 +7,7 @@
 //! that other users can read or write.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::header::HeaderMap;
@@ -17,6 +17,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use super::{Attachment, AuthRequest, Credential, CredentialInfo};
 use crate::Result;
 use crate::error::CredentialError;
+use crate::token::{Clock, SystemClock};
 
 /// A certificate with less than this left is refused.
 pub const MIN_REMAINING: Duration = Duration::from_secs(600);
@@ -46,12 +47,18 @@ pub struct X509 {
 impl X509 {
     /// A certificate (chain) file and its key file.
     pub fn from_files(cert: impl AsRef<Path>, key: impl AsRef<Path>) -> Result<Self> {
+        Self::from_files_with_clock(cert, key, &SystemClock)
+    }
+
+    /// [`X509::from_files`], judging the certificate's validity by `clock` (tests:
+    /// controlled time).
+    pub fn from_files_with_clock(cert: impl AsRef<Path>, key: impl AsRef<Path>, clock: &dyn Clock) -> Result<Self> {
         let cert = cert.as_ref();
         let key = key.as_ref();
         let cert_pem = read(cert, "client certificate")?;
         crate::permissions::check_private(key, "private key")?;
         let key_pem = read(key, "private key")?;
-        Self::from_pem_parts(&cert_pem, &key_pem, cert, key)
+        Self::from_pem_parts(&cert_pem, &key_pem, cert, key, clock)
     }
 
     /// One PEM file with the certificate chain and the key (an RFC 3820 proxy file).
@@ -62,10 +69,16 @@ impl X509 {
         super::grid::enable_proxy_client_certificates();
         crate::permissions::check_private(path, "proxy file")?;
         let pem = read(path, "proxy file")?;
-        Self::from_pem_parts(&pem, &pem, path, path)
+        Self::from_pem_parts(&pem, &pem, path, path, &SystemClock)
     }
 
-    fn from_pem_parts(cert_pem: &[u8], key_pem: &[u8], cert_path: &Path, key_path: &Path) -> Result<Self> {
+    fn from_pem_parts(
+        cert_pem: &[u8],
+        key_pem: &[u8],
+        cert_path: &Path,
+        key_path: &Path,
+        clock: &dyn Clock,
+    ) -> Result<Self> {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
             .collect::<Result<_, _>>()
             .map_err(|e| file_err("client certificate", cert_path, format!("not valid PEM: {e}")))?;
@@ -86,10 +99,7 @@ impl X509 {
         let mut min_not_after = i64::MAX;
         let mut subject = String::new();
         let mut issuer = String::new();
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+        let now = clock.now();
         for (i, der) in certs.iter().enumerate() {
             let (_, parsed) = x509_parser::parse_x509_certificate(der.as_ref()).map_err(|e| {
                 file_err(
@@ -260,5 +270,33 @@ impl Credential for X509 {
             .with("issuer", &self.info.issuer)
             .with("not_after", self.info.not_after.to_string())
             .with("cert", self.info.cert_path.display().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::token::ManualClock;
+
+    #[test]
+    fn validity_is_judged_by_the_clock() {
+        // Valid for a day around a date long past: only the injected clock finds it valid.
+        const START: i64 = 1_000_000_000;
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut p = rcgen::CertificateParams::new(vec!["client.test".to_string()]).unwrap();
+        p.not_before = time::OffsetDateTime::from_unix_timestamp(START - 3600).unwrap();
+        p.not_after = time::OffsetDateTime::from_unix_timestamp(START + 86_400).unwrap();
+        let cert = p.self_signed(&key).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (c, k) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&c, cert.pem()).unwrap();
+        std::fs::write(&k, key.serialize_pem()).unwrap();
+        std::fs::set_permissions(&k, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let x = X509::from_files_with_clock(&c, &k, &ManualClock::new(START)).unwrap();
+        assert_eq!(x.info().not_after, START + 86_400);
+        let err = X509::from_files_with_clock(&c, &k, &ManualClock::new(START + 86_400)).unwrap_err();
+        assert!(err.to_string().contains("expired"), "{err}");
     }
 }

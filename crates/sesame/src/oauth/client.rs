@@ -23,7 +23,7 @@ use super::{OAuthError, OAuthHttp};
 use crate::redact::SecretMask;
 use crate::redact::redact_url;
 use crate::secret::{AccessToken, ClientSecret, IdToken, Password, RefreshToken};
-use crate::token::{DEFAULT_LIFETIME, Token, jwt_exp, now_unix};
+use crate::token::{Clock, DEFAULT_LIFETIME, SystemClock, Token, jwt_exp};
 use crate::{Error, Result};
 
 /// The RFC 8693 grant type.
@@ -92,6 +92,8 @@ pub struct OAuthClient {
     dpop: Option<Arc<Dpop>>,
     /// The profile's `par` (RFC 9126): `None` pushes when the provider offers it.
     par: Option<bool>,
+    /// The clock that dates the tokens it obtains, its client assertions and proofs.
+    clock: Arc<dyn Clock>,
 }
 
 /// Options for a token request beyond the client's defaults (down-scoping).
@@ -113,7 +115,20 @@ impl OAuthClient {
             issuer_found_on: None,
             dpop: None,
             par: None,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The same client on another clock (tests: tokens dated, and pending logins aged,
+    /// in controlled time).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock that dates this client's tokens.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// The same client with the profile's `par` setting (RFC 9126).
@@ -193,11 +208,11 @@ impl OAuthClient {
                 out.push(("resource".to_string(), a.clone()));
             }
         }
-        if let Some(assertion) = self
-            .config
-            .auth
-            .assertion(&self.config.client_id, self.token_endpoint()?.as_str())?
-        {
+        if let Some(assertion) = self.config.auth.assertion(
+            &self.config.client_id,
+            self.token_endpoint()?.as_str(),
+            self.clock.now(),
+        )? {
             out.push(("client_assertion_type".into(), JWT_BEARER_ASSERTION.into()));
             out.push(("client_assertion".into(), assertion));
         }
@@ -357,7 +372,13 @@ impl OAuthClient {
             full.extend(self.extra_params(opts)?);
             let mut headers = HeaderMap::new();
             if let Some(d) = dpop {
-                let proof = d.header("POST", &url, None, &self.meta.dpop_signing_alg_values_supported)?;
+                let proof = d.header(
+                    "POST",
+                    &url,
+                    None,
+                    &self.meta.dpop_signing_alg_values_supported,
+                    self.clock.now(),
+                )?;
                 headers.insert(dpop::DPOP_HEADER, proof);
             }
             let reply = self.post_authenticated_with(&url, full, false, headers).await?;
@@ -425,10 +446,11 @@ impl OAuthClient {
             (ClientAuth::None | ClientAuth::PrivateKeyJwt { .. }, _) => {
                 form.push(("client_id".into(), self.config.client_id.clone()));
                 if add_assertion
-                    && let Some(a) = self
-                        .config
-                        .auth
-                        .assertion(&self.config.client_id, self.token_endpoint()?.as_str())?
+                    && let Some(a) = self.config.auth.assertion(
+                        &self.config.client_id,
+                        self.token_endpoint()?.as_str(),
+                        self.clock.now(),
+                    )?
                 {
                     form.push(("client_assertion_type".into(), JWT_BEARER_ASSERTION.into()));
                     form.push(("client_assertion".into(), a));
@@ -518,7 +540,7 @@ impl OAuthClient {
             }
             .into());
         }
-        let now = now_unix();
+        let now = self.clock.now();
         let expires_at = expiry(now, r.expires_in, &r.access_token);
         Ok(Token {
             token_type: if dpop_type { "DPoP" } else { "Bearer" }.into(),

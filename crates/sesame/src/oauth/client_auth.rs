@@ -97,12 +97,12 @@ impl ClientAuth {
         })
     }
 
-    /// A signed client assertion for `audience` (the token endpoint URL).
-    pub(crate) fn assertion(&self, client_id: &str, audience: &str) -> Result<Option<String>> {
+    /// A signed client assertion for `audience` (the token endpoint URL), issued at `now`
+    /// (Unix seconds, from the client's clock).
+    pub(crate) fn assertion(&self, client_id: &str, audience: &str, now: i64) -> Result<Option<String>> {
         let ClientAuth::PrivateKeyJwt { key_pem, alg, kid } = self else {
             return Ok(None);
         };
-        let now = crate::token::now_unix();
         let claims = serde_json::json!({
             "iss": client_id,
             "sub": client_id,

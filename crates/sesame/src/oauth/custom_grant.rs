@@ -16,7 +16,7 @@ use super::OAuthError;
 use super::http::{OAuthHttp, provider_error};
 use crate::redact::redact_url;
 use crate::secret::{AccessToken, RefreshToken};
-use crate::token::{Grant, Token, now_unix};
+use crate::token::{Clock, Grant, SystemClock, Token};
 use crate::{Error, Result};
 
 /// Reads the body when a token must be obtained (its secrets come from files or variables).
@@ -39,6 +39,8 @@ pub struct CustomJsonGrant {
     token_pointer: String,
     expires_in_pointer: Option<String>,
     expires_at_pointer: Option<String>,
+    /// The clock that dates the tokens (and bounds a reply's `expires_at`).
+    clock: std::sync::Arc<dyn Clock>,
 }
 
 impl fmt::Debug for CustomJsonGrant {
@@ -62,6 +64,7 @@ impl CustomJsonGrant {
             token_pointer: token_pointer.into(),
             expires_in_pointer: None,
             expires_at_pointer: None,
+            clock: std::sync::Arc::new(SystemClock),
         }
     }
 
@@ -87,6 +90,12 @@ impl CustomJsonGrant {
     /// Where the reply says when the token expires, Unix seconds (`/expires_at`).
     pub fn expires_at_at(mut self, pointer: impl Into<String>) -> Self {
         self.expires_at_pointer = Some(pointer.into());
+        self
+    }
+
+    /// Dates the tokens by `clock` (tests: controlled time).
+    pub fn with_clock(mut self, clock: std::sync::Arc<dyn Clock>) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -151,7 +160,7 @@ impl Grant for CustomJsonGrant {
                 message: format!("no string token at `{}` in the reply", self.token_pointer),
             })?
             .to_string();
-        let now = now_unix();
+        let now = self.clock.now();
         let num = |p: &Option<String>| {
             p.as_deref().and_then(|p| v.pointer(p)).and_then(|x| {
                 x.as_i64()

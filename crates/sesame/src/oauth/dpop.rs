@@ -252,13 +252,21 @@ impl DpopKey {
         Self::from_pkcs8(alg, &der)
     }
 
-    /// A proof for one request (RFC 9449 §4.2): `htu` is `url` without query and
-    /// fragment; `ath` is set when the proof goes with an access token.
-    pub fn proof(&self, method: &str, url: &Url, access_token: Option<&str>, nonce: Option<&str>) -> Result<String> {
+    /// A proof for one request (RFC 9449 §4.2), issued at `iat` (Unix seconds, from the
+    /// owner's clock): `htu` is `url` without query and fragment; `ath` is set when the
+    /// proof goes with an access token.
+    pub fn proof(
+        &self,
+        method: &str,
+        url: &Url,
+        access_token: Option<&str>,
+        nonce: Option<&str>,
+        iat: i64,
+    ) -> Result<String> {
         let mut claims = serde_json::Map::new();
         claims.insert("htm".into(), method.into());
         claims.insert("htu".into(), htu(url).into());
-        claims.insert("iat".into(), crate::token::now_unix().into());
+        claims.insert("iat".into(), iat.into());
         claims.insert("jti".into(), B64.encode(rand::random::<[u8; 16]>()).into());
         if let Some(at) = access_token {
             claims.insert("ath".into(), ath(at).into());
@@ -425,18 +433,19 @@ impl Dpop {
         self.key(&[]).ok()
     }
 
-    /// The `DPoP` header value for one request (a fresh proof, with the nonce the
-    /// request's origin handed out last, if any).
+    /// The `DPoP` header value for one request (a fresh proof issued at `iat`, with the
+    /// nonce the request's origin handed out last, if any).
     pub fn header(
         &self,
         method: &str,
         url: &Url,
         access_token: Option<&str>,
         supported: &[String],
+        iat: i64,
     ) -> Result<HeaderValue> {
         let key = self.key(supported)?;
         let nonce = self.nonces.lock().expect("dpop nonces").get(&origin(url)).cloned();
-        let proof = key.proof(method, url, access_token, nonce.as_deref())?;
+        let proof = key.proof(method, url, access_token, nonce.as_deref(), iat)?;
         let mut v = HeaderValue::from_str(&proof).map_err(|_| key_error("the proof is not a header value"))?;
         // Not a secret, but replayable for its request until it ages out: kept out of logs.
         v.set_sensitive(true);
@@ -507,7 +516,7 @@ mod tests {
         for alg in [DpopAlg::Es256, DpopAlg::EdDsa, DpopAlg::Rs256] {
             let k = DpopKey::generate(alg).unwrap();
             let url = Url::parse("https://api.test/v1/items?page=2#frag").unwrap();
-            let p = k.proof("GET", &url, Some("tok"), Some("n-1")).unwrap();
+            let p = k.proof("GET", &url, Some("tok"), Some("n-1"), 1_000_000_000).unwrap();
             let parts: Vec<&str> = p.split('.').collect();
             let header: serde_json::Value = serde_json::from_slice(&B64.decode(parts[0]).unwrap()).unwrap();
             let claims: serde_json::Value = serde_json::from_slice(&B64.decode(parts[1]).unwrap()).unwrap();
@@ -518,6 +527,7 @@ mod tests {
             assert_eq!(claims["htm"], "GET");
             assert_eq!(claims["ath"], ath("tok"));
             assert_eq!(claims["nonce"], "n-1");
+            assert_eq!(claims["iat"], 1_000_000_000, "issued at the owner's clock reading");
             let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(header["jwk"].clone()).unwrap();
             let dk = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
             let jalg = match alg {

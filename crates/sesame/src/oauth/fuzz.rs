@@ -65,6 +65,7 @@ pub fn uma_response(data: &[u8]) -> bool {
         "uma",
         "https://as.example",
         Some(("https://as.example/claims", "c")),
+        crate::token::Clock::now(&crate::token::SystemClock),
     ) {
         Ok(_) => true,
         Err(e) => {

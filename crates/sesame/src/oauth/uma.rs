@@ -24,7 +24,7 @@ use super::http::{Reply, provider_error};
 use super::{OAuthClient, OAuthError, OAuthHttp, ProviderMetadata};
 use crate::redact::redact_url;
 use crate::secret::{AccessToken, RefreshToken};
-use crate::token::{Token, now_unix};
+use crate::token::Token;
 use crate::{Error, Result};
 
 /// The UMA ticket grant type.
@@ -135,7 +135,7 @@ pub fn client_for(base: &OAuthClient, as_uri: &str, config: &UmaConfiguration) -
         jwks_uri: config.jwks_uri.clone(),
         ..Default::default()
     };
-    OAuthClient::new(base.config().clone(), Arc::new(meta), base.http().clone())
+    OAuthClient::new(base.config().clone(), Arc::new(meta), base.http().clone()).with_clock(base.clock().clone())
 }
 
 /// Exchanges a ticket for an RPT at `client`'s token endpoint (a client from
@@ -169,7 +169,7 @@ pub async fn request_rpt(client: &OAuthClient, config: &UmaConfiguration, req: &
         .claims_interaction_endpoint
         .as_deref()
         .map(|e| (e, client.config().client_id.as_str()));
-    parse_rpt_reply(&reply, &endpoint, &as_uri, interaction)
+    parse_rpt_reply(&reply, &endpoint, &as_uri, interaction, client.clock().now())
 }
 
 /// The RFC 6749 §5.1 fields of a successful reply plus UMA's `pct` and `upgraded`.
@@ -212,6 +212,7 @@ pub(crate) fn parse_rpt_reply(
     endpoint: &str,
     as_uri: &str,
     interaction: Option<(&str, &str)>,
+    now: i64,
 ) -> Result<Rpt> {
     super::http::require_json(reply, endpoint)?;
     if !reply.status.is_success() {
@@ -295,7 +296,6 @@ pub(crate) fn parse_rpt_reply(
             &format!("token_type `{}` is not supported", super::error::clean(t, 40)),
         ));
     }
-    let now = now_unix();
     let expires_in = match &raw.expires_in {
         Some(serde_json::Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
         Some(serde_json::Value::String(s)) => super::client::parse_seconds(s),
@@ -351,6 +351,9 @@ mod tests {
         }
     }
 
+    /// A clock reading far from today, so that a date from the system clock shows.
+    const NOW: i64 = 1_000_000_000;
+
     #[test]
     fn success_need_info_submitted_denied() {
         let ok = parse_rpt_reply(
@@ -361,9 +364,15 @@ mod tests {
             "ep",
             "https://as",
             None,
+            NOW,
         )
         .unwrap();
         assert_eq!(ok.token.access_token.expose(), "rpt");
+        assert_eq!(
+            (ok.token.issued_at, ok.token.expires_at),
+            (NOW, Some(NOW + 60)),
+            "dated by the given clock reading"
+        );
         assert!(ok.upgraded);
         assert_eq!(ok.pct.unwrap().expose(), "p");
 
@@ -375,6 +384,7 @@ mod tests {
             "ep",
             "https://as",
             Some(("https://as/claims", "cli")),
+            NOW,
         )
         .unwrap_err();
         let text = e.to_string();
@@ -402,12 +412,14 @@ mod tests {
             "ep",
             "https://as",
             None,
+            NOW,
         )
         .unwrap_err();
         assert!(matches!(uma(e), UmaError::RequestSubmitted { interval: Some(5), .. }));
-        let e = parse_rpt_reply(&reply(403, r#"{"error":"request_denied"}"#), "ep", "https://as", None).unwrap_err();
+        let parse = |status: u16, body: &str| parse_rpt_reply(&reply(status, body), "ep", "https://as", None, NOW);
+        let e = parse(403, r#"{"error":"request_denied"}"#).unwrap_err();
         assert!(matches!(uma(e), UmaError::RequestDenied { .. }));
-        let e = parse_rpt_reply(&reply(400, r#"{"error":"invalid_grant"}"#), "ep", "https://as", None).unwrap_err();
+        let e = parse(400, r#"{"error":"invalid_grant"}"#).unwrap_err();
         assert_eq!(e.oauth_error_code(), Some("invalid_grant"));
         for junk in [
             "",
@@ -417,10 +429,7 @@ mod tests {
             r#"{"access_token":1}"#,
             "<html>",
         ] {
-            assert!(
-                parse_rpt_reply(&reply(200, junk), "ep", "https://as", None).is_err(),
-                "{junk}"
-            );
+            assert!(parse(200, junk).is_err(), "{junk}");
         }
     }
 }

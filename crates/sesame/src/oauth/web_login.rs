@@ -143,7 +143,7 @@ pub async fn start(
             nonce,
             verifier: verifier.expose_secret().to_string(),
             require_iss: meta.authorization_response_iss_parameter_supported,
-            created: crate::token::now_unix(),
+            created: client.clock().now(),
         },
     ))
 }
@@ -206,7 +206,7 @@ pub async fn finish(
             meta.issuer
         )));
     }
-    let age = crate::token::now_unix() - pending.created;
+    let age = client.clock().now() - pending.created;
     if age < 0 || age as u64 > max_age.as_secs() {
         return Err(Error::new(
             ErrorKind::LoginRequired,
@@ -368,6 +368,22 @@ mod tests {
         );
         let err = finish(&other, &p, &callback_params(&ok), age).await.unwrap_err();
         assert!(err.to_string().contains("not this session's client"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_pending_login_ages_by_the_client_clock() {
+        let clock = crate::token::ManualClock::new(1_000_000_000);
+        let c = client(true).with_clock(Arc::new(clock.clone()));
+        let (_, p) = start(&c, "https://app.example/cb", None, None).await.unwrap();
+        assert_eq!(p.created, 1_000_000_000, "started at the client's clock reading");
+        let ok = format!("code=c&state={}&iss=https://idp.example", p.state());
+        let age = std::time::Duration::from_secs(300);
+        clock.advance(300);
+        let err = finish(&c, &p, &callback_params(&ok), age).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Transport, "still young enough: {err}");
+        clock.advance(1);
+        let err = finish(&c, &p, &callback_params(&ok), age).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::LoginRequired, "too old by the clock: {err}");
     }
 
     #[tokio::test]

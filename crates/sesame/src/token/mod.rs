@@ -3,7 +3,7 @@
 //! [`Token`] is what a grant returns and what the caches hold: the access token with its
 //! expiry and scopes, and the refresh and ID tokens that came with it.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 pub mod clock;
 mod file_store;
@@ -32,14 +32,6 @@ use crate::secret::{AccessToken, IdToken, RefreshToken};
 /// a JWT with `exp`: 5 minutes, short enough that a wrong guess heals itself quickly.
 pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
 
-/// Seconds since the Unix epoch, now.
-pub fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// An access token with what came with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Token {
@@ -62,7 +54,8 @@ pub struct Token {
 }
 
 impl Token {
-    /// A token that is just a value (static bearer, discovered token file).
+    /// A token that is just a value (static bearer, discovered token file), issued now by
+    /// the system clock (whoever judges its expiry sets `expires_at` by its own clock).
     pub fn bare(access_token: impl Into<AccessToken>) -> Self {
         let access_token: AccessToken = access_token.into();
         let jwt = crate::token::jwt_exp(access_token.expose());
@@ -70,7 +63,7 @@ impl Token {
             access_token,
             token_type: "Bearer".into(),
             expires_at: jwt,
-            issued_at: now_unix(),
+            issued_at: SystemClock.now(),
             refresh_token: None,
             id_token: None,
             scopes: Vec::new(),

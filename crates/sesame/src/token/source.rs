@@ -193,6 +193,11 @@ impl TokenSource {
         &self.inner.key
     }
 
+    /// The clock its expiry decisions follow (and that those who date its tokens use).
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
     /// The store.
     pub fn store(&self) -> &Arc<dyn TokenStore> {
         &self.inner.store

@@ -16,7 +16,7 @@ use super::settings::{ClusterFallback, OpenBaoSettings};
 use super::{Failure, Transport};
 use crate::secret::RefreshToken;
 use crate::token::file_store::{Decoded, from_json, to_json};
-use crate::token::{CacheKey, Grant, Token, TokenStore, now_unix};
+use crate::token::{CacheKey, Clock, Grant, Token, TokenStore};
 use crate::{Error, ErrorKind, Result};
 
 /// Counters (tests, benchmarks, `status`).
@@ -62,6 +62,8 @@ pub(crate) struct Cluster {
     pub stats: ClusterStats,
     host_id: String,
     warned_down: AtomicBool,
+    /// The clock that dates claims and records (Unix seconds shared between hosts).
+    clock: Arc<dyn Clock>,
 }
 
 /// The record as stored (KV data).
@@ -122,7 +124,7 @@ impl Record {
 }
 
 impl Cluster {
-    pub fn new(settings: OpenBaoSettings) -> Result<Self> {
+    pub fn new(settings: OpenBaoSettings, clock: Arc<dyn Clock>) -> Result<Self> {
         let transport = Transport::new(&settings)?;
         let auth = Auth::new(settings.auth.clone());
         let kv = Kv::new(transport, auth, &settings.mount);
@@ -141,6 +143,7 @@ impl Cluster {
             stats: ClusterStats::default(),
             host_id,
             warned_down: AtomicBool::new(false),
+            clock,
         })
     }
 
@@ -195,7 +198,7 @@ impl Cluster {
             claim: String::new(),
             until: 0,
             refreshed_by: self.host_id.clone(),
-            refreshed_at: now_unix(),
+            refreshed_at: self.clock.now(),
         }
     }
 
@@ -304,7 +307,7 @@ impl ClusterGrant {
                     ),
                 ));
             }
-            let now = now_unix();
+            let now = c.clock.now();
             let (version, rec) = match c.read(&self.key).await {
                 Ok(Some((v, r))) => (v, Some(r)),
                 Ok(None) => (0, None),
@@ -422,7 +425,7 @@ impl ClusterGrant {
                     return;
                 }
             }
-            if now_unix() > until {
+            if self.cluster.clock.now() > until {
                 tracing::warn!("could not store the new token in the OpenBao cluster before the claim expired");
                 return;
             }
@@ -459,5 +462,21 @@ impl Grant for ClusterGrant {
     }
     fn unattended(&self) -> bool {
         self.inner.unattended()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::ManualClock;
+
+    #[test]
+    fn records_are_dated_by_the_injected_clock() {
+        let settings = OpenBaoSettings::new(&["http://127.0.0.1:1"], OpenBaoSettings::default_token_auth()).unwrap();
+        let clock = ManualClock::new(1_000_000_000);
+        let c = Cluster::new(settings, Arc::new(clock.clone())).unwrap();
+        clock.advance(5);
+        let rec = c.fresh_record(Token::bare("t"));
+        assert_eq!(rec.refreshed_at, 1_000_000_005);
     }
 }

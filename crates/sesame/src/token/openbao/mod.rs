@@ -49,8 +49,14 @@ impl std::fmt::Debug for OpenBaoCache {
 impl OpenBaoCache {
     /// A cluster store with these settings (no network until first use).
     pub fn new(settings: OpenBaoSettings) -> Result<Self> {
+        Self::new_with_clock(settings, Arc::new(super::SystemClock))
+    }
+
+    /// The same on another clock, which dates claims and records (tests: controlled time).
+    /// Hosts compare these dates, so in production every host uses the system clock.
+    pub fn new_with_clock(settings: OpenBaoSettings, clock: Arc<dyn super::Clock>) -> Result<Self> {
         Ok(OpenBaoCache {
-            inner: Arc::new(claim::Cluster::new(settings)?),
+            inner: Arc::new(claim::Cluster::new(settings, clock)?),
         })
     }
 

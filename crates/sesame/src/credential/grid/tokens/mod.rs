@@ -71,7 +71,7 @@ use crate::credential::{Attachment, AuthRequest, Credential, CredentialInfo, Net
 use crate::error::CredentialError;
 use crate::oauth::OAuthHttp;
 use crate::secret::AccessToken;
-use crate::token::{Token, now_unix};
+use crate::token::{Clock, SystemClock, Token};
 use crate::{Error, Result};
 
 /// Default for how long a discovered JWT must still be valid: 60 s.
@@ -207,6 +207,8 @@ pub struct Discover {
     cache: sources::FileCache,
     last_source: Mutex<Option<String>>,
     hasher: RandomState,
+    /// The clock a token's `exp` and `nbf` are judged by.
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Discover {
@@ -316,7 +318,7 @@ impl Discover {
             url,
             audiences: &self.audiences,
             scopes: &self.scopes,
-            now: now_unix(),
+            now: self.clock.now(),
         }
     }
 
@@ -624,9 +626,16 @@ pub struct DiscoverBuilder {
     fail_if_noauth: bool,
     force_noauth: bool,
     base_url: Option<String>,
+    clock: Option<Arc<dyn Clock>>,
 }
 
 impl DiscoverBuilder {
+    /// The clock tokens' `exp` and `nbf` are judged by (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
     /// The environment to read (default: the process's).
     pub fn env(mut self, env: Env) -> Self {
         self.env = Some(env);
@@ -796,6 +805,7 @@ impl DiscoverBuilder {
             cache: Default::default(),
             last_source: Mutex::new(None),
             hasher: RandomState::new(),
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
         };
         if d.force_noauth {
             return Ok(d);
@@ -890,4 +900,36 @@ fn required_error(what: &str, var: &str, skipped: &[Skipped]) -> Error {
         let _ = write!(m, "\n  - {s}");
     }
     CredentialError::Missing(m).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+
+    use super::*;
+    use crate::token::ManualClock;
+
+    #[test]
+    fn a_token_expired_by_the_clock_is_passed_over() {
+        const START: i64 = 1_000_000_000;
+        let b64 = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        let claims = serde_json::json!({ "exp": START + 3600 });
+        let jwt = format!(
+            "{}.{}.{}",
+            b64(br#"{"alg":"HS256","typ":"JWT"}"#),
+            b64(claims.to_string().as_bytes()),
+            b64(b"sig")
+        );
+        let clock = ManualClock::new(START);
+        let d = Discover::builder()
+            .env(Env::isolated().set("BEARER_TOKEN", &jwt))
+            .x509(Mode::Disabled)
+            .netrc(Mode::Disabled)
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .unwrap();
+        assert_eq!(d.find_token(None).unwrap().token.expose(), jwt, "valid by the clock");
+        clock.advance(3600);
+        assert!(d.find_token(None).is_err(), "expired by the clock");
+    }
 }
