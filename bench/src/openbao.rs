@@ -137,14 +137,16 @@ impl Grant for Provider {
 #[derive(Debug)]
 struct Timed {
     inner: Arc<dyn Grant>,
-    calls: Mutex<Vec<(u64, u64)>>,
+    /// (entered, took ms, the generation it returned).
+    calls: Mutex<Vec<(u64, u64, String)>>,
 }
 
 impl Timed {
     async fn time(&self, f: impl std::future::Future<Output = sesame::Result<Token>>) -> sesame::Result<Token> {
         let (at, t) = (now_ms(), Instant::now());
         let r = f.await;
-        self.calls.lock().unwrap().push((at, t.elapsed().as_millis() as u64));
+        let g = r.as_ref().map(tag).unwrap_or_default();
+        self.calls.lock().unwrap().push((at, t.elapsed().as_millis() as u64, g));
         r
     }
 }
@@ -502,6 +504,7 @@ fn summarize(
     // Refreshes whose token could be seen in the window (one that started in the last
     // moments of the run is left out, as is its cycle), and the closest two of a chain.
     let mut counted = 0u64;
+    let mut per_cycle = 0f64;
     let mut closest = u64::MAX;
     for hosts in chains.values() {
         // generation -> (first seen anywhere, each worker's first sight)
@@ -519,12 +522,13 @@ fn summarize(
         }
         let mut order: Vec<(&str, u64)> = first.into_iter().collect();
         order.sort_by_key(|&(_, at)| at);
-        let mut entries: Vec<u64> = hosts
-            .iter()
-            .flat_map(|h| h["entries"].as_array().cloned().unwrap_or_default())
-            .map(|e| u(&e[0]))
-            .collect();
-        entries.sort_unstable();
+        // When each generation's cycle began: the earliest call into the grant (a host
+        // that found its token due) that returned it.
+        let mut due_of: HashMap<String, u64> = HashMap::new();
+        for e in hosts.iter().flat_map(|h| h["entries"].as_array().cloned().unwrap_or_default()) {
+            let d = due_of.entry(e[2].as_str().unwrap_or("").to_string()).or_insert(u64::MAX);
+            *d = (*d).min(u(&e[0]));
+        }
         cycles_per_chain.push(order.len().saturating_sub(1) as u64);
         let last_seen = order.last().map(|&(_, at)| at).unwrap_or(0);
         let mut starts: Vec<u64> = hosts
@@ -533,18 +537,18 @@ fn summarize(
             .map(|v| u(&v))
             .collect();
         starts.sort_unstable();
-        counted += starts.iter().filter(|&&s| s <= last_seen).count() as u64;
+        // The refreshes that made generations 1.. (the first one seen may itself be the
+        // product of a refresh started before anyone saw it).
+        let first_seen = order.first().map(|&(_, at)| at).unwrap_or(0);
+        let n = starts.iter().filter(|&&s| s > first_seen && s <= last_seen).count() as u64;
+        counted += n;
+        per_cycle += n as f64 / order.len().saturating_sub(1).max(1) as f64;
         closest = closest.min(starts.windows(2).map(|w| w[1] - w[0]).min().unwrap_or(u64::MAX));
-        // Generation k (k ≥ 1; 0 is the one held at the start): its cycle began at the first
-        // refresh attempt after generation k-1 was first seen.
-        for k in 1..order.len() {
-            let (id, first_at) = order[k];
-            let prev = order[k - 1].1;
-            let Some(&due) = entries.iter().find(|&&e| e > prev && e <= first_at) else {
-                continue;
-            };
+        // Generations 1.. (0 is the one held at the start).
+        for &(id, _) in order.iter().skip(1) {
+            let Some(&due) = due_of.get(id) else { continue };
             for &at in &sights[id] {
-                delays.push(at - due);
+                delays.push(at.saturating_sub(due));
             }
         }
     }
@@ -579,7 +583,7 @@ fn summarize(
         shape.hosts,
         shape.tasks,
         shape.hosts * shape.tasks,
-        counted as f64 / cycles as f64,
+        per_cycle,
         if refused > 0 { format!(", {refused} refused") } else { String::new() },
         if closest == u64::MAX { "-".to_string() } else { closest.to_string() },
         bao_total as f64 / cycles as f64,
@@ -636,7 +640,7 @@ fn summarize(
     }
     let j = json!({
         "label": label, "hosts": shape.hosts, "tasks": shape.tasks, "cycles": cycles, "calls": calls,
-        "failures": failures, "refreshes": refreshes, "refreshes_counted": counted, "closest_refreshes_ms": closest, "refused": refused, "openbao_requests": bao,
+        "failures": failures, "refreshes": refreshes, "refreshes_counted": counted, "refreshes_per_cycle": per_cycle, "closest_refreshes_ms": closest, "refused": refused, "openbao_requests": bao,
         "to_all_ms": {"p50": percentile(&delays, 0.5), "p99": percentile(&delays, 0.99), "max": delays.last().copied().unwrap_or(0)},
         "longest_call_ms": max_lat, "kill": kill_json,
         "claims_won": sum("claims_won"), "adopted": sum("adopted"), "polls": sum("polls"), "uncertain": sum("uncertain"),
