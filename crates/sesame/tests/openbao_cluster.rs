@@ -812,3 +812,92 @@ async fn htgettoken_vault_token_file_authenticates() {
     let c = Arc::try_unwrap(c).expect("one owner");
     tokio::task::spawn_blocking(move || drop(c)).await.unwrap();
 }
+
+/// Down-scoping (`sesame token --scope`, [`TokenSource::narrowed`]) on a cluster profile
+/// with the bundled provider's rotating refresh tokens: the narrowing refresh spends the
+/// shared refresh token, so it runs under the grant's claim with the record's refresh
+/// token and puts the rotated one back into the record. Another host then refreshes the
+/// grant with it (no replay, the grant is not revoked) and takes the narrowed token from
+/// the cluster (its own key) without asking the provider.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn narrowing_spends_the_shared_refresh_token_under_the_claim() {
+    let Some(c) = tokio::task::spawn_blocking(start_cluster).await.unwrap() else {
+        return;
+    };
+    let idp = tokio::task::spawn_blocking(|| Idp::start_blocking_with(IdpOptions::default()))
+        .await
+        .unwrap();
+    let provider = Arc::new(Provider {
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+        token_endpoint: idp.token_endpoint(),
+        revoked: AtomicBool::new(false),
+        refreshed: Default::default(),
+    });
+    let k = key("narrowing");
+    let nkey = k.narrowed(&["openid".into()], &[]);
+    let first = provider.obtain().await.unwrap();
+    let original_rt = first.refresh_token.clone().expect("a refresh token");
+    let a = host("na", settings(&c.addrs(), approle(&c)), &k, provider.clone());
+    let b = host("nb", settings(&c.addrs(), approle(&c)), &k, provider.clone());
+    a.cache.publish(&k, &first).await.unwrap();
+    a.source.token(Duration::from_secs(1)).await.unwrap();
+    b.source.token(Duration::from_secs(1)).await.unwrap();
+    idp.reset_stats();
+
+    let narrow = |p: Arc<Provider>| {
+        move |rt: Option<RefreshToken>| async move {
+            let rt = rt.expect("the grant's refresh token");
+            p.post(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt.expose()),
+                ("scope", "openid"),
+            ])
+            .await
+        }
+    };
+    let n = a
+        .source
+        .narrowed(&nkey, Duration::from_secs(30), narrow(provider.clone()))
+        .await
+        .unwrap();
+    assert_eq!(idp.token_requests("refresh_token"), 1, "one narrowing: {}", idp.stats());
+    assert!(n.refresh_token.is_none(), "a narrowed record keeps no refresh token");
+    let local = a.local.load(&nkey).unwrap().expect("cached on host a");
+    assert_eq!(local.access_token, n.access_token);
+    assert!(local.refresh_token.is_none());
+    let st = a.cache.status(&nkey).await.unwrap().expect("shared under its own key");
+    assert!(st.refreshing.is_none());
+    let grant_rec = a.cache.status(&k).await.unwrap().unwrap();
+    assert!(
+        grant_rec.refreshing.is_none(),
+        "the grant's claim released: {grant_rec:?}"
+    );
+
+    // Host b narrows: the cluster has the token, the provider is not asked.
+    let nb = b
+        .source
+        .narrowed(&nkey, Duration::from_secs(30), narrow(provider.clone()))
+        .await
+        .unwrap();
+    assert_eq!(nb.access_token, n.access_token);
+    assert_eq!(idp.token_requests("refresh_token"), 1);
+    // Host b refreshes the grant: with the refresh token a's narrowing rotated to (the
+    // record's), not the one b holds locally — which the provider has retired.
+    b.source
+        .force_refresh()
+        .await
+        .expect("refreshed with the rotated refresh token");
+    assert_eq!(idp.token_requests("refresh_token"), 2);
+    a.source.force_refresh().await.expect("a adopts or refreshes in turn");
+    assert!(!provider.revoked.load(Ordering::SeqCst), "the grant was never revoked");
+    // Control: the narrowing did spend the original refresh token (the provider refuses
+    // it now), so only the record's rotated token could have kept the grant alive.
+    let replay = provider.refresh(&original_rt).await;
+    assert!(replay.is_err(), "the original refresh token was rotated away");
+    drop((a, b));
+    tokio::task::spawn_blocking(move || drop(c)).await.unwrap();
+    drop(idp);
+}
