@@ -537,10 +537,16 @@ fn summarize(
             .map(|v| u(&v))
             .collect();
         starts.sort_unstable();
-        // The refreshes that made generations 1.. (the first one seen may itself be the
-        // product of a refresh started before anyone saw it).
-        let first_seen = order.first().map(|&(_, at)| at).unwrap_or(0);
-        let n = starts.iter().filter(|&&s| s > first_seen && s <= last_seen).count() as u64;
+        // The refreshes that made generations 1...
+        // From the start of generation 1's cycle (the call that got it may have begun just
+        // before generation 0 was first seen) to the last generation's first sighting.
+        let first_due = order
+            .iter()
+            .skip(1)
+            .filter_map(|&(id, _)| due_of.get(id).copied())
+            .min()
+            .unwrap_or(u64::MAX);
+        let n = starts.iter().filter(|&&s| s >= first_due && s <= last_seen).count() as u64;
         counted += n;
         per_cycle += n as f64 / order.len().saturating_sub(1).max(1) as f64;
         closest = closest.min(starts.windows(2).map(|w| w[1] - w[0]).min().unwrap_or(u64::MAX));
