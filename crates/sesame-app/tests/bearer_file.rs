@@ -194,9 +194,7 @@ fn bearer_files_are_byte_compatible_with_htgettoken() {
     let read_back = std::fs::read_to_string(&ours).unwrap();
     assert_eq!(read_back.trim_matches([' ', '\x0c', '\n', '\r', '\t', '\x0b']), token);
     // sesame reading htgettoken's file, named by BEARER_TOKEN_FILE and at the default place.
-    let env = Env::isolated()
-        .with_euid(4321)
-        .set("BEARER_TOKEN_FILE", &theirs.display().to_string());
+    let env = Env::isolated().with_euid(4321).set("BEARER_TOKEN_FILE", &theirs);
     let d = Discover::builder().env(env).build().unwrap();
     assert_eq!(d.find_token(None).unwrap().token.expose(), token);
     let tmp = dir.path().join("tmp");
