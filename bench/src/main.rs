@@ -23,6 +23,10 @@
 //! - `soak --profile P --url U [--interval-ms 100] [--seconds 300]`: one GET every interval
 //!   through a sesame `Session` whose tokens expire every few seconds.
 //!
+//! - `openbao [--out FILE]`: issue 17's cluster benchmark (bench/src/openbao.rs): H host
+//!   processes (this binary as `openbao-host`) × T tasks on one grant through a real
+//!   3-node OpenBao cluster, and the same herd without it.
+//!
 //! Every loop is bounded (request counts, run counts, deadlines); the load generators only
 //! ever target the URL they are given, which the driver sets to 127.0.0.1.
 
@@ -33,6 +37,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
+
+mod openbao;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -50,6 +56,8 @@ fn main() {
         "dpop-proof" => dpop_proof(&opts),
         "spawn" => spawn(&opts),
         "soak" => soak(&opts),
+        "openbao" => openbao::run(&opts),
+        "openbao-host" => openbao::host(&opts),
         other => Err(format!("unknown subcommand `{other}`").into()),
     };
     if let Err(e) = result {

@@ -196,13 +196,26 @@ impl Status {
 }
 
 impl Status {
+    /// `sesame status --json` and Python's `Session.status()`: [`Status::of`], with the
+    /// cluster object ([`Status::with_cluster`]) for a `cache = "openbao"` profile (one
+    /// read of the shared record; no network for other profiles).
+    pub async fn gather(resolved: &ResolvedProfile, cred: Option<&Arc<dyn Credential>>) -> Status {
+        Status::of(resolved, cred).with_cluster(resolved, cred).await
+    }
+
+    /// Whether [`Status::gather`] asks the network (the profile uses the cluster store).
+    pub fn needs_network(resolved: &ResolvedProfile) -> bool {
+        resolved.profile.cache.as_deref() == Some("openbao")
+    }
+
     /// The status as a JSON object: the one shape of `sesame status --json` and Python's
     /// `Session.status()` (same keys, same types). `profile`, `config`, `base_url`,
     /// `issuer`, `auth`, `credential` (an object of strings) and `valid` always; for a
     /// token credential `token` (masked, or null when none is cached) and, with a cached
     /// token, `subject` (string or null), `scopes` (a list), `audience` (a list, when the
     /// token names one), `seconds_left` (null when it does not expire) and `refresh_token`
-    /// (bool); `seconds_left` of a certificate.
+    /// (bool); `seconds_left` of a certificate; `cluster` (an object) after
+    /// [`Status::with_cluster`].
     pub fn to_json(&self) -> serde_json::Map<String, Value> {
         use serde_json::json;
         let mut out = serde_json::Map::new();

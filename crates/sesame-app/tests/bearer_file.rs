@@ -162,6 +162,50 @@ fn the_wlcg_location_is_found_by_a_reference_reader_and_by_discovery() {
     );
 }
 
+/// htgettoken (2.x, `writeTokenSafely`, see ../shared/OPENBAO.md) writes the bare token and
+/// one `\n` into a `mkstemp` file (0600) in the target's folder and renames it into place;
+/// it reads token files back with Python's `str.strip()`. Byte for byte, sesame's bearer
+/// file is the same file, at the same default place (`$BEARER_TOKEN_FILE`, else
+/// `$XDG_RUNTIME_DIR/bt_u<euid>`, else `/tmp/bt_u<euid>`), and each reads the other's.
+#[test]
+fn bearer_files_are_byte_compatible_with_htgettoken() {
+    let dir = tempdir();
+    // A JWT-shaped access token, as the providers behind htvault-config issue.
+    let token =
+        "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJhbGljZSIsInNjb3BlIjoic3RvcmFnZS5yZWFkOi8ifQ.c2lnbmF0dXJl-_w";
+    let ours = dir.path().join("bt_sesame");
+    bearer_file::write(Some(&ours), token).unwrap();
+    // What htgettoken leaves: `handle.write(token + '\n')` on a mkstemp file, renamed.
+    let theirs = dir.path().join("bt_htgettoken");
+    {
+        let t = tempfile::Builder::new()
+            .prefix(".htgettoken")
+            .tempfile_in(dir.path())
+            .unwrap();
+        std::fs::write(t.path(), format!("{token}\n")).unwrap();
+        t.persist(&theirs).unwrap();
+    }
+    assert_eq!(std::fs::read(&ours).unwrap(), std::fs::read(&theirs).unwrap());
+    assert_eq!(std::fs::read(&ours).unwrap(), format!("{token}\n").into_bytes());
+    #[cfg(unix)]
+    assert_eq!((mode(&ours), mode(&theirs)), (0o600, 0o600));
+    // htgettoken reading sesame's file (`open(f).read().strip()`; Python strips the same
+    // ASCII whitespace as C isspace here).
+    let read_back = std::fs::read_to_string(&ours).unwrap();
+    assert_eq!(read_back.trim_matches([' ', '\x0c', '\n', '\r', '\t', '\x0b']), token);
+    // sesame reading htgettoken's file, named by BEARER_TOKEN_FILE and at the default place.
+    let env = Env::isolated().with_euid(4321).set("BEARER_TOKEN_FILE", &theirs);
+    let d = Discover::builder().env(env).build().unwrap();
+    assert_eq!(d.find_token(None).unwrap().token.expose(), token);
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::copy(&theirs, tmp.join("bt_u4321")).unwrap();
+    let env = Env::isolated().with_euid(4321).with_tmp_root(&tmp);
+    assert_eq!(bearer_file::default_path_in(&env), tmp.join("bt_u4321"));
+    let d = Discover::builder().env(env).build().unwrap();
+    assert_eq!(d.find_token(None).unwrap().token.expose(), token);
+}
+
 fn jwt_expiring_in(secs: i64, n: u32) -> String {
     let b64 = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
     let now = sesame::token::Clock::now(&sesame::token::SystemClock);

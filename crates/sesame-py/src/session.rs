@@ -377,10 +377,21 @@ async fn logout_op(cred: Option<Arc<dyn Credential>>, revoke: bool) -> sesame::R
     Ok(done.end_session_url.map(|u| u.to_string()))
 }
 
-/// `status()`: the profile and its credential, secrets masked, no network. The fields and
-/// their types are the engine's [`Status::to_json`], shared with `sesame status --json`.
+/// `status()`: the profile and its credential, secrets masked. The fields and their types
+/// are the engine's [`Status::gather`] / [`Status::to_json`], shared with
+/// `sesame status --json`: no network, except one read of the shared record (the `cluster`
+/// object) for a `cache = "openbao"` profile, without the GIL.
 fn status_dict(py: Python<'_>, resolved: &ResolvedProfile, cred: Option<Arc<dyn Credential>>) -> PyResult<Py<PyDict>> {
-    let st = Status::of(resolved, cred.as_ref());
+    let st = if Status::needs_network(resolved) {
+        let resolved = resolved.clone();
+        wait(py, async move { Status::gather(&resolved, cred.as_ref()).await })?
+    } else {
+        Status::of(resolved, cred.as_ref())
+    };
+    json_dict(py, &st)
+}
+
+fn json_dict(py: Python<'_>, st: &Status) -> PyResult<Py<PyDict>> {
     let text = serde_json::Value::Object(st.to_json()).to_string();
     let d = py.import("json")?.call_method1("loads", (text,))?;
     Ok(d.cast_into::<PyDict>()?.unbind())
@@ -639,7 +650,8 @@ session_pymethods!(PySession, PyResult<Py<PyResponse>>, {
         wait(py, self.core.logout(revoke)?)?.map_err(py_err)
     }
 
-    /// The profile and its credential as a dict, tokens masked; no network.
+    /// The profile and its credential as a dict, tokens masked; no network, except one
+    /// read of the cluster's record (the `cluster` entry) for a `cache = "openbao"` profile.
     fn status(&self, py: Python<'_>) -> PyResult<Py<PyDict>> {
         self.core.status(py)
     }
@@ -900,10 +912,17 @@ session_pymethods!(PyAsyncSession, PyResult<Bound<'py, PyAny>>, {
         pyo3_async_runtimes::tokio::future_into_py(py, async move { fut.await.map_err(py_err) })
     }
 
-    /// `await session.status()`.
+    /// `await session.status()` (the cluster's record is read in the awaitable).
     fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let d = self.core.status(py)?;
-        pyo3_async_runtimes::tokio::future_into_py(py, async move { Ok(d) })
+        if !Status::needs_network(&self.core.resolved) {
+            let d = self.core.status(py)?;
+            return pyo3_async_runtimes::tokio::future_into_py(py, async move { Ok(d) });
+        }
+        let (resolved, cred) = (self.core.resolved.clone(), self.core.credential()?);
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let st = Status::gather(&resolved, cred.as_ref()).await;
+            Python::attach(|py| json_dict(py, &st))
+        })
     }
 
     /// `await session.close()`.

@@ -705,3 +705,203 @@ async fn herd_one_refresh_per_expiry_through_node_loss() {
     tokio::task::spawn_blocking(move || drop(c)).await.unwrap();
     drop(idp);
 }
+
+/// htgettoken interop: the vault token htgettoken leaves in `/tmp/vt_u<euid>` (the token
+/// and a newline, 0600, put in place by rename) is what sesame presents to OpenBao when
+/// `openbao_auth` names no source — here a real token of the cluster, written the way
+/// htgettoken writes it. Never clobbers a file that is there already (then, or when
+/// `$VAULT_TOKEN`/`$BAO_TOKEN`/`~/.vault-token` would be found first, the case is skipped
+/// with a message), and removes only its own file afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn htgettoken_vault_token_file_authenticates() {
+    let uid = sesame::permissions::euid();
+    let path = std::path::PathBuf::from(format!("/tmp/vt_u{uid}"));
+    let home_token = std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".vault-token"));
+    if ["VAULT_TOKEN", "BAO_TOKEN"]
+        .iter()
+        .any(|v| std::env::var(v).is_ok_and(|s| !s.trim().is_empty()))
+        || home_token.as_ref().is_some_and(|p| p.exists())
+    {
+        eprintln!(
+            "SKIPPED: $VAULT_TOKEN, $BAO_TOKEN or ~/.vault-token is set here and would be found before {}",
+            path.display()
+        );
+        return;
+    }
+    if path.exists() {
+        eprintln!(
+            "SKIPPED: {} exists (a real htgettoken login?): not overwriting it",
+            path.display()
+        );
+        return;
+    }
+    let Some(c) = tokio::task::spawn_blocking(start_cluster).await.unwrap() else {
+        return;
+    };
+    let c = Arc::new(c);
+    let addrs = c.addrs();
+    let token = {
+        let c = c.clone();
+        tokio::task::spawn_blocking(move || c.token_with_ttl("10m"))
+            .await
+            .unwrap()
+    };
+
+    /// Removes the file at drop if it still holds what this test wrote.
+    struct Cleanup(std::path::PathBuf, String);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            if std::fs::read_to_string(&self.0).is_ok_and(|s| s == self.1) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+    }
+    // As htgettoken's writeTokenSafely: a private temporary file in the same folder, the
+    // token and a newline, then into place — here by hard link, which (unlike rename)
+    // fails if the file appeared meanwhile, so nothing is ever clobbered.
+    let contents = format!("{token}\n");
+    let tmp = tempfile::Builder::new()
+        .prefix(".htgettoken")
+        .tempfile_in("/tmp")
+        .unwrap();
+    std::fs::write(tmp.path(), &contents).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(tmp.path()).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    if let Err(e) = std::fs::hard_link(tmp.path(), &path) {
+        eprintln!(
+            "SKIPPED: cannot put {} in place ({e}): not overwriting it",
+            path.display()
+        );
+        return;
+    }
+    drop(tmp);
+    let _cleanup = Cleanup(path.clone(), contents);
+
+    // `openbao_auth` with no source: the default search finds htgettoken's file.
+    let k = key("htgettoken");
+    let grant = Counting::new(Duration::ZERO, 300);
+    let cache = OpenBaoCache::new(settings(&addrs, OpenBaoAuth::Token { from: None })).unwrap();
+    let version = cache
+        .publish(&k, &grant.token())
+        .await
+        .expect("authenticated with vt_u<uid>");
+    let st = cache.status(&k).await.unwrap().expect("the record");
+    assert_eq!(st.version, version);
+    // A host reading the record with the same file: the token it adopts is the published one.
+    let h = host(
+        "htgettoken-host",
+        settings(&addrs, OpenBaoAuth::Token { from: None }),
+        &k,
+        grant.clone(),
+    );
+    h.source.token(Duration::from_secs(1)).await.unwrap();
+    assert_eq!(grant.calls.load(Ordering::SeqCst), 1, "adopted, not refreshed");
+    // That it was this token: once OpenBao revokes it, a new client is refused, and the
+    // message says how to get a new one (htgettoken again).
+    let (c2, t2) = (c.clone(), token.clone());
+    tokio::task::spawn_blocking(move || c2.revoke_token(&t2)).await.unwrap();
+    let fresh = OpenBaoCache::new(settings(&addrs, OpenBaoAuth::Token { from: None })).unwrap();
+    let e = fresh.status(&k).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Credential, "{e}");
+    assert!(e.to_string().contains("htgettoken"), "{e}");
+    assert!(!e.to_string().contains(&token), "no token in the message: {e}");
+    eprintln!("htgettoken: refused after revocation as expected: {e}");
+    drop(h);
+    let c = Arc::try_unwrap(c).expect("one owner");
+    tokio::task::spawn_blocking(move || drop(c)).await.unwrap();
+}
+
+/// Down-scoping (`sesame token --scope`, [`TokenSource::narrowed`]) on a cluster profile
+/// with the bundled provider's rotating refresh tokens: the narrowing refresh spends the
+/// shared refresh token, so it runs under the grant's claim with the record's refresh
+/// token and puts the rotated one back into the record. Another host then refreshes the
+/// grant with it (no replay, the grant is not revoked) and takes the narrowed token from
+/// the cluster (its own key) without asking the provider.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn narrowing_spends_the_shared_refresh_token_under_the_claim() {
+    let Some(c) = tokio::task::spawn_blocking(start_cluster).await.unwrap() else {
+        return;
+    };
+    let idp = tokio::task::spawn_blocking(|| Idp::start_blocking_with(IdpOptions::default()))
+        .await
+        .unwrap();
+    let provider = Arc::new(Provider {
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+        token_endpoint: idp.token_endpoint(),
+        revoked: AtomicBool::new(false),
+        refreshed: Default::default(),
+    });
+    let k = key("narrowing");
+    let nkey = k.narrowed(&["openid".into()], &[]);
+    let first = provider.obtain().await.unwrap();
+    let original_rt = first.refresh_token.clone().expect("a refresh token");
+    let a = host("na", settings(&c.addrs(), approle(&c)), &k, provider.clone());
+    let b = host("nb", settings(&c.addrs(), approle(&c)), &k, provider.clone());
+    a.cache.publish(&k, &first).await.unwrap();
+    a.source.token(Duration::from_secs(1)).await.unwrap();
+    b.source.token(Duration::from_secs(1)).await.unwrap();
+    idp.reset_stats();
+
+    let narrow = |p: Arc<Provider>| {
+        move |rt: Option<RefreshToken>| async move {
+            let rt = rt.expect("the grant's refresh token");
+            p.post(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt.expose()),
+                ("scope", "openid"),
+            ])
+            .await
+        }
+    };
+    let n = a
+        .source
+        .narrowed(&nkey, Duration::from_secs(30), narrow(provider.clone()))
+        .await
+        .unwrap();
+    assert_eq!(idp.token_requests("refresh_token"), 1, "one narrowing: {}", idp.stats());
+    assert!(n.refresh_token.is_none(), "a narrowed record keeps no refresh token");
+    let local = a.local.load(&nkey).unwrap().expect("cached on host a");
+    assert_eq!(local.access_token, n.access_token);
+    assert!(local.refresh_token.is_none());
+    let st = a.cache.status(&nkey).await.unwrap().expect("shared under its own key");
+    assert!(st.refreshing.is_none());
+    let grant_rec = a.cache.status(&k).await.unwrap().unwrap();
+    assert!(
+        grant_rec.refreshing.is_none(),
+        "the grant's claim released: {grant_rec:?}"
+    );
+
+    // Host b narrows: the cluster has the token, the provider is not asked.
+    let nb = b
+        .source
+        .narrowed(&nkey, Duration::from_secs(30), narrow(provider.clone()))
+        .await
+        .unwrap();
+    assert_eq!(nb.access_token, n.access_token);
+    assert_eq!(idp.token_requests("refresh_token"), 1);
+    // Host b refreshes the grant: with the refresh token a's narrowing rotated to (the
+    // record's), not the one b holds locally — which the provider has retired.
+    b.source
+        .force_refresh()
+        .await
+        .expect("refreshed with the rotated refresh token");
+    assert_eq!(idp.token_requests("refresh_token"), 2);
+    a.source.force_refresh().await.expect("a adopts or refreshes in turn");
+    assert!(!provider.revoked.load(Ordering::SeqCst), "the grant was never revoked");
+    // Control: the narrowing did spend the original refresh token (the provider refuses
+    // it now), so only the record's rotated token could have kept the grant alive.
+    let replay = provider.refresh(&original_rt).await;
+    assert!(replay.is_err(), "the original refresh token was rotated away");
+    drop((a, b));
+    tokio::task::spawn_blocking(move || drop(c)).await.unwrap();
+    drop(idp);
+}

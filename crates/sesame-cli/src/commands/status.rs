@@ -15,9 +15,7 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> Result<i32, Error> {
     // Python's `Session.status()`.
     let (out, valid, code) = match ctx.credential() {
         Ok(cred) => {
-            let st = Status::of(&ctx.resolved, cred.as_ref())
-                .with_cluster(&ctx.resolved, cred.as_ref())
-                .await;
+            let st = Status::gather(&ctx.resolved, cred.as_ref()).await;
             let code = if st.valid { exit::OK } else { exit::LOGIN_REQUIRED };
             (st.to_json(), st.valid, code)
         }

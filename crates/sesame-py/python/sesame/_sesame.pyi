@@ -385,7 +385,13 @@ class Session:
         credential ``token`` (masked; ``None`` when none is cached) and, with a cached token,
         ``subject`` (str or ``None``), ``scopes`` (list of str), ``audience`` (list of str,
         when the token names one), ``seconds_left`` (``None``: it does not expire) and
-        ``refresh_token`` (bool)."""
+        ``refresh_token`` (bool). For a ``cache = "openbao"`` profile also ``cluster`` (a
+        dict, the one network read: the shared record of the cluster token store):
+        ``cluster_store`` (str: nodes, mount and path), ``record_version`` (int; ``None``
+        when the cluster has no record yet), ``refreshed_by`` (``"<host>:<pid>"`` or
+        ``None``), ``refreshed_at`` (Unix seconds or ``None``), while a host holds the
+        refresh claim ``refreshing_by`` and ``claim_until``; or ``cluster_error`` (str)
+        when the cluster could not be read."""
     def in_scope(self, url: str) -> bool:
         """Whether the credential would be sent to ``url`` (the base URL's origin and path
         prefix)."""

@@ -23,7 +23,7 @@ pub use keyring_store::KeyringStore;
 #[cfg(feature = "keyring")]
 #[doc(hidden)]
 pub use keyring_store::read_secret as read_keyring_secret;
-pub use source::{Grant, Lease, RenewPolicy, TokenSource};
+pub use source::{Grant, Lease, NarrowFetch, Narrowed, RenewPolicy, TokenSource};
 pub use store::{MemoryStore, StoreLock, TokenStore};
 
 use crate::secret::{AccessToken, IdToken, RefreshToken};

@@ -37,6 +37,42 @@ pub trait Grant: Send + Sync + fmt::Debug {
     /// Whether [`obtain`](Grant::obtain) can run without a person (client credentials,
     /// password): then a refused refresh falls back to it.
     fn unattended(&self) -> bool;
+
+    /// A narrowing of this grant ([`TokenSource::narrowed`]): `fetch` asks the provider
+    /// with a refresh token (or with none). The default runs it on this host with `rt`,
+    /// the caller's freshest. A grant whose refresh token is shared beyond this host (the
+    /// cluster store) runs it under the same coordination as its refreshes: presenting a
+    /// rotating refresh token spends it, wherever the narrowing happens. `key` is the
+    /// narrowed token's cache key; a token found there valid for `min_valid` may be
+    /// returned without calling `fetch`.
+    async fn narrow(
+        &self,
+        key: &CacheKey,
+        min_valid: Duration,
+        rt: Option<RefreshToken>,
+        fetch: NarrowFetch<'_>,
+    ) -> Result<Narrowed> {
+        let _ = (key, min_valid);
+        Ok(Narrowed {
+            token: fetch(rt).await?,
+            grant: None,
+        })
+    }
+}
+
+/// The provider call of a narrowing: given the refresh token to present (`None`: the grant
+/// has none), the narrowed token.
+pub type NarrowFetch<'a> =
+    Box<dyn FnOnce(Option<RefreshToken>) -> futures_util::future::BoxFuture<'a, Result<Token>> + Send + 'a>;
+
+/// What [`Grant::narrow`] gives back.
+#[derive(Debug)]
+pub struct Narrowed {
+    /// The narrowed token (its refresh token, if any, is the grant's rotated one).
+    pub token: Token,
+    /// The grant's token as it stands after the narrowing, when the grant knows it better
+    /// than this host's store (the cluster's record, with the rotated refresh token).
+    pub grant: Option<Token>,
 }
 
 /// When to renew.
@@ -288,10 +324,10 @@ impl TokenSource {
     /// refresh token twice (the provider would revoke the grant). A refresh token that
     /// rotated on the way becomes the grant's; the narrowed record keeps none (one copy of
     /// a rotating refresh token, in the grant's record).
-    pub async fn narrowed<F, Fut>(&self, key: &CacheKey, min_valid: Duration, fetch: F) -> Result<Arc<Token>>
+    pub async fn narrowed<'a, F, Fut>(&'a self, key: &CacheKey, min_valid: Duration, fetch: F) -> Result<Arc<Token>>
     where
-        F: FnOnce(Option<RefreshToken>) -> Fut,
-        Fut: std::future::Future<Output = Result<Token>>,
+        F: FnOnce(Option<RefreshToken>) -> Fut + Send + 'a,
+        Fut: std::future::Future<Output = Result<Token>> + Send + 'a,
     {
         let usable = |t: &Option<Token>| {
             t.as_ref()
@@ -317,8 +353,20 @@ impl TokenSource {
             .load(&self.inner.key)?
             .or_else(|| self.peek().map(|t| (*t).clone()));
         let refresh_token = grant.as_ref().and_then(|g| g.refresh_token.clone());
-        let narrowed = fetch(refresh_token.clone()).await?;
-        if let (Some(mut g), Some(new_rt)) = (grant, &narrowed.refresh_token)
+        let fetch: NarrowFetch<'a> = Box::new(move |rt| Box::pin(fetch(rt)));
+        let Narrowed {
+            token: narrowed,
+            grant: updated,
+        } = self
+            .inner
+            .grant
+            .narrow(key, min_valid, refresh_token.clone(), fetch)
+            .await?;
+        if let Some(g) = updated {
+            // The grant's record as the coordination left it (a rotated refresh token).
+            self.inner.store.save(&self.inner.key, &g)?;
+            self.set_current(g);
+        } else if let (Some(mut g), Some(new_rt)) = (grant, &narrowed.refresh_token)
             && refresh_token.as_ref() != Some(new_rt)
         {
             g.refresh_token = Some(new_rt.clone());

@@ -16,7 +16,7 @@ use super::settings::{ClusterFallback, OpenBaoSettings};
 use super::{Failure, Transport};
 use crate::secret::RefreshToken;
 use crate::token::file_store::{Decoded, from_json, to_json};
-use crate::token::{CacheKey, Clock, Grant, Token, TokenStore};
+use crate::token::{CacheKey, Clock, Grant, NarrowFetch, Narrowed, Token, TokenStore};
 use crate::{Error, ErrorKind, Result};
 
 /// Counters (tests, benchmarks, `status`).
@@ -452,6 +452,193 @@ async fn sleep_jittered(delay: &mut Duration) {
     *delay = (*delay * 3 / 2).min(Duration::from_secs(1));
 }
 
+impl ClusterGrant {
+    /// A narrowing ([`TokenSource::narrowed`](crate::token::TokenSource::narrowed)) under
+    /// the grant's claim: presenting the shared refresh token spends it when the provider
+    /// rotates refresh tokens, so it is done like a refresh — by the host that holds the
+    /// claim of the grant's record, with the record's (freshest) refresh token — and a
+    /// rotated refresh token goes back into the record before the claim is released.
+    /// The narrowed token itself (without a refresh token) is shared under its own key:
+    /// a host finding it there valid for `min_valid` takes it without asking the provider.
+    async fn narrow_protocol<'f>(
+        &self,
+        nkey: &CacheKey,
+        min_valid: Duration,
+        rt: Option<RefreshToken>,
+        fetch: NarrowFetch<'f>,
+    ) -> Result<std::result::Result<Narrowed, (Error, NarrowFetch<'f>, Option<RefreshToken>)>> {
+        let c = &self.cluster;
+        let path = c.path(&self.key);
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(100);
+        let valid = |t: &Token| t.valid_for(min_valid, c.clock.now());
+        let shared = |r: std::result::Result<Option<(u64, Record)>, KvError>| match r {
+            Ok(Some((_, rec))) => Ok(rec.token.filter(valid)),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        };
+        loop {
+            if started.elapsed() > c.settings.max_wait {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "waited {:?} for another host's refresh in the OpenBao cluster ({path}) before narrowing",
+                        c.settings.max_wait
+                    ),
+                ));
+            }
+            match shared(c.read(nkey).await) {
+                Ok(Some(t)) => {
+                    c.stats.adopted.fetch_add(1, Ordering::Relaxed);
+                    return Ok(Ok(Narrowed { token: t, grant: None }));
+                }
+                Ok(None) => {}
+                Err(KvError::Cluster(f)) => return Ok(Err((f.into_error(), fetch, rt))),
+                Err(e) => return Err(kv_error(e)),
+            }
+            let now = c.clock.now();
+            let (version, rec) = match c.read(&self.key).await {
+                Ok(Some((v, r))) => (v, Some(r)),
+                Ok(None) => (0, None),
+                Err(KvError::Cluster(f)) => return Ok(Err((f.into_error(), fetch, rt))),
+                Err(e) => return Err(kv_error(e)),
+            };
+            if rec.as_ref().is_some_and(|r| r.claimed_by_other(now)) {
+                c.stats.polls.fetch_add(1, Ordering::Relaxed);
+                sleep_jittered(&mut delay).await;
+                continue;
+            }
+            let nonce = hex::encode(rand::random::<[u8; 12]>());
+            let claim = Record {
+                token: rec.as_ref().and_then(|r| r.token.clone()),
+                refreshing_by: c.host_id.clone(),
+                claim: nonce.clone(),
+                until: now + c.settings.claim_ttl.as_secs() as i64,
+                refreshed_by: rec.as_ref().map(|r| r.refreshed_by.clone()).unwrap_or_default(),
+                refreshed_at: rec.as_ref().map_or(0, |r| r.refreshed_at),
+            };
+            let claimed = match c.kv.write_cas(&path, &claim.encode(&self.key)?, version).await {
+                Ok(v) => Some(v),
+                Err(KvError::CasMismatch) => None,
+                Err(KvError::Cluster(Failure::Uncertain(_))) => {
+                    c.stats.uncertain_writes.fetch_add(1, Ordering::Relaxed);
+                    match c.read(&self.key).await {
+                        Ok(Some((v, r))) if r.claim == nonce => Some(v),
+                        Ok(_) => None,
+                        Err(KvError::Cluster(f)) => return Ok(Err((f.into_error(), fetch, rt))),
+                        Err(e) => return Err(kv_error(e)),
+                    }
+                }
+                Err(KvError::Cluster(f)) => return Ok(Err((f.into_error(), fetch, rt))),
+                Err(e) => return Err(kv_error(e)),
+            };
+            let Some(claim_version) = claimed else {
+                sleep_jittered(&mut Duration::from_millis(50)).await;
+                continue;
+            };
+            c.stats.claims_won.fetch_add(1, Ordering::Relaxed);
+            let release = |mut r: Record| {
+                r.claim.clear();
+                r.refreshing_by.clear();
+                r.until = 0;
+                r
+            };
+            // A host that narrowed while we waited for the claim has shared its token.
+            if let Ok(Some(t)) = shared(c.read(nkey).await) {
+                if let Ok(v) = release(claim).encode(&self.key) {
+                    let _ = c.kv.write_cas(&path, &v, claim_version).await;
+                }
+                return Ok(Ok(Narrowed { token: t, grant: None }));
+            }
+            let freshest = claim.token.as_ref().and_then(|t| t.refresh_token.clone()).or(rt);
+            let result = fetch(freshest.clone()).await;
+            let narrowed = match result {
+                Ok(t) => t,
+                Err(e) => {
+                    if let Ok(v) = release(claim).encode(&self.key) {
+                        let _ = c.kv.write_cas(&path, &v, claim_version).await;
+                    }
+                    return Err(e);
+                }
+            };
+            // The grant's record, with the refresh token the provider rotated to (if it did).
+            let rotated = narrowed.refresh_token.clone().filter(|n| freshest.as_ref() != Some(n));
+            let mut grant = claim.token.clone();
+            match (&mut grant, rotated) {
+                (Some(g), Some(n)) => {
+                    g.refresh_token = Some(n);
+                    let rec = release(c.fresh_record(g.clone()));
+                    self.write_record(&path, claim_version, &rec, g, claim.until).await;
+                }
+                _ => {
+                    if let Ok(v) = release(claim).encode(&self.key) {
+                        let _ = c.kv.write_cas(&path, &v, claim_version).await;
+                    }
+                }
+            }
+            let mut share = narrowed.clone();
+            share.refresh_token = None;
+            if let Err(e) = c.publish(nkey, &share).await {
+                tracing::debug!(error = %e, "could not share the narrowed token through the OpenBao cluster");
+            }
+            let mut token = narrowed;
+            token.refresh_token = None;
+            return Ok(Ok(Narrowed {
+                token,
+                // The grant as the record has it now (possibly newer than this host's).
+                grant: grant.filter(|g| {
+                    self.local
+                        .load(&self.key)
+                        .ok()
+                        .flatten()
+                        .is_none_or(|l| l.access_token != g.access_token || l.refresh_token != g.refresh_token)
+                }),
+            }));
+        }
+    }
+
+    /// [`write_new`](Self::write_new) of a prepared record.
+    async fn write_record(&self, path: &str, claim_version: u64, rec: &Record, token: &Token, until: i64) {
+        let c = &self.cluster;
+        let Ok(body) = rec.encode(&self.key) else { return };
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match c.kv.write_cas(path, &body, claim_version).await {
+                Ok(_) => return,
+                Err(KvError::CasMismatch) | Err(KvError::Cluster(Failure::Uncertain(_))) => {
+                    c.stats.uncertain_writes.fetch_add(1, Ordering::Relaxed);
+                    match c.read(&self.key).await {
+                        Ok(Some((_, r)))
+                            if r.token.as_ref().and_then(|t| t.refresh_token.as_ref())
+                                == token.refresh_token.as_ref() =>
+                        {
+                            return;
+                        }
+                        Ok(Some((v, _))) if v == claim_version => {}
+                        Ok(_) => {
+                            tracing::warn!("the OpenBao record changed while this host held the claim (it expired?)");
+                            return;
+                        }
+                        Err(_) => {}
+                    }
+                }
+                Err(KvError::Cluster(Failure::Unreachable(_))) => {}
+                Err(KvError::Fatal(e)) => {
+                    tracing::warn!(error = %e, "could not store the rotated refresh token in the OpenBao cluster");
+                    return;
+                }
+            }
+            if c.clock.now() > until {
+                tracing::warn!(
+                    "could not store the rotated refresh token in the OpenBao cluster before the claim expired"
+                );
+                return;
+            }
+            sleep_jittered(&mut delay).await;
+        }
+    }
+}
+
 #[async_trait]
 impl Grant for ClusterGrant {
     async fn obtain(&self) -> Result<Token> {
@@ -462,6 +649,37 @@ impl Grant for ClusterGrant {
     }
     fn unattended(&self) -> bool {
         self.inner.unattended()
+    }
+    async fn narrow(
+        &self,
+        key: &CacheKey,
+        min_valid: Duration,
+        rt: Option<RefreshToken>,
+        fetch: NarrowFetch<'_>,
+    ) -> Result<Narrowed> {
+        match self.narrow_protocol(key, min_valid, rt, fetch).await? {
+            Ok(n) => Ok(n),
+            Err((e, fetch, rt)) => {
+                // The cluster is unreachable: as for a refresh, a refresh token is not spent
+                // on this host alone unless the profile says so.
+                let fallback = self.cluster.settings.fallback.unwrap_or(if rt.is_some() {
+                    ClusterFallback::Fail
+                } else {
+                    ClusterFallback::Local
+                });
+                self.cluster.warn_down(&e, fallback);
+                match fallback {
+                    ClusterFallback::Local => {
+                        self.cluster.stats.local_fallbacks.fetch_add(1, Ordering::Relaxed);
+                        Ok(Narrowed {
+                            token: fetch(rt).await?,
+                            grant: None,
+                        })
+                    }
+                    ClusterFallback::Fail => Err(e.context("not narrowing (cluster_fallback = \"fail\")")),
+                }
+            }
+        }
     }
 }
 
