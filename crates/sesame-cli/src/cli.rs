@@ -801,6 +801,8 @@ mod tests {
         flag("client-secret-env", Some("CS"));
         flag("password-file", Some("/pw"));
         flag("token-env", Some("TOK"));
+        flag("token-discovery", Some("required"));
+        flag("x509-discovery", Some("off"));
         for f in [
             "resource",
             "par",
