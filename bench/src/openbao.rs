@@ -33,7 +33,9 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use sesame::secret::{AccessToken, RefreshToken};
 use sesame::token::openbao::{ClusterStats, OpenBaoAuth, OpenBaoCache, OpenBaoSettings, SecretFrom};
-use sesame::token::{CacheKey, FileStore, Grant, RenewPolicy, Token, TokenSource, TokenStore, now_unix};
+use sesame::token::{CacheKey, FileStore, Grant, RenewPolicy, Token, TokenSource, TokenStore};
+
+use crate::now_unix;
 use sesame_testbed::idp::{Idp, IdpOptions, account, clients};
 use sesame_testbed::openbao::{self as bao, OpenBao};
 
@@ -95,7 +97,10 @@ impl Provider {
         let v: Value = r.json().await.unwrap_or_default();
         if !status.is_success() {
             self.refused.fetch_add(1, Ordering::SeqCst);
-            return Err(sesame::Error::login_required(format!("provider refused: {}", v["error"])));
+            return Err(sesame::Error::login_required(format!(
+                "provider refused: {}",
+                v["error"]
+            )));
         }
         let now = now_unix();
         Ok(Token {
@@ -204,7 +209,12 @@ pub fn host(o: &Opts) -> Result<(), BoxError> {
         let cache = if cluster {
             let role = std::env::var("SESAME_BENCH_ROLE_ID")?;
             let secret = std::env::var("SESAME_BENCH_SECRET_ID")?;
-            Some(OpenBaoCache::new(cluster_settings(o.req("addrs")?, &role, &secret, &name)?)?)
+            Some(OpenBaoCache::new(cluster_settings(
+                o.req("addrs")?,
+                &role,
+                &secret,
+                &name,
+            )?)?)
         } else {
             None
         };
@@ -360,7 +370,12 @@ pub fn run(o: &Opts) -> Result<(), BoxError> {
             "sesame-bench openbao: {} UTC, {} cores, load {}; 3-node OpenBao {} Raft, {ttl} s access tokens, rotating refresh tokens, {secs} s per run",
             String::from_utf8_lossy(&Command::new("date").args(["-u", "+%Y-%m-%d %H:%M"]).output()?.stdout).trim(),
             std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-            std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split(' ').take(3).collect::<Vec<_>>().join(" "),
+            std::fs::read_to_string("/proc/loadavg")
+                .unwrap_or_default()
+                .split(' ')
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" "),
             bao::VERSION
         ),
         String::new(),
@@ -370,7 +385,9 @@ pub fn run(o: &Opts) -> Result<(), BoxError> {
     if baseline {
         runs.extend((0..shapes.len()).map(|i| (false, i)));
     }
-    let largest = (0..shapes.len()).max_by_key(|&i| shapes[i].hosts * shapes[i].tasks).unwrap_or(0);
+    let largest = (0..shapes.len())
+        .max_by_key(|&i| shapes[i].hosts * shapes[i].tasks)
+        .unwrap_or(0);
     for (cluster, i) in runs {
         let shape = &shapes[i];
         let label = format!(
@@ -379,18 +396,31 @@ pub fn run(o: &Opts) -> Result<(), BoxError> {
             shape.tasks,
             if cluster { "cluster" } else { "baseline" }
         );
-        let key_name = format!("bench-{}-{}x{}", if cluster { "c" } else { "b" }, shape.hosts, shape.tasks);
+        let key_name = format!(
+            "bench-{}-{}x{}",
+            if cluster { "c" } else { "b" },
+            shape.hosts,
+            shape.tasks
+        );
         let secret_id = if cluster {
             // The first login (a person's, in real life), published as the cluster's record.
             let first = rt.block_on(Provider::new(idp.token_endpoint()).obtain())?;
-            let cache = OpenBaoCache::new(cluster_settings(&c.addrs().join(","), c.role_id(), &c.secret_id(), "login")?)?;
+            let cache = OpenBaoCache::new(cluster_settings(
+                &c.addrs().join(","),
+                c.role_id(),
+                &c.secret_id(),
+                "login",
+            )?)?;
             rt.block_on(cache.publish(&key(&key_name), &first))?;
             c.secret_id()
         } else {
             String::new()
         };
         let kill_here = cluster && kill && i == largest;
-        eprintln!("openbao bench: {label}{}", if kill_here { " (active node killed mid-run)" } else { "" });
+        eprintln!(
+            "openbao bench: {label}{}",
+            if kill_here { " (active node killed mid-run)" } else { "" }
+        );
         // Every host process starts, gets its first token, says ready; then all run the
         // same wall-clock window.
         let mut children = Vec::new();
@@ -496,7 +526,11 @@ fn summarize(
     // Chains of token generations: one for the whole cluster, one per host in the baseline.
     let mut chains: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
     for r in reports {
-        let chain = if cluster { "cluster".to_string() } else { r["name"].as_str().unwrap_or("").to_string() };
+        let chain = if cluster {
+            "cluster".to_string()
+        } else {
+            r["name"].as_str().unwrap_or("").to_string()
+        };
         chains.entry(chain).or_default().push(r);
     }
     let mut delays = Vec::new();
@@ -525,8 +559,13 @@ fn summarize(
         // When each generation's cycle began: the earliest call into the grant (a host
         // that found its token due) that returned it.
         let mut due_of: HashMap<String, u64> = HashMap::new();
-        for e in hosts.iter().flat_map(|h| h["entries"].as_array().cloned().unwrap_or_default()) {
-            let d = due_of.entry(e[2].as_str().unwrap_or("").to_string()).or_insert(u64::MAX);
+        for e in hosts
+            .iter()
+            .flat_map(|h| h["entries"].as_array().cloned().unwrap_or_default())
+        {
+            let d = due_of
+                .entry(e[2].as_str().unwrap_or("").to_string())
+                .or_insert(u64::MAX);
             *d = (*d).min(u(&e[0]));
         }
         cycles_per_chain.push(order.len().saturating_sub(1) as u64);
@@ -568,7 +607,10 @@ fn summarize(
         percentile(&c, 0.5)
     }
     .max(1);
-    let workers: Vec<&Value> = reports.iter().flat_map(|r| r["workers"].as_array().into_iter().flatten()).collect();
+    let workers: Vec<&Value> = reports
+        .iter()
+        .flat_map(|r| r["workers"].as_array().into_iter().flatten())
+        .collect();
     let calls: u64 = workers.iter().map(|w| u(&w["calls"])).sum();
     let failures: u64 = workers.iter().map(|w| u(&w["failures"])).sum();
     let max_lat = workers.iter().map(|w| u(&w["max_lat_ms"])).max().unwrap_or(0);
@@ -590,8 +632,16 @@ fn summarize(
         shape.tasks,
         shape.hosts * shape.tasks,
         per_cycle,
-        if refused > 0 { format!(", {refused} refused") } else { String::new() },
-        if closest == u64::MAX { "-".to_string() } else { closest.to_string() },
+        if refused > 0 {
+            format!(", {refused} refused")
+        } else {
+            String::new()
+        },
+        if closest == u64::MAX {
+            "-".to_string()
+        } else {
+            closest.to_string()
+        },
         bao_total as f64 / cycles as f64,
         bao_total as f64 / cycles as f64 / shape.hosts as f64,
         bao_max as f64 / cycles as f64,
@@ -636,7 +686,11 @@ fn summarize(
             node + 1,
             (at - reports_start(reports)) as f64 / 1000.0,
             new + 1,
-            if failures == 0 { "0".to_string() } else { format!("? ({failures} failed calls)") },
+            if failures == 0 {
+                "0".to_string()
+            } else {
+                format!("? ({failures} failed calls)")
+            },
         );
         kill_json = json!({"node": node + 1, "new_active": new + 1, "election_ms": election_ms,
                            "longest_call_ms": worst, "longest_refresh_ms": grant_worst});
