@@ -472,6 +472,8 @@ ENTRY = [
      "py", "requests", "executor", 64, False),
     ("py-ses-X", "`sesame.Session` (shared), `ThreadPoolExecutor(64)`, a future per request",
      "py", "sesame-py", "executor", 64, False),
+    ("py-none-X", "no request: `ThreadPoolExecutor(64)`, futures that only release the GIL (`time.sleep(0)`)",
+     "py", "none", "executor", 64, False),
     ("py-req-T", "`requests.Session` (one per thread), 64 threads looping", "py", "requests", "loop", 64, False),
     ("py-ses-T", "`sesame.Session` (shared), 64 threads looping", "py", "sesame-py", "loop", 64, False),
     ("py-async-T", "`sesame.AsyncSession`, 64 tasks looping", "py", "sesame-py", "async", 64, False),
@@ -583,7 +585,7 @@ def entry_mode():
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "n": n, "rounds": rounds, "before": bool(before), "versions": versions,
         "load_end": load_avg(), "duration_s": round(time.time() - t_start),
-        "server": srv_stats, "cpu": cpu_model(),
+        "server": srv_stats, "cpu": cpu_model(), "ncpu": os.cpu_count(),
     }
     raw = {"meta": meta, "rows": [list(r) for r in rows], "results": results, "ratios": per_round}
     (RESULTS / "entry.json").write_text(json.dumps(raw, indent=1))
@@ -601,15 +603,22 @@ def render_entry(raw):
            f"per run, {meta['rounds']} interleaved rounds, medians; ratios are medians of per-round ratios. "
            f"One local HTTP/1.1 keep-alive server (hyper, one thread); the one-CPU rows run the client "
            f"and a second such server under `taskset -c 0`.", ""]
-    out.append("| run | in flight | req/s | p50 | failures |")
-    out.append("|---|---|---|---|---|")
+    out.append("| run | in flight | req/s | p50 | machine CPU per request | failures |")
+    out.append("|---|---|---|---|---|---|")
+
+    def cpu_of(key):
+        v = [r["machine_cpu_us_per_req"] for r in results.get(key) or [] if r.get("machine_cpu_us_per_req")]
+        return med(v) if v else None
+
     for key, lbl, kind, c, shape, conc, pinned in rows:
         rs = results.get(key) or []
         if not rs:
             continue
         where = " (one CPU)" if pinned else ""
+        cpu = cpu_of(key)
         out.append(f"| {lbl}{where} | {conc} | {fmt_int(med([r['rps'] for r in rs]))} | "
-                   f"{fmt_us(med([r['median_us'] for r in rs]))} | {sum(r['failures'] for r in rs)} |")
+                   f"{fmt_us(med([r['median_us'] for r in rs]))} | {fmt_us(cpu) if cpu else '–'} | "
+                   f"{sum(r['failures'] for r in rs)} |")
     out.append("")
     out.append("| figure | measured | target |")
     out.append("|---|---|---|")
@@ -628,6 +637,22 @@ def render_entry(raw):
         shown = f"{v:.1f}×" if v >= 2 else f"{v:.3f}"
         out.append(f"| {lbl} | {shown} | {verdict} |")
     out.append("")
+    # The executor shape's ceiling on this machine: each of its requests costs at least what
+    # the pool's own futures cost (py-none-X) plus what the request costs with no Python at
+    # all (raw reqwest, 64 in flight, server included); the machine has ncpu CPUs to spend.
+    none_cpu, raw_cpu = cpu_of("py-none-X"), cpu_of("rs-raw-multi")
+    req_x = [r["rps"] for r in results.get("py-req-X") or []]
+    ses_x = [r["rps"] for r in results.get("py-ses-X") or []]
+    if none_cpu and raw_cpu and req_x and ses_x:
+        ncpu = meta.get("ncpu") or 2
+        ceiling = ncpu * 1e6 / (none_cpu + raw_cpu)
+        target = 20 * med(req_x)
+        out.append(f"Executor-shape ceiling on this machine: {ncpu} CPUs ÷ ({fmt_us(none_cpu)} per empty "
+                   f"future + {fmt_us(raw_cpu)} per raw reqwest request, server included) = "
+                   f"{fmt_int(ceiling)} req/s; the target, 20 × `requests`' {fmt_int(med(req_x))}, is "
+                   f"{fmt_int(target)} req/s ({target / ceiling:.2f} × the ceiling); `sesame.Session` made "
+                   f"{fmt_int(med(ses_x))} ({med(ses_x) / ceiling:.2f} × the ceiling).")
+        out.append("")
     v = meta["versions"]
     out.append(f"Python {v.get('python')}, requests {v.get('requests')}; load average {meta['load_end']:.2f} at "
                f"the end; {meta['duration_s']} s in all.")

@@ -90,6 +90,38 @@ def make_odsbox(a, token):
     return oauth
 
 
+class NoRequest:
+    """Stands in for a session but makes no request: `get` only releases and retakes the GIL
+    (`time.sleep(0)`, as a binding's blocking call does). Under the executor shape it
+    measures what the pool's own hand-offs cost, the part no binding can take away."""
+
+    status_code = 200
+    content = b""
+
+    def get(self, url):
+        time.sleep(0)
+        return self
+
+
+def make_none(a, token):
+    return NoRequest()
+
+
+def machine_busy_jiffies():
+    """CPU time the whole machine has spent busy (USER_HZ ticks, /proc/stat): every process,
+    the server's and a runtime's threads included."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return v[0] + v[1] + v[2] + v[5] + v[6] + v[7] if len(v) >= 8 else None
+
+
+# The machine's busy ticks at the start and end of the measured window.
+BUSY = [None, None]
+
+
 def make_sesame_py(a, token):
     import sesame
 
@@ -108,6 +140,7 @@ FACTORIES = {
     "itkdb": make_itkdb,
     "odsbox": make_odsbox,
     "sesame-py": make_sesame_py,
+    "none": make_none,
     # The same package from another build (the driver points PYTHONPATH at it): a before/after
     # comparison within one run.
     "sesame-py-before": make_sesame_py,
@@ -115,7 +148,7 @@ FACTORIES = {
 
 # Sessions that are documented as safe to share between threads; the others get one
 # session per thread (requests.Session is not thread-safe, and its pool holds 10 connections).
-SHARED = {"sesame-py", "sesame-py-before"}
+SHARED = {"sesame-py", "sesame-py-before", "none"}
 
 
 def percentile(sorted_values, p):
@@ -162,12 +195,14 @@ def cmd_load(a):
         failures[0] = 0
         lat = []
         push = lat.append
+        BUSY[0] = machine_busy_jiffies()
         t0 = clock()
         for _ in range(n):
             t = clock()
             one(s)
             push(clock() - t)
         elapsed = (clock() - t0) / 1e9
+        BUSY[1] = machine_busy_jiffies()
     else:
         shared = factory(a, token) if a.contender in SHARED else None
         barrier = threading.Barrier(conc + 1)
@@ -200,10 +235,12 @@ def cmd_load(a):
             t.start()
         barrier.wait(timeout=600)
         failures[0] = 0
+        BUSY[0] = machine_busy_jiffies()
         t0 = clock()
         for t in threads:
             t.join(timeout=900)
         elapsed = (clock() - t0) / 1e9
+        BUSY[1] = machine_busy_jiffies()
         lat = [x for m in per_thread for x in m]
         if errors:
             first_error[0] = first_error[0] or errors[0]
@@ -213,6 +250,8 @@ def cmd_load(a):
     print(json.dumps({
         "contender": a.contender,
         "shape": a.shape,
+        # USER_HZ is 100 on every Linux: a tick is 10,000 µs.
+        "machine_cpu_us_per_req": (BUSY[1] - BUSY[0]) * 10_000 / n if None not in BUSY else None,
         "n": n,
         "concurrency": conc,
         "elapsed_s": elapsed,
@@ -259,10 +298,12 @@ def run_executor(a, token, factory, one, n, conc, failures, first_error):
             f.result()
         failures[0] = 0
         first_error[0] = None
+        BUSY[0] = machine_busy_jiffies()
         t0 = clock()
         futures = [ex.submit(task) for _ in range(n)]
         lat = [f.result() for f in futures]
         elapsed = (clock() - t0) / 1e9
+        BUSY[1] = machine_busy_jiffies()
     return lat, elapsed
 
 
@@ -302,9 +343,11 @@ def run_async(a, token, n, conc, failures, first_error):
         failures[0] = 0
         first_error[0] = None
         lats = [[] for _ in range(conc)]
+        BUSY[0] = machine_busy_jiffies()
         t0 = clock()
         await asyncio.gather(*(worker(l) for l in lats))
         elapsed = (clock() - t0) / 1e9
+        BUSY[1] = machine_busy_jiffies()
         return [x for l in lats for x in l], elapsed
 
     return asyncio.run(main())

@@ -257,6 +257,7 @@ fn load(o: &Opts) -> Result<(), BoxError> {
         // connection in the concurrent case).
         let per_task_warm = warmup.div_ceil(conc).max(1);
         let started;
+        let busy0;
         let mut lat: Vec<u64>;
         if conc == 1 {
             for _ in 0..warmup {
@@ -264,6 +265,7 @@ fn load(o: &Opts) -> Result<(), BoxError> {
             }
             failures.store(0, Ordering::Relaxed);
             lat = Vec::with_capacity(n);
+            busy0 = machine_busy_jiffies();
             started = Instant::now();
             for _ in 0..n {
                 let t = Instant::now();
@@ -301,6 +303,7 @@ fn load(o: &Opts) -> Result<(), BoxError> {
             barrier.wait().await;
             // Warm-up failures are reported by the first_error text but not counted.
             failures.store(0, Ordering::Relaxed);
+            busy0 = machine_busy_jiffies();
             started = Instant::now();
             lat = Vec::with_capacity(n);
             for t in tasks {
@@ -308,10 +311,16 @@ fn load(o: &Opts) -> Result<(), BoxError> {
             }
         }
         let elapsed = started.elapsed();
+        let machine_cpu_us = match (busy0, machine_busy_jiffies()) {
+            // /proc/stat counts in USER_HZ, 100 per second on every Linux.
+            (Some(a), Some(b)) => Some((b - a) as f64 * 10_000.0 / n as f64),
+            _ => None,
+        };
         lat.sort_unstable();
         let (hwm, rss) = memory_kib();
         json!({
             "contender": contender,
+            "machine_cpu_us_per_req": machine_cpu_us,
             "flavour": flavour,
             "n": n,
             "concurrency": conc,
@@ -328,6 +337,17 @@ fn load(o: &Opts) -> Result<(), BoxError> {
     });
     println!("{out}");
     Ok(())
+}
+
+/// CPU time the whole machine spent busy so far (every process: the client, its runtime, the
+/// server), in USER_HZ ticks from /proc/stat: the measured window's CPU per request, to add
+/// up against another shape's (bench/driver.py's executor ceiling).
+fn machine_busy_jiffies() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let f: Vec<u64> = line.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal: all but idle and iowait are busy.
+    (f.len() >= 8).then(|| f[0] + f[1] + f[2] + f[5] + f[6] + f[7])
 }
 
 // ------------------------------------------------------------------------- token loop
