@@ -327,39 +327,16 @@ impl ClusterGrant {
                 sleep_jittered(&mut delay).await;
                 continue;
             }
-            // Claim the refresh.
-            let nonce = hex::encode(rand::random::<[u8; 12]>());
-            let claim = Record {
-                token: rec.as_ref().and_then(|r| r.token.clone()),
-                refreshing_by: c.host_id.clone(),
-                claim: nonce.clone(),
-                until: now + c.settings.claim_ttl.as_secs() as i64,
-                refreshed_by: rec.as_ref().map(|r| r.refreshed_by.clone()).unwrap_or_default(),
-                refreshed_at: rec.as_ref().map_or(0, |r| r.refreshed_at),
-            };
-            let claimed = match c.kv.write_cas(&path, &claim.encode(&self.key)?, version).await {
-                Ok(v) => Some(v),
-                Err(KvError::CasMismatch) => None,
-                Err(KvError::Cluster(Failure::Uncertain(e))) => {
-                    // The claim may have landed although its reply was lost.
-                    c.stats.uncertain_writes.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(error = %e, "claim write uncertain; re-reading");
-                    match c.read(&self.key).await {
-                        Ok(Some((v, r))) if r.claim == nonce => Some(v),
-                        Ok(_) => None,
-                        Err(KvError::Cluster(f)) => return Ok(Step::Fallback(f.into_error())),
-                        Err(e) => return Err(kv_error(e)),
-                    }
+            let (claim_version, claim) = match self.claim(&path, version, rec.as_ref(), now).await {
+                Ok(Some(won)) => won,
+                Ok(None) => {
+                    // Another host wrote first: look again (soon, jittered).
+                    sleep_jittered(&mut Duration::from_millis(50)).await;
+                    continue;
                 }
                 Err(KvError::Cluster(f)) => return Ok(Step::Fallback(f.into_error())),
                 Err(e) => return Err(kv_error(e)),
             };
-            let Some(claim_version) = claimed else {
-                // Another host wrote first: look again (soon, jittered).
-                sleep_jittered(&mut Duration::from_millis(50)).await;
-                continue;
-            };
-            c.stats.claims_won.fetch_add(1, Ordering::Relaxed);
             // The freshest refresh token is the record's (another host may have rotated it).
             let freshest = claim
                 .token
@@ -372,29 +349,86 @@ impl ClusterGrant {
             };
             return match result {
                 Ok(token) => {
-                    self.write_new(&path, claim_version, token.clone(), claim.until).await;
+                    let rec = c.fresh_record(token.clone());
+                    let landed = |r: &Record| {
+                        r.token.as_ref().map(|t| t.access_token.expose()) == Some(token.access_token.expose())
+                    };
+                    self.write_record(&path, claim_version, &rec, landed, "the new token", claim.until)
+                        .await;
                     Ok(Step::Done(token))
                 }
                 Err(e) => {
                     // Release the claim so that another host need not wait for it to expire.
-                    let mut release = claim;
-                    release.claim.clear();
-                    release.refreshing_by.clear();
-                    release.until = 0;
-                    if let Ok(v) = release.encode(&self.key) {
-                        let _ = c.kv.write_cas(&path, &v, claim_version).await;
-                    }
+                    self.release(&path, claim, claim_version).await;
                     Err(e)
                 }
             };
         }
     }
 
-    /// Writes the new record over our claim; settles lost replies by re-reading. A failure
-    /// here does not fail the caller (it has a new token); it is logged.
-    async fn write_new(&self, path: &str, claim_version: u64, token: Token, until: i64) {
+    /// Claims the refresh of the grant's record (seen at `version` as `rec`) with a
+    /// check-and-set write: `Some((claim_version, claim))` when this host won, `None` when
+    /// another host wrote first. A claim whose reply was lost may have landed: re-read and
+    /// look for our nonce before deciding.
+    async fn claim(
+        &self,
+        path: &str,
+        version: u64,
+        rec: Option<&Record>,
+        now: i64,
+    ) -> std::result::Result<Option<(u64, Record)>, KvError> {
         let c = &self.cluster;
-        let rec = c.fresh_record(token.clone());
+        let nonce = hex::encode(rand::random::<[u8; 12]>());
+        let claim = Record {
+            token: rec.and_then(|r| r.token.clone()),
+            refreshing_by: c.host_id.clone(),
+            claim: nonce.clone(),
+            until: now + c.settings.claim_ttl.as_secs() as i64,
+            refreshed_by: rec.map(|r| r.refreshed_by.clone()).unwrap_or_default(),
+            refreshed_at: rec.map_or(0, |r| r.refreshed_at),
+        };
+        let body = claim.encode(&self.key).map_err(KvError::Fatal)?;
+        let won = match c.kv.write_cas(path, &body, version).await {
+            Ok(v) => Some(v),
+            Err(KvError::CasMismatch) => None,
+            Err(KvError::Cluster(Failure::Uncertain(e))) => {
+                c.stats.uncertain_writes.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(error = %e, "claim write uncertain; re-reading");
+                match c.read(&self.key).await? {
+                    Some((v, r)) if r.claim == nonce => Some(v),
+                    _ => None,
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        if won.is_some() {
+            c.stats.claims_won.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(won.map(|v| (v, claim)))
+    }
+
+    /// Gives the claim back (record unchanged otherwise), so that another host need not
+    /// wait for it to expire. Best effort: an unanswered release expires with its `until`.
+    async fn release(&self, path: &str, claim: Record, claim_version: u64) {
+        if let Ok(v) = released(claim).encode(&self.key) {
+            let _ = self.cluster.kv.write_cas(path, &v, claim_version).await;
+        }
+    }
+
+    /// Writes `rec` over our claim (version `claim_version`) until it lands or the claim
+    /// expires at `until`. A lost reply or a version mismatch is settled by re-reading:
+    /// `landed` tells whether the record read back is ours. A failure here does not fail
+    /// the caller (it has its token); it is logged, naming `what` was not stored.
+    async fn write_record(
+        &self,
+        path: &str,
+        claim_version: u64,
+        rec: &Record,
+        landed: impl Fn(&Record) -> bool,
+        what: &str,
+        until: i64,
+    ) {
+        let c = &self.cluster;
         let Ok(body) = rec.encode(&self.key) else { return };
         let mut delay = Duration::from_millis(100);
         loop {
@@ -403,16 +437,11 @@ impl ClusterGrant {
                 Err(KvError::CasMismatch) | Err(KvError::Cluster(Failure::Uncertain(_))) => {
                     c.stats.uncertain_writes.fetch_add(1, Ordering::Relaxed);
                     match c.read(&self.key).await {
-                        Ok(Some((_, r)))
-                            if r.token.as_ref().map(|t| t.access_token.expose())
-                                == Some(token.access_token.expose()) =>
-                        {
-                            return;
-                        }
+                        Ok(Some((_, r))) if landed(&r) => return,
                         Ok(Some((v, _))) if v == claim_version => {}
                         Ok(_) => {
                             tracing::warn!(
-                                "the OpenBao record changed while this host held the claim (it expired?); the new token is kept on this host"
+                                "the OpenBao record changed while this host held the claim (it expired?); {what} is kept on this host"
                             );
                             return;
                         }
@@ -421,17 +450,25 @@ impl ClusterGrant {
                 }
                 Err(KvError::Cluster(Failure::Unreachable(_))) => {}
                 Err(KvError::Fatal(e)) => {
-                    tracing::warn!(error = %e, "could not store the new token in the OpenBao cluster");
+                    tracing::warn!(error = %e, "could not store {what} in the OpenBao cluster");
                     return;
                 }
             }
-            if self.cluster.clock.now() > until {
-                tracing::warn!("could not store the new token in the OpenBao cluster before the claim expired");
+            if c.clock.now() > until {
+                tracing::warn!("could not store {what} in the OpenBao cluster before the claim expired");
                 return;
             }
             sleep_jittered(&mut delay).await;
         }
     }
+}
+
+/// `claim` with its claim cleared: the record as it was, free for any host to claim.
+fn released(mut claim: Record) -> Record {
+    claim.claim.clear();
+    claim.refreshing_by.clear();
+    claim.until = 0;
+    claim
 }
 
 /// Valid for at least a tenth of its lifetime (at least a second).
@@ -508,46 +545,18 @@ impl ClusterGrant {
                 sleep_jittered(&mut delay).await;
                 continue;
             }
-            let nonce = hex::encode(rand::random::<[u8; 12]>());
-            let claim = Record {
-                token: rec.as_ref().and_then(|r| r.token.clone()),
-                refreshing_by: c.host_id.clone(),
-                claim: nonce.clone(),
-                until: now + c.settings.claim_ttl.as_secs() as i64,
-                refreshed_by: rec.as_ref().map(|r| r.refreshed_by.clone()).unwrap_or_default(),
-                refreshed_at: rec.as_ref().map_or(0, |r| r.refreshed_at),
-            };
-            let claimed = match c.kv.write_cas(&path, &claim.encode(&self.key)?, version).await {
-                Ok(v) => Some(v),
-                Err(KvError::CasMismatch) => None,
-                Err(KvError::Cluster(Failure::Uncertain(_))) => {
-                    c.stats.uncertain_writes.fetch_add(1, Ordering::Relaxed);
-                    match c.read(&self.key).await {
-                        Ok(Some((v, r))) if r.claim == nonce => Some(v),
-                        Ok(_) => None,
-                        Err(KvError::Cluster(f)) => return Ok(Err((f.into_error(), fetch, rt))),
-                        Err(e) => return Err(kv_error(e)),
-                    }
+            let (claim_version, claim) = match self.claim(&path, version, rec.as_ref(), now).await {
+                Ok(Some(won)) => won,
+                Ok(None) => {
+                    sleep_jittered(&mut Duration::from_millis(50)).await;
+                    continue;
                 }
                 Err(KvError::Cluster(f)) => return Ok(Err((f.into_error(), fetch, rt))),
                 Err(e) => return Err(kv_error(e)),
             };
-            let Some(claim_version) = claimed else {
-                sleep_jittered(&mut Duration::from_millis(50)).await;
-                continue;
-            };
-            c.stats.claims_won.fetch_add(1, Ordering::Relaxed);
-            let release = |mut r: Record| {
-                r.claim.clear();
-                r.refreshing_by.clear();
-                r.until = 0;
-                r
-            };
             // A host that narrowed while we waited for the claim has shared its token.
             if let Ok(Some(t)) = shared(c.read(nkey).await) {
-                if let Ok(v) = release(claim).encode(&self.key) {
-                    let _ = c.kv.write_cas(&path, &v, claim_version).await;
-                }
+                self.release(&path, claim, claim_version).await;
                 return Ok(Ok(Narrowed { token: t, grant: None }));
             }
             let freshest = claim.token.as_ref().and_then(|t| t.refresh_token.clone()).or(rt);
@@ -555,9 +564,7 @@ impl ClusterGrant {
             let narrowed = match result {
                 Ok(t) => t,
                 Err(e) => {
-                    if let Ok(v) = release(claim).encode(&self.key) {
-                        let _ = c.kv.write_cas(&path, &v, claim_version).await;
-                    }
+                    self.release(&path, claim, claim_version).await;
                     return Err(e);
                 }
             };
@@ -567,14 +574,21 @@ impl ClusterGrant {
             match (&mut grant, rotated) {
                 (Some(g), Some(n)) => {
                     g.refresh_token = Some(n);
-                    let rec = release(c.fresh_record(g.clone()));
-                    self.write_record(&path, claim_version, &rec, g, claim.until).await;
+                    let rec = released(c.fresh_record(g.clone()));
+                    let landed = |r: &Record| {
+                        r.token.as_ref().and_then(|t| t.refresh_token.as_ref()) == g.refresh_token.as_ref()
+                    };
+                    self.write_record(
+                        &path,
+                        claim_version,
+                        &rec,
+                        landed,
+                        "the rotated refresh token",
+                        claim.until,
+                    )
+                    .await;
                 }
-                _ => {
-                    if let Ok(v) = release(claim).encode(&self.key) {
-                        let _ = c.kv.write_cas(&path, &v, claim_version).await;
-                    }
-                }
+                _ => self.release(&path, claim, claim_version).await,
             }
             let mut share = narrowed.clone();
             share.refresh_token = None;
@@ -594,47 +608,6 @@ impl ClusterGrant {
                         .is_none_or(|l| l.access_token != g.access_token || l.refresh_token != g.refresh_token)
                 }),
             }));
-        }
-    }
-
-    /// [`write_new`](Self::write_new) of a prepared record.
-    async fn write_record(&self, path: &str, claim_version: u64, rec: &Record, token: &Token, until: i64) {
-        let c = &self.cluster;
-        let Ok(body) = rec.encode(&self.key) else { return };
-        let mut delay = Duration::from_millis(100);
-        loop {
-            match c.kv.write_cas(path, &body, claim_version).await {
-                Ok(_) => return,
-                Err(KvError::CasMismatch) | Err(KvError::Cluster(Failure::Uncertain(_))) => {
-                    c.stats.uncertain_writes.fetch_add(1, Ordering::Relaxed);
-                    match c.read(&self.key).await {
-                        Ok(Some((_, r)))
-                            if r.token.as_ref().and_then(|t| t.refresh_token.as_ref())
-                                == token.refresh_token.as_ref() =>
-                        {
-                            return;
-                        }
-                        Ok(Some((v, _))) if v == claim_version => {}
-                        Ok(_) => {
-                            tracing::warn!("the OpenBao record changed while this host held the claim (it expired?)");
-                            return;
-                        }
-                        Err(_) => {}
-                    }
-                }
-                Err(KvError::Cluster(Failure::Unreachable(_))) => {}
-                Err(KvError::Fatal(e)) => {
-                    tracing::warn!(error = %e, "could not store the rotated refresh token in the OpenBao cluster");
-                    return;
-                }
-            }
-            if c.clock.now() > until {
-                tracing::warn!(
-                    "could not store the rotated refresh token in the OpenBao cluster before the claim expired"
-                );
-                return;
-            }
-            sleep_jittered(&mut delay).await;
         }
     }
 }
