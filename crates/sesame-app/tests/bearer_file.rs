@@ -162,7 +162,7 @@ fn the_wlcg_location_is_found_by_a_reference_reader_and_by_discovery() {
     );
 }
 
-/// htgettoken (2.x, `writeTokenSafely`, see ../shared/OPENBAO.md) writes the bare token and
+/// htgettoken (2.x, its `writeTokenSafely`) writes the bare token and
 /// one `\n` into a `mkstemp` file (0600) in the target's folder and renames it into place;
 /// it reads token files back with Python's `str.strip()`. Byte for byte, sesame's bearer
 /// file is the same file, at the same default place (`$BEARER_TOKEN_FILE`, else

