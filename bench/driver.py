@@ -81,6 +81,57 @@ class Proc:
         self.err.close()
 
 
+class Nginx:
+    """nginx (one worker) on a free loopback port answering every GET with a small JSON
+    body when it carries a bearer token: the second server of `bench/run entry`
+    (`BENCH_ENTRY_SERVER=nginx`), as in the independent run that measured issue 19."""
+
+    def __init__(self, name, pin=None):
+        import socket
+        d = WORK / name
+        d.mkdir(parents=True, exist_ok=True)
+        with socket.socket() as so:
+            so.bind(("127.0.0.1", 0))
+            port = so.getsockname()[1]
+        (d / "nginx.conf").write_text(f"""
+daemon off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
+  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      default_type application/json;
+      if ($http_authorization !~ "^Bearer .") {{ return 401 '{{"error":"unauthorized"}}'; }}
+      return 200 '{{"items":[1,2,3],"ok":true}}';
+    }}
+  }}
+}}
+""")
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        argv = (pin or []) + [nginx, "-c", str(d / "nginx.conf"), "-p", str(d)]
+        self.p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.info = {"port": port}
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.p.kill()
+        raise SystemExit(f"nginx did not start: {self.p.stderr.read().decode(errors='replace')}")
+
+    def stop(self):
+        self.p.terminate()
+        self.p.wait(timeout=10)
+
+
 def run_json(argv, env, timeout=900, what=None):
     r = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=timeout, cwd=WORK)
@@ -531,10 +582,19 @@ def entry_mode():
     pin = ["taskset", "-c", "0"]
     idp = start_idp(env, ttl=7200)
     issuer = idp.info["issuer"]
-    servers = {False: Proc([BENCH_BIN, "server", "--introspect", issuer, "--max-seconds", "3600"], env, "server")}
-    if any(r[6] for r in rows):
-        servers[True] = Proc(pin + [BENCH_BIN, "server", "--introspect", issuer, "--max-seconds", "3600"],
-                             env, "server-pinned")
+    # BENCH_ENTRY_SERVER=nginx: nginx (one worker) instead of the bench's own hyper server.
+    server_kind = os.environ.get("BENCH_ENTRY_SERVER", "hyper")
+    if server_kind not in ("hyper", "nginx"):
+        raise SystemExit(f"BENCH_ENTRY_SERVER={server_kind}: hyper or nginx")
+    if server_kind == "nginx":
+        servers = {False: Nginx("nginx")}
+        if any(r[6] for r in rows):
+            servers[True] = Nginx("nginx-pinned", pin)
+    else:
+        servers = {False: Proc([BENCH_BIN, "server", "--introspect", issuer, "--max-seconds", "3600"], env, "server")}
+        if any(r[6] for r in rows):
+            servers[True] = Proc(pin + [BENCH_BIN, "server", "--introspect", issuer, "--max-seconds", "3600"],
+                                 env, "server-pinned")
     try:
         base = f"http://127.0.0.1:{servers[False].info['port']}/"
         # The pinned server is another origin: its own profile, or sesame sends no token.
@@ -576,7 +636,7 @@ def entry_mode():
                     f"fail {res['failures']}  load {load_avg():.2f}"
                     + (f"  first error: {res['first_error']}" if res.get("first_error") else ""))
             per_round.append(got)
-        srv_stats = http_json(base + "_bench/stats")
+        srv_stats = http_json(base + "_bench/stats") if server_kind == "hyper" else None
     finally:
         for srv in servers.values():
             srv.stop()
@@ -585,15 +645,16 @@ def entry_mode():
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "n": n, "rounds": rounds, "before": bool(before), "versions": versions,
         "load_end": load_avg(), "duration_s": round(time.time() - t_start),
-        "server": srv_stats, "cpu": cpu_model(), "ncpu": os.cpu_count(),
+        "server": srv_stats, "server_kind": server_kind, "cpu": cpu_model(), "ncpu": os.cpu_count(),
     }
     raw = {"meta": meta, "rows": [list(r) for r in rows], "results": results, "ratios": per_round}
-    (RESULTS / "entry.json").write_text(json.dumps(raw, indent=1))
+    name = "entry" if server_kind == "hyper" else "entry-nginx"
+    (RESULTS / f"{name}.json").write_text(json.dumps(raw, indent=1))
     md = render_entry(raw)
     print(md)
-    (RESULTS / "entry.md").write_text(md)
+    (RESULTS / f"{name}.md").write_text(md)
     if not any(k in os.environ for k in ("BENCH_N", "BENCH_ROUNDS", "BENCH_ENTRY_ROWS")):
-        update_readme(md, "entry")
+        update_readme(md, name)
 
 
 def render_entry(raw):
@@ -601,8 +662,9 @@ def render_entry(raw):
     rows = [tuple(r) for r in raw["rows"]]
     out = [f"Measured {meta['date']} on {meta['cpu']} (shared), `bash bench/run entry`: {meta['n']:,} GETs "
            f"per run, {meta['rounds']} interleaved rounds, medians; ratios are medians of per-round ratios. "
-           f"One local HTTP/1.1 keep-alive server (hyper, one thread); the one-CPU rows run the client "
-           f"and a second such server under `taskset -c 0`.", ""]
+           f"One local HTTP/1.1 keep-alive server ("
+           + ("nginx, one worker" if meta.get("server_kind") == "nginx" else "hyper, one thread")
+           + "); the one-CPU rows run the client and a second such server under `taskset -c 0`.", ""]
     out.append("| run | in flight | req/s | p50 | machine CPU per request | failures |")
     out.append("|---|---|---|---|---|---|")
 
