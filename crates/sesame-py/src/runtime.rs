@@ -81,6 +81,44 @@ where
     if tokio::runtime::Handle::try_current().is_ok() {
         return wait_spawned(py, fut);
     }
+    drive(py, rt, fut)
+}
+
+thread_local! {
+    /// The main thread's own current-thread runtime, for [`wait_on_main`]: made on the
+    /// first blocking request there (only ever on the main thread).
+    static MAIN_RUNTIME: Runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("sesame: cannot start a tokio runtime for the main thread");
+}
+
+/// Whether a blocking request made now may use [`wait_on_main`]: on the interpreter's main
+/// thread, and not inside a runtime (a logging handler called from a runtime worker, say).
+pub fn can_wait_on_main(py: Python<'_>) -> bool {
+    tokio::runtime::Handle::try_current().is_err() && is_main_thread(py)
+}
+
+/// [`wait`], with the main thread's own current-thread runtime driving `fut`: nothing of the
+/// request runs on another thread. For the main thread's copy of a session (its connections
+/// belong to that runtime; see `Core::main_session`). Call it only where
+/// [`can_wait_on_main`] said yes.
+pub fn wait_on_main<F, T>(py: Python<'_>, fut: F) -> PyResult<T>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    check_fork()?;
+    debug_assert!(can_wait_on_main(py));
+    MAIN_RUNTIME.with(|rt| drive(py, rt, fut))
+}
+
+/// Drives `fut` on `rt` from this thread, with the GIL released.
+fn drive<F, T>(py: Python<'_>, rt: &Runtime, fut: F) -> PyResult<T>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
     if !is_main_thread(py) {
         // No signal can be handled here: one wait, without a timer per call (registering
         // and cancelling a runtime timer from outside the runtime takes its timer lock

@@ -157,11 +157,13 @@ def cli() -> str:
 
 
 class Recorded:
-    def __init__(self, method: str, path: str, headers: Dict[str, str], body: bytes) -> None:
+    def __init__(self, method: str, path: str, headers: Dict[str, str], body: bytes, peer: int = 0) -> None:
         self.method = method
         self.path = path
         self.headers = headers
         self.body = body
+        # The client's port: one value per connection.
+        self.peer = peer
 
 
 class LocalServer:
@@ -178,7 +180,7 @@ class LocalServer:
       challenge
     - `/…/slow?ms=N` → 200 after N ms
     - `/…/stream?n=N&size=S` → N chunks of S bytes, chunked
-    - `/…/grantToken[?expires_in=N]` → ITk's login: with `{"grant_type": "password",
+    - `/…/grantToken[?expires_in=N][&ms=M]` → (after M ms) ITk's login: with `{"grant_type": "password",
       "accessCode1": ITK_CODES[0], "accessCode2": ITK_CODES[1]}` a new `{"id_token":
       "itk-token-<n>", "expires_in": N}` (default 3600), else 401
     - anything else → like echo
@@ -205,7 +207,7 @@ class LocalServer:
                 parts = urlsplit(self.path)
                 q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
                 with server.lock:
-                    server.requests.append(Recorded(self.command, self.path, headers, body))
+                    server.requests.append(Recorded(self.command, self.path, headers, body, self.client_address[1]))
                 leaf = parts.path.rstrip("/").rsplit("/", 1)[-1]
                 parent = parts.path.rstrip("/").rsplit("/", 2)
                 if len(parent) == 3 and parent[1] == "status":
@@ -257,6 +259,7 @@ class LocalServer:
                             {"WWW-Authenticate": 'Basic realm="local"'},
                         )
                 elif leaf == "grantToken":
+                    time.sleep(int(q.get("ms", "0")) / 1000)
                     try:
                         sent = json.loads(body or b"{}")
                     except ValueError:

@@ -5,7 +5,10 @@ the long, timed version."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -118,3 +121,96 @@ def test_pool_thread_error_masks_the_credential(server):
     for err in errs:
         assert "authorization: [redacted]" in err.message, err.message
         assert TOKEN not in str(err) + repr(err) + err.message
+
+
+# ---------------------------------------------------------------- the main thread's own pool
+# Blocking requests on the main thread go through a copy of the session with a connection
+# pool of its own, driven on the main thread (docs/design/python-performance.md). It must
+# still behave as one session with the other threads.
+
+
+def test_main_thread_copy_is_still_one_session(server):
+    assert threading.current_thread() is threading.main_thread()
+    s = bearer(sesame.Session, server)
+    for i in range(20):
+        check(i, s.get("echo", params={"i": i}))
+    peers = {r.peer for r in server.seen("/api/echo")}
+    assert len(peers) == 1, f"sequential requests on the main thread used {len(peers)} connections"
+    with ThreadPoolExecutor(8) as pool:
+        futures = {i: pool.submit(s.get, "echo", params={"i": i}) for i in range(100, 164)}
+        for i, f in futures.items():
+            check(i, f.result(timeout=60))
+    # A streamed body is read later, here in another thread: it goes through the shared pool.
+    r = s.get("stream", params={"n": 3, "size": 10}, stream=True)
+    with ThreadPoolExecutor(1) as pool:
+        body = pool.submit(lambda: b"".join(r.iter_content(10))).result(timeout=30)
+    assert body == b"A" * 10 + b"B" * 10 + b"C" * 10
+    # Closed from another thread: the main thread's copy is closed too.
+    t = threading.Thread(target=s.close)
+    t.start()
+    t.join()
+    before = len(server.seen("/api/echo"))
+    with pytest.raises(sesame.Error, match="closed"):
+        s.get("echo")
+    assert len(server.seen("/api/echo")) == before
+
+
+def itk_session(server, monkeypatch, query):
+    from conftest import ITK_CODES
+
+    monkeypatch.setenv("ITKDB_ACCESS_CODE1", ITK_CODES[0])
+    monkeypatch.setenv("ITKDB_ACCESS_CODE2", ITK_CODES[1])
+    return sesame.Session(
+        base_url=server.url("/api/"),
+        auth="json-grant",
+        grant_endpoint=server.url("/itk/grantToken?" + query),
+        grant_body={
+            "grant_type": "password",
+            "accessCode1": {"env": "ITKDB_ACCESS_CODE1"},
+            "accessCode2": {"env": "ITKDB_ACCESS_CODE2"},
+        },
+        cache="memory",
+    )
+
+
+def test_renewal_from_a_pool_thread_while_the_main_thread_idles(server, monkeypatch):
+    """The main thread's request gets the token, and leaves the connection to the grant
+    endpoint open in the credential's pool. A pool thread then renews while the main
+    thread sits in Python: that connection must be driven by the shared runtime, not by
+    the main thread's (which runs only while the main thread waits for a request)."""
+    s = itk_session(server, monkeypatch, "expires_in=1")
+    assert s.get("echo").json()["headers"]["authorization"] == "Bearer itk-token-1"
+    grant_peers = {r.peer for r in server.seen("/itk/")}
+    time.sleep(1.2)  # the token has expired
+    with ThreadPoolExecutor(1) as pool:
+        r = pool.submit(s.get, "echo").result(timeout=30)
+    assert r.json()["headers"]["authorization"] == "Bearer itk-token-2"
+    assert server.grants == 2
+    assert {r.peer for r in server.seen("/itk/")} == grant_peers, "the grant's connection was reused"
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="needs SIGINT")
+def test_renewal_started_on_the_main_thread_outlives_its_ctrl_c(server, monkeypatch):
+    """The main thread's request starts the token request (slow); pool threads wait for
+    it; Ctrl-C drops the main thread's request, and with it that token request. One of the
+    waiting threads then asks again and the others get its token: nobody hangs."""
+    s = itk_session(server, monkeypatch, "ms=3000")
+    with ThreadPoolExecutor(6) as pool:
+
+        def later():
+            time.sleep(0.3)  # the main thread's request has started the grant by now
+            futures = [pool.submit(s.get, "echo", params={"i": i}) for i in range(4)]
+            time.sleep(0.2)
+            os.kill(os.getpid(), signal.SIGINT)
+            return futures
+
+        starter = pool.submit(later)
+        # Raises only if Ctrl-C came before the grant's answer (3 s): no timing assertion.
+        with pytest.raises(KeyboardInterrupt):
+            s.get("echo", params={"i": "main"})
+        for i, f in enumerate(starter.result(timeout=10)):
+            r = f.result(timeout=30)
+            assert r.status_code == 200
+            assert r.json()["headers"]["authorization"] == "Bearer itk-token-2"
+    assert server.grants == 2, "the dropped request's grant, then one for all the waiting threads"
+    assert s.get("echo").json()["headers"]["authorization"] == "Bearer itk-token-2"

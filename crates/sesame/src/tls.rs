@@ -53,8 +53,12 @@ impl TlsOptions {
     }
 
     /// Applies these options to a reqwest client builder.
-    pub(crate) fn apply(&self, mut builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder> {
-        builder = builder.tls_version_min(reqwest::tls::Version::TLS_1_2);
+    pub(crate) fn apply(&self, builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder> {
+        Ok(self.load()?.apply(builder))
+    }
+
+    /// Reads and parses the trust anchors once, for clients made later from them.
+    pub(crate) fn load(&self) -> Result<LoadedTls> {
         let mut certs = Vec::new();
         for path in &self.ca_bundles {
             certs.extend(load_bundle(path)?);
@@ -65,16 +69,37 @@ impl TlsOptions {
                     .map_err(|e| Error::config(format!("invalid CA certificate PEM: {}", e.without_url())))?,
             );
         }
-        if !certs.is_empty() {
-            builder = builder.tls_certs_merge(certs);
-        }
         if self.insecure {
             // Front ends print their own notice on every use; this target lets them keep
             // the library's log lines for -v and not say it twice.
             tracing::warn!(target: "sesame::insecure", "TLS certificate verification is DISABLED for this client (insecure = true)");
+        }
+        Ok(LoadedTls {
+            certs,
+            insecure: self.insecure,
+        })
+    }
+}
+
+/// [`TlsOptions`] with their CA files read: a client made from these again (a session's
+/// per-thread connections) trusts exactly what the first one did, even if a bundle on
+/// disk has changed or gone since.
+#[derive(Clone)]
+pub(crate) struct LoadedTls {
+    certs: Vec<reqwest::Certificate>,
+    insecure: bool,
+}
+
+impl LoadedTls {
+    pub(crate) fn apply(&self, mut builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+        builder = builder.tls_version_min(reqwest::tls::Version::TLS_1_2);
+        if !self.certs.is_empty() {
+            builder = builder.tls_certs_merge(self.certs.clone());
+        }
+        if self.insecure {
             builder = builder.tls_danger_accept_invalid_certs(true);
         }
-        Ok(builder)
+        builder
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
+use super::clients::ClientRecipe;
 use super::http_cache::HttpCache;
 use super::{Inner, RedirectPolicy, RetryPolicy, Session};
 use crate::credential::Credential;
@@ -238,33 +239,16 @@ impl SessionBuilder {
             Some(c) => c.tls_identity()?,
             None => None,
         };
-        let client_for = |identity: Option<reqwest::Identity>| -> Result<reqwest::Client> {
-            let mut b = reqwest::Client::builder()
-                .user_agent(self.user_agent.clone())
-                .redirect(reqwest::redirect::Policy::none())
-                .referer(false)
-                .connect_timeout(self.connect_timeout)
-                .pool_idle_timeout(self.pool_idle_timeout)
-                .default_headers(self.default_headers.clone());
-            if let Some(t) = self.timeout {
-                b = b.timeout(t);
-            }
-            b = self.tls.apply(b)?;
-            if let Some(id) = identity {
-                b = b.identity(id);
-            }
-            b.build()
-                .map_err(|e| Error::config(format!("cannot build the HTTP client: {}", describe(&e))))
+        let recipe = ClientRecipe {
+            user_agent: self.user_agent.clone(),
+            connect_timeout: self.connect_timeout,
+            pool_idle_timeout: self.pool_idle_timeout,
+            default_headers: self.default_headers.clone(),
+            timeout: self.timeout,
+            tls: self.tls.load()?,
+            identity,
         };
-        let has_identity = identity.is_some();
-        let client_scoped = client_for(identity)?;
-        // A client certificate identifies the user as surely as a token: only servers in
-        // scope may ask for it. Out-of-scope requests go through a client without one.
-        let client_plain = if has_identity {
-            client_for(None)?
-        } else {
-            client_scoped.clone()
-        };
+        let clients = recipe.build()?;
         if self.tls.insecure {
             tracing::warn!(target: "sesame::insecure", "TLS certificate verification is DISABLED for this session (insecure = true)");
         }
@@ -306,8 +290,9 @@ impl SessionBuilder {
                 base: self.base,
                 scope,
                 credential: self.credential,
-                client_scoped,
-                client_plain,
+                clients,
+                recipe: Arc::new(recipe),
+                credential_runtime: None,
                 redirect: self.redirect,
                 max_redirects: self.max_redirects,
                 error_for_status: self.error_for_status,
@@ -319,15 +304,4 @@ impl SessionBuilder {
             }),
         })
     }
-}
-
-fn describe(e: &reqwest::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
 }

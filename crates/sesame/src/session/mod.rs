@@ -8,6 +8,7 @@
 //! that credential one chance to renew, and the request one resend, never a loop.
 
 mod builder;
+mod clients;
 pub mod http_cache;
 mod redirect;
 mod request;
@@ -43,10 +44,14 @@ pub(crate) struct Inner {
     base: Option<Url>,
     scope: Option<CredentialScope>,
     credential: Option<Arc<dyn Credential>>,
-    /// Client used within the scope: presents the TLS client identity, if any.
-    client_scoped: reqwest::Client,
-    /// Client used outside the scope: never presents a client certificate.
-    client_plain: reqwest::Client,
+    /// The HTTP clients: one used within the scope (it presents the TLS client identity,
+    /// if any), one outside it.
+    clients: clients::Clients,
+    /// What the clients were made from, for [`Session::with_own_connections`].
+    recipe: Arc<clients::ClientRecipe>,
+    /// The runtime whose context the credential's work runs in, when it is not the
+    /// caller's (see [`Session::with_own_connections`]).
+    credential_runtime: Option<tokio::runtime::Handle>,
     redirect: RedirectPolicy,
     max_redirects: usize,
     error_for_status: bool,
@@ -185,6 +190,43 @@ impl Session {
 
     pub(crate) fn inner(&self) -> &Inner {
         &self.inner
+    }
+
+    /// A session that shares this one's credential, scope, policies and response cache
+    /// but has a connection pool of its own, for a thread that drives its requests on a
+    /// runtime of its own (a current-thread runtime per thread: a request's I/O then
+    /// never leaves the thread that waits for it, where a shared pool's connections are
+    /// driven by the shared runtime's workers and every response crosses threads twice).
+    ///
+    /// Connections of the new session belong to whichever runtime first polls a request
+    /// that opens them, so use it from one thread's runtime only. The credential's work
+    /// (token renewal, an exchange after a 401) is run in the context of
+    /// `credential_runtime`: the connections, timers and tasks it makes belong to that
+    /// runtime, so a renewal that other callers wait on (single flight) never depends on
+    /// the thread that happened to start it going on polling.
+    ///
+    /// The clients are made again from the settings this session was built with (CA
+    /// certificates as they were read then; no file is read again).
+    pub fn with_own_connections(&self, credential_runtime: tokio::runtime::Handle) -> Result<Session> {
+        let i = &*self.inner;
+        Ok(Session {
+            inner: Arc::new(Inner {
+                base: i.base.clone(),
+                scope: i.scope.clone(),
+                credential: i.credential.clone(),
+                clients: i.recipe.build()?,
+                recipe: i.recipe.clone(),
+                credential_runtime: Some(credential_runtime),
+                redirect: i.redirect,
+                max_redirects: i.max_redirects,
+                error_for_status: i.error_for_status,
+                insecure: i.insecure,
+                timeout: i.timeout,
+                retry: i.retry.clone(),
+                http_cache: i.http_cache.clone(),
+                credential_headers: i.credential_headers.clone(),
+            }),
+        })
     }
 }
 

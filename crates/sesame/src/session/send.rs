@@ -18,6 +18,7 @@ use reqwest::{Method, StatusCode};
 use tokio::time::Instant;
 use url::Url;
 
+use super::clients::in_runtime;
 use super::http_cache::{Lookup, identity};
 use super::request::Body;
 use super::{Inner, Response, RetryPolicy, redirect};
@@ -117,10 +118,11 @@ impl<'s> Call<'s> {
             tracing::warn!(target: "sesame::insecure", url = %redact_url(&self.req.url), "sending without TLS certificate verification (insecure = true)");
         }
         let mut credential = HeaderMap::new();
-        let scoped = self
-            .exchange
-            .attach(&self.req.method, &self.req.url, &mut credential)
-            .await?;
+        let scoped = in_runtime(
+            self.inner.credential_runtime.as_ref(),
+            self.exchange.attach(&self.req.method, &self.req.url, &mut credential),
+        )
+        .await?;
         Ok(Hop { scoped, credential })
     }
 
@@ -165,8 +167,8 @@ impl<'s> Call<'s> {
             self.log_request(hop, all);
         }
         let client = match hop.scoped {
-            true => &self.inner.client_scoped,
-            false => &self.inner.client_plain,
+            true => &self.inner.clients.scoped,
+            false => &self.inner.clients.plain,
         };
         let r = &self.req;
         let what = RequestLabel {
@@ -239,10 +241,12 @@ impl<'s> Call<'s> {
         if status != StatusCode::UNAUTHORIZED {
             return Ok(false);
         }
-        let step = self
-            .exchange
-            .on_response(&r.method, &r.url, status, challenge(resp.headers()))
-            .await?;
+        let step = in_runtime(
+            self.inner.credential_runtime.as_ref(),
+            self.exchange
+                .on_response(&r.method, &r.url, status, challenge(resp.headers())),
+        )
+        .await?;
         Ok(step.resend())
     }
 
