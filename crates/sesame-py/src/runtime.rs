@@ -1,5 +1,6 @@
-//! The one tokio runtime every session of the process shares, and the way a Python thread
-//! waits for it: with the GIL released, waking up now and then to let Ctrl-C through.
+//! The one tokio runtime every session of the process shares, the main thread's own
+//! runtime for its blocking requests, and the way a Python thread waits for them: with the
+//! GIL released, the main thread waking up now and then to let Ctrl-C through.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
