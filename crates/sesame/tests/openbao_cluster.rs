@@ -122,6 +122,8 @@ struct Provider {
     revoked: AtomicBool,
     /// When each refresh succeeded.
     refreshed: std::sync::Mutex<Vec<Instant>>,
+    /// Each refresh's `expires_in`, for the failure message.
+    lifetimes: std::sync::Mutex<Vec<i64>>,
 }
 
 impl Provider {
@@ -173,6 +175,8 @@ impl Grant for Provider {
             .post(&[("grant_type", "refresh_token"), ("refresh_token", rt.expose())])
             .await?;
         self.refreshed.lock().unwrap().push(Instant::now());
+        let left = t.expires_at.map_or(-1, |e| e - t.issued_at);
+        self.lifetimes.lock().unwrap().push(left);
         Ok(t)
     }
     fn unattended(&self) -> bool {
@@ -605,6 +609,7 @@ async fn herd_one_refresh_per_expiry_through_node_loss() {
         token_endpoint: idp.token_endpoint(),
         revoked: AtomicBool::new(false),
         refreshed: Default::default(),
+        lifetimes: Default::default(),
     });
     let k = key("herd");
     let hosts: Vec<Arc<Host>> = (0..env_or("SESAME_HERD_HOSTS", 4))
@@ -693,7 +698,15 @@ async fn herd_one_refresh_per_expiry_through_node_loss() {
     let times = provider.refreshed.lock().unwrap().clone();
     assert_eq!(times.len() as u64, refreshes, "every refresh went through this grant");
     let min_gap = times.windows(2).map(|w| w[1] - w[0]).min().unwrap_or(Duration::MAX);
-    assert!(min_gap.as_secs_f64() > ttl / 4.0, "two refreshes {min_gap:?} apart");
+    let at: Vec<String> = times
+        .iter()
+        .map(|t| format!("{:.3}", t.saturating_duration_since(started).as_secs_f64()))
+        .collect();
+    assert!(
+        min_gap.as_secs_f64() > ttl / 4.0,
+        "two refreshes {min_gap:?} apart; refreshes at {at:?} s (expires_in {:?}), the node killed at {kill_at:?}",
+        provider.lifetimes.lock().unwrap()
+    );
     eprintln!("herd: smallest gap between two refreshes {min_gap:?}");
     // The record is readable afterwards, from the surviving nodes.
     let st = hosts[1].cache.status(&k).await.unwrap().unwrap();
@@ -839,6 +852,7 @@ async fn narrowing_spends_the_shared_refresh_token_under_the_claim() {
         token_endpoint: idp.token_endpoint(),
         revoked: AtomicBool::new(false),
         refreshed: Default::default(),
+        lifetimes: Default::default(),
     });
     let k = key("narrowing");
     let nkey = k.narrowed(&["openid".into()], &[]);

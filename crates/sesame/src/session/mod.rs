@@ -207,6 +207,19 @@ impl Session {
     ///
     /// The clients are made again from the settings this session was built with (CA
     /// certificates as they were read then; no file is read again).
+    ///
+    /// ```no_run
+    /// # async fn demo(session: sesame::Session) -> sesame::Result<()> {
+    /// // In the shared (multi-thread) runtime: renewals started by the copy run here.
+    /// let copy = session.with_own_connections(tokio::runtime::Handle::current())?;
+    /// let worker = std::thread::spawn(move || {
+    ///     let own = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    ///     // The copy's connections live on this thread's runtime only.
+    ///     own.block_on(async { copy.get("https://api.example.org/v1/items").send().await?.text().await })
+    /// });
+    /// let body = worker.join().expect("the worker thread")?;
+    /// # let _ = body; Ok(()) }
+    /// ```
     pub fn with_own_connections(&self, credential_runtime: tokio::runtime::Handle) -> Result<Session> {
         let i = &*self.inner;
         Ok(Session {
