@@ -81,10 +81,9 @@ impl TlsOptions {
     }
 }
 
-/// [`TlsOptions`] with their CA files read: a client made from these again (a session's
-/// per-thread connections) trusts exactly what the first one did, even if a bundle on
-/// disk has changed or gone since.
-#[derive(Clone)]
+/// [`TlsOptions`] with their CA files read: a client made from these again (the clients of
+/// a session's copy with connections of its own) trusts exactly what the first one did,
+/// even if a bundle on disk has changed or gone since.
 pub(crate) struct LoadedTls {
     certs: Vec<reqwest::Certificate>,
     insecure: bool,

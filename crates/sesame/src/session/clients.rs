@@ -11,7 +11,6 @@ use crate::{Error, Result};
 
 /// Everything that goes into a session's clients. Holds the TLS client identity (a private
 /// key), so it has no `Debug`.
-#[derive(Clone)]
 pub(crate) struct ClientRecipe {
     pub(crate) user_agent: String,
     pub(crate) connect_timeout: Duration,
