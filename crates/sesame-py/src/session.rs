@@ -120,8 +120,9 @@ impl Core {
     /// the same credential, scope, policies and response cache, and a connection pool of its
     /// own, driven by the main thread's own runtime (`runtime::wait_on_main`). A request
     /// then starts, waits and ends on the main thread, with no hand-off to a runtime worker
-    /// and back: measured 1.7x the requests per second of the shared pool for a sequential
-    /// loop (docs/design/python-performance.md). Other threads keep the shared pool: copies
+    /// and back: a sequential loop measured 1.7x the requests per second of the shared pool
+    /// with the server on the same CPU, and a third less CPU per request on two
+    /// (docs/design/python-performance.md). Other threads keep the shared pool: copies
     /// of their own, each on its own runtime, were measured slower under a thread pool.
     ///
     /// The credential's work (a renewal, a login) still runs on the shared runtime
